@@ -1,0 +1,43 @@
+# ccm_geo: one venv, four targets. Everything a fresh machine needs is installed from here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= maps/demo
+SCALE  ?= 1.0
+
+.PHONY: demo test lint bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the whole pipeline on the embedded demo province
+	$(BIN)/ccm-geo run data/demo/project.toml --out $(OUT)
+
+test: $(STAMP) browser-deps  ## the whole test suite (browser tests included when Chromium is present)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(STAMP)  ## peers and floors side by side; writes benchmarks/results.md
+	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+
+# Debian's Chromium for the browser tests; installed only when missing and when we are root.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found and cannot install it: browser tests will be skipped"; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) maps/demo .pytest_cache

@@ -1,0 +1,214 @@
+"""The command line: parse, load the config, call one library function, print a summary.
+
+Heavy imports happen inside the commands so that ``ccm-geo --help`` is instant. A user error
+(:class:`~ccm_geo.errors.CcmGeoError`) prints one line on stderr and exits 1; usage errors
+exit 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ccm_geo import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Plan the clearance of cluster munition remnants and landmines.")
+
+ProjectArg = Annotated[Path, typer.Argument(help="The project file (TOML).", show_default=False)]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder for the outputs.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ccm-geo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Score hazardous areas, plan their clearance, publish offline maps and donor requests."""
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    level = logging.ERROR if quiet else levels[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+@app.command()
+def validate(
+    target: Annotated[Path, typer.Argument(help="A project file (TOML) or a hazard file.",
+                                           show_default=False)],
+    crs: Annotated[str | None, typer.Option(help="CRS to assume for a hazard file without "
+                                                 "one, e.g. EPSG:4326.")] = None,
+) -> None:
+    """Check the inputs and print the validation report (exit 1 when unusable)."""
+    from ccm_geo.errors import ValidationError
+
+    with _user_errors():
+        if target.suffix.lower() == ".toml":
+            from ccm_geo.config import load_config
+            from ccm_geo.pipeline import load_inputs
+
+            config = load_config(target)
+            try:
+                _hazards, _context, reports = _quietly(load_inputs, config)
+            except ValidationError as exc:
+                _print_report(exc.report)
+                raise
+        else:
+            from ccm_geo.config import HazardInput
+            from ccm_geo.io import load_hazards
+
+            try:
+                _hazards, report = _quietly(load_hazards, HazardInput(path=target, crs=crs))
+            except ValidationError as exc:
+                _print_report(exc.report)
+                raise
+            reports = [report]
+        for report in reports:
+            _print_report(report)
+
+
+@app.command()
+def run(
+    project: ProjectArg,
+    out: OutOpt = Path("maps/run"),
+    stage: Annotated[list[str] | None, typer.Option(
+        "--stage", help="Run only these stages (repeatable). Default: all.")] = None,
+) -> None:
+    """Run every stage in order on a project, writing each stage's output into --out."""
+    _run(project, out, stage)
+
+
+def _run(project: Path, out: Path, stages: list[str] | None) -> None:
+    with _user_errors():
+        from ccm_geo.config import load_config
+        from ccm_geo.pipeline import STAGES
+        from ccm_geo.pipeline import run as run_pipeline
+
+        unknown = sorted(set(stages or []) - set(STAGES))
+        if unknown:
+            raise typer.BadParameter(f"unknown stage(s) {', '.join(unknown)}; "
+                                     f"stages: {', '.join(STAGES)}", param_hint="--stage")
+        config = load_config(project)
+        with _progress() as step:
+            log = run_pipeline(config, out, stages=stages, progress=step)
+        _print_summary(log)
+
+
+@app.command()
+def load(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
+    """Load and validate the inputs; write hazards.gpkg, context.gpkg and the area summary."""
+    _run(project, out, ["load"])
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+class _user_errors:  # noqa: N801 - used as a context manager
+    """Turn a CcmGeoError into one line on stderr and exit 1."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from ccm_geo.errors import CcmGeoError
+
+        if exc is not None and isinstance(exc, CcmGeoError):
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1)
+        return False
+
+
+def _quietly(fn, *args, **kwargs):
+    """Call ``fn``, printing its warnings as one-line messages on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    return result
+
+
+class _progress:  # noqa: N801 - used as a context manager
+    """A rich spinner on stderr showing the current step; silent when not a terminal."""
+
+    def __enter__(self):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.status = None
+        if self.console.is_terminal:
+            self.status = self.console.status("starting")
+            self.status.__enter__()
+        return self.step
+
+    def step(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text)
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        return False
+
+
+def _print_report(report) -> None:
+    typer.echo(report.summary())
+
+
+def _print_summary(log) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    for w in log.warnings:
+        typer.echo(f"warning ({w['stage']}): {w['message']}", err=True)
+    for report in log.reports:
+        counts = ", ".join(f"{k}={v}" for k, v in report.counts().items()) or "no issues"
+        console.print(f"{report.source}: {report.rows_read} read, {report.rows_kept} kept "
+                      f"({counts})", soft_wrap=True)
+    summary = log.tables.get("area_summary")
+    if summary is not None:
+        _print_area_summary(console, summary)
+    table = Table(title="stages", show_header=True)
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for name, secs in log.timings_s.items():
+        table.add_row(name, f"{secs:.1f}")
+    console.print(table)
+    console.print(f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists "
+                  "them with their sha256)", soft_wrap=True)
+
+
+def _print_area_summary(console, summary) -> None:
+    from rich.table import Table
+
+    table = Table(title="hazardous areas (ha): CMR separated from mines, as Article 7 Form F asks",
+                  show_header=True)
+    for col in ("region", "status", "areas", "total ha", "CMR ha", "mines ha", "mixed ha",
+                "other ha"):
+        table.add_column(col, justify="left" if col in ("region", "status") else "right")
+    for row in summary.itertuples(index=False):
+        table.add_row(str(row.region), str(row.status), f"{row.areas:,}", f"{row.total_ha:,.1f}",
+                      f"{row.cmr_ha:,.1f}", f"{row.mine_ha:,.1f}", f"{row.mixed_ha:,.1f}",
+                      f"{row.other_ha:,.1f}")
+    console.print(table)
+    console.print("An area holding CMR and mines counts in both columns (and in 'mixed').")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,214 @@
+"""The project configuration: one TOML file, validated on load, frozen, passed down explicitly.
+
+Paths in the file are relative to the file's folder. Unknown keys are an error naming the key
+path. Each stage's settings live beside the stage (``criteria.settings``, ``scoring``,
+``planning.settings``, ``publish.settings``) and are composed here, so a stage can be read and
+tested alone; every default there carries its source (see ``../shared/DOMAIN.md``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from ccm_geo._base import Frozen
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.errors import ConfigError, InputFileNotFoundError
+from ccm_geo.planning.settings import PlanningSettings
+from ccm_geo.publish.settings import DonorProfile, MapSettings
+from ccm_geo.scoring import ScoringSettings
+
+__all__ = [
+    "Frozen",
+    "LayerInput",
+    "HazardInput",
+    "RasterInput",
+    "Inputs",
+    "ProjectInfo",
+    "ProjectConfig",
+    "load_config",
+]
+
+
+class LayerInput(Frozen):
+    """A vector input file and how its fields map onto the data contract."""
+
+    path: Path = Field(description="File path (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, "
+                       "GeoParquet, or CSV with WKT or lon/lat columns); relative to the TOML.")
+    layer: str | None = Field(None, description="Layer name for multi-layer files (GeoPackage).")
+    crs: str | None = Field(
+        None, description="CRS to assume when the file declares none (e.g. 'EPSG:4326'). "
+        "A file that declares a CRS is never overridden.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Contract column name -> the file's column name, e.g. {hazard_id = 'HAZ_ID'}.")
+    codes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per contract column, the file's codes -> contract codes, "
+        "e.g. {status = {Confirmed = 'CHA'}}.")
+    x: str | None = Field(None, description="CSV only: longitude/easting column.")
+    y: str | None = Field(None, description="CSV only: latitude/northing column.")
+    wkt: str | None = Field(None, description="CSV only: column holding WKT geometries.")
+    where: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Keep only rows whose (file) column value is in the list, e.g. "
+        "{TIPO_EVENTO = ['8']}. Rows left out are counted in the report.")
+
+
+class HazardInput(LayerInput):
+    """The hazard register: polygons (or points that become estimated areas)."""
+
+    point_area_m2: float = Field(
+        10_000.0, gt=0,
+        description="Estimated area given to a point hazard (a circle of this area). Default "
+        "1 ha: a typical recorded CMR strike footprint is 0.5-10 ha (DOMAIN.md); set your own.")
+    default_status: str | None = Field(
+        None, description="Status for rows without one (e.g. 'SHA' for suspected minefields).")
+    default_evidence: str | None = Field(None, description="Evidence for rows without one.")
+    default_contamination: str | None = Field(
+        None, description="Contamination for rows without one (';'-joined codes).")
+
+
+class RasterInput(Frozen):
+    """A categorical land-cover raster."""
+
+    path: Path
+    classes: dict[int, str] = Field(
+        default_factory=lambda: {1: "forest", 2: "cropland", 3: "paddy", 4: "settlement",
+                                 5: "water", 6: "shrub", 7: "bare"},
+        description="Raster value -> land-cover class name (lower_snake_case).")
+
+    @field_validator("classes")
+    @classmethod
+    def _snake_names(cls, v: dict[int, str]) -> dict[int, str]:
+        for code, name in v.items():
+            if not name.replace("_", "").isalnum() or name.lower() != name:
+                msg = (f"inputs.landcover.classes: class name {name!r} for value {code} must be "
+                       "lower_snake_case (letters, digits, '_'), e.g. 'cropland'")
+                raise ValueError(msg)
+        return v
+
+
+class Inputs(Frozen):
+    """Every input of a project. Only ``hazards`` is required."""
+
+    hazards: HazardInput
+    accidents: LayerInput | None = None
+    settlements: LayerInput | None = None
+    health: LayerInput | None = None
+    roads: LayerInput | None = None
+    admin: LayerInput | None = None
+    landcover: RasterInput | None = None
+
+
+class ProjectInfo(Frozen):
+    """Who and where: name, metric CRS, plan start and the treaty deadline."""
+
+    name: str = "ccm_geo project"
+    crs: str | None = Field(
+        None, description="The project's metric CRS (e.g. 'EPSG:32648'). Default: the UTM zone "
+        "of the hazards (geopandas' estimate_utm_crs()).")
+    start_date: date = Field(date(2027, 1, 1), description="First day of the work plan.")
+    deadline: date | None = Field(
+        None, description="Article 4 (CCM) clearance deadline: 10 years after entry into force "
+        "for the State, plus any extension granted (CCM Art. 4).")
+    seed: int = Field(20171005, description="Seed of every random draw (sensitivity, demo).")
+
+
+class ProjectConfig(Frozen):
+    """The whole project configuration, as loaded from one TOML file."""
+
+    project: ProjectInfo = Field(default_factory=ProjectInfo)
+    inputs: Inputs
+    criteria: CriteriaSettings = Field(default_factory=CriteriaSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    maps: MapSettings = Field(default_factory=MapSettings)
+    donors: list[DonorProfile] = Field(default_factory=list)
+    source: Path | None = Field(None, description="The TOML file this was read from (set on load).")
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read, validate and resolve a project TOML file.
+
+    Parameters
+    ----------
+    path
+        The project file. Relative input paths inside it are resolved against its folder.
+
+    Returns
+    -------
+    ProjectConfig
+        Frozen configuration with absolute input paths.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The file does not exist.
+    ConfigError
+        The file is not valid TOML, or a key is unknown, missing or of the wrong form; the
+        message names the key path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: project file not found. Give the path of a TOML project file " \
+              "(see data/demo/project.toml for an example)."
+        raise InputFileNotFoundError(msg)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML ({exc}). Fix the syntax at the line given."
+        raise ConfigError(msg) from exc
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not a UTF-8 text file ({exc.reason}); save the project file as UTF-8."
+        raise ConfigError(msg) from exc
+    return config_from_dict(raw, base=path.parent, source=path)
+
+
+def config_from_dict(raw: dict[str, Any], *, base: Path = Path("."),
+                     source: Path | None = None) -> ProjectConfig:
+    """Validate a configuration given as a dict (as read from TOML); paths resolved on ``base``."""
+    raw = _resolve_paths(raw, base.resolve())
+    if source is not None:
+        raw["source"] = source.resolve()
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        where = source if source is not None else "config"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {_explain(err)}"
+            for err in exc.errors()
+        )
+        msg = f"{where}: {exc.error_count()} problem(s) in the project configuration: {problems}"
+        raise ConfigError(msg) from None
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key; remove it or check its spelling against the README's config table"
+    if kind == "missing":
+        return "required key is missing"
+    found = err.get("input")
+    shown = repr(found) if not isinstance(found, dict) else "a table"
+    return f"{err['msg']} (found {shown})"
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Return a copy of ``raw`` whose ``inputs.*.path`` entries are absolute."""
+    raw = dict(raw)
+    inputs = raw.get("inputs")
+    if isinstance(inputs, dict):
+        resolved = {}
+        for name, entry in inputs.items():
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                entry = dict(entry)
+                p = Path(entry["path"]).expanduser()
+                entry["path"] = p if p.is_absolute() else base / p
+            resolved[name] = entry
+        raw["inputs"] = resolved
+    return raw

@@ -1,0 +1,1 @@
+"""Criteria: raw indicator columns for every hazardous area (one module per criterion family)."""

@@ -1,0 +1,179 @@
+"""The data contract: codes, required columns, context layers, and the validation report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "Status",
+    "Contamination",
+    "Evidence",
+    "CMR_TYPES",
+    "MINE_TYPES",
+    "HAZARD_COLUMNS",
+    "CONTEXT_COLUMNS",
+    "Context",
+    "Issue",
+    "ValidationReport",
+    "split_contamination",
+    "join_contamination",
+]
+
+
+class Status(StrEnum):
+    """Survey status of a hazardous area (IMAS 07.11)."""
+
+    SHA = "SHA"  # suspected hazardous area: indirect evidence
+    CHA = "CHA"  # confirmed hazardous area: direct evidence
+    RELEASED = "released"
+
+
+class Contamination(StrEnum):
+    """Contamination types. CMR serves the CCM; AP (and AT) the Mine Ban Convention."""
+
+    CMR = "CMR"
+    AP = "AP"
+    AT = "AT"
+    UXO = "UXO"
+    IED = "IED"
+
+
+class Evidence(StrEnum):
+    """IMSMA's 'Evidence of Contamination'."""
+
+    DIRECT = "direct"
+    INDIRECT = "indirect"
+    NONE = "none"
+
+
+#: Types reported under the Convention on Cluster Munitions (Article 4 / Article 7 Form F).
+CMR_TYPES = frozenset({Contamination.CMR})
+#: Types reported under the Mine Ban Convention (APMBC Article 5) and mine action generally.
+MINE_TYPES = frozenset({Contamination.AP, Contamination.AT})
+
+#: Hazard columns after loading: name -> (dtype kind, required in the input after mapping).
+HAZARD_COLUMNS: dict[str, tuple[str, bool]] = {
+    "hazard_id": ("str", True),
+    "status": ("str", True),
+    "contamination": ("str", True),  # ';'-joined sorted codes, e.g. "AP;CMR"
+    "evidence": ("str", False),  # default: direct for CHA, indirect for SHA
+    "devices_found": ("int", False),  # default 0
+    "region": ("str", False),  # default: from admin boundaries, else "unknown"
+    "name": ("str", False),
+    "area_m2": ("float", False),  # always recomputed in the metric CRS
+    "area_estimated": ("bool", False),  # True where a point became an estimated-area circle
+}
+
+#: Context layers after loading: layer -> columns (besides geometry).
+CONTEXT_COLUMNS: dict[str, dict[str, str]] = {
+    # points; date is a calendar date; device_type a Contamination code;
+    # survivor_settlement_id: the settlement_id of the survivors' home village (may be null)
+    "accidents": {"accident_id": "str", "date": "datetime64[ns]", "killed": "int",
+                  "injured": "int", "device_type": "str", "survivor_settlement_id": "str"},
+    "settlements": {"settlement_id": "str", "name": "str", "population": "int"},  # points
+    "health": {"facility_id": "str", "name": "str"},  # points
+    "roads": {"road_id": "str", "road_class": "str"},  # lines
+    "admin": {"region": "str"},  # polygons
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Context layers in the project's metric CRS; any may be absent (None).
+
+    Criteria take what they need from here; the land-cover raster is passed as a path and its
+    class table, and opened (by window) by the criterion that reads it.
+    """
+
+    crs: str
+    accidents: gpd.GeoDataFrame | None = None
+    settlements: gpd.GeoDataFrame | None = None
+    health: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+    admin: gpd.GeoDataFrame | None = None
+    landcover_path: Path | None = None
+    landcover_classes: dict[int, str] = field(default_factory=dict)
+
+
+Level = Literal["error", "warning", "repair", "excluded"]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding of validation, about one row (or the whole file when row is None)."""
+
+    level: Level
+    code: str  # short machine-readable kind, e.g. "invalid_geometry"
+    message: str  # what was found and what to do
+    hazard_id: str | None = None
+    row: int | None = None  # 1-based row (feature) number in the source file
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass
+class ValidationReport:
+    """What validation found: errors (fatal), warnings, repairs made, rows excluded."""
+
+    source: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_filtered: int = 0  # left out on purpose by the input's `where` filter
+    issues: list[Issue] = field(default_factory=list)
+
+    def add(self, level: Level, code: str, message: str, **where) -> None:
+        self.issues.append(Issue(level, code, message, **where))
+
+    def of(self, level: Level) -> list[Issue]:
+        return [i for i in self.issues if i.level == level]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing fatal was found."""
+        return not self.of("error")
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.issues:
+            out[f"{i.level}:{i.code}"] = out.get(f"{i.level}:{i.code}", 0) + 1
+        return dict(sorted(out.items()))
+
+    def to_records(self) -> list[dict]:
+        return [
+            {"level": i.level, "code": i.code, "hazard_id": i.hazard_id, "row": i.row,
+             "column": i.column, "value": i.value, "message": i.message}
+            for i in self.issues
+        ]
+
+    def summary(self) -> str:
+        """A short text: rows read and kept, then one line per issue."""
+        lines = [f"{self.source}: {self.rows_read} rows read, "
+                 f"{self.rows_filtered} left out by `where`, {self.rows_kept} kept; "
+                 f"{len(self.of('error'))} errors, {len(self.of('warning'))} warnings, "
+                 f"{len(self.of('repair'))} repairs, {len(self.of('excluded'))} excluded"]
+        for i in self.issues:
+            where = ", ".join(
+                f"{k}={v}" for k, v in (("row", i.row), ("hazard_id", i.hazard_id),
+                                        ("column", i.column), ("value", i.value)) if v is not None
+            )
+            tail = f" [{where}]" if where else ""
+            lines.append(f"  {i.level.upper():8s} {i.code}: {i.message}{tail}")
+        return "\n".join(lines)
+
+
+def split_contamination(text: str | None) -> frozenset[str]:
+    """``"CMR;AP"`` -> ``{"AP", "CMR"}``; empty or None -> empty set."""
+    if text is None or text != text:  # None or NaN
+        return frozenset()
+    return frozenset(p.strip() for p in str(text).split(";") if p.strip())
+
+
+def join_contamination(codes) -> str:
+    """Sorted ';'-joined text of contamination codes, as stored in files."""
+    return ";".join(sorted(set(codes)))

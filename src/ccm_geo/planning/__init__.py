@@ -1,0 +1,1 @@
+"""Planning: tasks from areas, optimal budgeted selection, team schedule, milestones."""

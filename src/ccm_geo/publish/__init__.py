@@ -1,0 +1,1 @@
+"""Publishing: interactive and print maps, reports, donor request packages."""

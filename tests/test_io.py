@@ -1,0 +1,244 @@
+"""Loading and writing: every kind of bad input is reported with file, row, id and value."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+
+from ccm_geo.errors import (
+    DataWarning,
+    InputError,
+    InputFileNotFoundError,
+    ValidationError,
+)
+from ccm_geo.io import atomic_output, load_hazards, write_csv, write_gpkg
+from conftest import UTM, X0, Y0, hazard_spec, register, square
+
+
+def test_clean_register_maps_columns_and_codes(write_register):
+    path = write_register(register(4))
+    gdf, report = load_hazards(hazard_spec(path))
+    assert report.ok and report.rows_read == 4 and report.rows_kept == 4
+    assert list(gdf["hazard_id"]) == ["H000", "H001", "H002", "H003"]
+    assert list(gdf["status"]) == ["SHA", "CHA", "SHA", "CHA"]
+    assert list(gdf["contamination"]) == ["AP;CMR", "CMR", "CMR", "AP;CMR"]
+    assert list(gdf["evidence"]) == ["indirect", "direct", "indirect", "direct"]
+    assert list(gdf["devices_found"]) == [0, 1, 2, 3]
+    assert list(gdf["region"]) == ["North", "North", "South", "South"]
+    np.testing.assert_allclose(gdf["area_m2"], 10_000.0)
+    assert gdf.crs.to_epsg() == 32648
+
+
+@pytest.mark.parametrize("suffix,kwargs", [
+    (".gpkg", {}), (".geojson", {"driver": "GeoJSON"}), (".shp", {}),
+    (".fgb", {"driver": "FlatGeobuf"}),
+])
+def test_vector_formats_give_the_same_layer(write_register, suffix, kwargs):
+    path = write_register(register(4), name=f"h{suffix}", **kwargs)
+    gdf, _ = load_hazards(hazard_spec(path))
+    assert list(gdf["hazard_id"]) == ["H000", "H001", "H002", "H003"]
+    np.testing.assert_allclose(gdf["area_m2"], 10_000.0, rtol=1e-9)
+
+
+def test_geoparquet(tmp_path):
+    path = tmp_path / "h.parquet"
+    register(3).to_parquet(path)
+    gdf, _ = load_hazards(hazard_spec(path))
+    assert len(gdf) == 3
+
+
+def test_csv_with_wkt_and_with_lonlat(tmp_path):
+    reg = register(2)
+    wkt = pd.DataFrame(reg.drop(columns="geometry"))
+    wkt["WKT"] = shapely.to_wkt(reg.geometry.values)
+    p1 = tmp_path / "wkt.csv"
+    wkt.to_csv(p1, index=False)
+    gdf, _ = load_hazards(hazard_spec(p1, crs=UTM))
+    np.testing.assert_allclose(gdf["area_m2"], 10_000.0)
+
+    pts = reg.centroid.to_crs(4326)
+    ll = pd.DataFrame(reg.drop(columns="geometry"))
+    ll["lon"], ll["lat"] = pts.x.to_numpy(), pts.y.to_numpy()
+    p2 = tmp_path / "ll.csv"
+    ll.to_csv(p2, index=False)
+    gdf, report = load_hazards(hazard_spec(p2, crs="EPSG:4326", point_area_m2=5_000))
+    assert gdf["area_estimated"].all()
+    np.testing.assert_allclose(gdf["area_m2"], 5_000.0, rtol=2e-3)
+    assert report.counts() == {"warning:point_to_area": 1}
+
+
+def test_missing_crs_is_an_error_unless_configured(tmp_path):
+    reg = register(2)
+    df = pd.DataFrame(reg.drop(columns="geometry"))
+    df["WKT"] = shapely.to_wkt(reg.geometry.values)
+    path = tmp_path / "nocrs.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"nocrs\.csv: .*no coordinate reference system.*crs ="):
+        load_hazards(hazard_spec(path))
+    gdf, _ = load_hazards(hazard_spec(path, crs=UTM))
+    assert len(gdf) == 2
+
+
+def test_geographic_crs_is_reprojected_to_metric(write_register):
+    path = write_register(register(3).to_crs(4326), name="wgs84.gpkg")
+    gdf, _ = load_hazards(hazard_spec(path))
+    assert gdf.crs.to_epsg() == 32648  # UTM zone estimated from the data
+    np.testing.assert_allclose(gdf["area_m2"], 10_000.0, rtol=1e-6)
+    gdf2, _ = load_hazards(hazard_spec(path), project_crs="EPSG:3857")
+    assert gdf2.crs.to_epsg() == 3857
+
+
+def test_invalid_polygon_is_repaired_and_reported(write_register):
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    reg = register(2)
+    reg.loc[1, "geometry"] = bowtie
+    with pytest.warns(DataWarning, match="1 geometry repair"):
+        gdf, report = load_hazards(hazard_spec(write_register(reg)))
+    (issue,) = report.of("repair")
+    assert issue.hazard_id == "H001" and issue.row == 2 and "Self-intersection" in issue.value
+    # two triangles of 2,500 m² each: area is conserved by the repair
+    assert gdf.set_index("hazard_id").loc["H001", "area_m2"] == pytest.approx(5_000.0)
+    assert gdf.geometry.is_valid.all()
+
+
+def test_null_and_empty_geometries_are_excluded_and_reported(write_register):
+    reg = register(4)
+    reg.loc[1, "geometry"] = None
+    reg.loc[2, "geometry"] = Polygon()
+    with pytest.warns(DataWarning, match="2 row.s. excluded .H001, H002"):
+        gdf, report = load_hazards(hazard_spec(write_register(reg)))
+    assert list(gdf["hazard_id"]) == ["H000", "H003"]
+    assert [(i.code, i.hazard_id, i.row) for i in report.of("excluded")] == [
+        ("null_geometry", "H001", 2), ("null_geometry", "H002", 3)]
+    assert report.rows_read == 4 and report.rows_kept == 2
+
+
+def test_lines_are_excluded_points_become_areas(tmp_path):
+    reg = register(3)
+    geoms = [square(0), LineString([(X0, Y0), (X0 + 50, Y0)]), Point(X0 + 5_000, Y0)]
+    reg = gpd.GeoDataFrame(reg.drop(columns="geometry"), geometry=geoms, crs=UTM)
+    path = tmp_path / "mixed.geojson"
+    reg.to_file(path, driver="GeoJSON")
+    with pytest.warns(DataWarning, match="1 row.s. excluded .H001"):
+        gdf, report = load_hazards(hazard_spec(path, point_area_m2=10_000))
+    assert list(gdf["hazard_id"]) == ["H000", "H002"]
+    (ex,) = report.of("excluded")
+    assert ex.code == "not_an_area" and ex.value == "LineString"
+    h2 = gdf.set_index("hazard_id").loc["H002"]
+    assert h2["area_estimated"] and h2["area_m2"] == pytest.approx(10_000, rel=1e-3)
+
+
+def test_duplicate_ids_are_fatal_with_rows(write_register):
+    reg = register(4, HAZ_ID=["A", "B", "A", "C"])
+    with pytest.raises(ValidationError, match=r"hazard id 'A' appears on rows 1, 3") as info:
+        load_hazards(hazard_spec(write_register(reg)))
+    assert info.value.report.of("error")[0].code == "duplicate_id"
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_codes_name_value_rows_and_fix(write_register):
+    reg = register(4, STATUS=["Suspected", "Maybe", "Maybe", "Confirmed"],
+                   CONTAM=["CMR", "CMR", "XYZ", "CMR"])
+    with pytest.raises(ValidationError) as info:
+        load_hazards(hazard_spec(write_register(reg)))
+    msg = str(info.value)
+    assert "status 'Maybe'" in msg and "rows 2, 3" in msg
+    assert "[inputs.hazards.codes.status]" in msg
+    assert "contamination 'XYZ'" in msg and "rows 3" in msg
+    assert "hazards.gpkg" in msg
+
+
+def test_flipped_longitude_is_excluded_and_reported(tmp_path):
+    reg = register(3).to_crs(4326)
+    flipped = shapely.transform(reg.geometry.values[1], lambda xy: xy * np.array([-1.0, 1.0]))
+    reg.loc[1, "geometry"] = flipped
+    path = tmp_path / "flip.geojson"
+    reg.to_file(path, driver="GeoJSON")
+    with pytest.warns(DataWarning, match="H001"):
+        gdf, report = load_hazards(hazard_spec(path))
+    assert list(gdf["hazard_id"]) == ["H000", "H002"]
+    (ex,) = report.of("excluded")
+    assert ex.code == "outside_area_of_use" and ex.row == 2 and ex.value.startswith("-105.")
+    assert gdf.crs.to_epsg() == 32648  # the stray point did not move the UTM zone
+
+
+def test_empty_file_not_geospatial_missing_file(tmp_path):
+    empty = tmp_path / "empty.gpkg"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.gpkg: the file is empty"):
+        load_hazards(hazard_spec(empty))
+    text = tmp_path / "notes.gpkg"
+    text.write_text("this is a meeting note, not a map\n")
+    with pytest.raises(InputError, match=r"notes\.gpkg: not a readable geospatial file"):
+        load_hazards(hazard_spec(text))
+    with pytest.raises(InputFileNotFoundError, match=r"nothere\.gpkg: file not found") as info:
+        load_hazards(hazard_spec(tmp_path / "nothere.gpkg"))
+    assert isinstance(info.value, FileNotFoundError)
+    no_rows = tmp_path / "norows.geojson"
+    no_rows.write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(InputError, match="no rows"):
+        load_hazards(hazard_spec(no_rows))
+
+
+def test_mapped_column_missing_lists_columns(write_register):
+    reg = register(2).drop(columns="DEVICES")
+    with pytest.raises(ValidationError, match=r"columns.devices_found = 'DEVICES'.*HAZ_ID"):
+        load_hazards(hazard_spec(write_register(reg)))
+
+
+def test_bad_devices_value_is_reported(write_register):
+    reg = register(2)
+    reg["DEVICES"] = ["3", "many"]
+    with pytest.raises(ValidationError, match=r"row 2, id H001: devices_found 'many'"):
+        load_hazards(hazard_spec(write_register(reg)))
+
+
+def test_where_filter_counts_rows_left_out(write_register):
+    reg = register(4, KIND=["8", "1", "8", "2"])
+    gdf, report = load_hazards(hazard_spec(write_register(reg), where={"KIND": ["8"]}))
+    assert list(gdf["hazard_id"]) == ["H000", "H002"]
+    assert report.rows_read == 4 and report.rows_filtered == 2 and report.rows_kept == 2
+
+
+def test_write_gpkg_is_reproducible_and_styled(tmp_path):
+    gdf, _ = load_hazards(hazard_spec(_tmp_register(tmp_path)))
+    from ccm_geo.publish.styles import hazard_style
+
+    digests = []
+    for name in ("a.gpkg", "b.gpkg"):
+        path = write_gpkg({"hazards": gdf}, tmp_path / name,
+                          styles={"hazards": hazard_style("status")})
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    con = sqlite3.connect(tmp_path / "a.gpkg")
+    (table, qml, default), = con.execute(
+        "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles").fetchall()
+    con.close()
+    assert table == "hazards" and default == 1
+    assert 'attr="status"' in qml and 'value="CHA"' in qml
+    back = gpd.read_file(tmp_path / "a.gpkg", layer="hazards")
+    assert list(back["hazard_id"]) == list(gdf["hazard_id"])
+
+
+def test_failed_write_keeps_the_good_output(tmp_path):
+    target = tmp_path / "table.csv"
+    write_csv(pd.DataFrame({"a": [1]}), target)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half a tab")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def _tmp_register(tmp_path):
+    path = tmp_path / "reg.gpkg"
+    register(4).to_file(path)
+    return path
