@@ -1,0 +1,136 @@
+"""Benchmark of the HTML priority map: file size and time for headless Chromium to draw it.
+
+Run ``python -m benchmarks.bench_maps`` from the project root. Target: 20,000 areas in at most
+10 MB, drawn in under 5 s. 100,000 areas exceed ``max_detailed_areas`` and are aggregated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ccm_geo.publish.maps import priority_map, save_map
+from ccm_geo.publish.settings import MapSettings
+
+__all__ = ["bench", "synthetic_areas", "main"]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+CRITERIA = ("accidents", "devices", "landuse", "settlement_access", "health_access")
+
+
+def bench(sizes: tuple[int, ...] = (2000, 20000, 100000), *, seed: int = 0) -> list[dict]:
+    """Build, write and draw the map for each size; return one row of measures per size.
+
+    Returns
+    -------
+    list of dict
+        ``areas``, ``detailed`` (drawn one by one), ``build_s`` (Python, to HTML text),
+        ``html_mb``, ``draw_s`` (Chromium: from navigation to every feature on the map,
+        including parsing the page), ``drawn`` (L.Path layers counted in the hazard layer),
+        ``blocked`` (network requests attempted, all aborted; expected 0).
+    """
+    from playwright.sync_api import sync_playwright
+
+    settings = MapSettings()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for n in sizes:
+            areas = synthetic_areas(n, seed=seed)
+            t0 = time.perf_counter()
+            html = priority_map(areas, None, settings, title=f"Benchmark: {n:,} areas")
+            build_s = time.perf_counter() - t0
+            path = save_map(html, Path(tmp) / f"map_{n}.html")
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            blocked: list[str] = []
+            page.route("**/*", lambda r, b=blocked: r.continue_()
+                       if r.request.url.startswith(("file:", "data:"))
+                       else (b.append(r.request.url), r.abort()))
+            t0 = time.perf_counter()
+            page.goto(path.as_uri(), wait_until="commit")
+            page.wait_for_function("window.ccmReady === true", timeout=120_000, polling=20)
+            draw_s = time.perf_counter() - t0
+            drawn = page.evaluate("() => window.ccm.count()")
+            page.close()
+            rows.append({"areas": n, "detailed": min(n, settings.max_detailed_areas),
+                         "build_s": round(build_s, 2),
+                         "html_mb": round(path.stat().st_size / 1e6, 2),
+                         "draw_s": round(draw_s, 2), "drawn": drawn, "blocked": len(blocked)})
+        browser.close()
+    return rows
+
+
+def synthetic_areas(n: int, *, seed: int = 0) -> gpd.GeoDataFrame:
+    """``n`` scored, planned areas (12-vertex irregular polygons, 0.5-5 ha) in EPSG:32648."""
+    rng = np.random.default_rng(seed)
+    side = np.sqrt(n) * 1500.0  # about one area per 1.5 km x 1.5 km
+    cx = 500_000 + rng.uniform(0, side, n)
+    cy = 1_600_000 + rng.uniform(0, side, n)
+    radius = np.sqrt(rng.uniform(5_000, 50_000, n) / np.pi)
+    k = 12
+    angles = np.linspace(0, 2 * np.pi, k, endpoint=False)
+    r = radius[:, None] * rng.uniform(0.75, 1.25, (n, k))
+    xs = cx[:, None] + r * np.cos(angles)
+    ys = cy[:, None] + r * np.sin(angles)
+    coords = np.stack([xs, ys], axis=-1)
+    coords = np.concatenate([coords, coords[:, :1]], axis=1).reshape(-1, 2)
+    import shapely
+
+    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(n), k + 1))
+    geoms = shapely.polygons(rings)
+    values = {c: rng.uniform(0, 1, n).round(3) for c in CRITERIA}
+    contrib = {c: values[c] / len(CRITERIA) for c in CRITERIA}
+    score = np.sum(list(contrib.values()), axis=0)
+    order = np.lexsort((np.arange(n), -score))
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(1, n + 1)
+    cls = np.where(rank <= n * 0.2, "high", np.where(rank <= n * 0.5, "medium", "low"))
+    df = gpd.GeoDataFrame(
+        {
+            "hazard_id": [f"HZ-{i:06d}" for i in range(n)],
+            "name": [f"Area {i}" for i in range(n)],
+            "status": np.where(rng.uniform(size=n) < 0.6, "CHA", "SHA"),
+            "contamination": np.where(rng.uniform(size=n) < 0.7, "CMR", "AP;CMR"),
+            "region": [f"District {i % 12}" for i in range(n)],
+            "score": score.round(4), "rank": rank, "priority_class": cls,
+            "explanation": [f"{CRITERIA[int(a)]} dominates" for a in rng.integers(0, 5, n)],
+            **{f"value_{c}": values[c] for c in CRITERIA},
+            **{f"contrib_{c}": contrib[c].round(4) for c in CRITERIA},
+            "accidents_24m": rng.integers(0, 5, n),
+            "travel_min_health": rng.uniform(5, 240, n).round(1),
+            "method": np.where(rng.uniform(size=n) < 0.5, "clearance", "technical survey"),
+            "cost_usd": rng.uniform(2_000, 60_000, n).round(0),
+            "year": np.where(rank <= n * 0.6, 2026 + (rank - 1) * 5 // n, np.nan),
+            "team": [f"T{i % 8}" for i in range(n)],
+        },
+        geometry=geoms, crs="EPSG:32648")
+    df["area_m2"] = df.geometry.area
+    df["start"] = pd.Timestamp("2026-01-05") + pd.to_timedelta(rank % 300, unit="D")
+    df["end"] = df["start"] + pd.Timedelta(days=10)
+    return df
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Run the benchmark and print a Markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000, 100000])
+    rows = bench(tuple(ap.parse_args(argv).sizes))
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c])
+                                for c in cols) + " |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

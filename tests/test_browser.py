@@ -1,0 +1,114 @@
+"""The HTML maps in headless Chromium, offline: no request leaves, no error, every area drawn."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from ccm_geo.publish.maps import priority_map, save_map
+from ccm_geo.publish.settings import MapSettings
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_maps import EVIL, make_areas, make_context  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="Debian's chromium is not installed at /usr/bin/chromium "
+                              "(`make browser-deps` or `apt-get install chromium`)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright (Python) is not installed: pip install "
+                                          "-e '.[test]'")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def open_offline(browser, path: Path):
+    """Open ``path`` with every non-file:/data: request aborted; return page, blocked, errors."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("window.ccmReady === true", timeout=30_000)
+    return page, blocked, errors
+
+
+COUNT_HAZARDS = """() => {
+  const g = window.ccm.hazards; let n = 0; const ids = new Set();
+  g.eachLayer(l => { if (l instanceof L.Path) { n++; ids.add(l.options.hazardId); } });
+  return [n, ids.size, window.ccm.map.hasLayer(g)];
+}"""
+
+
+def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
+    areas = make_areas(50)
+    path = save_map(priority_map(areas, make_context(), MapSettings(), title="Browser test"),
+                    tmp_path / "map.html")
+    page, blocked, errors = open_offline(browser, path)
+    try:
+        assert blocked == []
+        assert errors == []
+        n, unique, shown = page.evaluate(COUNT_HAZARDS)
+        assert (n, unique, shown) == (50, 50, True)
+        # the canvas renderer drew them: no SVG paths, one canvas
+        assert page.locator("canvas.leaflet-zoom-animated").count() >= 1
+        # the evil name is shown as text in the search list, and nothing ran
+        page.fill(".ccm-search input", "HZ-000")
+        assert EVIL in page.locator(".ccm-search button").first.inner_text()
+        page.press(".ccm-search input", "Enter")
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        assert EVIL in popup.inner_text()
+        assert page.evaluate("document.querySelectorAll('.leaflet-popup-content script')"
+                             ".length") == 0
+        assert "contribution" in popup.inner_text()
+        # a criterion layer, built when switched on, draws the same areas and shows its legend
+        page.get_by_label("Criterion: access").check()
+        drawn = page.evaluate("""() => window.ccm.count(window.ccm.layers['Criterion: access'])""")
+        assert drawn == 50
+        assert page.get_by_text("Criterion: access (value 0–1)").is_visible()
+        page.screenshot(path=str(tmp_path / "map.png"))
+        assert (tmp_path / "map.png").stat().st_size > 10_000
+        assert errors == [] and blocked == []
+    finally:
+        page.close()
+
+
+def test_aggregated_map_draws_the_top_areas(browser, tmp_path):
+    settings = MapSettings(max_detailed_areas=20, aggregate_cell_m=2000)
+    path = save_map(priority_map(make_areas(50), make_context(), settings, title="Aggregated"),
+                    tmp_path / "agg.html")
+    page, blocked, errors = open_offline(browser, path)
+    try:
+        n, unique, _ = page.evaluate(COUNT_HAZARDS)
+        assert (n, unique) == (20, 20)
+        assert "the other 30 are aggregated" in page.locator(".ccm-note").inner_text()
+        assert blocked == [] and errors == []
+    finally:
+        page.close()
