@@ -184,9 +184,14 @@ class PlanningSettings(Frozen):
     US$1.5M a year; see docs/planning.md for every figure and its source.
     """
 
-    methods: dict[str, MethodSpec] = Field(default_factory=lambda: dict(DEFAULT_METHODS))
+    methods: dict[str, MethodSpec] = Field(
+        default_factory=lambda: dict(DEFAULT_METHODS),
+        description="Land-release methods by name, merged over DEFAULT_METHODS.")
     rules: MethodRules = Field(default_factory=MethodRules)
-    teams: dict[str, TeamSpec] = Field(default_factory=lambda: dict(DEFAULT_TEAMS))
+    teams: dict[str, TeamSpec] = Field(
+        default_factory=lambda: dict(DEFAULT_TEAMS),
+        description="Teams by type, merged over DEFAULT_TEAMS (count = 0 drops a type: the "
+        "rules then fall back to a method another type does).")
     years: int = Field(5, ge=1, le=50, description="Plan horizon in calendar years from the "
                        "start date's year (extended to the deadline's year when that is later).")
     budget_usd: float | list[float] | dict[int, float] = Field(
@@ -212,6 +217,15 @@ class PlanningSettings(Frozen):
     curve_time_limit_s: float = Field(5.0, gt=0, description="Time limit per curve level, s.")
     random_seed: int = Field(20171005, description="HiGHS random seed (determinism).")
     locks: list[LockSpec] = Field(default_factory=list, description="Tasks forced in.")
+
+    @field_validator("methods", "teams", mode="before")
+    @classmethod
+    def _merge_over_defaults(cls, v, info):
+        """Tables given in TOML are merged over the defaults (a key replaces one entry)."""
+        if not isinstance(v, dict):
+            return v
+        defaults = DEFAULT_METHODS if info.field_name == "methods" else DEFAULT_TEAMS
+        return {**defaults, **v}
 
     @field_validator("budget_usd")
     @classmethod

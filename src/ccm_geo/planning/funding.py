@@ -1,0 +1,210 @@
+"""Deadline and funding answers: Article 4 deadline met or not, budget and teams needed,
+funding gap per year, and the curve of benefit retained against the yearly budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ccm_geo.planning.optimise import Problem
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["deadline_answer", "budget_needed", "budget_curve", "budget_curve_figure"]
+
+_BISECTION_STEPS = 40
+
+
+def deadline_answer(tasks: pd.DataFrame, *, deadline: dt.date | None, years: Sequence[int],
+                    budgets: Sequence[float], team_days_per_team: Mapping[str, np.ndarray],
+                    team_counts: Mapping[str, int], discount_rate: float) -> dict:
+    """Will the CMR area be released by the deadline, and if not, what would it take?
+
+    Parameters
+    ----------
+    tasks
+        Every task with ``cmr_m2`` (m²), ``cost_usd``, ``team_days``, ``team_type``,
+        ``hazard_id``, ``predecessor``, ``benefit``, ``task_id`` and, from the plan and its
+        schedule, ``year`` and ``end`` (missing when not selected).
+    deadline
+        The Article 4 deadline (None: no answer, ``meets`` is None).
+    years, budgets
+        Plan years and their budgets, US$.
+    team_days_per_team
+        Team-days one team of each type has for tasks in each plan year, counting in the
+        deadline's year only the working days up to the deadline.
+    team_counts
+        Teams of each type.
+    discount_rate
+        As in the plan (used by the fast model variant).
+
+    Returns
+    -------
+    dict
+        ``meets`` (bool: all CMR area released by tasks ending on or before the deadline),
+        ``deadline`` (ISO date), ``cmr_total_m2``, ``cmr_released_m2`` and
+        ``cmr_remaining_m2`` by the deadline, ``budget_needed_per_year`` (US$, the same each
+        year up to the deadline's year), ``teams_needed`` (per team type, with that budget),
+        ``funding_gap`` (year -> US$ missing against the configured budget),
+        ``meets_if_cmr_first`` (bool: the greedy plan of the CMR areas alone, with the
+        configured budgets and teams, plans all of them by the deadline's year; True with
+        ``meets`` False means the plan's priorities, not its means, miss the deadline) and
+        ``method`` (how the needed budget was found).
+    """
+    cmr = tasks["cmr_m2"].to_numpy(dtype=float)
+    total = float(cmr.sum())
+    out: dict = {"deadline": None if deadline is None else deadline.isoformat(),
+                 "cmr_total_m2": total}
+    if deadline is None:
+        out.update(meets=None, cmr_released_m2=float("nan"), cmr_remaining_m2=float("nan"),
+                   budget_needed_per_year=float("nan"), teams_needed={}, funding_gap={})
+        return out
+    end = pd.to_datetime(tasks["end"])
+    done = end.notna().to_numpy() & (end <= pd.Timestamp(deadline)).to_numpy()
+    released = float(cmr[done].sum())
+    remaining = max(0.0, total - released)
+    out.update(meets=bool(remaining <= 1.0), cmr_released_m2=released,
+               cmr_remaining_m2=remaining)
+    in_time = [i for i, y in enumerate(years) if y <= deadline.year]
+    need, year_index, sub = budget_needed(tasks, years=[years[i] for i in in_time],
+                                          discount_rate=discount_rate)
+    teams: dict[str, int | None] = {}
+    if sub is not None and len(in_time):
+        Y = len(in_time)
+        for k in sorted(set(sub["team_type"])):
+            mask = (sub["team_type"] == k).to_numpy() & (year_index >= 0)
+            td = np.bincount(year_index[mask], weights=sub["team_days"].to_numpy()[mask],
+                             minlength=Y)
+            per_team = np.asarray(team_days_per_team.get(k, np.zeros(len(years))))[in_time]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(td > 0, td / per_team, 0.0)
+            worst = float(np.max(ratio)) if len(ratio) else 0.0
+            teams[k] = int(math.ceil(worst - 1e-9)) if math.isfinite(worst) else None
+    first = None
+    if sub is not None and len(in_time) and not sub.empty:
+        cap = {k: np.asarray(v)[in_time] * team_counts.get(k, 0)
+               for k, v in team_days_per_team.items()}
+        cmr_first = (Problem.from_tasks(sub, [years[i] for i in in_time],
+                                        discount_rate=discount_rate)
+                     .add_budget([budgets[i] for i in in_time]).add_capacity(cap)
+                     .add_precedence().greedy())
+        first = bool((cmr_first.year_index >= 0).all())
+    elif sub is not None and sub.empty:
+        first = True
+    out["meets_if_cmr_first"] = first
+    out["budget_needed_per_year"] = need
+    out["teams_needed"] = teams
+    out["funding_gap"] = {int(years[i]): max(0.0, need - float(budgets[i])) for i in in_time}
+    out["method"] = (
+        "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, the "
+        "greedy plan (precedence kept) with the same budget every year up to the deadline's "
+        "year; the budget is the least (by bisection, to US$1,000) with which every such task "
+        "is planned by then; teams needed = the most team-days of a year / one team's days")
+    return out
+
+
+def budget_needed(tasks: pd.DataFrame, *, years: Sequence[int], discount_rate: float
+                  ) -> tuple[float, np.ndarray, pd.DataFrame | None]:
+    """Least equal yearly budget that plans every task of a CMR-contaminated area in ``years``.
+
+    The fast model variant of ``deadline_answer`` (team capacity unlimited, greedy plan).
+
+    Returns
+    -------
+    tuple
+        The budget per year (US$, rounded up to US$1,000; NaN when ``years`` is empty), the
+        plan-year index per task of the variant (-1 = not planned) and its task table.
+    """
+    hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
+    sub = tasks[tasks["hazard_id"].isin(hazards)].reset_index(drop=True)
+    if not len(years) or sub.empty:
+        return (float("nan") if not len(years) else 0.0), np.zeros(len(sub), dtype=np.int64), sub
+    base = Problem.from_tasks(sub, years, discount_rate=discount_rate).add_precedence()
+
+    def plan(b: float) -> np.ndarray:
+        return base.add_budget([b] * len(years)).greedy().year_index
+
+    lo, hi = 0.0, float(sub["cost_usd"].sum()) * 1.0 + 1.0
+    best = plan(hi)
+    for _ in range(_BISECTION_STEPS):
+        if hi - lo <= 1_000.0:
+            break
+        mid = 0.5 * (lo + hi)
+        yi = plan(mid)
+        if (yi >= 0).all():
+            hi, best = mid, yi
+        else:
+            lo = mid
+    need = math.ceil(hi / 1_000.0) * 1_000.0
+    best = plan(need)
+    return need, best, sub
+
+
+def budget_curve(problem: Problem, levels: Sequence[float], *, released_m2: np.ndarray,
+                 cmr_m2: np.ndarray, gap: float, time_limit_s: float, random_seed: int
+                 ) -> pd.DataFrame:
+    """Benefit retained at each equal yearly budget, same teams and precedence, no locks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level: ``budget_usd_per_year``, ``objective`` (MILP) and
+        ``greedy_objective`` (discounted benefit), ``benefit_share`` and
+        ``greedy_benefit_share`` (undiscounted benefit of the selection / benefit of every
+        task, 0-1), ``released_m2``, ``cmr_released_m2``,
+        ``cost_usd`` (spent over the plan), ``status`` and ``gap``.
+    """
+    total_benefit = float(problem.benefit.sum())
+    rows = []
+    for b in levels:
+        p = problem.add_budget([b] * problem.n_years)
+        s = p.solve(gap=gap, time_limit_s=time_limit_s, random_seed=random_seed)
+        g = p.greedy()
+        sel = s.year_index >= 0
+        gsel = g.year_index >= 0
+        rows.append({
+            "budget_usd_per_year": float(b), "objective": s.objective,
+            "greedy_objective": g.objective,
+            "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
+            "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
+            "released_m2": float(released_m2[sel].sum()),
+            "cmr_released_m2": float(cmr_m2[sel].sum()),
+            "cost_usd": float(problem.cost[sel].sum()), "status": s.status, "gap": s.gap,
+        })
+    return pd.DataFrame(rows)
+
+
+def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = None
+                        ) -> Figure:
+    """Plot benefit retained (share, %) against the yearly budget (US$ million).
+
+    The figure is returned, not shown or written: the caller saves it.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    x = curve["budget_usd_per_year"] / 1e6
+    ax.plot(x, 100 * curve["benefit_share"], marker="o", label="optimised plan (MILP)")
+    if "greedy_benefit_share" in curve:
+        ax.plot(x, 100 * curve["greedy_benefit_share"], marker=".", linestyle="--",
+                label="greedy baseline")
+    if current_budget is not None:
+        ax.axvline(current_budget / 1e6, color="grey", linestyle=":", label="current budget")
+    ax.set_xlabel("budget per year (US$ million)")
+    ax.set_ylabel("benefit retained (% of all tasks)")
+    ax.set_ylim(0, 105)
+    ax.set_title("Benefit retained against the yearly budget")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def _share(part: float, total: float) -> float:
+    return float(part) / total if total > 0 else 1.0
