@@ -214,7 +214,7 @@ def load_layer(spec: LayerInput, name: str, *, crs: str,
             df[col] = _default_context(col, kind)
             continue
         df[col], bad = _coerce(df[col], kind)
-        bad &= keep
+        bad = bad & keep
         for row, value in zip(df["_row"].to_numpy()[bad], df.loc[bad, "_source_" + col]
                               if "_source_" + col in df else df.loc[bad, col], strict=False):
             report.add("excluded", f"bad_{col}",
@@ -286,10 +286,16 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path, *,
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as UTF-8 CSV (with BOM, so Excel shows accents), atomically.
 
-    Geometry, if any, is written as WKT in a ``geometry`` column.
+    Geometry, if any, is written as WKT in a ``geometry`` column. Floats are rounded for
+    reading: m² and US$ columns to 0.01, others to 6 decimals (the GeoPackages keep full
+    precision).
     """
     path = Path(path)
     out = pd.DataFrame(df).copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            digits = 2 if col.endswith(("_m2", "_usd")) else 6
+            out[col] = out[col].round(digits)
     if isinstance(df, gpd.GeoDataFrame):
         out[df.geometry.name] = shapely.to_wkt(df.geometry.values, rounding_precision=3)
     with atomic_output(path) as tmp:
@@ -420,8 +426,8 @@ def _map_columns(raw: gpd.GeoDataFrame, spec: LayerInput, report: ValidationRepo
 def _hazard_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport) -> pd.Series:
     if "hazard_id" not in df:
         report.add("warning", "generated_ids",
-                   f"no hazard_id column mapped; ids made from the file name and row number "
-                   f"('<file name>-<row in the file>'). Map `columns.hazard_id` to keep the "
+                   "no hazard_id column mapped; ids made from the file name and row number "
+                   "('<file name>-<row in the file>'). Map `columns.hazard_id` to keep the "
                    "register's own ids.")
         if "_file" in df:  # several files: <file>-<row in that file>
             made = [f"{f}-{r}" for f, r in zip(df["_file"], df["_file_row"], strict=True)]
@@ -784,15 +790,13 @@ def _fixed_gpkg_time() -> Iterator[None]:
 
 
 def _for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A copy fit for a file: bools as ints, categoricals and objects as text."""
+    """A copy fit for a file: categoricals and objects that are not text/numbers as text."""
     out = gdf.copy()
     for col in out.columns:
         if col == out.geometry.name:
             continue
         s = out[col]
-        if s.dtype == bool:
-            out[col] = s.astype("int8")
-        elif isinstance(s.dtype, pd.CategoricalDtype):
+        if isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)
         elif s.dtype == object:
             out[col] = s.map(lambda v: v if v is None or isinstance(v, str | int | float)

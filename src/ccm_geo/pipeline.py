@@ -94,9 +94,118 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     state.update(hazards=hazards, context=context)
 
 
-#: Stage name -> (function, the file it writes that the next stage reads).
+def stage_criteria(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
+                   log: RunLog) -> None:
+    """Add the raw indicators to every area; write ``criteria.gpkg`` and ``criteria.csv``."""
+    from ccm_geo.criteria import compute_criteria
+    from ccm_geo.io import write_csv, write_gpkg
+
+    hazards = _from_state_or_file(state, "hazards", out_dir / "hazards.gpkg", "hazards", "load")
+    context = state.get("context") or read_context(config, out_dir, hazards.crs.to_string())
+    indicators = compute_criteria(hazards, context, config.criteria,
+                                  reference_date=config.project.start_date,
+                                  progress=lambda name: log.step(f"criteria: {name}"))
+    areas = hazards.merge(indicators, left_on="hazard_id", right_index=True, how="left",
+                          validate="one_to_one")
+    areas = _geometry_last(areas)
+    log.step("writing criteria.gpkg")
+    log.wrote(write_gpkg({"areas": areas}, out_dir / "criteria.gpkg"))
+    log.wrote(write_csv(_table(areas), out_dir / "criteria.csv"))
+    state.update(areas=areas, context=context)
+
+
+def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
+                log: RunLog) -> None:
+    """Score, rank, class and explain every area; sensitivity and scenarios beside it."""
+    from ccm_geo.io import write_csv, write_gpkg
+    from ccm_geo.publish.styles import hazard_style
+    from ccm_geo.scoring import compare_scenarios, sensitivity, weights_table
+    from ccm_geo.scoring import score_areas as _score
+
+    areas = _from_state_or_file(state, "areas", out_dir / "criteria.gpkg", "areas", "criteria")
+    log.step("scoring")
+    scored = _geometry_last(_score(areas, config.scoring))
+    log.step("sensitivity of the ranking to the weights")
+    sens = sensitivity(scored, config.scoring, seed=config.project.seed)
+    scored = scored.merge(sens.areas.drop(columns=["rank"]), on="hazard_id", how="left")
+    scored = _geometry_last(scored)
+    scenarios = compare_scenarios(scored, config.scoring)
+    log.step("writing scored.gpkg")
+    log.wrote(write_gpkg({"areas": scored}, out_dir / "scored.gpkg",
+                         styles={"areas": hazard_style("priority_class")}))
+    log.wrote(write_csv(_table(scored).sort_values("rank"), out_dir / "scores.csv"))
+    log.wrote(write_csv(weights_table(config.scoring).reset_index(), out_dir / "weights.csv"))
+    log.wrote(write_csv(sens.sweep, out_dir / "sensitivity_sweep.csv"))
+    log.wrote(write_csv(scenarios, out_dir / "scenarios.csv"))
+    log.wrote(_write_json(sens.summary, out_dir / "sensitivity_summary.json"))
+    log.tables["top"] = _table(scored).sort_values("rank").head(10)
+    state.update(scored=scored)
+
+
+def stage_prioritise(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
+                     log: RunLog) -> None:
+    """Tasks, the optimal budgeted multi-year plan, team schedule, milestones, deadline."""
+    from ccm_geo.io import write_csv, write_gpkg
+    from ccm_geo.planning import make_plan
+    from ccm_geo.publish.printmap import save_figure
+
+    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    plan = make_plan(scored, config.planning, start_date=config.project.start_date,
+                     deadline=config.project.deadline,
+                     progress=lambda name, frac: log.step(f"planning: {name} ({frac:.0%})"))
+    plan_dir = out_dir / "plan"
+    log.step("writing the plan")
+    tasks = _geometry_last(plan.tasks)
+    log.wrote(write_gpkg({"tasks": tasks}, plan_dir / "tasks.gpkg"))
+    log.wrote(write_csv(_table(tasks), plan_dir / "tasks.csv"))
+    log.wrote(write_csv(plan.milestones, plan_dir / "milestones.csv"))
+    log.wrote(write_csv(plan.budget_curve, plan_dir / "budget_curve.csv"))
+    log.wrote(save_figure(plan.budget_curve_figure(), plan_dir / "budget_curve.png"))
+    summary = {"solution": _solution_dict(plan.solution),
+               "greedy": _solution_dict(plan.greedy),
+               "greedy_objective": plan.greedy_objective,
+               "deadline": plan.deadline, "summary": plan.summary}
+    log.wrote(_write_json(summary, plan_dir / "plan_summary.json"))
+    log.tables["plan"] = plan.milestones
+    state.update(plan=plan, tasks=tasks, milestones=plan.milestones, deadline=plan.deadline,
+                 plan_summary=summary)
+
+
+def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
+              log: RunLog) -> None:
+    """The interactive priority map (offline HTML), its embeddable form, and the print map."""
+    from ccm_geo.io import atomic_output
+    from ccm_geo.publish.maps import embed_fragment, priority_map, save_map
+    from ccm_geo.publish.printmap import print_map, save_figure
+
+    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    tasks = state.get("tasks")
+    if tasks is None and (out_dir / "plan" / "tasks.gpkg").is_file():
+        tasks = _read(out_dir / "plan" / "tasks.gpkg", "tasks")
+    areas = scored if tasks is None else _with_plan(scored, tasks)
+    title = f"{config.project.name}: clearance priorities"
+    log.step("drawing the interactive map")
+    html = priority_map(areas, context, config.maps, title=title, tiles=state.get("tiles"))
+    log.wrote(save_map(html, out_dir / "priority_map.html"))
+    embed = embed_fragment(html, title=title)
+    with atomic_output(out_dir / "priority_map_embed.html") as tmp:
+        tmp.write_text(embed, encoding="utf-8")
+    log.wrote(out_dir / "priority_map_embed.html")
+    log.step("drawing the print map")
+    fig = print_map(areas, context, config.maps, title=title)
+    log.wrote(save_figure(fig, out_dir / "priority_map.png"))
+    log.wrote(save_figure(fig, out_dir / "priority_map.pdf"))
+    state.update(map_areas=areas, context=context)
+
+
+#: The stages, in the pipeline's order.
 STAGES: dict[str, Callable[[ProjectConfig, Path, dict[str, Any], RunLog], None]] = {
     "load": stage_load,
+    "criteria": stage_criteria,
+    "score": stage_score,
+    "prioritise": stage_prioritise,
+    "map": stage_map,
 }
 
 
@@ -248,6 +357,100 @@ def _regions_from_admin(hazards: gpd.GeoDataFrame, admin: gpd.GeoDataFrame) -> g
     hazards = hazards.copy()
     hazards.loc[joined.index, "region"] = joined["region"].fillna("unknown").to_numpy()
     return hazards
+
+
+def _from_state_or_file(state: dict[str, Any], key: str, path: Path, layer: str,
+                        stage: str) -> gpd.GeoDataFrame:
+    """A frame an earlier stage of this run made, else the file it wrote."""
+    if state.get(key) is not None:
+        return state[key]
+    if not path.is_file():
+        msg = (f"{path}: not found; this stage reads what the '{stage}' stage writes. Run "
+               f"`ccm-geo {stage}` with the same --out first, or `ccm-geo run`.")
+        raise InputFileNotFoundError(msg)
+    return _read(path, layer)
+
+
+def _read(path: Path, layer: str) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    return pyogrio.read_dataframe(path, layer=layer)
+
+
+def _geometry_last(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    name = gdf.geometry.name
+    cols = [c for c in gdf.columns if c != name] + [name]
+    return gpd.GeoDataFrame(gdf[cols], geometry=name, crs=gdf.crs)
+
+
+def _table(gdf: pd.DataFrame) -> pd.DataFrame:
+    """The attribute table without geometry (for CSV/Excel)."""
+    if isinstance(gdf, gpd.GeoDataFrame):
+        return pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    return gdf
+
+
+def _with_plan(scored: gpd.GeoDataFrame, tasks: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Per area, the plan's selected tasks summed up: methods in order, cost, years, dates."""
+    sel = pd.DataFrame(tasks.loc[tasks["selected"].astype(bool)])
+    if sel.empty:
+        return scored
+    sel = sel.sort_values(["hazard_id", "step"], kind="stable")
+    per_area = sel.groupby("hazard_id", sort=True).agg(
+        method=("method", " → ".join),
+        cost_usd=("cost_usd", "sum"),
+        year=("year", "min"),
+        team=("team", lambda t: ", ".join(dict.fromkeys(str(x) for x in t if pd.notna(x)))),
+        start=("start", "min"),
+        end=("end", "max"),
+    )
+    out = scored.drop(columns=[c for c in per_area.columns if c in scored.columns])
+    out = out.merge(per_area, left_on="hazard_id", right_index=True, how="left")
+    return _geometry_last(out)
+
+
+def _solution_dict(sol) -> dict[str, Any]:
+    return {"status": sol.status, "objective": sol.objective, "bound": sol.bound,
+            "gap": sol.gap, "seconds": sol.seconds, "tasks_selected": int((sol.year_index >= 0)
+                                                                          .sum())}
+
+
+def _jsonable(obj: Any) -> Any:
+    import datetime as dt
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return _jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return _jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    if isinstance(obj, dt.date | dt.datetime | pd.Timestamp):
+        return obj.isoformat()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj
+
+
+def _write_json(obj: Any, path: Path) -> Path:
+    from ccm_geo.io import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    return path
 
 
 def _sha256(path: Path) -> str:
