@@ -7,12 +7,12 @@ import json
 
 import geopandas as gpd
 import pytest
-from conftest import UTM, register
 from shapely.geometry import box
 from typer.testing import CliRunner
 
 from ccm_geo import __version__
 from ccm_geo.cli import app
+from conftest import UTM, register
 
 runner = CliRunner()
 
@@ -32,8 +32,14 @@ crs = "EPSG:32648"
 
 [inputs.hazards]
 path = "hazards.gpkg"
-columns = { hazard_id = "HAZ_ID", status = "STATUS", contamination = "CONTAM", evidence = "EVIDENCE", devices_found = "DEVICES" }
 codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }
+
+[inputs.hazards.columns]
+hazard_id = "HAZ_ID"
+status = "STATUS"
+contamination = "CONTAM"
+evidence = "EVIDENCE"
+devices_found = "DEVICES"
 
 [inputs.admin]
 path = "admin.gpkg"

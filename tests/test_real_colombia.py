@@ -7,11 +7,11 @@ the record with a flipped longitude sign is reported and excluded, never silentl
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED_DATA
 
 from ccm_geo.config import config_from_dict
 from ccm_geo.errors import DataWarning
 from ccm_geo.io import load_hazards
+from conftest import SHARED_DATA
 
 EVENTS = SHARED_DATA / "colombia-mine-events"
 pytestmark = pytest.mark.skipif(

@@ -199,6 +199,44 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     state.update(map_areas=areas, context=context)
 
 
+def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
+                  log: RunLog) -> None:
+    """One funding request package per donor, and the programme view (``requests/``)."""
+    from ccm_geo.io import write_csv
+    from ccm_geo.publish.donors import match_donors
+    from ccm_geo.publish.requests import write_requests
+
+    if not config.donors:
+        log.step("no [[donors]] in the project: no requests written")
+        return
+    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    tasks = _from_state_or_file(state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks",
+                                "prioritise")
+    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    milestones = state.get("milestones")
+    if milestones is None:
+        milestones = pd.read_csv(out_dir / "plan" / "milestones.csv", encoding="utf-8-sig")
+    summary = state.get("plan_summary")
+    if summary is None:
+        summary = json.loads((out_dir / "plan" / "plan_summary.json").read_text("utf-8"))
+    log.step("matching tasks to donors")
+    allocation = match_donors(tasks, config.donors, seed=config.project.seed)
+    log.step("writing the request packages")
+    written = write_requests(scored, tasks, milestones, summary["deadline"], context,
+                             config.donors, out_dir, project_name=config.project.name,
+                             map_settings=config.maps, donor=state.get("donor"),
+                             planning=config.planning, allocation=allocation,
+                             seed=config.project.seed)
+    for paths in written.values():
+        for path in paths:
+            log.wrote(path)
+    funded = pd.DataFrame({"task_id": allocation.funded_by.index.to_numpy(),
+                           "funded_by": allocation.funded_by.to_numpy()})
+    log.wrote(write_csv(funded, out_dir / "requests" / "funded_by.csv"))
+    log.wrote(write_csv(allocation.funding_gap(), out_dir / "requests" / "funding_gap.csv"))
+    log.tables["donors"] = allocation.totals()
+
+
 #: The stages, in the pipeline's order.
 STAGES: dict[str, Callable[[ProjectConfig, Path, dict[str, Any], RunLog], None]] = {
     "load": stage_load,
@@ -206,6 +244,7 @@ STAGES: dict[str, Callable[[ProjectConfig, Path, dict[str, Any], RunLog], None]]
     "score": stage_score,
     "prioritise": stage_prioritise,
     "map": stage_map,
+    "request": stage_request,
 }
 
 

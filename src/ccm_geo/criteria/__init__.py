@@ -1,1 +1,96 @@
-"""Criteria: raw indicator columns for every hazardous area (one module per criterion family)."""
+"""Criteria: raw indicator columns for every hazardous area (one module per criterion family).
+
+Each family is a pure function ``(hazards, context, settings) -> DataFrame`` indexed by
+``hazard_id``; :func:`compute_criteria` runs them all, building the road graph once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import geopandas as gpd
+import pandas as pd
+
+from ccm_geo.criteria._common import check_hazards
+from ccm_geo.criteria.contamination import contamination_columns, contamination_indicators
+from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
+from ccm_geo.criteria.remoteness import (
+    RoadGraph,
+    build_road_graph,
+    remoteness_columns,
+    remoteness_indicators,
+)
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.model import Context
+
+__all__ = [
+    "compute_criteria",
+    "criteria_columns",
+    "contamination_indicators",
+    "landuse_indicators",
+    "remoteness_indicators",
+    "build_road_graph",
+    "RoadGraph",
+    "CriteriaSettings",
+]
+
+
+def compute_criteria(
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings | None = None,
+    *,
+    reference_date: dt.date,
+    progress: Callable[[str], None] | None = None,
+    graph: RoadGraph | None = None,
+) -> pd.DataFrame:
+    """Every indicator of every hazardous area: contamination, land use, remoteness.
+
+    Parameters
+    ----------
+    hazards : geopandas.GeoDataFrame
+        Hazardous areas with the contract columns, in the project's metric CRS.
+    context : ccm_geo.model.Context
+        Context layers (any may be None: its indicators are NaN, with a DataWarning).
+    settings : CriteriaSettings, optional
+        The [criteria] section; defaults when None.
+    reference_date : datetime.date
+        The day the indicators describe (recent accidents are counted back from it).
+    progress : callable, optional
+        Called with the name of each step as it starts ("contamination", "landuse",
+        "road graph", "remoteness"); the library itself prints nothing.
+    graph : RoadGraph, optional
+        A road graph already built from ``context.roads`` (e.g. shared by Dask partitions);
+        built once here when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``hazard_id`` in the input's row order, with the columns of
+        :func:`criteria_columns` in that order. See docs/criteria.md for each indicator.
+    """
+    settings = settings or CriteriaSettings()
+    check_hazards(hazards, context.crs)
+    step = progress or (lambda _name: None)
+    step("contamination")
+    parts = [contamination_indicators(hazards, context, settings, reference_date=reference_date)]
+    step("landuse")
+    parts.append(landuse_indicators(hazards, context, settings))
+    if graph is None and context.roads is not None:
+        step("road graph")
+        graph = build_road_graph(context.roads, settings)
+    step("remoteness")
+    parts.append(remoteness_indicators(hazards, context, settings, graph=graph,
+                                       reference_date=reference_date))
+    out = pd.concat(parts, axis=1)
+    return out[criteria_columns(context, settings)]
+
+
+def criteria_columns(context: Context, settings: CriteriaSettings | None = None) -> list[str]:
+    """The columns :func:`compute_criteria` returns, in order (they depend on the settings'
+    windows and radii and on the land-cover class table)."""
+    settings = settings or CriteriaSettings()
+    return (contamination_columns(settings)
+            + landuse_columns(context.landcover_classes or {}, settings)
+            + remoteness_columns(settings))

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ccm_geo._highs import new_highs
 from ccm_geo.errors import ConfigError, InputError, SolverError
 
 __all__ = ["Problem", "CompiledModel", "Solution", "discount_factors"]
@@ -368,11 +369,8 @@ class Problem:
                             self.years, self.task_ids)
         start = _greedy(self) if warm_start else None
         model = self.compile()
-        h = highspy.Highs()
-        for key, value in (("output_flag", False), ("random_seed", int(random_seed)),
-                           ("threads", int(threads)), ("time_limit", float(time_limit_s)),
-                           ("mip_rel_gap", float(gap))):
-            h.setOptionValue(key, value)
+        h = new_highs(random_seed=int(random_seed), threads=int(threads),
+                      time_limit=float(time_limit_s), mip_rel_gap=float(gap))
         h.passModel(_highs_lp(highspy, model))
         if start is not None and start[1]:
             x0 = np.zeros(model.A.shape[1])

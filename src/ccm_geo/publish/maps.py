@@ -788,13 +788,13 @@ if (C.health) {
 if (C.accidents) {
   var X = C.accidents, ac = points(X, function (k) {
     var hurt = (X.killed[k] || 0) + (X.injured[k] || 0);
-    return {renderer: R, radius: hurt ? 4 + Math.min(4, hurt) : 3, color: "#000", weight: 1,
-            fillColor: "#000000", fillOpacity: 0.8}; }, function (k) {
+    return {renderer: R, radius: hurt ? 3 + Math.min(3, hurt) : 2, color: "#54278f",
+            weight: 1, fillColor: "#807dba", fillOpacity: 0.5}; }, function (k) {
     return "accident " + esc(X.id[k] || "") + " \u00b7 " + esc(X.date[k] || "date unknown") +
       "<br>killed " + fmt(X.killed[k], 0) + ", injured " + fmt(X.injured[k], 0) +
       (X.device[k] ? " \u00b7 " + esc(X.device[k]) : ""); });
   register("Context: accidents", ac, on("accidents"));
-  legend(ac, "Accidents", ["<span class='ccm-dot' style='background:#000'></span>" +
+  legend(ac, "Accidents", ["<span class='ccm-dot' style='background:#807dba'></span>" +
     "accident (size: casualties)"]);
   ctx.accidents = ac;
 }

@@ -1,9 +1,10 @@
 """Settings of the publishing stage ([maps] and [[donors]] in the project TOML)."""
 
 import re
-from typing import Literal
+import unicodedata
+from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ccm_geo._base import Frozen
 
@@ -66,9 +67,10 @@ class MapSettings(Frozen):
         default_factory=lambda: ["admin", "roads", "settlements", "health", "accidents"],
         description="Context layers included (when the context has them).")
     context_on: list[ContextLayer] = Field(
-        default_factory=lambda: ["admin", "roads", "accidents"],
+        default_factory=lambda: ["admin", "roads", "settlements", "health"],
         description="Context layers switched on when the HTML map opens; the others are in "
-        "the layer control, off.")
+        "the layer control, off (accidents are off by default: at province scale their "
+        "markers hide the small hazard polygons).")
     show_criteria: bool = Field(
         True, description="Add one switchable layer per criterion (the value_<criterion> columns).")
     show_plan: bool = Field(
@@ -109,7 +111,138 @@ class MapSettings(Frozen):
 
 
 class DonorProfile(Frozen):
-    """One [[donors]] entry. Filled in by the donor request stage."""
+    """One [[donors]] entry: what a donor funds, where, through whom, and how much.
 
-    name: str
+    The donor request stage (``publish.donors.match_donors``) proposes to each donor a package
+    of planned tasks that fits every constraint here; see docs/requests.md. Amounts are US$;
+    ``currency`` and ``exchange_rate`` only change how amounts are shown to the donor.
+    """
+
+    #: Label keys a request uses, with their English text; ``labels`` may override any of them.
+    LABEL_KEYS: ClassVar[dict[str, str]] = {
+        "title": "Funding request",
+        "summary": "Summary of the need",
+        "map": "Map of the proposed tasks",
+        "tasks": "Tasks proposed",
+        "milestones": "Yearly milestones and cost",
+        "deadline": "Progress towards the Article 4 deadline",
+        "gap": "What this contribution achieves against the funding gap",
+        "priority": "Why each task is a priority",
+        "victim_assistance": "Victim assistance needs",
+        "risk_education": "Risk education needs",
+        "assumptions": "Assumptions and sources",
+        "task_id": "Task",
+        "region": "Region",
+        "area": "Area",
+        "method": "Method",
+        "cost": "Cost",
+        "team_months": "Team-months",
+        "beneficiaries": "Beneficiaries",
+        "year": "Year",
+        "cmr": "Cluster munition remnants (CCM)",
+        "mines": "Mines (Mine Ban Convention)",
+    }
+
+    name: str = Field(min_length=1, description="The donor's name as shown in its request.")
+    slug: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Folder name of the donor's package (default: from the name, lower case, "
+        "letters and digits joined by '-').")
+    thematic: list[Literal["clearance", "survey", "victim_assistance", "risk_education"]] = Field(
+        default_factory=lambda: ["clearance", "survey"], min_length=1,
+        description="What the donor funds: 'clearance' (clearance tasks), 'survey' (non-technical "
+        "and technical survey tasks), 'victim_assistance' and 'risk_education' (needs tables "
+        "in the request; no tasks are allocated for them).")
+    contamination: Literal["cmr", "mines", "any"] = Field(
+        "any", description="'cmr': only tasks on land holding cluster munition remnants (CCM); "
+        "'mines': only tasks on land holding AP/AT mines (Mine Ban Convention); 'any'. A mixed "
+        "area is eligible under either focus; the request shows its CMR and mine m² apart.")
+    regions: list[str] = Field(
+        default_factory=list, description="Regions (admin units) the donor funds; empty: all.")
+    channels_allowed: list[str] = Field(
+        default_factory=list,
+        description="Implementing channels the donor funds through, e.g. ['ngo', 'commercial']; "
+        "empty: any. A task's channel is its `channel` column, else the default channel.")
+    excludes_military: bool = Field(
+        False, description="Never fund tasks whose channel is 'military' (some donors' laws "
+        "forbid funding military authorities; CCM cooperation meeting 2017).")
+    budget_usd: float | dict[int, float] = Field(
+        description="Envelope, US$: one total over the donor's years, or a table calendar year "
+        "-> amount (a year not in the table gets nothing).")
+    years: list[int] = Field(
+        default_factory=list, description="Calendar years the donor funds; empty: all plan "
+        "years (with a per-year budget: the years of the table).")
+    currency: str = Field(
+        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code amounts are also shown in.")
+    exchange_rate: float = Field(
+        1.0, gt=0, description="Units of `currency` per US$, fixed in the config (never "
+        "fetched), e.g. 0.92 for EUR. Say in `exchange_rate_source` where it comes from.")
+    exchange_rate_source: str = Field(
+        "", description="Where the exchange rate comes from (shown in the assumptions).")
+    min_grant_usd: float = Field(
+        0.0, ge=0, description="Smallest package the donor funds, US$ (else it gets none).")
+    max_grant_usd: float | None = Field(
+        None, gt=0, description="Largest package, US$ (default: the envelope).")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Label overrides for the request, e.g. {tasks = 'Tâches'}; keys: LABEL_KEYS.")
+
+    @field_validator("budget_usd")
+    @classmethod
+    def _budget_non_negative(cls, v: float | dict[int, float]) -> float | dict[int, float]:
+        values = list(v.values()) if isinstance(v, dict) else [v]
+        if (isinstance(v, dict) and not v) or any(x < 0 for x in values):
+            msg = (f"donors.budget_usd must be a non-negative amount or a non-empty table "
+                   f"year -> amount (found {v!r})")
+            raise ValueError(msg)
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(cls.LABEL_KEYS))
+        if unknown:
+            msg = (f"donors.labels has unknown keys {unknown}; known keys: "
+                   f"{sorted(cls.LABEL_KEYS)}")
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _grants_fit(self) -> "DonorProfile":
+        if self.max_grant_usd is not None and self.max_grant_usd < self.min_grant_usd:
+            msg = (f"donor {self.name!r}: max_grant_usd={self.max_grant_usd:,.0f} is below "
+                   f"min_grant_usd={self.min_grant_usd:,.0f}; raise max or lower min")
+            raise ValueError(msg)
+        if isinstance(self.budget_usd, dict) and self.years:
+            missing = sorted(set(self.years) - set(self.budget_usd))
+            if missing:
+                msg = (f"donor {self.name!r}: years {missing} have no amount in budget_usd "
+                       f"(years in the table: {sorted(self.budget_usd)}); add them or drop them")
+                raise ValueError(msg)
+        return self
+
+    @property
+    def key(self) -> str:
+        """The folder name of the donor's package: ``slug``, else made from the name."""
+        if self.slug:
+            return self.slug
+        text = unicodedata.normalize("NFKD", self.name).encode("ascii", "ignore").decode()
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "donor"
+
+    def label(self, key: str) -> str:
+        """The label ``key`` in the donor's language (its override, else English)."""
+        return self.labels.get(key, self.LABEL_KEYS[key])
+
+    def envelope(self) -> dict[int, float] | float:
+        """The envelope, US$: per calendar year (a table, limited to ``years``) or one total."""
+        if isinstance(self.budget_usd, dict):
+            return {int(y): float(a) for y, a in self.budget_usd.items()
+                    if not self.years or int(y) in self.years}
+        return float(self.budget_usd)
+
+    def funds_year(self, year: int) -> bool:
+        """True when the donor funds work budgeted in calendar ``year``."""
+        if self.years and year not in self.years:
+            return False
+        return not isinstance(self.budget_usd, dict) or year in self.budget_usd
 

@@ -1,0 +1,103 @@
+"""Helpers shared by the criterion families: input checks, warnings naming ids, column labels."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ccm_geo.errors import DataWarning, InputError
+
+__all__: list[str] = []
+
+#: How many ids a warning lists before it says "and N more".
+_MAX_IDS = 20
+
+
+def check_hazards(hazards: gpd.GeoDataFrame, context_crs: str | None = None) -> pd.Index:
+    """Check what every criterion relies on and return the ``hazard_id`` index.
+
+    Raises
+    ------
+    InputError
+        When ``hazard_id`` is missing or not unique, a geometry is missing or empty, or the
+        CRS is not metric (or differs from the context's).
+    """
+    if "hazard_id" not in hazards.columns:
+        msg = ("criteria: the hazards frame has no 'hazard_id' column; load it through "
+               "ccm_geo.io so the contract columns are present")
+        raise InputError(msg)
+    ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
+    dup = ids[ids.duplicated()].unique()
+    if len(dup):
+        msg = f"criteria: hazard_id values are not unique: {id_list(dup)}; make them unique"
+        raise InputError(msg)
+    geoms = hazards.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.any():
+        msg = (f"criteria: {int(empty.sum())} hazards have no geometry: hazard_id "
+               f"{id_list(ids[empty])}; repair or drop them when loading (ccm_geo.io)")
+        raise InputError(msg)
+    if len(hazards) and hazards.crs is None:
+        msg = "criteria: the hazards frame has no CRS; set the project's metric CRS (to_crs())"
+        raise InputError(msg)
+    if hazards.crs is not None and not CRS(hazards.crs).is_projected:
+        msg = (f"criteria: hazards are in {hazards.crs}, which is not a metric (projected) CRS; "
+               "reproject them with to_crs() to the project's CRS first")
+        raise InputError(msg)
+    if context_crs and hazards.crs is not None and CRS(context_crs) != CRS(hazards.crs):
+        msg = (f"criteria: hazards are in {CRS(hazards.crs).to_string()} but the context layers "
+               f"in {CRS(context_crs).to_string()}; reproject the hazards with to_crs()")
+        raise InputError(msg)
+    return ids
+
+
+def id_list(ids: Iterable) -> str:
+    """Up to 20 ids as text, then how many more."""
+    ids = [str(i) for i in ids]
+    head = ", ".join(ids[:_MAX_IDS])
+    return head + (f" and {len(ids) - _MAX_IDS} more" if len(ids) > _MAX_IDS else "")
+
+
+def warn(message: str) -> None:
+    """Emit a DataWarning attributed to the caller of the public criterion function."""
+    warnings.warn(message, DataWarning, stacklevel=3)
+
+
+def number_label(value: float) -> str:
+    """A number as it appears in a column name: 24 -> '24', 2.5 -> '2_5'."""
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:g}".replace(".", "_")
+
+
+def layer_in_crs(layer: gpd.GeoDataFrame, crs, name: str) -> gpd.GeoDataFrame:
+    """Return ``layer`` in ``crs``: reprojected with a warning when it is in another CRS."""
+    if layer.crs is None or crs is None or CRS(layer.crs) == CRS(crs):
+        return layer
+    warn(f"criteria: context layer {name!r} is in {CRS(layer.crs).to_string()}, not the "
+         f"hazards' {CRS(crs).to_string()}; reprojected it (load it through ccm_geo.io to avoid "
+         "this)")
+    return layer.to_crs(crs)
+
+
+def pairs_within(points: np.ndarray, polygons: np.ndarray, limit_m: float):
+    """Index pairs (point, polygon) with distance <= ``limit_m`` (0 when inside)."""
+    if len(points) == 0 or len(polygons) == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    tree = shapely.STRtree(polygons)
+    if limit_m > 0:
+        # query slightly wider, then apply the exact rule (distance <= limit) ourselves
+        i_pt, i_poly = tree.query(points, predicate="dwithin", distance=limit_m * (1 + 1e-9))
+    else:
+        i_pt, i_poly = tree.query(points, predicate="intersects")
+    d = shapely.distance(points[i_pt], polygons[i_poly])
+    ok = d <= limit_m
+    return i_pt[ok], i_poly[ok]

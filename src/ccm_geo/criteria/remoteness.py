@@ -1,0 +1,523 @@
+"""Remoteness indicators: travel times to settlements and care, people within reach, survivors.
+
+The road graph is built once (:func:`build_road_graph`) and passed to
+:func:`remoteness_indicators`, so the same graph serves every Dask partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from pyproj import CRS
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from ccm_geo.criteria._common import (
+    check_hazards,
+    id_list,
+    layer_in_crs,
+    number_label,
+    pairs_within,
+    warn,
+)
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.errors import InputError
+from ccm_geo.model import Context
+
+__all__ = ["RoadGraph", "build_road_graph", "remoteness_indicators", "remoteness_columns"]
+
+#: Smallest edge weight (minutes): csgraph would treat an explicit 0 as a missing edge.
+_EPS_MIN = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class RoadGraph:
+    """The road network as a travel-time graph.
+
+    Attributes
+    ----------
+    csr : scipy.sparse.csr_array
+        Symmetric ``n_nodes × n_nodes`` matrix of edge travel times in minutes (both
+        directions stored, so shortest paths run with ``directed=True``).
+    xy : numpy.ndarray
+        ``(n_nodes, 2)`` node coordinates in ``crs`` (metres).
+    tree : scipy.spatial.cKDTree
+        KD-tree over ``xy``, to attach points to their nearest node.
+    crs : str
+        The metric CRS of ``xy`` (the project's).
+    """
+
+    csr: sp.csr_array
+    xy: np.ndarray
+    tree: cKDTree
+    crs: str | None
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (road ends and junctions)."""
+        return int(self.xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return int(self.csr.nnz // 2)
+
+    def to_networkx(self):
+        """The same graph as a ``networkx.Graph`` (edge weight ``minutes``; node ``x``, ``y``)."""
+        import networkx as nx
+
+        g = nx.Graph()
+        g.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(self.xy.tolist()))
+        coo = sp.triu(self.csr, format="coo")
+        g.add_weighted_edges_from(
+            zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True),
+            weight="minutes")
+        return g
+
+
+def build_road_graph(
+    roads: gpd.GeoDataFrame, settings: CriteriaSettings | None = None
+) -> RoadGraph:
+    """Build the travel-time graph of a road layer, once per run.
+
+    Nodes are the ends of each line and every vertex that two or more lines share, after
+    snapping coordinates to a ``snap_m`` grid (default 1 cm); a line is split into one edge
+    per stretch between nodes, weighted by its length (m) divided by its class's speed, in
+    minutes. Roads that cross without a shared vertex are not connected (as bridges and
+    flyovers); note the network at junctions first if the data needs it.
+
+    Parameters
+    ----------
+    roads : geopandas.GeoDataFrame
+        (Multi)LineStrings in a metric CRS with a ``road_class`` column.
+    settings : CriteriaSettings, optional
+        ``settings.remoteness.road_speeds_kmh`` (km/h per class), ``default_speed_kmh`` (for
+        classes not in the table, with a DataWarning naming them) and ``snap_m``.
+
+    Returns
+    -------
+    RoadGraph
+        The CSR travel-time matrix, node coordinates and a KD-tree over them. Duplicate
+        edges between two nodes keep the fastest; zero-length loops are dropped.
+
+    Notes
+    -----
+    networkx's ``Graph`` was the first design, but building 200k nodes through it and
+    converting to CSR takes seconds; numpy builds the same CSR directly (a fraction of a
+    second) and :meth:`RoadGraph.to_networkx` still gives a networkx graph when wanted.
+    """
+    settings = settings or CriteriaSettings()
+    rs = settings.remoteness
+    if roads.crs is not None and not CRS(roads.crs).is_projected:
+        msg = (f"criteria: the roads layer is in {roads.crs}, not a metric CRS; reproject it "
+               "to the project's CRS with to_crs()")
+        raise InputError(msg)
+    crs = CRS(roads.crs).to_string() if roads.crs is not None else None
+    speed = _line_speeds(roads, rs.road_speeds_kmh, rs.default_speed_kmh)
+    geoms = roads.geometry.to_numpy()
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    parts_ok = shapely.get_type_id(parts) == 1  # LineString
+    parts, part_speed = parts[parts_ok], speed[part_of[parts_ok]]
+    coords, line = shapely.get_coordinates(parts, return_index=True)
+    if len(coords) == 0:
+        return RoadGraph(sp.csr_array((0, 0)), np.zeros((0, 2)), cKDTree(np.zeros((0, 2))), crs)
+
+    vertex, vertex_xy = _snap(coords, rs.snap_m)
+    is_node = _node_vertices(vertex, line, len(vertex_xy))
+
+    # cumulative length along each line, restarting at each line's first coordinate
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    seg[line[1:] != line[:-1]] = 0.0
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    at = np.flatnonzero(is_node[vertex])
+    a, b = at[:-1], at[1:]
+    same = line[a] == line[b]
+    a, b = a[same], b[same]
+    length = cum[b] - cum[a]
+    minutes = length / (part_speed[line[a]] * 1000.0 / 60.0)
+
+    node_of_vertex = np.cumsum(is_node) - 1
+    u, v = node_of_vertex[vertex[a]], node_of_vertex[vertex[b]]
+    n = int(is_node.sum())
+    csr = _symmetric_csr(u, v, minutes, n)
+    xy = vertex_xy[is_node]
+    return RoadGraph(csr, xy, cKDTree(xy), crs)
+
+
+def remoteness_columns(settings: CriteriaSettings | None = None) -> list[str]:
+    """Names of the columns :func:`remoteness_indicators` returns, in order."""
+    rs = (settings or CriteriaSettings()).remoteness
+    return ["travel_min_settlement", "nearest_settlement_id", "travel_min_health",
+            "nearest_health_id", f"population_within_{number_label(rs.population_radius_km)}km",
+            f"population_within_{number_label(rs.population_travel_min)}min",
+            "survivors_nearby", "survivors_travel_min_health", "near_remote_survivors"]
+
+
+def remoteness_indicators(
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings | None = None,
+    *,
+    graph: RoadGraph | None = None,
+    reference_date: dt.date | None = None,
+) -> pd.DataFrame:
+    """Travel times, people within reach and survivors' access to care, for each area.
+
+    Travel from an area starts at a point on its surface (``point_on_surface``), walks
+    straight to the nearest road node at ``offroad_speed_kmh``, follows the fastest road
+    route, and walks from the road node nearest the destination to it. A straight walk from
+    the area to the destination replaces the route when it is quicker and takes at most
+    ``direct_walk_max_min``.
+
+    Parameters
+    ----------
+    hazards : geopandas.GeoDataFrame
+        Hazardous areas in the project's metric CRS, with ``hazard_id``.
+    context : ccm_geo.model.Context
+        ``roads``, ``settlements`` (``settlement_id``, ``population``), ``health``
+        (``facility_id``) and ``accidents`` (``injured``, ``survivor_settlement_id``).
+    settings : CriteriaSettings, optional
+        ``settings.remoteness``.
+    graph : RoadGraph, optional
+        The graph from :func:`build_road_graph`; built here from ``context.roads`` when None
+        (pass it in when calling per partition, so it is built once).
+    reference_date : datetime.date, optional
+        Accidents after this day are ignored for the survivor indicators.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``hazard_id`` in the input's order, columns :func:`remoteness_columns`:
+
+        - ``travel_min_settlement`` (min) and ``nearest_settlement_id``: the quickest
+          settlement to reach.
+        - ``travel_min_health`` (min) and ``nearest_health_id``: the quickest health facility.
+        - ``population_within_<R>km``: population of settlements whose point is at most R km
+          (straight line) from the polygon.
+        - ``population_within_<T>min``: population of settlements reachable within T minutes.
+        - ``survivors_nearby``: survivors (people injured in accidents up to the reference
+          date) whose home village (``survivor_settlement_id``) is reachable from the area
+          within ``survivor_radius_min``.
+        - ``survivors_travel_min_health``: those villages' travel time to the nearest health
+          facility (min): the largest, or the survivor-weighted mean when
+          ``survivor_travel_aggregate = "mean"``; NaN when no survivor village is in reach.
+        - ``near_remote_survivors``: a survivor village in reach is more than
+          ``remote_threshold_min`` from care.
+
+        Where the network offers no route, travel is ``unreachable_penalty_min`` (finite) and a
+        DataWarning names the areas. A missing layer gives NaN (None for ids) in the columns it
+        feeds, with a DataWarning.
+
+    Notes
+    -----
+    ``population_within_<T>min`` and the survivor columns come from shortest-path searches
+    out of each settlement, bounded by the time limit, run in blocks of settlements
+    (``chunk_bytes``); the cost grows with settlements × the nodes within the limit, not with
+    the number of areas, which suits registers of 10^5 areas and 10^3-10^4 settlements.
+    """
+    settings = settings or CriteriaSettings()
+    rs = settings.remoteness
+    ids = check_hazards(hazards)
+    cols = remoteness_columns(settings)
+    n = len(hazards)
+    out = pd.DataFrame(index=ids)
+    nan = np.full(n, np.nan)
+    for c in cols:
+        out[c] = None if c.endswith("_id") else nan
+
+    settlements = _points_layer(context.settlements, hazards.crs, "settlements", "settlement_id")
+    health = _points_layer(context.health, hazards.crs, "health", "facility_id")
+    roads = context.roads if graph is None else graph
+    missing = [name for name, layer in (("roads", roads), ("settlements", settlements),
+                                        ("health", health), ("accidents", context.accidents))
+               if layer is None]
+    if missing:
+        warn(f"criteria: no {', '.join(missing)} layer; the remoteness indicators fed by it are "
+             "NaN for every area (see docs/criteria.md)")
+
+    if settlements is not None:
+        pop = _population(settlements)
+        i_pt, i_poly = pairs_within(settlements.geometry.to_numpy(), hazards.geometry.to_numpy(),
+                                    rs.population_radius_km * 1000.0)
+        out[cols[4]] = np.bincount(i_poly, weights=pop[i_pt], minlength=n).astype(np.int64)
+
+    if roads is None or n == 0:
+        return out[cols]
+    if graph is None:
+        graph = build_road_graph(layer_in_crs(context.roads, hazards.crs, "roads"), settings)
+    if graph.crs is not None and hazards.crs is not None and CRS(graph.crs) != CRS(hazards.crs):
+        msg = (f"criteria: the road graph is in {graph.crs} but the hazards in "
+               f"{CRS(hazards.crs).to_string()}; build it from roads in the project's CRS")
+        raise InputError(msg)
+    if graph.n_nodes == 0:
+        warn("criteria: the roads layer holds no usable lines; travel and reach indicators are "
+             "NaN for every area")
+        return out[cols]
+
+    walk = rs.offroad_speed_kmh * 1000.0 / 60.0  # m per minute
+    area_xy = shapely.get_coordinates(shapely.point_on_surface(hazards.geometry.to_numpy()))
+    area_node, area_off = _attach(graph, area_xy, walk)
+
+    if settlements is not None:
+        s_xy = shapely.get_coordinates(settlements.geometry.to_numpy())
+        s_ids = settlements["settlement_id"].astype(str).to_numpy()
+        t, near = _travel(graph, area_node, area_off, area_xy, s_xy, walk, rs)
+        out["travel_min_settlement"] = _penalised(t, ids, rs, "settlement")
+        out["nearest_settlement_id"] = np.where(near >= 0, s_ids[np.maximum(near, 0)], None)
+        reach = _within_travel(graph, area_node, area_off, area_xy, s_xy, pop[:, None], walk,
+                               rs.population_travel_min, rs)
+        out[cols[5]] = reach[:, 0].astype(np.int64)
+
+    if health is not None:
+        h_xy = shapely.get_coordinates(health.geometry.to_numpy())
+        h_ids = health["facility_id"].astype(str).to_numpy()
+        t, near = _travel(graph, area_node, area_off, area_xy, h_xy, walk, rs)
+        out["travel_min_health"] = _penalised(t, ids, rs, "health facility")
+        out["nearest_health_id"] = np.where(near >= 0, h_ids[np.maximum(near, 0)], None)
+
+    if settlements is not None and health is not None and context.accidents is not None:
+        survivors = _survivor_villages(context.accidents, settlements, reference_date)
+        _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy,
+                             survivors, walk, rs)
+    return out[cols]
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _line_speeds(roads: gpd.GeoDataFrame, speeds: dict[str, float], default: float) -> np.ndarray:
+    """Speed (km/h) of each road row; unknown classes get ``default`` with a warning."""
+    if "road_class" not in roads.columns:
+        warn(f"criteria: the roads layer has no 'road_class' column; every road gets the "
+             f"default speed {default:g} km/h")
+        return np.full(len(roads), float(default))
+    cls = roads["road_class"].astype("string").fillna("")
+    speed = cls.map(speeds).astype(float)
+    unknown = cls[speed.isna()]
+    if len(unknown):
+        counts = unknown.value_counts().sort_index()
+        listed = ", ".join(f"{k!r} ({v})" for k, v in counts.items())
+        warn(f"criteria: road classes not in criteria.remoteness.road_speeds_kmh: {listed}; "
+             f"they get the default speed {default:g} km/h; add them to the table")
+    return speed.fillna(float(default)).to_numpy()
+
+
+def _snap(coords: np.ndarray, snap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex id of each coordinate after snapping to a ``snap`` grid, and the vertices' xy."""
+    k = np.round(coords / snap).astype(np.int64)
+    k -= k.min(axis=0)
+    span = k.max(axis=0) + 1
+    if span[0] * float(span[1]) < 2**62:
+        key = k[:, 0] * span[1] + k[:, 1]
+        uniq, first, vertex = np.unique(key, return_index=True, return_inverse=True)
+    else:  # too wide an extent for one int64 key
+        _, first, vertex = np.unique(k, axis=0, return_index=True, return_inverse=True)
+    return vertex.ravel(), coords[first]
+
+
+def _node_vertices(vertex: np.ndarray, line: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Vertices that are line ends or shared by two or more lines."""
+    is_node = np.zeros(n_vertices, dtype=bool)
+    start = np.concatenate([[True], line[1:] != line[:-1]])
+    end = np.concatenate([line[1:] != line[:-1], [True]])
+    is_node[vertex[start | end]] = True
+    pair = np.unique(line.astype(np.int64) * n_vertices + vertex)
+    lines_per_vertex = np.bincount(pair % n_vertices, minlength=n_vertices)
+    is_node |= lines_per_vertex >= 2
+    return is_node
+
+
+def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_array:
+    """Symmetric CSR of the fastest edge between each node pair, loops dropped."""
+    keep = u != v
+    u, v, w = u[keep], v[keep], np.maximum(w[keep], _EPS_MIN)
+    rows, cols, wts = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
+    order = np.lexsort((wts, cols, rows))
+    rows, cols, wts = rows[order], cols[order], wts[order]
+    first = np.concatenate([[True], (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])])
+    return sp.csr_array((wts[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def _points_layer(layer, crs, name: str, id_col: str) -> gpd.GeoDataFrame | None:
+    """A point layer in ``crs`` without rows lacking a location (warned), or None."""
+    if layer is None:
+        return None
+    layer = layer_in_crs(layer, crs, name)
+    geoms = layer.geometry.to_numpy()
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if id_col not in layer.columns:
+        msg = f"criteria: the {name} layer has no {id_col!r} column; load it through ccm_geo.io"
+        raise InputError(msg)
+    if bad.any():
+        warn(f"criteria: {int(bad.sum())} {name} have no location and are left out: "
+             f"{id_col} {id_list(layer[id_col][bad])}")
+        layer = layer[~bad]
+    if shapely.get_type_id(layer.geometry.to_numpy()).max(initial=0) != 0:
+        layer = layer.set_geometry(shapely.point_on_surface(layer.geometry.to_numpy()))
+    if len(layer) == 0:
+        warn(f"criteria: the {name} layer is empty; its indicators are NaN")
+        return None
+    return layer
+
+
+def _population(settlements: gpd.GeoDataFrame) -> np.ndarray:
+    """Population of each settlement (missing -> 0, warned)."""
+    if "population" not in settlements.columns:
+        warn("criteria: the settlements layer has no 'population' column; counted as 0")
+        return np.zeros(len(settlements))
+    pop = pd.to_numeric(settlements["population"], errors="coerce")
+    if pop.isna().any():
+        warn(f"criteria: {int(pop.isna().sum())} settlements have no population, counted as 0: "
+             f"settlement_id {id_list(settlements['settlement_id'][pop.isna().to_numpy()])}")
+    return pop.fillna(0).to_numpy(dtype=float)
+
+
+def _attach(graph: RoadGraph, xy: np.ndarray, walk: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest road node of each point and the walk to it (minutes)."""
+    d, node = graph.tree.query(xy)
+    return node.astype(np.int64), d / walk
+
+
+def _with_sources(graph: RoadGraph, node: np.ndarray, off: np.ndarray) -> sp.csr_array:
+    """The graph plus one virtual node per source, joined to its road node by its walk."""
+    n, k = graph.n_nodes, len(node)
+    csr = graph.csr
+    indptr = np.concatenate([csr.indptr, csr.indptr[-1] + np.arange(1, k + 1)])
+    indices = np.concatenate([csr.indices, node]).astype(csr.indices.dtype, copy=False)
+    data = np.concatenate([csr.data, np.maximum(off, _EPS_MIN)])
+    return sp.csr_array((data, indices, indptr), shape=(n + k, n + k))
+
+
+def _travel(graph, area_node, area_off, area_xy, dest_xy, walk, rs):
+    """Quickest travel (min) from each area to any destination, and that destination's index.
+
+    One multi-source Dijkstra from all destinations (``min_only=True`` gives each node its
+    nearest source). Unreachable: ``inf`` and index -1.
+    """
+    n = graph.n_nodes
+    node, off = _attach(graph, dest_xy, walk)
+    aug = _with_sources(graph, node, off)
+    dist, _, src = dijkstra(aug, directed=True, indices=np.arange(n, n + len(node)),
+                            min_only=True, return_predecessors=True)
+    t = area_off + dist[area_node]
+    near = np.where(np.isfinite(t), src[area_node] - n, -1)
+    walk_m = rs.direct_walk_max_min * walk
+    d, direct = cKDTree(dest_xy).query(area_xy, distance_upper_bound=walk_m * (1 + 1e-12))
+    t_walk = d / walk  # inf where no destination is within the walking limit
+    use = (t_walk <= rs.direct_walk_max_min) & (t_walk < t)
+    t = np.where(use, t_walk, t)
+    near = np.where(use, direct, near)
+    return t, near
+
+
+def _penalised(t: np.ndarray, ids: pd.Index, rs, what: str) -> np.ndarray:
+    """Replace unreachable travel times by the penalty, naming the areas in a warning."""
+    bad = ~np.isfinite(t)
+    if bad.any():
+        warn(f"criteria: {int(bad.sum())} areas have no road route to any {what} (disconnected "
+             f"network parts): hazard_id {id_list(ids[bad])}; their travel time is set to "
+             f"unreachable_penalty_min = {rs.unreachable_penalty_min:g}")
+    return np.where(bad, rs.unreachable_penalty_min, t)
+
+
+def _within_travel(graph, area_node, area_off, area_xy, src_xy, weights, walk, limit, rs,
+                   reduce=None):
+    """Per area, the sum of ``weights`` (sources × k) over sources reachable within ``limit``.
+
+    Bounded Dijkstra out of blocks of sources (their walk to the road included), then
+    ``T[s, a] = D[s, node(a)] + walk(a)``, with straight walks of at most
+    ``min(limit, direct_walk_max_min)`` added. ``reduce(mask, rows)`` may collect more per block.
+    """
+    n, n_areas, k_src = graph.n_nodes, len(area_node), len(src_xy)
+    acc = np.zeros((n_areas, weights.shape[1]))
+    if k_src == 0 or n_areas == 0:
+        return acc
+    node, off = _attach(graph, src_xy, walk)
+    aug = _with_sources(graph, node, off)
+    walk_lim = min(limit, rs.direct_walk_max_min) * walk
+    pairs = cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim) if walk_lim > 0 \
+        else [[] for _ in range(k_src)]
+    block = max(1, int(rs.chunk_bytes // (8 * max(n + k_src, n_areas))))
+    for s0 in range(0, k_src, block):
+        rows = np.arange(s0, min(k_src, s0 + block))
+        dist = dijkstra(aug, directed=True, indices=n + rows, limit=limit)
+        t = dist[:, area_node] + area_off[None, :]
+        del dist
+        for i, s in enumerate(rows):
+            if pairs[s]:
+                a = np.asarray(pairs[s])
+                tw = np.hypot(*(area_xy[a] - src_xy[s]).T) / walk
+                t[i, a] = np.minimum(t[i, a], tw)
+        mask = t <= limit
+        acc += mask.T.astype(float) @ weights[rows]
+        if reduce is not None:
+            reduce(mask, rows)
+    return acc
+
+
+def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
+    """Survivors (people injured) per home settlement index, from accidents up to the date."""
+    acc = accidents
+    if "survivor_settlement_id" not in acc.columns:
+        warn("criteria: the accidents layer has no 'survivor_settlement_id'; no survivors known")
+        return pd.Series(dtype=float)
+    acc = acc[acc["survivor_settlement_id"].notna()]
+    if reference_date is not None and "date" in acc.columns:
+        acc = acc[pd.to_datetime(acc["date"], errors="coerce").dt.normalize()
+                  <= pd.Timestamp(reference_date)]
+    injured = (pd.to_numeric(acc["injured"], errors="coerce").fillna(0)
+               if "injured" in acc.columns else pd.Series(0, index=acc.index))
+    pos = pd.Series(np.arange(len(settlements)),
+                    index=settlements["settlement_id"].astype(str).to_numpy())
+    home = acc["survivor_settlement_id"].astype(str)
+    unknown = ~home.isin(pos.index)
+    if unknown.any():
+        aid = acc["accident_id"] if "accident_id" in acc.columns else acc.index
+        warn(f"criteria: {int(unknown.sum())} accidents name a survivor_settlement_id that is not "
+             f"in the settlements layer and are left out: accident_id {id_list(aid[unknown])}")
+    per = injured[~unknown.to_numpy()].groupby(pos[home[~unknown]].to_numpy()).sum()
+    return per[per > 0]
+
+
+def _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy,
+                         survivors, walk, rs) -> None:
+    """Fill survivors_nearby, survivors_travel_min_health and near_remote_survivors."""
+    n_areas = len(area_node)
+    villages = survivors.index.to_numpy(dtype=np.int64)
+    count = survivors.to_numpy(dtype=float)
+    if len(villages) == 0:
+        out["survivors_nearby"] = np.zeros(n_areas, dtype=np.int64)
+        out["near_remote_survivors"] = np.zeros(n_areas, dtype=bool)
+        return
+    v_xy = s_xy[villages]
+    v_node, v_off = _attach(graph, v_xy, walk)
+    h, _ = _travel(graph, v_node, v_off, v_xy, h_xy, walk, rs)
+    bad = ~np.isfinite(h)
+    if bad.any():
+        warn(f"criteria: {int(bad.sum())} survivor villages have no road route to any health "
+             f"facility: settlement_id {id_list(s_ids[villages[bad]])}; their travel time is "
+             f"set to unreachable_penalty_min = {rs.unreachable_penalty_min:g}")
+    h = np.where(bad, rs.unreachable_penalty_min, h)
+    remote = (h > rs.remote_threshold_min).astype(float)
+    worst = np.full(n_areas, -np.inf)
+
+    def _worst(mask, rows):
+        np.maximum(worst, np.where(mask, h[rows, None], -np.inf).max(axis=0), out=worst)
+
+    w = np.column_stack([count, count * h, remote])
+    acc = _within_travel(graph, area_node, area_off, area_xy, v_xy, w, walk,
+                         rs.survivor_radius_min, rs, reduce=_worst)
+    nearby = acc[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(nearby > 0, acc[:, 1] / nearby, np.nan)
+    out["survivors_nearby"] = nearby.round().astype(np.int64)
+    out["survivors_travel_min_health"] = (
+        np.where(np.isfinite(worst), worst, np.nan) if rs.survivor_travel_aggregate == "max"
+        else mean)
+    out["near_remote_survivors"] = acc[:, 2] > 0

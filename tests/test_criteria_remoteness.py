@@ -1,0 +1,202 @@
+"""Remoteness indicators on a hand-built road network whose travel times are known.
+
+Network (EPSG:32648, metres): primary (0,0)-(6000,0), 60 km/h = 6 min; track (6000,0)-(6000,1000),
+10 km/h = 6 min; a separate secondary (20000,0)-(22000,0). Walking 4 km/h = 1.5 min per 100 m.
+"""
+
+import datetime as dt
+import re
+from contextlib import contextmanager
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import LineString, MultiLineString, Point, box
+
+from ccm_geo.criteria.remoteness import (
+    build_road_graph,
+    remoteness_columns,
+    remoteness_indicators,
+)
+from ccm_geo.criteria.settings import CriteriaSettings, RemotenessSettings
+from ccm_geo.errors import DataWarning
+from ccm_geo.model import Context
+
+CRS = "EPSG:32648"
+WALK = 4000 / 60  # m per minute at 4 km/h
+
+
+def _roads():
+    return gpd.GeoDataFrame(
+        {"road_id": ["A", "B", "C"], "road_class": ["primary", "track", "secondary"]},
+        geometry=[LineString([(0, 0), (3000, 0), (6000, 0)]),
+                  LineString([(6000.001, 0.002), (6000, 1000)]),  # snaps onto (6000, 0)
+                  LineString([(20_000, 0), (22_000, 0)])], crs=CRS)
+
+
+def _points(ids, xy, id_col, **cols):
+    return gpd.GeoDataFrame({id_col: ids, "name": ids, **cols},
+                            geometry=[Point(p) for p in xy], crs=CRS)
+
+
+def _hazards():
+    # centres: X (-300, 0); Y (6300, 900); Z (20100, 100)
+    geoms = [box(-400, -100, -200, 100), box(6200, 800, 6400, 1000),
+             box(20_050, 50, 20_150, 150)]
+    return gpd.GeoDataFrame({"hazard_id": ["X", "Y", "Z"]}, geometry=geoms, crs=CRS)
+
+
+def _context(**kw):
+    layers = dict(
+        roads=_roads(),
+        settlements=_points(["S1", "S2"], [(0, -100), (6000, 1100)], "settlement_id",
+                            population=[1000, 500]),
+        health=_points(["H1"], [(0, 100)], "facility_id"),
+        accidents=gpd.GeoDataFrame(
+            {"accident_id": ["a1", "a2", "a3"],
+             "date": pd.to_datetime(["2023-01-01", "2023-02-01", "2030-01-01"]),
+             "killed": [0, 1, 0], "injured": [2, 1, 9], "device_type": "CMR",
+             "survivor_settlement_id": ["S2", "S1", "S1"]},
+            geometry=[Point(6000, 900), Point(10, 10), Point(10, 10)], crs=CRS),
+    )
+    layers.update(kw)
+    return Context(crs=CRS, **layers)
+
+
+@contextmanager
+def _warns(*patterns):
+    """Expect DataWarnings matching every pattern (and nothing else)."""
+    with pytest.warns(DataWarning) as record:
+        yield
+    text = " | ".join(str(w.message) for w in record)
+    for p in patterns:
+        assert re.search(p, text), (p, text)
+
+
+def _settings(**kw):
+    return CriteriaSettings(remoteness=RemotenessSettings(**kw))
+
+
+def test_graph_nodes_edges_and_weights():
+    g = build_road_graph(_roads())
+    assert g.n_nodes == 5  # the middle vertex of A is not a junction
+    assert g.n_edges == 3
+    d = dijkstra(g.csr, indices=[0])[0]
+    xy = {tuple(np.round(p, 3)): i for i, p in enumerate(g.xy)}
+    assert d[xy[(6000.0, 0.0)]] == pytest.approx(6.0)
+    assert d[xy[(6000.0, 1000.0)]] == pytest.approx(12.0)
+    assert np.isinf(d[xy[(20_000.0, 0.0)]])
+    # the networkx view holds the same graph
+    nxg = g.to_networkx()
+    lengths = nx.single_source_dijkstra_path_length(nxg, 0, weight="minutes")
+    assert lengths[xy[(6000.0, 1000.0)]] == pytest.approx(12.0)
+
+
+def test_shared_vertex_is_a_junction_and_crossing_is_not():
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["D", "E", "F"], "road_class": "primary"},
+        geometry=[LineString([(0, 0), (2000, 0), (4000, 0)]),
+                  LineString([(2000, 0), (2000, 1000)]),       # T junction on D's vertex
+                  MultiLineString([[(3000, -500), (3000, 500)]])],  # crosses D, no vertex
+        crs=CRS)
+    g = build_road_graph(roads)
+    assert g.n_nodes == 6 and g.n_edges == 4
+    xy = {tuple(np.round(p, 3)): i for i, p in enumerate(g.xy)}
+    d = dijkstra(g.csr, indices=[xy[(0.0, 0.0)]])[0]
+    assert d[xy[(2000.0, 1000.0)]] == pytest.approx(3.0)
+    assert np.isinf(d[xy[(3000.0, 500.0)]])
+
+
+def test_unknown_road_class_gets_default_speed_with_warning():
+    roads = gpd.GeoDataFrame({"road_id": ["A"], "road_class": ["goat_path"]},
+                             geometry=[LineString([(0, 0), (1000, 0)])], crs=CRS)
+    with pytest.warns(DataWarning, match="'goat_path'"):
+        g = build_road_graph(roads, _settings(default_speed_kmh=6))
+    assert g.csr.data.tolist() == pytest.approx([10.0, 10.0])
+
+
+def test_travel_times_by_road_and_penalty_for_disconnected_parts():
+    s = _settings(direct_walk_max_min=0)
+    with _warns(r"no road route to any settlement.*hazard_id Z",
+                r"no road route to any health facility.*hazard_id Z"):
+        out = remoteness_indicators(_hazards(), _context(), s,
+                                    reference_date=dt.date(2024, 1, 1))
+    walk_x, walk_y = 300 / WALK, np.hypot(300, 100) / WALK
+    assert out.loc["X", "travel_min_settlement"] == pytest.approx(walk_x + 1.5)
+    assert out.loc["X", "nearest_settlement_id"] == "S1"
+    assert out.loc["Y", "travel_min_settlement"] == pytest.approx(walk_y + 1.5)
+    assert out.loc["Y", "nearest_settlement_id"] == "S2"
+    assert out.loc["X", "travel_min_health"] == pytest.approx(walk_x + 1.5)
+    assert out.loc["Y", "travel_min_health"] == pytest.approx(walk_y + 12 + 1.5)
+    assert out.loc["Z", "travel_min_settlement"] == 600.0
+    assert out.loc["Z", "travel_min_health"] == 600.0
+    assert pd.isna(out.loc["Z", "nearest_settlement_id"])
+    assert np.isfinite(out[["travel_min_settlement", "travel_min_health"]]).all(axis=None)
+    # population within 5 km (straight line from the polygon) and within 30 min (roads)
+    assert out["population_within_5km"].tolist() == [1000, 500, 0]
+    assert out["population_within_30min"].tolist() == [1500, 1500, 0]
+    # survivors (injured, up to the reference date): S1 has 1, S2 has 2; the villages' travel
+    # to H1 is 3 min (S1) and 1.5 + 12 + 1.5 = 15 min (S2); both within 60 min of X and Y
+    assert out["survivors_nearby"].tolist() == [3, 3, 0]
+    assert out.loc["X", "survivors_travel_min_health"] == pytest.approx(15.0)
+    assert np.isnan(out.loc["Z", "survivors_travel_min_health"])
+    assert out["near_remote_survivors"].tolist() == [False, False, False]
+    assert list(out.columns) == remoteness_columns(s)
+
+
+def test_reach_limits_mean_and_remote_threshold():
+    s = _settings(direct_walk_max_min=0, population_travel_min=10, survivor_radius_min=10,
+                  remote_threshold_min=10, survivor_travel_aggregate="mean",
+                  unreachable_penalty_min=999)
+    with _warns("hazard_id Z"):
+        out = remoteness_indicators(_hazards(), _context(), s)
+    assert "population_within_10min" in out.columns
+    assert out["population_within_10min"].tolist() == [1000, 500, 0]
+    assert out.loc["Z", "travel_min_health"] == 999.0
+    # no reference date: the later accident a3 (9 injured at S1) counts too
+    assert out["survivors_nearby"].tolist() == [10, 2, 0]
+    assert out.loc["X", "survivors_travel_min_health"] == pytest.approx(3.0)
+    assert out.loc["Y", "survivors_travel_min_health"] == pytest.approx(15.0)
+    assert out["near_remote_survivors"].tolist() == [False, True, False]
+
+
+def test_direct_walk_wins_when_quicker():
+    # X's centre (-300, 0) is 316 m from S1: 4.74 min on foot, 6 min through the road node
+    with _warns("hazard_id Z"):
+        out = remoteness_indicators(_hazards(), _context(), reference_date=dt.date(2024, 1, 1))
+    assert out.loc["X", "travel_min_settlement"] == pytest.approx(np.hypot(300, 100) / WALK)
+    assert out.loc["X", "nearest_settlement_id"] == "S1"
+
+
+def test_graph_built_once_is_reused():
+    g = build_road_graph(_roads())
+    with _warns("hazard_id Z"):
+        a = remoteness_indicators(_hazards(), _context(), graph=g)
+    with _warns("hazard_id Z"):
+        b = remoteness_indicators(_hazards(), _context())
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_missing_layers_give_nan_not_a_crash():
+    with pytest.warns(DataWarning, match="no roads, health, accidents layer"):
+        out = remoteness_indicators(_hazards(), _context(roads=None, health=None,
+                                                         accidents=None))
+    assert out["population_within_5km"].tolist() == [1000, 500, 0]
+    assert out["travel_min_settlement"].isna().all()
+    assert out["nearest_settlement_id"].isna().all()
+    assert out["survivors_nearby"].isna().all()
+    with pytest.warns(DataWarning, match="no settlements layer"):
+        out = remoteness_indicators(_hazards()[:2], _context(settlements=None))
+    assert out["travel_min_settlement"].isna().all()
+    assert out["travel_min_health"].notna().all()
+    assert out["population_within_30min"].isna().all()
+
+
+def test_prebuilt_graph_without_roads_layer_is_used():
+    g = build_road_graph(_roads())
+    with _warns("hazard_id Z"):
+        out = remoteness_indicators(_hazards(), _context(roads=None), graph=g)
+    assert out["travel_min_settlement"].notna().all()

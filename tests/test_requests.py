@@ -1,0 +1,432 @@
+"""Donor request packages: totals agree across formats, offline, escaped, in the browser."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from ccm_geo.errors import ConfigError
+from ccm_geo.io import read_gpkg
+from ccm_geo.model import Context
+from ccm_geo.publish.donors import match_donors
+from ccm_geo.publish.requests import (
+    render_request_html,
+    request_content,
+    victim_assistance_needs,
+    write_requests,
+)
+from ccm_geo.publish.settings import DonorProfile
+
+CRS = "EPSG:32648"
+X0, Y0 = 600_000.0, 1_650_000.0
+EVIL = "<script>alert(1)</script>"
+CHROMIUM = Path("/usr/bin/chromium")
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def make_areas() -> gpd.GeoDataFrame:
+    """8 scored areas: sides 100..170 m (exact areas), three regions, CMR / mines / mixed."""
+    n = 8
+    sides = [100.0 + 10 * i for i in range(n)]
+    geoms = [box(X0 + i * 1000, Y0, X0 + i * 1000 + s, Y0 + s) for i, s in enumerate(sides)]
+    contam = ["CMR", "AP;CMR", "AP", "CMR", "CMR", "AT", "CMR", "AP;CMR"]
+    region = ["North", "North", "South", "South", "East", "East", "North", "South"]
+    c1 = np.linspace(0.5, 0.1, n)
+    c2 = np.linspace(0.05, 0.3, n)
+    score = c1 + c2
+    rank = pd.Series(-score).rank(method="first").astype(int).to_numpy()
+    df = gpd.GeoDataFrame({
+        "hazard_id": [f"HZ-{i}" for i in range(n)],
+        "name": [EVIL if i == 0 else f"Ban Na & field {i}" for i in range(n)],
+        "status": ["CHA" if i % 2 else "SHA" for i in range(n)],
+        "contamination": contam, "region": region,
+        "contrib_accidents": c1, "contrib_landuse": c2, "score": score, "rank": rank,
+        "priority_class": np.where(rank <= 3, "high", np.where(rank <= 6, "medium", "low")),
+        "explanation": [f"accidents near <b>{i}</b>" for i in range(n)],
+        "population_within_5km": [1000 + 100 * i for i in range(n)],
+    }, geometry=geoms, crs=CRS)
+    df["area_m2"] = df.geometry.area
+    return df
+
+
+def make_tasks(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One clearance task per area, plus an NTS task for the first two; one left unplanned."""
+    rows = []
+    for i, a in areas.reset_index(drop=True).iterrows():
+        mixed = "AP" in a["contamination"] or "AT" in a["contamination"]
+        cmr = a["area_m2"] if "CMR" in a["contamination"] else 0.0
+        mine = a["area_m2"] if mixed else 0.0
+        base = {"hazard_id": a["hazard_id"], "region": a["region"], "area_m2": a["area_m2"],
+                "cmr_m2": cmr, "mine_m2": mine, "score": a["score"], "rank": a["rank"],
+                "geometry": a.geometry}
+        if i < 2:
+            rows.append({**base, "task_id": f"{a['hazard_id']}-nts", "method": "nts",
+                         "kind": "nts", "team_type": "nts", "cost_usd": 1_000.0 + i,
+                         "team_days": 2.0, "year": 2027})
+        rows.append({**base, "task_id": f"{a['hazard_id']}-clr", "method": "clearance_manual",
+                     "kind": "clearance", "team_type": "manual",
+                     "cost_usd": round(a["area_m2"] * 2.16, 2), "team_days": a["area_m2"] / 1850,
+                     "year": 2027 if i % 2 else 2028})
+    t = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    t.loc[t["task_id"] == "HZ-7-clr", "year"] = np.nan  # not selected by the plan
+    t["selected"] = t["year"].notna()
+    t["expected_clear_m2"] = t["area_m2"]
+    t["benefit"] = t["area_m2"] * (0.05 + 0.95 * t["score"])
+    t["channel"] = None
+    t.loc[t["task_id"] == "HZ-3-clr", "channel"] = "military"
+    t["assumptions"] = "1,850 m²/team-day; US$400/team-day"
+    t["team"] = "manual-1"
+    return t
+
+
+def make_milestones(tasks: pd.DataFrame) -> pd.DataFrame:
+    t = tasks[tasks["selected"]]
+    g = t.groupby("year").agg(released_m2=("area_m2", "sum"), cmr_m2=("cmr_m2", "sum"),
+                              mine_m2=("mine_m2", "sum"), tasks_completed=("task_id", "size"),
+                              cost_usd=("cost_usd", "sum")).reset_index()
+    g["region"] = "all"
+    g["progress_share"] = g["released_m2"].cumsum() / tasks["area_m2"].sum()
+    return g
+
+
+def make_context() -> Context:
+    settlements = gpd.GeoDataFrame(
+        {"settlement_id": ["S1", "S2", "S3"], "name": ["Ban Phon", EVIL, "Ban Kham"],
+         "population": [500, 300, 200], "region": ["North", "South", "East"]},
+        geometry=[Point(X0, Y0 - 1000), Point(X0 + 30_000, Y0), Point(X0 + 2000, Y0 + 500)],
+        crs=CRS)
+    health = gpd.GeoDataFrame({"facility_id": ["H1"], "name": ["District hospital"]},
+                              geometry=[Point(X0, Y0)], crs=CRS)
+    accidents = gpd.GeoDataFrame(
+        {"accident_id": ["A1", "A2", "A3", "A4"],
+         "date": pd.to_datetime(["2020-01-01", "2021-05-01", "2022-03-01", "2023-01-01"]),
+         "killed": [1, 0, 0, 2], "injured": [2, 1, 3, 0], "device_type": ["CMR"] * 4,
+         "survivor_settlement_id": ["S1", "S1", "S2", None]},
+        geometry=[Point(X0 + i * 100, Y0 + 50) for i in range(4)], crs=CRS)
+    return Context(crs=CRS, accidents=accidents, settlements=settlements, health=health)
+
+
+def make_donors() -> list[DonorProfile]:
+    return [
+        DonorProfile(name="Northern Clearance Fund", contamination="cmr", thematic=["clearance"],
+                     regions=["North", "South"], budget_usd=60_000, min_grant_usd=20_000,
+                     currency="EUR", exchange_rate=0.92, exchange_rate_source="fixed, test",
+                     labels={"tasks": "Tâches"}, excludes_military=True),
+        DonorProfile(name="Mine Action NGO Trust", thematic=["clearance", "survey"],
+                     channels_allowed=["ngo"], budget_usd={2027: 30_000, 2028: 30_000},
+                     max_grant_usd=50_000),
+        DonorProfile(name="Survivors & Schools Initiative",
+                     thematic=["victim_assistance", "risk_education"], budget_usd=100_000),
+    ]
+
+
+DEADLINE = {"meets": False, "deadline": "2030-08-01", "cmr_total_m2": 100_000.0,
+            "cmr_released_m2": 60_000.0, "cmr_remaining_m2": 40_000.0,
+            "budget_needed_per_year": 250_000.0, "funding_gap": {2027: 50_000.0, 2028: 0.0}}
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    areas = make_areas()
+    tasks = make_tasks(areas)
+    return areas, tasks, make_milestones(tasks), DEADLINE, make_context(), make_donors()
+
+
+@pytest.fixture(scope="module")
+def written(inputs, tmp_path_factory):
+    areas, tasks, milestones, deadline, context, donors = inputs
+    out = tmp_path_factory.mktemp("out")
+    alloc = match_donors(tasks, donors, seed=1)
+    paths = write_requests(areas, tasks, milestones, deadline, context, donors, out,
+                           project_name="Province & <Test>", allocation=alloc)
+    return out, paths, alloc
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_layout(written):
+    out, paths, alloc = written
+    for d in alloc.donors:
+        names = sorted(p.name for p in paths[d.key])
+        assert names == ["request.html", "request.pdf", "tasks.gpkg", "tasks.xlsx"]
+        assert all(p.parent == out / "requests" / d.key and p.stat().st_size > 0
+                   for p in paths[d.key])
+    assert paths["programme"] == [out / "requests" / "programme.html"]
+    assert not list((out / "requests").rglob(".*")), "temporary files left behind"
+    assert (out / "requests" / "programme.html").read_bytes()[:15] == b"<!DOCTYPE html>"
+
+
+def test_pdf_is_a_reproducible_pdf(written, inputs, tmp_path):
+    out, paths, alloc = written
+    pdf = next(p for p in paths["northern-clearance-fund"] if p.suffix == ".pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"/Type /Page" in data
+    areas, tasks, milestones, deadline, context, donors = inputs
+    again = write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
+                           project_name="Province & <Test>", allocation=alloc,
+                           donor="northern-clearance-fund", interactive_map=False)
+    assert next(p for p in again["northern-clearance-fund"]
+                if p.suffix == ".pdf").read_bytes() == data
+
+
+def _html_totals(text: str) -> dict[str, float]:
+    return {k: float(v) for k, v in
+            re.findall(r'data-key="([a-z_0-9]+)" data-value="([-0-9.]+)"', text)}
+
+
+def test_totals_agree_html_xlsx_gpkg(written):
+    import openpyxl
+
+    out, paths, alloc = written
+    totals = alloc.totals().set_index("donor")
+    assert totals["tasks"].sum() > 0
+    for d in alloc.donors:
+        folder = out / "requests" / d.key
+        pkg = alloc.package(d.key)
+        cost, cmr, mine = (round(float(pkg[c].sum()), 2) for c in ("cost_usd", "cmr_m2",
+                                                                   "mine_m2"))
+        assert round(totals.loc[d.key, "cost_usd"], 2) == cost
+        html_t = _html_totals((folder / "request.html").read_text(encoding="utf-8"))
+        assert round(html_t["cost_usd"], 2) == cost
+        assert round(html_t["cmr_m2"], 2) == cmr and round(html_t["mine_m2"], 2) == mine
+        assert int(html_t["tasks"]) == len(pkg)
+        gpkg = read_gpkg(folder / "tasks.gpkg", layer="tasks")
+        assert sorted(gpkg["task_id"]) == sorted(pkg["task_id"])
+        assert round(float(gpkg["cost_usd"].sum()), 2) == cost
+        assert round(float(gpkg["cmr_m2"].sum()), 2) == cmr
+        assert round(float(gpkg["mine_m2"].sum()), 2) == mine
+        if len(gpkg):
+            assert gpkg.crs.to_epsg() == 32648
+            assert np.allclose(gpkg.geometry.area, gpkg["area_m2"])
+        wb = openpyxl.load_workbook(folder / "tasks.xlsx")
+        assert {"summary", "tasks", "milestones", "priority", "assumptions"} <= set(
+            wb.sheetnames)
+        ws = wb["tasks"]
+        header = [c.value for c in ws[1]]
+        col = next(i for i, h in enumerate(header) if h.endswith("US$"))
+        values = [r[col] for r in ws.iter_rows(min_row=2, values_only=True)]
+        assert round(sum(v for v in values if v is not None), 2) == cost
+        assert ws.freeze_panes == "A2"
+        assert "US$" in ws.cell(row=2, column=col + 1).number_format if len(pkg) else True
+        ms = wb["milestones"]
+        mh = [c.value for c in ms[1]]
+        mcol = next(i for i, h in enumerate(mh) if h.endswith("US$"))
+        assert round(sum(r[mcol] for r in ms.iter_rows(min_row=2, values_only=True)), 2) == cost
+        assumptions = [r for r in wb["assumptions"].iter_rows(min_row=2, values_only=True)]
+        assert any("Exchange rate" in str(r[0]) for r in assumptions)
+        assert all(r[2] for r in assumptions), "every assumption names its source"
+
+
+def test_programme_totals_and_form_f(written):
+    out, paths, alloc = written
+    text = paths["programme"][0].read_text(encoding="utf-8")
+    t = _html_totals(text)
+    gap = alloc.funding_gap()
+    overall = gap[(gap["year"] == "all") & (gap["region"] == "all")].iloc[0]
+    assert round(t["planned_usd"], 2) == round(overall["planned_usd"], 2)
+    assert round(t["funded_usd"], 2) == round(float(alloc.totals()["cost_usd"].sum()), 2)
+    assert round(t["gap_usd"], 2) == round(overall["planned_usd"] - t["funded_usd"], 2)
+    assert 'id="table-form_f"' in text and "Mines m² (Mine Ban Convention)" in text
+    # the gap table's per-year rows add up to the whole
+    per_year = gap[(gap["region"] == "all") & (gap["year"] != "all")]
+    assert per_year["gap_usd"].sum() == pytest.approx(overall["gap_usd"])
+
+
+class _Refs(HTMLParser):
+    """Collect src/href attribute values, and the documents of iframe srcdoc attributes."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.refs: list[str] = []
+        self.docs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.refs.append(value)
+            if name == "srcdoc" and value:
+                self.docs.append(value)
+
+
+def _external_refs(text: str) -> list[str]:
+    """src/href values pointing at http(s), also inside embedded srcdoc documents."""
+    parser = _Refs()
+    parser.feed(text)
+    found = [r for r in parser.refs if re.match(r"(?i)\s*https?:", r)]
+    found += re.findall(r"""url\(\s*["']?(https?://[^)"']*)""", text, flags=re.IGNORECASE)
+    for doc in parser.docs:
+        found += _external_refs(doc)
+    return found
+
+
+def test_offline_and_escaped(written):
+    out, paths, alloc = written
+    pages = [p for ps in paths.values() for p in ps if p.suffix == ".html"]
+    assert len(pages) == 4
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert _external_refs(text) == [], page
+        assert EVIL not in text, page
+        parser = _Refs()
+        parser.feed(text)
+        assert all(EVIL not in doc for doc in parser.docs), page
+        assert "Province &amp; &lt;Test&gt;" in text
+    # the evil hazard name is in a package and shown as text
+    holders = [d.key for d in alloc.donors if "HZ-0" in set(alloc.package(d.key)["hazard_id"])]
+    assert holders, "fixture: HZ-0 should be proposed to someone"
+    text = (out / "requests" / holders[0] / "request.html").read_text(encoding="utf-8")
+    outside = re.sub(r'srcdoc="[^"]*"', "", text)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in outside
+    assert "accidents near &lt;b&gt;0&lt;/b&gt;" in outside
+
+
+def test_labels_currency_and_sections(written):
+    out, paths, alloc = written
+    text = (out / "requests" / "northern-clearance-fund" / "request.html").read_text("utf-8")
+    assert "<h2 id=\"tasks\">Tâches</h2>" in text
+    assert "EUR" in text and "0.92" in text
+    for section in ("summary", "map", "milestones", "deadline", "gap", "priority",
+                    "assumptions"):
+        assert f'id="{section}"' in text
+    assert "not estimated" not in text  # population_within_5km is there
+    assert "contributions" in text.lower() and "accidents 0." in text
+    assert "2030-08-01" in text and "is not released" in text
+    va = (out / "requests" / "survivors-schools-initiative" / "request.html").read_text("utf-8")
+    assert 'id="victim_assistance"' in va and 'id="risk_education"' in va
+    assert "Ban Phon" in va
+
+
+def test_donor_constraints_respected(written):
+    out, paths, alloc = written
+    by_key = {d.key: d for d in alloc.donors}
+    cand = alloc.candidates.set_index("task_id")
+    for key, d in by_key.items():
+        pkg = alloc.package(key)
+        total = pkg["cost_usd"].sum()
+        assert total == 0 or d.min_grant_usd <= total + 1e-6
+        if d.contamination == "cmr":
+            assert (pkg["cmr_m2"] > 0).all()
+        if d.regions:
+            assert set(pkg["region"]) <= set(d.regions)
+        if d.excludes_military:
+            assert "military" not in set(pkg["channel"])
+    assert alloc.package("survivors-schools-initiative").empty
+    assert "HZ-7-clr" not in cand.index  # unplanned task is not offered
+
+
+def test_one_donor_only_still_matches_all(inputs, written, tmp_path):
+    areas, tasks, milestones, deadline, context, donors = inputs
+    out, paths, alloc = written
+    got = write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
+                         project_name="P", donor="Mine Action NGO Trust", pdf=False,
+                         interactive_map=False, allocation=None, seed=1)
+    assert set(got) == {"mine-action-ngo-trust", "programme"}
+    gpkg = read_gpkg(got["mine-action-ngo-trust"][-1], layer="tasks")
+    assert sorted(gpkg["task_id"]) == sorted(alloc.package("mine-action-ngo-trust")["task_id"])
+    with pytest.raises(ConfigError, match="not in the project's"):
+        write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
+                       project_name="P", donor="Nobody")
+
+
+def test_gpkg_reproducible(inputs, written, tmp_path):
+    out, paths, alloc = written
+    areas, tasks, milestones, deadline, context, donors = inputs
+    write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
+                           project_name="Province & <Test>", allocation=alloc,
+                           donor="northern-clearance-fund", pdf=False)
+    for name in ("tasks.gpkg", "request.html"):
+        a = out / "requests" / "northern-clearance-fund" / name
+        b = tmp_path / "requests" / "northern-clearance-fund" / name
+        assert a.read_bytes() == b.read_bytes(), name
+    con = sqlite3.connect(out / "requests" / "northern-clearance-fund" / "tasks.gpkg")
+    assert con.execute("select count(*) from tasks").fetchone()[0] == len(
+        alloc.package("northern-clearance-fund"))
+    con.close()
+
+
+def test_victim_assistance_needs():
+    va = victim_assistance_needs(make_context(), remote_min=60.0, speed_kmh=20.0)
+    assert list(va["settlement_id"]) == ["S1", "S2"]  # most survivors first; None dropped
+    s1 = va.iloc[0]
+    assert (s1["survivors"], s1["killed"], s1["accidents"]) == (3, 1, 2)
+    assert s1["travel_min_health"] == pytest.approx(1.0 / 20 * 60)  # 1 km at 20 km/h
+    assert not s1["remote"]
+    s2 = va.iloc[1]
+    assert s2["travel_min_health"] == pytest.approx(30.0 / 20 * 60) and s2["remote"]
+    assert s2["name"] == EVIL and "straight line" in s2["travel_source"]
+    ctx = make_context()
+    ctx.settlements["travel_min_health"] = [75.0, 10.0, 5.0]
+    va2 = victim_assistance_needs(ctx)
+    assert list(va2["remote"]) == [True, False]
+    assert victim_assistance_needs(None).empty
+
+
+def test_request_without_map_or_tasks(inputs):
+    areas, tasks, milestones, deadline, context, donors = inputs
+    alloc = match_donors(tasks, donors, seed=1)
+    d = donors[2]
+    content = request_content(d, alloc, areas, tasks, milestones, deadline, context,
+                              project_name="P")
+    text = render_request_html(content)
+    assert "No planned task fits" in text
+    assert "<iframe" not in text and "data:image/png;base64," in text
+
+
+@pytest.mark.browser
+def test_request_renders_offline_in_chromium(written):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    out, paths, alloc = written
+    key = max(alloc.donors, key=lambda d: len(alloc.package(d.key))).key
+    pages = [out / "requests" / key / "request.html", out / "requests" / "programme.html"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+        try:
+            for path in pages:
+                page = browser.new_page()
+                blocked, errors = [], []
+
+                def route(r, blocked=blocked):
+                    if r.request.url.startswith(("file:", "data:", "about:")):
+                        r.continue_()
+                    else:
+                        blocked.append(r.request.url)
+                        r.abort()
+
+                page.route("**/*", route)
+                page.on("console", lambda m, errors=errors: errors.append(m.text)
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.goto(path.as_uri())
+                page.wait_for_load_state("load")
+                assert page.locator("h1").count() == 1
+                assert page.locator("table").count() >= 3
+                if path.name == "request.html":
+                    assert page.locator("iframe.ccm-map").count() == 1
+                    frame = page.frames[1]
+                    frame.wait_for_function("() => window.ccm && window.ccm.map")
+                    drawn = frame.evaluate(
+                        "() => { let n = 0; window.ccm.map.eachLayer(l => "
+                        "{ if (l instanceof L.Path) n++; }); return n; }")
+                    assert drawn >= len(set(alloc.package(key)["hazard_id"]))
+                    dialogs = page.evaluate("() => document.body.innerText")
+                    assert EVIL in dialogs or key != "northern-clearance-fund"
+                assert blocked == [], blocked
+                assert errors == [], errors
+                page.close()
+        finally:
+            browser.close()
