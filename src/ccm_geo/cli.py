@@ -85,12 +85,14 @@ def run(
     out: OutOpt = Path("maps/run"),
     stage: Annotated[list[str] | None, typer.Option(
         "--stage", help="Run only these stages (repeatable). Default: all.")] = None,
+    tiles: Annotated[str | None, typer.Option(
+        help="Tile URL template for the maps' background (default: none, offline).")] = None,
 ) -> None:
     """Run every stage in order on a project, writing each stage's output into --out."""
-    _run(project, out, stage)
+    _run(project, out, stage, tiles=tiles)
 
 
-def _run(project: Path, out: Path, stages: list[str] | None) -> None:
+def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
     with _user_errors():
         from ccm_geo.config import load_config
         from ccm_geo.pipeline import STAGES
@@ -102,7 +104,7 @@ def _run(project: Path, out: Path, stages: list[str] | None) -> None:
                                      f"stages: {', '.join(STAGES)}", param_hint="--stage")
         config = load_config(project)
         with _progress() as step:
-            log = run_pipeline(config, out, stages=stages, progress=step)
+            log = run_pipeline(config, out, stages=stages, progress=step, **options)
         _print_summary(log)
 
 
@@ -110,6 +112,47 @@ def _run(project: Path, out: Path, stages: list[str] | None) -> None:
 def load(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
     """Load and validate the inputs; write hazards.gpkg, context.gpkg and the area summary."""
     _run(project, out, ["load"])
+
+
+@app.command()
+def criteria(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
+    """Add the raw indicators to every area (reads hazards.gpkg; writes criteria.gpkg)."""
+    _run(project, out, ["criteria"])
+
+
+@app.command()
+def score(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
+    """Score, rank and explain every area; sensitivity and scenarios (writes scored.gpkg)."""
+    _run(project, out, ["score"])
+
+
+@app.command()
+def prioritise(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
+    """Plan: tasks, optimal budgeted years, team schedule, milestones, deadline (plan/)."""
+    _run(project, out, ["prioritise"])
+
+
+@app.command(name="map")
+def map_(
+    project: ProjectArg,
+    out: OutOpt = Path("maps/run"),
+    tiles: Annotated[str | None, typer.Option(
+        help="Tile URL template for a background (needs internet when the map is opened); "
+             "default: none, the map works offline.")] = None,
+) -> None:
+    """The interactive priority map (offline HTML), its embeddable form, and the print map."""
+    _run(project, out, ["map"], tiles=tiles)
+
+
+@app.command()
+def request(
+    project: ProjectArg,
+    out: OutOpt = Path("maps/run"),
+    donor: Annotated[str | None, typer.Option(help="Only this donor's package (name or "
+                                                   "slug).")] = None,
+) -> None:
+    """One funding request package per donor, and the programme view (requests/)."""
+    _run(project, out, ["request"], donor=donor)
 
 
 # --------------------------------------------------------------------------------------------

@@ -249,7 +249,8 @@ STAGES: dict[str, Callable[[ProjectConfig, Path, dict[str, Any], RunLog], None]]
 
 
 def run(config: ProjectConfig, out_dir: str | Path, *, stages: list[str] | None = None,
-        progress: Progress | None = None) -> RunLog:
+        progress: Progress | None = None, tiles: str | None = None,
+        donor: str | None = None) -> RunLog:
     """Run the stages (default: all, in order) and write ``manifest.json``.
 
     Parameters
@@ -263,12 +264,16 @@ def run(config: ProjectConfig, out_dir: str | Path, *, stages: list[str] | None 
         Names from :data:`STAGES`, run in the pipeline's order whatever order they are given in.
     progress
         Called with a short text before each step (the CLI shows it).
+    tiles
+        A tile URL template for the interactive maps (default: none; the maps stay offline).
+    donor
+        Write the request package of this donor only (name or slug); default: every donor.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
     log = RunLog(out_dir=out_dir, progress=progress)
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"tiles": tiles, "donor": donor}
     for name in names:
         run_stage(name, config, out_dir, state, log)
     _write_manifest(config, log)
