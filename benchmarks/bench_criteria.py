@@ -40,8 +40,15 @@ from ccm_geo.model import Context
 __all__ = ["bench", "make_inputs", "main"]
 
 CRS = "EPSG:32648"
-CLASSES = {1: "forest", 2: "cropland", 3: "paddy", 4: "settlement", 5: "water", 6: "shrub",
-           7: "bare"}
+CLASSES = {
+    1: "forest",
+    2: "cropland",
+    3: "paddy",
+    4: "settlement",
+    5: "water",
+    6: "shrub",
+    7: "bare",
+}
 PIXEL_M = 10.0
 X0, Y0 = 400_000.0, 1_700_000.0
 
@@ -82,32 +89,66 @@ def bench(
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(workdir or tmp)
         t0 = time.perf_counter()
-        hazards, context = make_inputs(work, n_polygons, raster_size, n_nodes,
-                                       n_settlements=n_settlements, n_health=n_health,
-                                       n_accidents=n_accidents, seed=seed)
-        rows = [{"case": "generate synthetic inputs", "n": n_polygons,
-                 "seconds": time.perf_counter() - t0, "ratio": None, "peak_mib": None,
-                 "note": f"raster {raster_size}², graph ~{n_nodes} nodes"}]
+        hazards, context = make_inputs(
+            work,
+            n_polygons,
+            raster_size,
+            n_nodes,
+            n_settlements=n_settlements,
+            n_health=n_health,
+            n_accidents=n_accidents,
+            seed=seed,
+        )
+        rows = [
+            {
+                "case": "generate synthetic inputs",
+                "n": n_polygons,
+                "seconds": time.perf_counter() - t0,
+                "ratio": None,
+                "peak_mib": None,
+                "note": f"raster {raster_size}², graph ~{n_nodes} nodes",
+            }
+        ]
         ref = dt.date(2024, 1, 1)
         steps: list[tuple[str, float]] = []
         t0 = time.perf_counter()
-        compute_criteria(hazards, context, reference_date=ref,
-                         progress=lambda name: steps.append((name, time.perf_counter())))
+        compute_criteria(
+            hazards,
+            context,
+            reference_date=ref,
+            progress=lambda name: steps.append((name, time.perf_counter())),
+        )
         total = time.perf_counter() - t0
         ends = [t for _, t in steps[1:]] + [t0 + total]
-        split = ", ".join(f"{name} {end - t:.1f} s" for (name, t), end in zip(steps, ends,
-                                                                              strict=True))
-        rows.append({"case": "compute_criteria (all families)", "n": n_polygons,
-                     "seconds": total, "ratio": None, "peak_mib": _max_rss_mib(),
-                     "note": f"peak = process max RSS so far; {split}"})
+        split = ", ".join(
+            f"{name} {end - t:.1f} s" for (name, t), end in zip(steps, ends, strict=True)
+        )
+        rows.append(
+            {
+                "case": "compute_criteria (all families)",
+                "n": n_polygons,
+                "seconds": total,
+                "ratio": None,
+                "peak_mib": _max_rss_mib(),
+                "note": f"peak = process max RSS so far; {split}",
+            }
+        )
         rows += _bench_landuse(hazards, context, min(peer_subset, 10_000, n_polygons))
         rows += _bench_remoteness(hazards, context)
     return rows
 
 
-def make_inputs(out_dir: Path, n_polygons: int, raster_size: int, n_nodes: int, *,
-                n_settlements: int = 2_000, n_health: int = 100, n_accidents: int = 1_000,
-                seed: int = 0) -> tuple[gpd.GeoDataFrame, Context]:
+def make_inputs(
+    out_dir: Path,
+    n_polygons: int,
+    raster_size: int,
+    n_nodes: int,
+    *,
+    n_settlements: int = 2_000,
+    n_health: int = 100,
+    n_accidents: int = 1_000,
+    seed: int = 0,
+) -> tuple[gpd.GeoDataFrame, Context]:
     """Synthetic hazards and context: random polygons, a blocky categorical raster written by
     window to a GeoTIFF, a jittered grid road network, random settlements, clinics, accidents."""
     rng = np.random.default_rng(seed)
@@ -121,11 +162,17 @@ def make_inputs(out_dir: Path, n_polygons: int, raster_size: int, n_nodes: int, 
     geoms = shapely.buffer(shapely.points(cx, cy), radius, quad_segs=4)
     codes = np.array(["CMR", "AP;CMR", "UXO", "AT", "CMR;UXO"])
     hazards = gpd.GeoDataFrame(
-        {"hazard_id": [f"HZ{i:06d}" for i in range(n_polygons)],
-         "status": rng.choice(["SHA", "CHA"], n_polygons),
-         "contamination": codes[rng.integers(0, len(codes), n_polygons)],
-         "evidence": "direct", "devices_found": rng.poisson(3, n_polygons), "region": "R1"},
-        geometry=geoms, crs=CRS)
+        {
+            "hazard_id": [f"HZ{i:06d}" for i in range(n_polygons)],
+            "status": rng.choice(["SHA", "CHA"], n_polygons),
+            "contamination": codes[rng.integers(0, len(codes), n_polygons)],
+            "evidence": "direct",
+            "devices_found": rng.poisson(3, n_polygons),
+            "region": "R1",
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
     hazards["area_m2"] = hazards.geometry.area
 
     settlements = _random_points(rng, n_settlements, side, "settlement_id", "S")
@@ -133,15 +180,22 @@ def make_inputs(out_dir: Path, n_polygons: int, raster_size: int, n_nodes: int, 
     health = _random_points(rng, n_health, side, "facility_id", "F")
     accidents = _random_points(rng, n_accidents, side, "accident_id", "A")
     accidents["date"] = pd.Timestamp("2018-01-01") + pd.to_timedelta(
-        rng.integers(0, 6 * 365, n_accidents), unit="D")
+        rng.integers(0, 6 * 365, n_accidents), unit="D"
+    )
     accidents["killed"] = rng.poisson(0.5, n_accidents)
     accidents["injured"] = rng.poisson(1.0, n_accidents)
     accidents["device_type"] = "CMR"
     home = settlements["settlement_id"].to_numpy()[rng.integers(0, n_settlements, n_accidents)]
     accidents["survivor_settlement_id"] = np.where(rng.random(n_accidents) < 0.3, home, None)
-    context = Context(crs=CRS, accidents=accidents, settlements=settlements, health=health,
-                      roads=_grid_roads(rng, n_nodes, side), landcover_path=path,
-                      landcover_classes=CLASSES)
+    context = Context(
+        crs=CRS,
+        accidents=accidents,
+        settlements=settlements,
+        health=health,
+        roads=_grid_roads(rng, n_nodes, side),
+        landcover_path=path,
+        landcover_classes=CLASSES,
+    )
     return hazards, context
 
 
@@ -159,8 +213,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         a.polygons, a.raster, a.nodes, a.settlements, a.peer_subset = 2_000, 2_000, 10_000, 500, 500
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # synthetic data: some areas have no route, etc.
-        rows = bench(a.polygons, a.raster, a.nodes, n_settlements=a.settlements,
-                     peer_subset=a.peer_subset)
+        rows = bench(
+            a.polygons, a.raster, a.nodes, n_settlements=a.settlements, peer_subset=a.peer_subset
+        )
     print(format_table(rows))
     return rows
 
@@ -171,8 +226,9 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
         peak = "" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"
-        lines.append(f"| {r['case']} | {r['n']} | {r['seconds']:.3f} | {ratio} | {peak} | "
-                     f"{r['note']} |")
+        lines.append(
+            f"| {r['case']} | {r['n']} | {r['seconds']:.3f} | {ratio} | {peak} | {r['note']} |"
+        )
     return "\n".join(lines)
 
 
@@ -222,14 +278,30 @@ def _bench_landuse(hazards, context, subset: int) -> list[dict]:
     t_peer_sub, _ = _time(lambda: zonal_stats(geoms, str(path), categorical=True))
     t_peer = t_peer_sub * n / subset
     return [
-        {"case": "landuse: exactextract (ours)", "n": n, "seconds": t_ours,
-         "ratio": t_ours / t_floor, "peak_mib": peak_ours,
-         "note": f"ratio = ours / floor; mean |share - floor share| {diff:.3f}"},
-        {"case": "landuse: floor (read once + rasterize + bincount)", "n": n,
-         "seconds": t_floor, "ratio": 1.0, "peak_mib": peak_floor, "note": "whole raster read"},
-        {"case": "landuse: rasterstats categorical (peer, scaled)", "n": n, "seconds": t_peer,
-         "ratio": t_peer / t_ours, "peak_mib": None,
-         "note": f"ratio = peer / ours; measured {t_peer_sub:.2f} s on {subset} polygons"},
+        {
+            "case": "landuse: exactextract (ours)",
+            "n": n,
+            "seconds": t_ours,
+            "ratio": t_ours / t_floor,
+            "peak_mib": peak_ours,
+            "note": f"ratio = ours / floor; mean |share - floor share| {diff:.3f}",
+        },
+        {
+            "case": "landuse: floor (read once + rasterize + bincount)",
+            "n": n,
+            "seconds": t_floor,
+            "ratio": 1.0,
+            "peak_mib": peak_floor,
+            "note": "whole raster read",
+        },
+        {
+            "case": "landuse: rasterstats categorical (peer, scaled)",
+            "n": n,
+            "seconds": t_peer,
+            "ratio": t_peer / t_ours,
+            "peak_mib": None,
+            "note": f"ratio = peer / ours; measured {t_peer_sub:.2f} s on {subset} polygons",
+        },
     ]
 
 
@@ -238,8 +310,13 @@ def _floor_landuse(hazards, path: Path) -> np.ndarray:
         arr = ds.read(1)
         transform = ds.transform
     n = len(hazards)
-    zone = rasterize(zip(hazards.geometry.to_numpy(), range(1, n + 1), strict=True),
-                     out_shape=arr.shape, transform=transform, fill=0, dtype="int32")
+    zone = rasterize(
+        zip(hazards.geometry.to_numpy(), range(1, n + 1), strict=True),
+        out_shape=arr.shape,
+        transform=transform,
+        fill=0,
+        dtype="int32",
+    )
     inside = zone > 0
     counts = np.bincount(zone[inside].astype(np.int64) * 8 + arr[inside], minlength=(n + 1) * 8)
     return counts.reshape(n + 1, 8)[1:]
@@ -261,42 +338,73 @@ def _bench_remoteness(hazards, context) -> list[dict]:
     t_ours, _ = _time(ours)
     peak_ours = _peak(ours)
     src = np.unique(graph.tree.query(s_xy)[1])
-    t_floor, floor = _time(lambda: dijkstra(graph.csr, directed=True, indices=src,
-                                            min_only=True))
+    t_floor, floor = _time(lambda: dijkstra(graph.csr, directed=True, indices=src, min_only=True))
     t_nxg, nxg = _time(graph.to_networkx)
     import networkx as nx
 
-    t_peer, peer = _time(lambda: nx.multi_source_dijkstra_path_length(
-        nxg, set(src.tolist()), weight="minutes"))
-    agree = np.allclose([peer.get(i, np.inf) for i in range(0, graph.n_nodes, 97)],
-                        floor[::97])
+    t_peer, peer = _time(
+        lambda: nx.multi_source_dijkstra_path_length(nxg, set(src.tolist()), weight="minutes")
+    )
+    agree = np.allclose([peer.get(i, np.inf) for i in range(0, graph.n_nodes, 97)], floor[::97])
     return [
-        {"case": "road graph: build_road_graph", "n": graph.n_nodes, "seconds": t_build,
-         "ratio": None, "peak_mib": None, "note": f"{graph.n_edges} edges"},
-        {"case": "remoteness: travel to nearest settlement (ours)", "n": len(hazards),
-         "seconds": t_ours, "ratio": t_ours / t_floor, "peak_mib": peak_ours,
-         "note": "ratio = ours / floor; virtual sources with their walks, direct walks, "
-                 "ids (areas attached to the graph once beforehand)"},
-        {"case": "remoteness: bare csgraph dijkstra (floor)", "n": graph.n_nodes,
-         "seconds": t_floor, "ratio": 1.0, "peak_mib": None,
-         "note": f"{len(src)} source nodes, min_only=True"},
-        {"case": "remoteness: networkx multi_source_dijkstra (peer)", "n": graph.n_nodes,
-         "seconds": t_peer, "ratio": t_peer / t_ours, "peak_mib": None,
-         "note": f"ratio = peer / ours; same distances: {agree}; to_networkx {t_nxg:.2f} s"},
+        {
+            "case": "road graph: build_road_graph",
+            "n": graph.n_nodes,
+            "seconds": t_build,
+            "ratio": None,
+            "peak_mib": None,
+            "note": f"{graph.n_edges} edges",
+        },
+        {
+            "case": "remoteness: travel to nearest settlement (ours)",
+            "n": len(hazards),
+            "seconds": t_ours,
+            "ratio": t_ours / t_floor,
+            "peak_mib": peak_ours,
+            "note": "ratio = ours / floor; virtual sources with their walks, direct walks, "
+            "ids (areas attached to the graph once beforehand)",
+        },
+        {
+            "case": "remoteness: bare csgraph dijkstra (floor)",
+            "n": graph.n_nodes,
+            "seconds": t_floor,
+            "ratio": 1.0,
+            "peak_mib": None,
+            "note": f"{len(src)} source nodes, min_only=True",
+        },
+        {
+            "case": "remoteness: networkx multi_source_dijkstra (peer)",
+            "n": graph.n_nodes,
+            "seconds": t_peer,
+            "ratio": t_peer / t_ours,
+            "peak_mib": None,
+            "note": f"ratio = peer / ours; same distances: {agree}; to_networkx {t_nxg:.2f} s",
+        },
     ]
 
 
 def _write_raster(path: Path, size: int, rng: np.random.Generator) -> None:
     """A categorical uint8 raster (classes 1-7 in 80 m blocks, some nodata), written by window."""
-    profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="uint8", crs=CRS,
-                   transform=Affine(PIXEL_M, 0, X0, 0, -PIXEL_M, Y0 + size * PIXEL_M),
-                   nodata=0, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    profile = dict(
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=Affine(PIXEL_M, 0, X0, 0, -PIXEL_M, Y0 + size * PIXEL_M),
+        nodata=0,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+    )
     block, strip = 8, 512
     with rasterio.open(path, "w", **profile) as ds:
         for r0 in range(0, size, strip):
             h = min(strip, size - r0)
             coarse = rng.integers(0, 8, size=(h // block + 1, size // block + 1), dtype=np.uint8)
-            coarse[coarse == 0] = rng.integers(1, 8, size=int((coarse == 0).sum()) )  # rare nodata
+            coarse[coarse == 0] = rng.integers(1, 8, size=int((coarse == 0).sum()))  # rare nodata
             coarse[rng.random(coarse.shape) < 0.01] = 0
             arr = coarse.repeat(block, 0).repeat(block, 1)[:h, :size]
             ds.write(arr, 1, window=Window(0, r0, size, h))
@@ -305,9 +413,14 @@ def _write_raster(path: Path, size: int, rng: np.random.Generator) -> None:
 def _random_points(rng, n: int, side: float, id_col: str, prefix: str) -> gpd.GeoDataFrame:
     x = X0 + rng.uniform(0, side, n)
     y = Y0 + rng.uniform(0, side, n)
-    return gpd.GeoDataFrame({id_col: [f"{prefix}{i:06d}" for i in range(n)],
-                             "name": [f"{prefix}{i}" for i in range(n)]},
-                            geometry=shapely.points(x, y), crs=CRS)
+    return gpd.GeoDataFrame(
+        {
+            id_col: [f"{prefix}{i:06d}" for i in range(n)],
+            "name": [f"{prefix}{i}" for i in range(n)],
+        },
+        geometry=shapely.points(x, y),
+        crs=CRS,
+    )
 
 
 def _grid_roads(rng, n_nodes: int, side: float) -> gpd.GeoDataFrame:
@@ -324,9 +437,13 @@ def _grid_roads(rng, n_nodes: int, side: float) -> gpd.GeoDataFrame:
     lines = shapely.linestrings(np.stack([a[keep], b[keep]], axis=1))
     classes = np.array(["primary", "secondary", "tertiary", "track"])
     return gpd.GeoDataFrame(
-        {"road_id": [f"R{i}" for i in range(len(lines))],
-         "road_class": classes[rng.choice(4, len(lines), p=[0.05, 0.15, 0.4, 0.4])]},
-        geometry=lines, crs=CRS)
+        {
+            "road_id": [f"R{i}" for i in range(len(lines))],
+            "road_class": classes[rng.choice(4, len(lines), p=[0.05, 0.15, 0.4, 0.4])],
+        },
+        geometry=lines,
+        crs=CRS,
+    )
 
 
 if __name__ == "__main__":

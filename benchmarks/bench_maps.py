@@ -21,8 +21,14 @@ from ccm_geo.publish.settings import MapSettings
 __all__ = ["bench", "synthetic_areas", "main"]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 CRITERIA = ("accidents", "devices", "landuse", "settlement_access", "health_access")
 
 
@@ -51,19 +57,31 @@ def bench(sizes: tuple[int, ...] = (2000, 20000, 100000), *, seed: int = 0) -> l
             path = save_map(html, Path(tmp) / f"map_{n}.html")
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             blocked: list[str] = []
-            page.route("**/*", lambda r, b=blocked: r.continue_()
-                       if r.request.url.startswith(("file:", "data:"))
-                       else (b.append(r.request.url), r.abort()))
+            page.route(
+                "**/*",
+                lambda r, b=blocked: (
+                    r.continue_()
+                    if r.request.url.startswith(("file:", "data:"))
+                    else (b.append(r.request.url), r.abort())
+                ),
+            )
             t0 = time.perf_counter()
             page.goto(path.as_uri(), wait_until="commit")
             page.wait_for_function("window.ccmReady === true", timeout=120_000, polling=20)
             draw_s = time.perf_counter() - t0
             drawn = page.evaluate("() => window.ccm.count()")
             page.close()
-            rows.append({"areas": n, "detailed": min(n, settings.max_detailed_areas),
-                         "build_s": round(build_s, 2),
-                         "html_mb": round(path.stat().st_size / 1e6, 2),
-                         "draw_s": round(draw_s, 2), "drawn": drawn, "blocked": len(blocked)})
+            rows.append(
+                {
+                    "areas": n,
+                    "detailed": min(n, settings.max_detailed_areas),
+                    "build_s": round(build_s, 2),
+                    "html_mb": round(path.stat().st_size / 1e6, 2),
+                    "draw_s": round(draw_s, 2),
+                    "drawn": drawn,
+                    "blocked": len(blocked),
+                }
+            )
         browser.close()
     return rows
 
@@ -100,7 +118,9 @@ def synthetic_areas(n: int, *, seed: int = 0) -> gpd.GeoDataFrame:
             "status": np.where(rng.uniform(size=n) < 0.6, "CHA", "SHA"),
             "contamination": np.where(rng.uniform(size=n) < 0.7, "CMR", "AP;CMR"),
             "region": [f"District {i % 12}" for i in range(n)],
-            "score": score.round(4), "rank": rank, "priority_class": cls,
+            "score": score.round(4),
+            "rank": rank,
+            "priority_class": cls,
             "explanation": [f"{CRITERIA[int(a)]} dominates" for a in rng.integers(0, 5, n)],
             **{f"value_{c}": values[c] for c in CRITERIA},
             **{f"contrib_{c}": contrib[c].round(4) for c in CRITERIA},
@@ -111,7 +131,9 @@ def synthetic_areas(n: int, *, seed: int = 0) -> gpd.GeoDataFrame:
             "year": np.where(rank <= n * 0.6, 2026 + (rank - 1) * 5 // n, np.nan),
             "team": [f"T{i % 8}" for i in range(n)],
         },
-        geometry=geoms, crs="EPSG:32648")
+        geometry=geoms,
+        crs="EPSG:32648",
+    )
     df["area_m2"] = df.geometry.area
     df["start"] = pd.Timestamp("2026-01-05") + pd.to_timedelta(rank % 300, unit="D")
     df["end"] = df["start"] + pd.Timedelta(days=10)
@@ -127,8 +149,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c])
-                                for c in cols) + " |")
+        print(
+            "| "
+            + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols)
+            + " |"
+        )
     return rows
 
 

@@ -33,25 +33,29 @@ def synthetic_areas(areas_n: int, *, seed: int = 0) -> pd.DataFrame:
     paddy = (1.0 - crop) * rng.beta(0.5, 4.0, n)
     area = rng.lognormal(9.5, 1.0, n)
     casualties = rng.poisson(0.3, n)
-    return pd.DataFrame({
-        "hazard_id": [f"HA-{i:07d}" for i in range(n)],
-        "status": status,
-        "evidence": np.where(status == "CHA", "direct", "indirect"),
-        "contamination": rng.choice(["CMR", "AP", "AP;CMR", "UXO"], size=n),
-        "devices_found": rng.poisson(2.0, n),
-        "area_m2": area,
-        "region": rng.choice(["north", "centre", "south"], size=n),
-        "is_cmr": rng.random(n) < 0.6,
-        "devices_per_ha": rng.gamma(0.8, 2.0, n),
-        "casualties_24m": casualties,
-        "landuse_frac_cropland": crop,
-        "landuse_frac_paddy": paddy,
-        "blocked_productive_m2": area * (crop + paddy),
-        "road_length_m": rng.exponential(200.0, n),
-        "travel_min_settlement": np.where(rng.random(n) < 0.02, np.nan, rng.gamma(2.0, 20.0, n)),
-        "population_within_30min": rng.lognormal(6.5, 1.2, n).round(),
-        "near_remote_survivors": rng.random(n) < 0.1,
-    })
+    return pd.DataFrame(
+        {
+            "hazard_id": [f"HA-{i:07d}" for i in range(n)],
+            "status": status,
+            "evidence": np.where(status == "CHA", "direct", "indirect"),
+            "contamination": rng.choice(["CMR", "AP", "AP;CMR", "UXO"], size=n),
+            "devices_found": rng.poisson(2.0, n),
+            "area_m2": area,
+            "region": rng.choice(["north", "centre", "south"], size=n),
+            "is_cmr": rng.random(n) < 0.6,
+            "devices_per_ha": rng.gamma(0.8, 2.0, n),
+            "casualties_24m": casualties,
+            "landuse_frac_cropland": crop,
+            "landuse_frac_paddy": paddy,
+            "blocked_productive_m2": area * (crop + paddy),
+            "road_length_m": rng.exponential(200.0, n),
+            "travel_min_settlement": np.where(
+                rng.random(n) < 0.02, np.nan, rng.gamma(2.0, 20.0, n)
+            ),
+            "population_within_30min": rng.lognormal(6.5, 1.2, n).round(),
+            "near_remote_survivors": rng.random(n) < 0.1,
+        }
+    )
 
 
 def bench(areas_n: int = 10_000, draws: int = 1_000) -> dict[str, Any]:
@@ -100,9 +104,11 @@ def _main(argv: list[str]) -> None:
     res = bench(areas_n, draws)
     print(f"scoring benchmark: {res['areas_n']:,} areas, {res['draws']:,} draws")
     print(f"  score_areas  {res['score_s']:7.3f} s   peak {res['score_peak_mib']:7.1f} MiB")
-    print(f"  sensitivity  {res['sensitivity_s']:7.3f} s   peak "
-          f"{res['sensitivity_peak_mib']:7.1f} MiB   (spearman mean "
-          f"{res['spearman_mean']:.3f})")
+    print(
+        f"  sensitivity  {res['sensitivity_s']:7.3f} s   peak "
+        f"{res['sensitivity_peak_mib']:7.1f} MiB   (spearman mean "
+        f"{res['spearman_mean']:.3f})"
+    )
 
 
 if __name__ == "__main__":

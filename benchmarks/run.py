@@ -23,10 +23,18 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="1.0 = national size (default); 0.1 for a quick look")
-    parser.add_argument("--only", nargs="*", choices=["criteria", "scoring", "planning", "maps"],
-                        help="run only these benchmarks")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="1.0 = national size (default); 0.1 for a quick look",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=["criteria", "scoring", "planning", "maps"],
+        help="run only these benchmarks",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     args = parser.parse_args(argv)
     s = args.scale
@@ -47,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
 def _criteria(s: float) -> list[dict]:
     from benchmarks.bench_criteria import bench
 
-    return bench(n_polygons=max(500, int(100_000 * s)), raster_size=max(500, int(20_000 * s)),
-                 n_nodes=max(2_000, int(200_000 * s)), n_settlements=max(100, int(2_000 * s)),
-                 peer_subset=max(200, min(10_000, int(10_000 * s))))
+    return bench(
+        n_polygons=max(500, int(100_000 * s)),
+        raster_size=max(500, int(20_000 * s)),
+        n_nodes=max(2_000, int(200_000 * s)),
+        n_settlements=max(100, int(2_000 * s)),
+        peer_subset=max(200, min(10_000, int(10_000 * s))),
+    )
 
 
 def _scoring(s: float) -> list[dict]:
@@ -81,8 +93,11 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
     if isinstance(v, dict | list | tuple):
-        return "; ".join(f"{k}={_fmt(x)}" for k, x in v.items()) if isinstance(v, dict) \
+        return (
+            "; ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+            if isinstance(v, dict)
             else ", ".join(_fmt(x) for x in v)
+        )
     return str(v).replace("|", "/")
 
 

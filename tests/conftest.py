@@ -35,8 +35,14 @@ def register(n: int = 4, **overrides) -> gpd.GeoDataFrame:
 
 
 MAPPING = {
-    "columns": {"hazard_id": "HAZ_ID", "status": "STATUS", "contamination": "CONTAM",
-                "evidence": "EVIDENCE", "devices_found": "DEVICES", "region": "DISTRICT"},
+    "columns": {
+        "hazard_id": "HAZ_ID",
+        "status": "STATUS",
+        "contamination": "CONTAM",
+        "evidence": "EVIDENCE",
+        "devices_found": "DEVICES",
+        "region": "DISTRICT",
+    },
     "codes": {"status": {"Confirmed": "CHA", "Suspected": "SHA"}},
 }
 

@@ -15,22 +15,31 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_maps import EVIL, make_areas, make_context  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium "
-                              "(`make browser-deps` or `apt-get install chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed at /usr/bin/chromium "
+        "(`make browser-deps` or `apt-get install chromium`)",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright (Python) is not installed: pip install "
-                                          "-e '.[test]'")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="playwright (Python) is not installed: pip install -e '.[test]'",
+    )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
@@ -68,8 +77,10 @@ COUNT_HAZARDS = """() => {
 
 def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
     areas = make_areas(50)
-    path = save_map(priority_map(areas, make_context(), MapSettings(), title="Browser test"),
-                    tmp_path / "map.html")
+    path = save_map(
+        priority_map(areas, make_context(), MapSettings(), title="Browser test"),
+        tmp_path / "map.html",
+    )
     page, blocked, errors = open_offline(browser, path)
     try:
         assert blocked == []
@@ -85,8 +96,9 @@ def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
         popup = page.locator(".leaflet-popup-content")
         popup.wait_for()
         assert EVIL in popup.inner_text()
-        assert page.evaluate("document.querySelectorAll('.leaflet-popup-content script')"
-                             ".length") == 0
+        assert (
+            page.evaluate("document.querySelectorAll('.leaflet-popup-content script').length") == 0
+        )
         assert "contribution" in popup.inner_text()
         # a criterion layer, built when switched on, draws the same areas and shows its legend
         page.get_by_label("Criterion: access").check()
@@ -102,8 +114,10 @@ def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
 
 def test_aggregated_map_draws_the_top_areas(browser, tmp_path):
     settings = MapSettings(max_detailed_areas=20, aggregate_cell_m=2000)
-    path = save_map(priority_map(make_areas(50), make_context(), settings, title="Aggregated"),
-                    tmp_path / "agg.html")
+    path = save_map(
+        priority_map(make_areas(50), make_context(), settings, title="Aggregated"),
+        tmp_path / "agg.html",
+    )
     page, blocked, errors = open_offline(browser, path)
     try:
         n, unique, _ = page.evaluate(COUNT_HAZARDS)

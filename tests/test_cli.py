@@ -21,11 +21,17 @@ runner = CliRunner()
 def project(tmp_path):
     reg = register(6).drop(columns="DISTRICT")
     reg.to_file(tmp_path / "hazards.gpkg")
-    admin = gpd.GeoDataFrame({"NAME": ["West", "East"]},
-                             geometry=[box(599_000, 1_649_000, 602_500, 1_652_000),
-                                       box(602_500, 1_649_000, 607_000, 1_652_000)], crs=UTM)
+    admin = gpd.GeoDataFrame(
+        {"NAME": ["West", "East"]},
+        geometry=[
+            box(599_000, 1_649_000, 602_500, 1_652_000),
+            box(602_500, 1_649_000, 607_000, 1_652_000),
+        ],
+        crs=UTM,
+    )
     admin.to_file(tmp_path / "admin.gpkg")
-    (tmp_path / "project.toml").write_text("""
+    (tmp_path / "project.toml").write_text(
+        """
 [project]
 name = "Tiny test province"
 crs = "EPSG:32648"
@@ -44,7 +50,9 @@ devices_found = "DEVICES"
 [inputs.admin]
 path = "admin.gpkg"
 columns = { region = "NAME" }
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return tmp_path / "project.toml"
 
 
@@ -62,8 +70,7 @@ def test_load_writes_layers_summary_and_manifest(project, tmp_path):
     assert list(hazards["region"]) == ["West", "West", "West", "East", "East", "East"]
     manifest = json.loads((out / "manifest.json").read_text())
     names = {o["path"] for o in manifest["outputs"]}
-    assert {"hazards.gpkg", "context.gpkg", "area_summary.csv",
-            "validation_report.csv"} <= names
+    assert {"hazards.gpkg", "context.gpkg", "area_summary.csv", "validation_report.csv"} <= names
     assert manifest["inputs"][0]["path"].endswith("project.toml")
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert "load" in manifest["timings_s"] and manifest["versions"]["ccm_geo"] == __version__
@@ -75,8 +82,13 @@ def test_two_runs_give_identical_tables_and_geopackages(project, tmp_path):
         out = tmp_path / name
         result = runner.invoke(app, ["run", str(project), "--out", str(out), "--stage", "load"])
         assert result.exit_code == 0, result.output
-        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                        for p in sorted(out.iterdir()) if p.suffix in (".gpkg", ".csv")})
+        digests.append(
+            {
+                p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.iterdir())
+                if p.suffix in (".gpkg", ".csv")
+            }
+        )
     assert digests[0] == digests[1] and len(digests[0]) >= 4
 
 
@@ -98,8 +110,9 @@ def test_usage_error_exit_2(project):
 
 def test_validate_prints_report_and_fails_on_fatal(tmp_path):
     reg = register(3, HAZ_ID=["A", "A", "B"], STATUS=["CHA", "SHA", "SHA"])
-    reg = reg.rename(columns={"HAZ_ID": "hazard_id", "STATUS": "status",
-                              "CONTAM": "contamination"})  # already the contract's names
+    reg = reg.rename(
+        columns={"HAZ_ID": "hazard_id", "STATUS": "status", "CONTAM": "contamination"}
+    )  # already the contract's names
     reg.to_file(tmp_path / "dups.gpkg")
     result = runner.invoke(app, ["validate", str(tmp_path / "dups.gpkg")])
     assert result.exit_code == 1

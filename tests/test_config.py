@@ -23,15 +23,21 @@ def test_minimal_project_resolves_paths(tmp_path):
 
 def test_unknown_key_is_named_with_its_path(tmp_path):
     path = _write(tmp_path, '[inputs.hazards]\npath = "h.gpkg"\npoint_area = 5\n')
-    with pytest.raises(ConfigError, match=r"project\.toml: .*inputs\.hazards\.point_area: "
-                                          r"unknown key"):
+    with pytest.raises(
+        ConfigError,
+        match=r"project\.toml: .*inputs\.hazards\.point_area: "
+        r"unknown key",
+    ):
         load_config(path)
 
 
 def test_wrong_form_names_key_and_value(tmp_path):
     path = _write(tmp_path, '[inputs.hazards]\npath = "h.gpkg"\npoint_area_m2 = -3\n')
-    with pytest.raises(ConfigError, match=r"inputs\.hazards\.point_area_m2: .*greater than 0 "
-                                          r"\(found -3\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"inputs\.hazards\.point_area_m2: .*greater than 0 "
+        r"\(found -3\)",
+    ):
         load_config(path)
 
 
@@ -45,7 +51,9 @@ def test_missing_section_and_bad_toml(tmp_path):
 
 
 def test_landcover_class_names_must_be_snake_case(tmp_path):
-    text = ('[inputs.hazards]\npath = "h.gpkg"\n[inputs.landcover]\npath = "lc.tif"\n'
-            '[inputs.landcover.classes]\n1 = "Crop Land"\n')
+    text = (
+        '[inputs.hazards]\npath = "h.gpkg"\n[inputs.landcover]\npath = "lc.tif"\n'
+        '[inputs.landcover.classes]\n1 = "Crop Land"\n'
+    )
     with pytest.raises(ConfigError, match=r"inputs\.landcover\.classes.*'Crop Land'"):
         load_config(_write(tmp_path, text))

@@ -19,10 +19,17 @@ REF = dt.date(2024, 6, 30)
 
 def _hazards(geoms, contamination, devices=None, ids=None):
     ids = ids or [f"H{i}" for i in range(len(geoms))]
-    gdf = gpd.GeoDataFrame({"hazard_id": ids, "contamination": contamination,
-                            "status": "CHA", "evidence": "direct",
-                            "devices_found": devices or [0] * len(geoms)},
-                           geometry=geoms, crs=CRS)
+    gdf = gpd.GeoDataFrame(
+        {
+            "hazard_id": ids,
+            "contamination": contamination,
+            "status": "CHA",
+            "evidence": "direct",
+            "devices_found": devices or [0] * len(geoms),
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
     gdf["area_m2"] = gdf.geometry.area
     return gdf
 
@@ -30,17 +37,30 @@ def _hazards(geoms, contamination, devices=None, ids=None):
 def _accidents(rows):
     """rows: (id, x, y, date, killed, injured)."""
     return gpd.GeoDataFrame(
-        {"accident_id": [r[0] for r in rows],
-         "date": pd.to_datetime([r[3] for r in rows]),
-         "killed": [r[4] for r in rows], "injured": [r[5] for r in rows],
-         "device_type": "CMR", "survivor_settlement_id": None},
-        geometry=[Point(r[1], r[2]) for r in rows], crs=CRS)
+        {
+            "accident_id": [r[0] for r in rows],
+            "date": pd.to_datetime([r[3] for r in rows]),
+            "killed": [r[4] for r in rows],
+            "injured": [r[5] for r in rows],
+            "device_type": "CMR",
+            "survivor_settlement_id": None,
+        },
+        geometry=[Point(r[1], r[2]) for r in rows],
+        crs=CRS,
+    )
 
 
 def test_contamination_flags_and_devices_per_ha():
-    hz = _hazards([box(0, 0, 100, 100), box(0, 0, 200, 100), box(0, 0, 100, 100),
-                   Polygon([(0, 0), (1, 0), (0, 0)])],
-                  ["AP;CMR", "CMR", "IED;UXO", ""], devices=[3, 4, 0, 2])
+    hz = _hazards(
+        [
+            box(0, 0, 100, 100),
+            box(0, 0, 200, 100),
+            box(0, 0, 100, 100),
+            Polygon([(0, 0), (1, 0), (0, 0)]),
+        ],
+        ["AP;CMR", "CMR", "IED;UXO", ""],
+        devices=[3, 4, 0, 2],
+    )
     acc = _accidents([("A1", 5000, 5000, "2024-01-01", 0, 0)])
     out = contamination_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
     assert list(out.index) == ["H0", "H1", "H2", "H3"]
@@ -57,14 +77,16 @@ def test_contamination_flags_and_devices_per_ha():
 def test_accidents_at_the_distance_and_date_limits():
     hz = _hazards([box(0, 0, 100, 100)], ["CMR"])
     start = "2022-06-30"  # REF minus 24 calendar months: included
-    acc = _accidents([
-        ("at_limit", 600.0, 50.0, "2024-01-10", 1, 0),      # distance exactly 500 m: in
-        ("too_far", 600.001, 50.0, "2024-01-10", 5, 5),     # 500.001 m: out
-        ("window_start", 50.0, 50.0, start, 0, 2),          # first day of the window: in
-        ("before", 50.0, 50.0, "2022-06-29", 7, 7),         # a day too early: out of counts
-        ("on_ref", 100.0, 100.0, "2024-06-30", 0, 1),       # on the reference date: in
-        ("after", 50.0, 50.0, "2024-07-01", 9, 9),          # after the reference: ignored
-    ])
+    acc = _accidents(
+        [
+            ("at_limit", 600.0, 50.0, "2024-01-10", 1, 0),  # distance exactly 500 m: in
+            ("too_far", 600.001, 50.0, "2024-01-10", 5, 5),  # 500.001 m: out
+            ("window_start", 50.0, 50.0, start, 0, 2),  # first day of the window: in
+            ("before", 50.0, 50.0, "2022-06-29", 7, 7),  # a day too early: out of counts
+            ("on_ref", 100.0, 100.0, "2024-06-30", 0, 1),  # on the reference date: in
+            ("after", 50.0, 50.0, "2024-07-01", 9, 9),  # after the reference: ignored
+        ]
+    )
     out = contamination_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
     row = out.loc["H0"]
     assert row["accidents_24m"] == 3
@@ -87,8 +109,9 @@ def test_days_since_last_accident_uses_any_date_and_nan_without():
 def test_window_setting_names_the_columns():
     hz = _hazards([box(0, 0, 100, 100)], ["CMR"])
     acc = _accidents([("a", 50, 50, "2023-07-01", 1, 1), ("b", 50, 50, "2023-06-29", 1, 1)])
-    s = CriteriaSettings(contamination=ContaminationSettings(accident_window_months=12,
-                                                             accident_distance_m=0))
+    s = CriteriaSettings(
+        contamination=ContaminationSettings(accident_window_months=12, accident_distance_m=0)
+    )
     out = contamination_indicators(hz, Context(crs=CRS, accidents=acc), s, reference_date=REF)
     assert "accidents_12m" in out.columns and "accidents_24m" not in out.columns
     assert out.loc["H0", "accidents_12m"] == 1
@@ -96,17 +119,23 @@ def test_window_setting_names_the_columns():
 
 
 def test_hole_and_multipolygon():
-    ring = Polygon([(0, 0), (3000, 0), (3000, 3000), (0, 3000)],
-                   [[(1000, 1000), (2000, 1000), (2000, 2000), (1000, 2000)]])
-    wide = Polygon([(10_000, 0), (14_000, 0), (14_000, 4000), (10_000, 4000)],
-                   [[(11_000, 1000), (13_200, 1000), (13_200, 3200), (11_000, 3200)]])
+    ring = Polygon(
+        [(0, 0), (3000, 0), (3000, 3000), (0, 3000)],
+        [[(1000, 1000), (2000, 1000), (2000, 2000), (1000, 2000)]],
+    )
+    wide = Polygon(
+        [(10_000, 0), (14_000, 0), (14_000, 4000), (10_000, 4000)],
+        [[(11_000, 1000), (13_200, 1000), (13_200, 3200), (11_000, 3200)]],
+    )
     multi = MultiPolygon([box(20_000, 0, 20_100, 100), box(30_000, 0, 30_100, 100)])
     hz = _hazards([ring, wide, multi], ["CMR", "CMR", "AT"])
-    acc = _accidents([
-        ("hole_centre", 1500, 1500, "2024-01-01", 0, 1),    # 500 m from the hole's edge: in
-        ("wide_centre", 12_100, 2100, "2024-01-01", 0, 1),  # 1100 m from the edge: out
-        ("second_part", 30_050, 50, "2024-01-01", 1, 0),    # inside the second part: in
-    ])
+    acc = _accidents(
+        [
+            ("hole_centre", 1500, 1500, "2024-01-01", 0, 1),  # 500 m from the hole's edge: in
+            ("wide_centre", 12_100, 2100, "2024-01-01", 0, 1),  # 1100 m from the edge: out
+            ("second_part", 30_050, 50, "2024-01-01", 1, 0),  # inside the second part: in
+        ]
+    )
     out = contamination_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
     assert out["accidents_24m"].tolist() == [1, 0, 1]
 

@@ -24,37 +24,73 @@ CLASSES = {1: "forest", 2: "cropland"}
 
 def _hazards():
     gdf = gpd.GeoDataFrame(
-        {"hazard_id": ["B", "A"], "status": ["CHA", "SHA"], "contamination": ["CMR;AP", "UXO"],
-         "evidence": ["direct", "indirect"], "devices_found": [4, 0], "region": "R"},
-        geometry=[box(0, 0, 20, 20), box(20, 0, 40, 20)], crs=CRS)
+        {
+            "hazard_id": ["B", "A"],
+            "status": ["CHA", "SHA"],
+            "contamination": ["CMR;AP", "UXO"],
+            "evidence": ["direct", "indirect"],
+            "devices_found": [4, 0],
+            "region": "R",
+        },
+        geometry=[box(0, 0, 20, 20), box(20, 0, 40, 20)],
+        crs=CRS,
+    )
     gdf["area_m2"] = gdf.geometry.area
     return gdf
 
 
 def _context(tmp_path):
     path = tmp_path / "lc.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=2, count=1, dtype="uint8",
-                       crs=CRS, transform=Affine(10, 0, 0, 0, -10, 20), nodata=0) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=2,
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=Affine(10, 0, 0, 0, -10, 20),
+        nodata=0,
+    ) as ds:
         ds.write(np.array([[1, 1, 2, 2], [1, 1, 2, 2]], dtype="uint8"), 1)
     return Context(
         crs=CRS,
         accidents=gpd.GeoDataFrame(
-            {"accident_id": ["a1"], "date": pd.to_datetime(["2024-01-01"]), "killed": [1],
-             "injured": [2], "device_type": ["CMR"], "survivor_settlement_id": ["S1"]},
-            geometry=[Point(10, 10)], crs=CRS),
-        settlements=gpd.GeoDataFrame({"settlement_id": ["S1"], "name": ["One"],
-                                      "population": [300]}, geometry=[Point(0, 500)], crs=CRS),
-        health=gpd.GeoDataFrame({"facility_id": ["F1"], "name": ["Clinic"]},
-                                geometry=[Point(2000, 500)], crs=CRS),
-        roads=gpd.GeoDataFrame({"road_id": ["r"], "road_class": ["primary"]},
-                               geometry=[LineString([(0, 500), (2000, 500)])], crs=CRS),
-        landcover_path=path, landcover_classes=CLASSES)
+            {
+                "accident_id": ["a1"],
+                "date": pd.to_datetime(["2024-01-01"]),
+                "killed": [1],
+                "injured": [2],
+                "device_type": ["CMR"],
+                "survivor_settlement_id": ["S1"],
+            },
+            geometry=[Point(10, 10)],
+            crs=CRS,
+        ),
+        settlements=gpd.GeoDataFrame(
+            {"settlement_id": ["S1"], "name": ["One"], "population": [300]},
+            geometry=[Point(0, 500)],
+            crs=CRS,
+        ),
+        health=gpd.GeoDataFrame(
+            {"facility_id": ["F1"], "name": ["Clinic"]}, geometry=[Point(2000, 500)], crs=CRS
+        ),
+        roads=gpd.GeoDataFrame(
+            {"road_id": ["r"], "road_class": ["primary"]},
+            geometry=[LineString([(0, 500), (2000, 500)])],
+            crs=CRS,
+        ),
+        landcover_path=path,
+        landcover_classes=CLASSES,
+    )
 
 
 def test_compute_criteria_all_families(tmp_path):
     steps = []
-    out = compute_criteria(_hazards(), _context(tmp_path), reference_date=REF,
-                           progress=steps.append)
+    out = compute_criteria(
+        _hazards(), _context(tmp_path), reference_date=REF, progress=steps.append
+    )
     assert steps == ["contamination", "landuse", "road graph", "remoteness"]
     assert list(out.index) == ["B", "A"] and out.index.name == "hazard_id"
     assert list(out.columns) == criteria_columns(_context(tmp_path))

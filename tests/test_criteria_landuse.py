@@ -16,45 +16,62 @@ from ccm_geo.model import Context
 CRS = "EPSG:32648"
 CLASSES = {1: "forest", 2: "cropland", 3: "paddy", 4: "settlement"}
 # 10 m pixels, x 0..40, y 0..40; 0 is nodata
-GRID = np.array([[1, 1, 2, 2],
-                 [1, 1, 2, 2],
-                 [3, 3, 0, 0],
-                 [3, 3, 4, 4]], dtype="uint8")
+GRID = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 0, 0], [3, 3, 4, 4]], dtype="uint8")
 
 
 @pytest.fixture
 def raster(tmp_path):
     path = tmp_path / "lc.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8",
-                       crs=CRS, transform=Affine(10, 0, 0, 0, -10, 40), nodata=0) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=4,
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=Affine(10, 0, 0, 0, -10, 40),
+        nodata=0,
+    ) as ds:
         ds.write(GRID, 1)
     return path
 
 
 def _hazards(geoms, crs=CRS):
-    gdf = gpd.GeoDataFrame({"hazard_id": [f"H{i}" for i in range(len(geoms))]},
-                           geometry=geoms, crs=crs)
+    gdf = gpd.GeoDataFrame(
+        {"hazard_id": [f"H{i}" for i in range(len(geoms))]}, geometry=geoms, crs=crs
+    )
     gdf["area_m2"] = gdf.geometry.area
     return gdf
 
 
 def _roads(lines=()):
-    return gpd.GeoDataFrame({"road_id": [f"R{i}" for i in range(len(lines))],
-                             "road_class": "track"}, geometry=list(lines), crs=CRS)
+    return gpd.GeoDataFrame(
+        {"road_id": [f"R{i}" for i in range(len(lines))], "road_class": "track"},
+        geometry=list(lines),
+        crs=CRS,
+    )
 
 
 def _context(raster, roads=None, classes=CLASSES):
-    return Context(crs=CRS, landcover_path=raster, landcover_classes=classes,
-                   roads=roads if roads is not None else _roads())
+    return Context(
+        crs=CRS,
+        landcover_path=raster,
+        landcover_classes=classes,
+        roads=roads if roads is not None else _roads(),
+    )
 
 
 def test_exact_and_partial_pixels(raster):
-    hz = _hazards([
-        box(0, 20, 20, 40),    # the four forest pixels exactly
-        box(5, 25, 25, 40),    # 225 m² forest, 75 m² cropland
-        box(20, 0, 40, 20),    # two nodata pixels, two settlement pixels
-        box(-10, 30, 10, 40),  # half outside the raster, half on a forest pixel
-    ])
+    hz = _hazards(
+        [
+            box(0, 20, 20, 40),  # the four forest pixels exactly
+            box(5, 25, 25, 40),  # 225 m² forest, 75 m² cropland
+            box(20, 0, 40, 20),  # two nodata pixels, two settlement pixels
+            box(-10, 30, 10, 40),  # half outside the raster, half on a forest pixel
+        ]
+    )
     out = landuse_indicators(hz, _context(raster))
     assert out.loc["H0", "landuse_frac_forest"] == pytest.approx(1.0)
     assert out.loc["H0", "landuse_nodata_frac"] == pytest.approx(0.0, abs=1e-12)
@@ -68,13 +85,13 @@ def test_exact_and_partial_pixels(raster):
     assert out["blocked_productive_m2"].tolist() == pytest.approx([0.0, 75.0, 200.0, 0.0])
     assert list(out.columns) == landuse_columns(CLASSES)
     frac_cols = [c for c in out.columns if c.startswith("landuse_frac_")]
-    assert (out[frac_cols].sum(axis=1) + out["landuse_nodata_frac"]).tolist() == \
-        pytest.approx([1.0] * 4)
+    assert (out[frac_cols].sum(axis=1) + out["landuse_nodata_frac"]).tolist() == pytest.approx(
+        [1.0] * 4
+    )
 
 
 def test_polygon_with_hole_and_multipolygon(raster):
-    ring = Polygon([(0, 0), (40, 0), (40, 40), (0, 40)],
-                   [[(10, 10), (30, 10), (30, 30), (10, 30)]])
+    ring = Polygon([(0, 0), (40, 0), (40, 40), (0, 40)], [[(10, 10), (30, 10), (30, 30), (10, 30)]])
     multi = MultiPolygon([box(0, 30, 10, 40), box(30, 0, 40, 10)])
     out = landuse_indicators(_hazards([ring, multi]), _context(raster))
     # ring: 12 pixels: 3 forest, 3 cropland, 3 paddy, 2 settlement, 1 nodata
@@ -118,9 +135,18 @@ def test_raster_in_another_crs_reprojects_the_polygons(tmp_path):
     path = tmp_path / "lc4326.tif"
     arr = np.ones((200, 200), dtype="uint8")
     arr[:, 100:] = 2
-    with rasterio.open(path, "w", driver="GTiff", width=200, height=200, count=1,
-                       dtype="uint8", crs="EPSG:4326",
-                       transform=Affine(0.001, 0, 104.9, 0, -0.001, 15.2), nodata=0) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=200,
+        height=200,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=Affine(0.001, 0, 104.9, 0, -0.001, 15.2),
+        nodata=0,
+    ) as ds:
         ds.write(arr, 1)
     _, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(105.0, 15.1)
     hz = _hazards([box(500_000 - 100, y, 500_000 + 100, y + 200)])

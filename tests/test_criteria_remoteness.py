@@ -32,35 +32,46 @@ WALK = 4000 / 60  # m per minute at 4 km/h
 def _roads():
     return gpd.GeoDataFrame(
         {"road_id": ["A", "B", "C"], "road_class": ["primary", "track", "secondary"]},
-        geometry=[LineString([(0, 0), (3000, 0), (6000, 0)]),
-                  LineString([(6000.001, 0.002), (6000, 1000)]),  # snaps onto (6000, 0)
-                  LineString([(20_000, 0), (22_000, 0)])], crs=CRS)
+        geometry=[
+            LineString([(0, 0), (3000, 0), (6000, 0)]),
+            LineString([(6000.001, 0.002), (6000, 1000)]),  # snaps onto (6000, 0)
+            LineString([(20_000, 0), (22_000, 0)]),
+        ],
+        crs=CRS,
+    )
 
 
 def _points(ids, xy, id_col, **cols):
-    return gpd.GeoDataFrame({id_col: ids, "name": ids, **cols},
-                            geometry=[Point(p) for p in xy], crs=CRS)
+    return gpd.GeoDataFrame(
+        {id_col: ids, "name": ids, **cols}, geometry=[Point(p) for p in xy], crs=CRS
+    )
 
 
 def _hazards():
     # centres: X (-300, 0); Y (6300, 900); Z (20100, 100)
-    geoms = [box(-400, -100, -200, 100), box(6200, 800, 6400, 1000),
-             box(20_050, 50, 20_150, 150)]
+    geoms = [box(-400, -100, -200, 100), box(6200, 800, 6400, 1000), box(20_050, 50, 20_150, 150)]
     return gpd.GeoDataFrame({"hazard_id": ["X", "Y", "Z"]}, geometry=geoms, crs=CRS)
 
 
 def _context(**kw):
     layers = dict(
         roads=_roads(),
-        settlements=_points(["S1", "S2"], [(0, -100), (6000, 1100)], "settlement_id",
-                            population=[1000, 500]),
+        settlements=_points(
+            ["S1", "S2"], [(0, -100), (6000, 1100)], "settlement_id", population=[1000, 500]
+        ),
         health=_points(["H1"], [(0, 100)], "facility_id"),
         accidents=gpd.GeoDataFrame(
-            {"accident_id": ["a1", "a2", "a3"],
-             "date": pd.to_datetime(["2023-01-01", "2023-02-01", "2030-01-01"]),
-             "killed": [0, 1, 0], "injured": [2, 1, 9], "device_type": "CMR",
-             "survivor_settlement_id": ["S2", "S1", "S1"]},
-            geometry=[Point(6000, 900), Point(10, 10), Point(10, 10)], crs=CRS),
+            {
+                "accident_id": ["a1", "a2", "a3"],
+                "date": pd.to_datetime(["2023-01-01", "2023-02-01", "2030-01-01"]),
+                "killed": [0, 1, 0],
+                "injured": [2, 1, 9],
+                "device_type": "CMR",
+                "survivor_settlement_id": ["S2", "S1", "S1"],
+            },
+            geometry=[Point(6000, 900), Point(10, 10), Point(10, 10)],
+            crs=CRS,
+        ),
     )
     layers.update(kw)
     return Context(crs=CRS, **layers)
@@ -98,10 +109,13 @@ def test_graph_nodes_edges_and_weights():
 def test_shared_vertex_is_a_junction_and_crossing_is_not():
     roads = gpd.GeoDataFrame(
         {"road_id": ["D", "E", "F"], "road_class": "primary"},
-        geometry=[LineString([(0, 0), (2000, 0), (4000, 0)]),
-                  LineString([(2000, 0), (2000, 1000)]),       # T junction on D's vertex
-                  MultiLineString([[(3000, -500), (3000, 500)]])],  # crosses D, no vertex
-        crs=CRS)
+        geometry=[
+            LineString([(0, 0), (2000, 0), (4000, 0)]),
+            LineString([(2000, 0), (2000, 1000)]),  # T junction on D's vertex
+            MultiLineString([[(3000, -500), (3000, 500)]]),
+        ],  # crosses D, no vertex
+        crs=CRS,
+    )
     g = build_road_graph(roads)
     assert g.n_nodes == 6 and g.n_edges == 4
     xy = {tuple(np.round(p, 3)): i for i, p in enumerate(g.xy)}
@@ -111,8 +125,11 @@ def test_shared_vertex_is_a_junction_and_crossing_is_not():
 
 
 def test_unknown_road_class_gets_default_speed_with_warning():
-    roads = gpd.GeoDataFrame({"road_id": ["A"], "road_class": ["goat_path"]},
-                             geometry=[LineString([(0, 0), (1000, 0)])], crs=CRS)
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["A"], "road_class": ["goat_path"]},
+        geometry=[LineString([(0, 0), (1000, 0)])],
+        crs=CRS,
+    )
     with pytest.warns(DataWarning, match="'goat_path'"):
         g = build_road_graph(roads, _settings(default_speed_kmh=6))
     assert g.csr.data.tolist() == pytest.approx([10.0, 10.0])
@@ -120,10 +137,11 @@ def test_unknown_road_class_gets_default_speed_with_warning():
 
 def test_travel_times_by_road_and_penalty_for_disconnected_parts():
     s = _settings(direct_walk_max_min=0)
-    with _warns(r"no road route to any settlement.*hazard_id Z",
-                r"no road route to any health facility.*hazard_id Z"):
-        out = remoteness_indicators(_hazards(), _context(), s,
-                                    reference_date=dt.date(2024, 1, 1))
+    with _warns(
+        r"no road route to any settlement.*hazard_id Z",
+        r"no road route to any health facility.*hazard_id Z",
+    ):
+        out = remoteness_indicators(_hazards(), _context(), s, reference_date=dt.date(2024, 1, 1))
     walk_x, walk_y = 300 / WALK, np.hypot(300, 100) / WALK
     assert out.loc["X", "travel_min_settlement"] == pytest.approx(walk_x + 1.5)
     assert out.loc["X", "nearest_settlement_id"] == "S1"
@@ -148,9 +166,14 @@ def test_travel_times_by_road_and_penalty_for_disconnected_parts():
 
 
 def test_reach_limits_mean_and_remote_threshold():
-    s = _settings(direct_walk_max_min=0, population_travel_min=10, survivor_radius_min=10,
-                  remote_threshold_min=10, survivor_travel_aggregate="mean",
-                  unreachable_penalty_min=999)
+    s = _settings(
+        direct_walk_max_min=0,
+        population_travel_min=10,
+        survivor_radius_min=10,
+        remote_threshold_min=10,
+        survivor_travel_aggregate="mean",
+        unreachable_penalty_min=999,
+    )
     with _warns("hazard_id Z"):
         out = remoteness_indicators(_hazards(), _context(), s)
     assert "population_within_10min" in out.columns
@@ -182,8 +205,7 @@ def test_graph_built_once_is_reused():
 
 def test_missing_layers_give_nan_not_a_crash():
     with pytest.warns(DataWarning, match="no roads, health, accidents layer"):
-        out = remoteness_indicators(_hazards(), _context(roads=None, health=None,
-                                                         accidents=None))
+        out = remoteness_indicators(_hazards(), _context(roads=None, health=None, accidents=None))
     assert out["population_within_5km"].tolist() == [1000, 500, 0]
     assert out["travel_min_settlement"].isna().all()
     assert out["nearest_settlement_id"].isna().all()

@@ -19,8 +19,16 @@ from ccm_geo import demo
 SCALE = 0.05
 LAYERS = ("hazards", "settlements", "health", "roads", "admin", "accidents")
 FIELDS = {
-    "hazards": ["HAZ_ID", "NAME", "STATUS", "CONTAM", "EVIDENCE", "DEVICES", "DISTRICT",
-                "SURVEY_DATE"],
+    "hazards": [
+        "HAZ_ID",
+        "NAME",
+        "STATUS",
+        "CONTAM",
+        "EVIDENCE",
+        "DEVICES",
+        "DISTRICT",
+        "SURVEY_DATE",
+    ],
     "settlements": ["VIL_ID", "VIL_NAME", "POP"],
     "health": ["HF_ID", "HF_NAME", "LEVEL"],
     "roads": ["ROAD_ID", "CLASS"],
@@ -144,8 +152,12 @@ def test_roads_meet_at_shared_endpoints_with_one_detached_cluster(region):
     assert set(roads["CLASS"]) <= {"primary", "secondary", "tertiary", "track"}
     assert roads["ROAD_ID"].is_unique and roads.is_valid.all()
     geoms = roads.geometry.values
-    ends = np.concatenate([shapely.get_coordinates(shapely.get_point(geoms, 0)),
-                           shapely.get_coordinates(shapely.get_point(geoms, -1))])
+    ends = np.concatenate(
+        [
+            shapely.get_coordinates(shapely.get_point(geoms, 0)),
+            shapely.get_coordinates(shapely.get_point(geoms, -1)),
+        ]
+    )
     nodes, inv = np.unique(ends, axis=0, return_inverse=True)
     m = len(roads)
     graph = coo_matrix((np.ones(m), (inv[:m], inv[m:])), shape=(len(nodes), len(nodes)))

@@ -22,11 +22,31 @@ def tasks_frame(rows: list[dict]) -> pd.DataFrame:
     return t
 
 
-def task(i, *, method="clearance_manual", region="North", year=2027, cost=10_000.0, cmr=100.0,
-         mine=0.0, benefit=100.0, channel=None):
-    return {"task_id": f"T{i:03d}", "hazard_id": f"H{i:03d}", "method": method,
-            "region": region, "year": year, "cost_usd": cost, "cmr_m2": cmr, "mine_m2": mine,
-            "benefit": benefit, "channel": channel, "area_m2": cmr + mine}
+def task(
+    i,
+    *,
+    method="clearance_manual",
+    region="North",
+    year=2027,
+    cost=10_000.0,
+    cmr=100.0,
+    mine=0.0,
+    benefit=100.0,
+    channel=None,
+):
+    return {
+        "task_id": f"T{i:03d}",
+        "hazard_id": f"H{i:03d}",
+        "method": method,
+        "region": region,
+        "year": year,
+        "cost_usd": cost,
+        "cmr_m2": cmr,
+        "mine_m2": mine,
+        "benefit": benefit,
+        "channel": channel,
+        "area_m2": cmr + mine,
+    }
 
 
 def check_allocation(alloc, donors) -> None:
@@ -66,8 +86,14 @@ def check_allocation(alloc, donors) -> None:
 def test_known_optimum_and_region_coherence():
     # one donor, US$30k: three equal tasks fit, two of them in North; a fourth in South has
     # the same benefit: the penalty makes the package use one region only
-    t = tasks_frame([task(0, region="North"), task(1, region="North"),
-                     task(2, region="South"), task(3, region="North")])
+    t = tasks_frame(
+        [
+            task(0, region="North"),
+            task(1, region="North"),
+            task(2, region="South"),
+            task(3, region="North"),
+        ]
+    )
     d = DonorProfile(name="A", budget_usd=30_000)
     alloc = match_donors(t, [d], seed=3)
     assert alloc.status == "optimal"
@@ -86,8 +112,9 @@ def test_min_grant_empty_or_above():
 
 
 def test_per_year_envelope_and_years():
-    t = tasks_frame([task(0, year=2027), task(1, year=2027), task(2, year=2028),
-                     task(3, year=2029)])
+    t = tasks_frame(
+        [task(0, year=2027), task(1, year=2027), task(2, year=2028), task(3, year=2029)]
+    )
     d = DonorProfile(name="Y", budget_usd={2027: 10_000, 2028: 20_000})
     alloc = match_donors(t, [d])
     pkg = alloc.package("Y")
@@ -96,19 +123,40 @@ def test_per_year_envelope_and_years():
 
 
 def test_eligibility_rules():
-    t = candidate_tasks(tasks_frame([
-        task(0, method="nts"), task(1, method="ts_dog", mine=50.0, cmr=0.0),
-        task(2, cmr=0.0, mine=10.0), task(3, channel="military"), task(4, region="East"),
-        task(5, cost=90_000.0), task(6, year=np.nan)]), default_channel="ngo")
+    t = candidate_tasks(
+        tasks_frame(
+            [
+                task(0, method="nts"),
+                task(1, method="ts_dog", mine=50.0, cmr=0.0),
+                task(2, cmr=0.0, mine=10.0),
+                task(3, channel="military"),
+                task(4, region="East"),
+                task(5, cost=90_000.0),
+                task(6, year=np.nan),
+            ]
+        ),
+        default_channel="ngo",
+    )
     assert list(t["task_id"]) == [f"T{i:03d}" for i in range(6)]  # unplanned left out
-    assert list(t["activity"]) == ["survey", "survey", "clearance", "clearance", "clearance",
-                                   "clearance"]
-    donors = [DonorProfile(name="cmr", contamination="cmr", thematic=["clearance"],
-                           budget_usd=50_000),
-              DonorProfile(name="mines", contamination="mines", budget_usd=1e6,
-                           channels_allowed=["ngo"]),
-              DonorProfile(name="nomil", excludes_military=True, regions=["North"],
-                           budget_usd=1e6, max_grant_usd=80_000)]
+    assert list(t["activity"]) == [
+        "survey",
+        "survey",
+        "clearance",
+        "clearance",
+        "clearance",
+        "clearance",
+    ]
+    donors = [
+        DonorProfile(name="cmr", contamination="cmr", thematic=["clearance"], budget_usd=50_000),
+        DonorProfile(name="mines", contamination="mines", budget_usd=1e6, channels_allowed=["ngo"]),
+        DonorProfile(
+            name="nomil",
+            excludes_military=True,
+            regions=["North"],
+            budget_usd=1e6,
+            max_grant_usd=80_000,
+        ),
+    ]
     e = eligibility(t, donors)
     assert e[:, 0].tolist() == [False, False, False, True, True, False]
     assert e[:, 1].tolist() == [False, True, True, False, False, False]
@@ -116,10 +164,17 @@ def test_eligibility_rules():
 
 
 def test_task_activity_from_method_names():
-    t = pd.DataFrame({"method": ["nts", "ts", "ts_dog", "clearance_manual",
-                                 "technical survey", "bac"]})
-    assert task_activity(t).tolist() == ["survey", "survey", "survey", "clearance", "survey",
-                                         "clearance"]
+    t = pd.DataFrame(
+        {"method": ["nts", "ts", "ts_dog", "clearance_manual", "technical survey", "bac"]}
+    )
+    assert task_activity(t).tolist() == [
+        "survey",
+        "survey",
+        "survey",
+        "clearance",
+        "survey",
+        "clearance",
+    ]
 
 
 def test_errors():
@@ -127,8 +182,9 @@ def test_errors():
         match_donors(pd.DataFrame({"task_id": ["a"]}), [])
     t = tasks_frame([task(0)])
     with pytest.raises(ConfigError, match="distinct `slug`"):
-        match_donors(t, [DonorProfile(name="A b", budget_usd=1), DonorProfile(
-            name="a-B", budget_usd=1)])
+        match_donors(
+            t, [DonorProfile(name="A b", budget_usd=1), DonorProfile(name="a-B", budget_usd=1)]
+        )
     with pytest.raises(ValueError, match="max_grant_usd"):
         DonorProfile(name="x", budget_usd=1, min_grant_usd=10, max_grant_usd=5)
     with pytest.raises(ValueError, match="unknown keys"):
@@ -137,10 +193,16 @@ def test_errors():
 
 def test_deterministic():
     rng = np.random.default_rng(5)
-    rows = [task(i, region=REGIONS[i % 3], cost=float(rng.integers(1, 20)) * 1000,
-                 benefit=float(rng.uniform(1, 100))) for i in range(30)]
-    donors = [DonorProfile(name="A", budget_usd=60_000), DonorProfile(name="B",
-                                                                      budget_usd=40_000)]
+    rows = [
+        task(
+            i,
+            region=REGIONS[i % 3],
+            cost=float(rng.integers(1, 20)) * 1000,
+            benefit=float(rng.uniform(1, 100)),
+        )
+        for i in range(30)
+    ]
+    donors = [DonorProfile(name="A", budget_usd=60_000), DonorProfile(name="B", budget_usd=40_000)]
     a = match_donors(tasks_frame(rows), donors, seed=7)
     b = match_donors(tasks_frame(rows), donors, seed=7)
     assert a.funded_by.equals(b.funded_by)
@@ -156,38 +218,65 @@ def instances(draw):
     rows = []
     for i in range(n):
         mix = draw(st.sampled_from(["cmr", "mines", "both"]))
-        rows.append(task(
-            i, method=draw(st.sampled_from(["nts", "ts", "clearance_manual"])),
-            region=draw(st.sampled_from(REGIONS)),
-            year=draw(st.sampled_from([2027, 2028, 2029, None])),
-            cost=float(draw(st.integers(0, 40))) * 1000.0,
-            cmr=0.0 if mix == "mines" else 100.0, mine=0.0 if mix == "cmr" else 50.0,
-            benefit=float(draw(st.integers(0, 100))),
-            channel=draw(st.sampled_from([None, *CHANNELS]))))
+        rows.append(
+            task(
+                i,
+                method=draw(st.sampled_from(["nts", "ts", "clearance_manual"])),
+                region=draw(st.sampled_from(REGIONS)),
+                year=draw(st.sampled_from([2027, 2028, 2029, None])),
+                cost=float(draw(st.integers(0, 40))) * 1000.0,
+                cmr=0.0 if mix == "mines" else 100.0,
+                mine=0.0 if mix == "cmr" else 50.0,
+                benefit=float(draw(st.integers(0, 100))),
+                channel=draw(st.sampled_from([None, *CHANNELS])),
+            )
+        )
     donors = []
     for j in range(draw(st.integers(1, 4))):
         per_year = draw(st.booleans())
-        budget = ({y: float(draw(st.integers(0, 60))) * 1000 for y in
-                   draw(st.sets(st.sampled_from([2027, 2028, 2029]), min_size=1))}
-                  if per_year else float(draw(st.integers(0, 120))) * 1000)
+        budget = (
+            {
+                y: float(draw(st.integers(0, 60))) * 1000
+                for y in draw(st.sets(st.sampled_from([2027, 2028, 2029]), min_size=1))
+            }
+            if per_year
+            else float(draw(st.integers(0, 120))) * 1000
+        )
         lo = float(draw(st.integers(0, 40))) * 1000
-        hi = draw(st.one_of(st.none(), st.integers(int(lo / 1000), 100).map(
-            lambda v: float(max(v, 1)) * 1000)))
-        donors.append(DonorProfile(
-            name=f"D{j}", budget_usd=budget, min_grant_usd=lo, max_grant_usd=hi,
-            thematic=draw(st.lists(st.sampled_from(["clearance", "survey", "risk_education"]),
-                                   min_size=1, max_size=3, unique=True)),
-            contamination=draw(st.sampled_from(["cmr", "mines", "any"])),
-            regions=draw(st.lists(st.sampled_from(REGIONS), max_size=2, unique=True)),
-            channels_allowed=draw(st.lists(st.sampled_from(CHANNELS), max_size=2, unique=True)),
-            excludes_military=draw(st.booleans()),
-            years=[] if per_year else draw(st.lists(st.sampled_from([2027, 2028, 2029]),
-                                                    max_size=2, unique=True))))
+        hi = draw(
+            st.one_of(
+                st.none(), st.integers(int(lo / 1000), 100).map(lambda v: float(max(v, 1)) * 1000)
+            )
+        )
+        donors.append(
+            DonorProfile(
+                name=f"D{j}",
+                budget_usd=budget,
+                min_grant_usd=lo,
+                max_grant_usd=hi,
+                thematic=draw(
+                    st.lists(
+                        st.sampled_from(["clearance", "survey", "risk_education"]),
+                        min_size=1,
+                        max_size=3,
+                        unique=True,
+                    )
+                ),
+                contamination=draw(st.sampled_from(["cmr", "mines", "any"])),
+                regions=draw(st.lists(st.sampled_from(REGIONS), max_size=2, unique=True)),
+                channels_allowed=draw(st.lists(st.sampled_from(CHANNELS), max_size=2, unique=True)),
+                excludes_military=draw(st.booleans()),
+                years=[]
+                if per_year
+                else draw(st.lists(st.sampled_from([2027, 2028, 2029]), max_size=2, unique=True)),
+            )
+        )
     return tasks_frame(rows), donors
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(instances())
 def test_property_constraints_hold(instance):
     tasks, donors = instance
@@ -214,7 +303,10 @@ def test_docs_example_parses():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "requests.md").read_text("utf-8")
     block = re.search(r"```toml\n(.*?)```", doc, flags=re.S).group(1)
     donors = [DonorProfile(**d) for d in tomllib.loads(block)["donors"]]
-    assert [d.key for d in donors] == ["nordic-ccm-fund", "pacific-development-cooperation-agency",
-                                       "fondation-solidarite-survivants"]
+    assert [d.key for d in donors] == [
+        "nordic-ccm-fund",
+        "pacific-development-cooperation-agency",
+        "fondation-solidarite-survivants",
+    ]
     assert donors[1].envelope() == {2027: 350_000.0, 2028: 350_000.0, 2029: 300_000.0}
     assert donors[2].label("title") == "Demande de financement"

@@ -33,19 +33,43 @@ def _digests(folder, names):
 def test_every_stage_wrote_its_outputs(demo_run):
     out, _ = demo_run
     expected = [
-        "hazards.gpkg", "context.gpkg", "validation_report.csv", "area_summary.csv",
-        "criteria.gpkg", "criteria.csv", "scored.gpkg", "scores.csv", "weights.csv",
-        "sensitivity_sweep.csv", "scenarios.csv", "sensitivity_summary.json",
-        "plan/tasks.gpkg", "plan/tasks.csv", "plan/milestones.csv", "plan/plan_summary.json",
-        "plan/budget_curve.csv", "plan/budget_curve.png", "priority_map.html",
-        "priority_map_embed.html", "priority_map.png", "priority_map.pdf",
-        "requests/programme.html", "requests/funding_gap.csv", "manifest.json",
+        "hazards.gpkg",
+        "context.gpkg",
+        "validation_report.csv",
+        "area_summary.csv",
+        "criteria.gpkg",
+        "criteria.csv",
+        "scored.gpkg",
+        "scores.csv",
+        "weights.csv",
+        "sensitivity_sweep.csv",
+        "scenarios.csv",
+        "sensitivity_summary.json",
+        "plan/tasks.gpkg",
+        "plan/tasks.csv",
+        "plan/milestones.csv",
+        "plan/plan_summary.json",
+        "plan/budget_curve.csv",
+        "plan/budget_curve.png",
+        "priority_map.html",
+        "priority_map_embed.html",
+        "priority_map.png",
+        "priority_map.pdf",
+        "requests/programme.html",
+        "requests/funding_gap.csv",
+        "manifest.json",
     ]
     missing = [p for p in expected if not (out / p).is_file()]
     assert not missing
     manifest = json.loads((out / "manifest.json").read_text())
-    assert set(manifest["timings_s"]) == {"load", "criteria", "score", "prioritise", "map",
-                                          "request"}
+    assert set(manifest["timings_s"]) == {
+        "load",
+        "criteria",
+        "score",
+        "prioritise",
+        "map",
+        "request",
+    }
     listed = {o["path"] for o in manifest["outputs"]}
     assert set(expected) - {"manifest.json"} <= listed
     for slug in ("nordic-ccm-fund", "pacific-dca", "fondation-survivants"):
@@ -87,8 +111,7 @@ def test_plan_respects_budget_and_links_to_areas(demo_run):
     tasks = pd.read_csv(out / "plan" / "tasks.csv", encoding="utf-8-sig")
     summary = json.loads((out / "plan" / "plan_summary.json").read_text())
     selected = tasks[tasks["selected"].astype(bool)]
-    budgets = dict(zip(summary["summary"]["years"], summary["summary"]["budget_usd"],
-                       strict=True))
+    budgets = dict(zip(summary["summary"]["years"], summary["summary"]["budget_usd"], strict=True))
     per_year = selected.groupby("year")["cost_usd"].sum()
     for year, cost in per_year.items():
         assert cost <= budgets[int(year)] + 0.01
@@ -105,8 +128,9 @@ def test_a_stage_run_alone_reads_the_previous_stage_file(demo_run, tmp_path):
         shutil.copy(out / name, copy / name)
     result = runner.invoke(app, ["score", str(PROJECT), "--out", str(copy)])
     assert result.exit_code == 0, result.output
-    assert _digests(copy, ["scores.csv", "scored.gpkg"]) == _digests(out, ["scores.csv",
-                                                                            "scored.gpkg"])
+    assert _digests(copy, ["scores.csv", "scored.gpkg"]) == _digests(
+        out, ["scores.csv", "scored.gpkg"]
+    )
 
 
 def test_a_stage_without_its_input_says_which_stage_to_run(tmp_path):
@@ -118,10 +142,18 @@ def test_a_stage_without_its_input_says_which_stage_to_run(tmp_path):
 def test_two_runs_are_identical(demo_run, tmp_path):
     out, _ = demo_run
     again = tmp_path / "again"
-    stages = ["--stage", "load", "--stage", "criteria", "--stage", "score",
-              "--stage", "prioritise"]
+    stages = ["--stage", "load", "--stage", "criteria", "--stage", "score", "--stage", "prioritise"]
     result = runner.invoke(app, ["run", str(PROJECT), "--out", str(again), *stages])
     assert result.exit_code == 0, result.output
-    names = ["hazards.gpkg", "context.gpkg", "criteria.gpkg", "scored.gpkg", "scores.csv",
-             "criteria.csv", "plan/tasks.gpkg", "plan/tasks.csv", "plan/milestones.csv"]
+    names = [
+        "hazards.gpkg",
+        "context.gpkg",
+        "criteria.gpkg",
+        "scored.gpkg",
+        "scores.csv",
+        "criteria.csv",
+        "plan/tasks.gpkg",
+        "plan/tasks.csv",
+        "plan/milestones.csv",
+    ]
     assert _digests(again, names) == _digests(out, names)

@@ -36,10 +36,15 @@ def test_clean_register_maps_columns_and_codes(write_register):
     assert gdf.crs.to_epsg() == 32648
 
 
-@pytest.mark.parametrize("suffix,kwargs", [
-    (".gpkg", {}), (".geojson", {"driver": "GeoJSON"}), (".shp", {}),
-    (".fgb", {"driver": "FlatGeobuf"}),
-])
+@pytest.mark.parametrize(
+    "suffix,kwargs",
+    [
+        (".gpkg", {}),
+        (".geojson", {"driver": "GeoJSON"}),
+        (".shp", {}),
+        (".fgb", {"driver": "FlatGeobuf"}),
+    ],
+)
 def test_vector_formats_give_the_same_layer(write_register, suffix, kwargs):
     path = write_register(register(4), name=f"h{suffix}", **kwargs)
     gdf, _ = load_hazards(hazard_spec(path))
@@ -116,7 +121,9 @@ def test_null_and_empty_geometries_are_excluded_and_reported(write_register):
         gdf, report = load_hazards(hazard_spec(write_register(reg)))
     assert list(gdf["hazard_id"]) == ["H000", "H003"]
     assert [(i.code, i.hazard_id, i.row) for i in report.of("excluded")] == [
-        ("null_geometry", "H001", 2), ("null_geometry", "H002", 3)]
+        ("null_geometry", "H001", 2),
+        ("null_geometry", "H002", 3),
+    ]
     assert report.rows_read == 4 and report.rows_kept == 2
 
 
@@ -144,8 +151,9 @@ def test_duplicate_ids_are_fatal_with_rows(write_register):
 
 
 def test_unknown_codes_name_value_rows_and_fix(write_register):
-    reg = register(4, STATUS=["Suspected", "Maybe", "Maybe", "Confirmed"],
-                   CONTAM=["CMR", "CMR", "XYZ", "CMR"])
+    reg = register(
+        4, STATUS=["Suspected", "Maybe", "Maybe", "Confirmed"], CONTAM=["CMR", "CMR", "XYZ", "CMR"]
+    )
     with pytest.raises(ValidationError) as info:
         load_hazards(hazard_spec(write_register(reg)))
     msg = str(info.value)
@@ -213,13 +221,15 @@ def test_write_gpkg_is_reproducible_and_styled(tmp_path):
 
     digests = []
     for name in ("a.gpkg", "b.gpkg"):
-        path = write_gpkg({"hazards": gdf}, tmp_path / name,
-                          styles={"hazards": hazard_style("status")})
+        path = write_gpkg(
+            {"hazards": gdf}, tmp_path / name, styles={"hazards": hazard_style("status")}
+        )
         digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
     con = sqlite3.connect(tmp_path / "a.gpkg")
-    (table, qml, default), = con.execute(
-        "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles").fetchall()
+    ((table, qml, default),) = con.execute(
+        "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles"
+    ).fetchall()
     con.close()
     assert table == "hazards" and default == 1
     assert 'attr="status"' in qml and 'value="CHA"' in qml
@@ -242,3 +252,61 @@ def _tmp_register(tmp_path):
     path = tmp_path / "reg.gpkg"
     register(4).to_file(path)
     return path
+
+
+def test_context_layer_rows_that_cannot_be_read_are_excluded_and_reported(tmp_path):
+    from ccm_geo.config import LayerInput
+    from ccm_geo.io import load_layer
+
+    acc = gpd.GeoDataFrame(
+        {
+            "ID": ["A1", "A2", "A3", "A4"],
+            "WHEN": ["2025-03-01", "not a date", "2024-12-31", "2026-01-15"],
+            "K": [1, 0, 2, 0],
+            "I": [0, 3, 1, 2],
+            "DEV": ["CMR", "AP", "CMR", "UXO"],
+        },
+        geometry=[Point(X0, Y0), Point(X0 + 10, Y0), None, Point(X0 + 20, Y0)],
+        crs=UTM,
+    )
+    path = tmp_path / "acc.gpkg"
+    acc.to_file(path)
+    spec = LayerInput(
+        path=path,
+        columns={
+            "accident_id": "ID",
+            "date": "WHEN",
+            "killed": "K",
+            "injured": "I",
+            "device_type": "DEV",
+        },
+    )
+    gdf, report = load_layer(spec, "accidents", crs=UTM)
+    assert list(gdf["accident_id"]) == ["A1", "A4"]
+    assert gdf["date"].dt.year.tolist() == [2025, 2026]
+    assert list(gdf["killed"]) == [1, 0] and list(gdf["injured"]) == [0, 2]
+    assert gdf["survivor_settlement_id"].isna().all()  # not mapped: unknown, not invented
+    found = {(i.code, i.row) for i in report.of("excluded")}
+    assert found == {("null_geometry", 3), ("bad_date", 2)}
+    bad = next(i for i in report.of("excluded") if i.code == "bad_date")
+    assert bad.column == "WHEN" and bad.value == "not a date"
+
+
+def test_settlements_without_ids_get_row_ids_and_bad_population_is_reported(tmp_path):
+    from ccm_geo.config import LayerInput
+    from ccm_geo.io import load_layer
+
+    vil = gpd.GeoDataFrame(
+        {"POP": ["120", "many", "3400"]},
+        geometry=[Point(X0, Y0), Point(X0 + 1, Y0), Point(X0 + 2, Y0)],
+        crs=UTM,
+    )
+    path = tmp_path / "vil.geojson"
+    vil.to_file(path, driver="GeoJSON")
+    gdf, report = load_layer(
+        LayerInput(path=path, columns={"population": "POP"}), "settlements", crs=UTM
+    )
+    assert list(gdf["settlement_id"]) == ["settlements-1", "settlements-3"]
+    assert list(gdf["population"]) == [120, 3400]
+    (issue,) = report.of("excluded")
+    assert issue.code == "bad_population" and issue.row == 2 and issue.value == "many"

@@ -32,11 +32,19 @@ def make_areas(n: int = 50, *, seed: int = 1, plan: bool = True) -> gpd.GeoDataF
     for i in range(n):
         x, y = X0 + (i % 10) * 800.0, Y0 + (i // 10) * 800.0
         side = 100.0 + 20 * (i % 7)  # 1.0 to 3.56 ha
-        ring = [(x, y), (x + side, y), (x + side, y + side * 0.7), (x + side / 2, y + side),
-                (x, y + side)]
+        ring = [
+            (x, y),
+            (x + side, y),
+            (x + side, y + side * 0.7),
+            (x + side / 2, y + side),
+            (x, y + side),
+        ]
         if i == 3:  # a hole
-            geoms.append(Polygon(ring, [[(x + 20, y + 20), (x + 40, y + 20), (x + 40, y + 40),
-                                         (x + 20, y + 40)]]))
+            geoms.append(
+                Polygon(
+                    ring, [[(x + 20, y + 20), (x + 40, y + 20), (x + 40, y + 40), (x + 20, y + 40)]]
+                )
+            )
         elif i == 4:  # two parts
             geoms.append(MultiPolygon([Polygon(ring), box(x + 300, y, x + 360, y + 60)]))
         else:
@@ -58,8 +66,10 @@ def make_areas(n: int = 50, *, seed: int = 1, plan: bool = True) -> gpd.GeoDataF
             "score": score,
             "rank": rank,
             "priority_class": cls,
-            "explanation": [f"accidents {values['accidents'][i]:.2f} " + ("<b>x</b>" if i == 0
-                            else "") for i in range(n)],
+            "explanation": [
+                f"accidents {values['accidents'][i]:.2f} " + ("<b>x</b>" if i == 0 else "")
+                for i in range(n)
+            ],
             **{f"value_{c}": values[c] for c in CRITERIA},
             **{f"contrib_{c}": contrib[c] for c in CRITERIA},
             "accidents_24m": rng.integers(0, 4, n),
@@ -85,28 +95,54 @@ def make_context() -> Context:
     """Two regions, three roads, settlements, health posts and accidents around the areas."""
     admin = gpd.GeoDataFrame(
         {"region": ["North", "South <i>"]},
-        geometry=[box(X0 - 500, Y0 - 500, X0 + 8500, Y0 + 1900),
-                  box(X0 - 500, Y0 + 1900, X0 + 8500, Y0 + 4500)], crs=CRS)
+        geometry=[
+            box(X0 - 500, Y0 - 500, X0 + 8500, Y0 + 1900),
+            box(X0 - 500, Y0 + 1900, X0 + 8500, Y0 + 4500),
+        ],
+        crs=CRS,
+    )
     roads = gpd.GeoDataFrame(
         {"road_id": ["r1", "r2", "r3"], "road_class": ["primary", "track", "secondary"]},
-        geometry=[LineString([(X0 - 400, Y0 + 700), (X0 + 8400, Y0 + 750)]),
-                  LineString([(X0 + 4000, Y0 - 400), (X0 + 4100, Y0 + 4400)]),
-                  LineString([(X0 - 400, Y0 + 3000), (X0 + 3000, Y0 + 3300),
-                              (X0 + 8400, Y0 + 3100)])],
-        crs=CRS)
+        geometry=[
+            LineString([(X0 - 400, Y0 + 700), (X0 + 8400, Y0 + 750)]),
+            LineString([(X0 + 4000, Y0 - 400), (X0 + 4100, Y0 + 4400)]),
+            LineString([(X0 - 400, Y0 + 3000), (X0 + 3000, Y0 + 3300), (X0 + 8400, Y0 + 3100)]),
+        ],
+        crs=CRS,
+    )
     settlements = gpd.GeoDataFrame(
         {"settlement_id": ["s1", "s2"], "name": ["Ban Na", EVIL], "population": [1200, 300]},
-        geometry=[Point(X0 + 2000, Y0 + 1500), Point(X0 + 6000, Y0 + 2500)], crs=CRS)
-    health = gpd.GeoDataFrame({"facility_id": ["h1"], "name": ["Health post"]},
-                              geometry=[Point(X0 + 2100, Y0 + 1600)], crs=CRS)
+        geometry=[Point(X0 + 2000, Y0 + 1500), Point(X0 + 6000, Y0 + 2500)],
+        crs=CRS,
+    )
+    health = gpd.GeoDataFrame(
+        {"facility_id": ["h1"], "name": ["Health post"]},
+        geometry=[Point(X0 + 2100, Y0 + 1600)],
+        crs=CRS,
+    )
     accidents = gpd.GeoDataFrame(
-        {"accident_id": ["a1", "a2", "a3"],
-         "date": pd.to_datetime(["2024-03-01", "2025-01-15", None]),
-         "killed": [1, 0, 0], "injured": [2, 1, 0], "device_type": ["CMR", "AP", None]},
-        geometry=[Point(X0 + 150, Y0 + 150), Point(X0 + 3300, Y0 + 1700),
-                  Point(X0 + 7000, Y0 + 3000)], crs=CRS)
-    return Context(crs=CRS, accidents=accidents, settlements=settlements, health=health,
-                   roads=roads, admin=admin)
+        {
+            "accident_id": ["a1", "a2", "a3"],
+            "date": pd.to_datetime(["2024-03-01", "2025-01-15", None]),
+            "killed": [1, 0, 0],
+            "injured": [2, 1, 0],
+            "device_type": ["CMR", "AP", None],
+        },
+        geometry=[
+            Point(X0 + 150, Y0 + 150),
+            Point(X0 + 3300, Y0 + 1700),
+            Point(X0 + 7000, Y0 + 3000),
+        ],
+        crs=CRS,
+    )
+    return Context(
+        crs=CRS,
+        accidents=accidents,
+        settlements=settlements,
+        health=health,
+        roads=roads,
+        admin=admin,
+    )
 
 
 class _Attrs(HTMLParser):
@@ -194,7 +230,7 @@ def test_page_escapes_data_before_inserting_it(page):
     # the tooltip, popup, legend and layer names pass data through esc(); search uses textContent
     assert "function esc(s)" in page
     assert '"<b>" + esc(A.id[i]) + "</b>" + (A.name[i] ? " " + esc(A.name[i])' in page
-    assert 'b.textContent = A.id[i]' in page
+    assert "b.textContent = A.id[i]" in page
     assert '"Criterion: " + esc(name)' in page
 
 
@@ -202,12 +238,24 @@ def test_page_escapes_data_before_inserting_it(page):
 
 
 def test_layers_and_legends_present(page):
-    for text in ("Hazardous areas by priority", "Criterion: ", "Plan ", "Context: admin boundaries",
-                 "Context: roads", "Context: settlements", "Context: health facilities",
-                 "Context: accidents", "SHA (suspected): dashed outline",
-                 "CHA (confirmed): solid outline",
-                 "L.control.layers(", "L.control.scale(", "Find hazard id", "Full screen",
-                 "preferCanvas", "ccm-legend"):
+    for text in (
+        "Hazardous areas by priority",
+        "Criterion: ",
+        "Plan ",
+        "Context: admin boundaries",
+        "Context: roads",
+        "Context: settlements",
+        "Context: health facilities",
+        "Context: accidents",
+        "SHA (suspected): dashed outline",
+        "CHA (confirmed): solid outline",
+        "L.control.layers(",
+        "L.control.scale(",
+        "Find hazard id",
+        "Full screen",
+        "preferCanvas",
+        "ccm-legend",
+    ):
         assert text in page, text
     for c in CRITERIA:
         assert f'"{c}"' in page
@@ -243,8 +291,9 @@ def test_aggregation_over_the_limit(areas, context):
 
 def test_missing_columns_are_named(areas, context):
     with pytest.raises(InputError, match=r"lack columns \['rank', 'priority_class'\]"):
-        priority_map(areas.drop(columns=["rank", "priority_class"]), context, MapSettings(),
-                     title="t")
+        priority_map(
+            areas.drop(columns=["rank", "priority_class"]), context, MapSettings(), title="t"
+        )
 
 
 def test_bad_palette_is_refused():
@@ -266,8 +315,10 @@ def test_embed_fragment(page):
 
 def test_print_map_has_legend_scale_bar_north_arrow_labels(areas, context):
     fig = print_map(areas, context, MapSettings(), title="Demo <province>", top_n=5)
-    assert matplotlib.get_backend().lower() == "agg" or fig.canvas.__class__.__name__ \
-        == "FigureCanvasAgg"
+    assert (
+        matplotlib.get_backend().lower() == "agg"
+        or fig.canvas.__class__.__name__ == "FigureCanvasAgg"
+    )
     ax = fig.axes[0]
     assert ax.get_legend() is not None
     labels = [t.get_text() for t in ax.get_legend().get_texts()]

@@ -9,32 +9,44 @@ from ccm_geo.planning import Problem
 
 
 def _three():
-    return pd.DataFrame({
-        "task_id": ["a", "b", "c"], "benefit": [10.0, 20.0, 5.0],
-        "cost_usd": [100.0, 100.0, 50.0], "team_days": [1.0, 2.0, 1.0],
-        "team_type": ["n", "m", "m"], "predecessor": [None, "a", None]})
+    return pd.DataFrame(
+        {
+            "task_id": ["a", "b", "c"],
+            "benefit": [10.0, 20.0, 5.0],
+            "cost_usd": [100.0, 100.0, 50.0],
+            "team_days": [1.0, 2.0, 1.0],
+            "team_type": ["n", "m", "m"],
+            "predecessor": [None, "a", None],
+        }
+    )
 
 
 def test_compile_builds_the_expected_matrices_without_a_solver():
-    p = (Problem.from_tasks(_three(), [2027, 2028], discount_rate=0.1)
-         .add_budget([150, 160]).add_capacity({"n": [5, 6], "m": [7, 8]}).add_precedence())
+    p = (
+        Problem.from_tasks(_three(), [2027, 2028], discount_rate=0.1)
+        .add_budget([150, 160])
+        .add_capacity({"n": [5, 6], "m": [7, 8]})
+        .add_precedence()
+    )
     m = p.compile()
     assert m.A.shape == (3 + 2 + 4 + 2, 6)
     assert m.column(1, 1) == 3
     np.testing.assert_allclose(m.c, [10, 10 / 1.1, 20, 20 / 1.1, 5, 5 / 1.1])
-    expected = np.array([
-        [1, 1, 0, 0, 0, 0],  # once[a]
-        [0, 0, 1, 1, 0, 0],  # once[b]
-        [0, 0, 0, 0, 1, 1],  # once[c]
-        [100, 0, 100, 0, 50, 0],  # budget[2027]
-        [0, 100, 0, 100, 0, 50],  # budget[2028]
-        [0, 0, 2, 0, 1, 0],  # capacity[m,2027]
-        [0, 0, 0, 2, 0, 1],  # capacity[m,2028]
-        [1, 0, 0, 0, 0, 0],  # capacity[n,2027]
-        [0, 1, 0, 0, 0, 0],  # capacity[n,2028]
-        [-1, 0, 1, 0, 0, 0],  # precedence[b,2027]: x[b,27] <= x[a,27]
-        [-1, -1, 1, 1, 0, 0],  # precedence[b,2028]: cumulative
-    ])
+    expected = np.array(
+        [
+            [1, 1, 0, 0, 0, 0],  # once[a]
+            [0, 0, 1, 1, 0, 0],  # once[b]
+            [0, 0, 0, 0, 1, 1],  # once[c]
+            [100, 0, 100, 0, 50, 0],  # budget[2027]
+            [0, 100, 0, 100, 0, 50],  # budget[2028]
+            [0, 0, 2, 0, 1, 0],  # capacity[m,2027]
+            [0, 0, 0, 2, 0, 1],  # capacity[m,2028]
+            [1, 0, 0, 0, 0, 0],  # capacity[n,2027]
+            [0, 1, 0, 0, 0, 0],  # capacity[n,2028]
+            [-1, 0, 1, 0, 0, 0],  # precedence[b,2027]: x[b,27] <= x[a,27]
+            [-1, -1, 1, 1, 0, 0],  # precedence[b,2028]: cumulative
+        ]
+    )
     np.testing.assert_array_equal(m.A.toarray(), expected)
     np.testing.assert_array_equal(m.row_upper, [1, 1, 1, 150, 160, 7, 8, 5, 6, 0, 0])
     assert np.isneginf(m.row_lower[3:]).all() and (m.row_lower[:3] == 0).all()
@@ -57,9 +69,16 @@ def test_locks_become_bounds():
 
 
 def _knapsack():
-    return pd.DataFrame({
-        "task_id": ["x", "y", "z"], "benefit": [7.0, 5.0, 5.0], "cost_usd": [6.0, 5.0, 5.0],
-        "team_days": [1.0, 1.0, 1.0], "team_type": ["m"] * 3, "predecessor": [None] * 3})
+    return pd.DataFrame(
+        {
+            "task_id": ["x", "y", "z"],
+            "benefit": [7.0, 5.0, 5.0],
+            "cost_usd": [6.0, 5.0, 5.0],
+            "team_days": [1.0, 1.0, 1.0],
+            "team_type": ["m"] * 3,
+            "predecessor": [None] * 3,
+        }
+    )
 
 
 def test_known_optimum_beats_greedy():
@@ -76,9 +95,16 @@ def test_known_optimum_beats_greedy():
 
 
 def test_precedence_takes_the_survey_along():
-    t = pd.DataFrame({"task_id": ["s", "c"], "benefit": [0.0, 10.0], "cost_usd": [2.0, 3.0],
-                      "team_days": [1.0, 1.0], "team_type": ["m", "m"],
-                      "predecessor": [None, "s"]})
+    t = pd.DataFrame(
+        {
+            "task_id": ["s", "c"],
+            "benefit": [0.0, 10.0],
+            "cost_usd": [2.0, 3.0],
+            "team_days": [1.0, 1.0],
+            "team_type": ["m", "m"],
+            "predecessor": [None, "s"],
+        }
+    )
     p = Problem.from_tasks(t, [2027, 2028]).add_budget([2, 3]).add_precedence()
     assert p.solve().selected == [("s", 2027), ("c", 2028)]
     assert p.greedy().selected == [("s", 2027), ("c", 2028)]

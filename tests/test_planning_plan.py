@@ -26,19 +26,31 @@ START = dt.date(2027, 1, 1)
 
 def _areas():
     """Six areas in two regions: SHA/CHA, CMR, mines and mixed, 1-5 ha, 2 km apart."""
-    spec = [("H1", "SHA", "indirect", "CMR", 20_000, "A", 0.9),
-            ("H2", "CHA", "direct", "CMR", 50_000, "A", 0.7),
-            ("H3", "CHA", "direct", "AP;CMR", 12_000, "B", 0.8),
-            ("H4", "SHA", "none", "AP", 30_000, "B", 0.2),
-            ("H5", "CHA", "direct", "UXO", 5_000, "A", 0.4),
-            ("H6", "released", "direct", "CMR", 9_000, "B", 0.1)]
+    spec = [
+        ("H1", "SHA", "indirect", "CMR", 20_000, "A", 0.9),
+        ("H2", "CHA", "direct", "CMR", 50_000, "A", 0.7),
+        ("H3", "CHA", "direct", "AP;CMR", 12_000, "B", 0.8),
+        ("H4", "SHA", "none", "AP", 30_000, "B", 0.2),
+        ("H5", "CHA", "direct", "UXO", 5_000, "A", 0.4),
+        ("H6", "released", "direct", "CMR", 9_000, "B", 0.1),
+    ]
     rows, geoms = [], []
     for i, (hid, status, ev, cont, m2, region, score) in enumerate(spec):
-        side = m2 ** 0.5
+        side = m2**0.5
         geoms.append(shapely.box(i * 2_000, 0, i * 2_000 + side, side))
-        rows.append({"hazard_id": hid, "status": status, "evidence": ev, "contamination": cont,
-                     "area_m2": float(m2), "region": region, "score": score, "rank": i + 1,
-                     "landuse_frac_cropland": 0.8 if hid == "H2" else 0.1})
+        rows.append(
+            {
+                "hazard_id": hid,
+                "status": status,
+                "evidence": ev,
+                "contamination": cont,
+                "area_m2": float(m2),
+                "region": region,
+                "score": score,
+                "rank": i + 1,
+                "landuse_frac_cropland": 0.8 if hid == "H2" else 0.1,
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:32648")
 
 
@@ -59,9 +71,27 @@ def test_plan_with_ample_budget_releases_everything_and_meets_the_deadline():
     plan = make_plan(areas, s, start_date=START, deadline=dt.date(2030, 12, 31))
     t = plan.tasks
     assert isinstance(t, gpd.GeoDataFrame) and t.crs == areas.crs
-    for col in ("task_id", "hazard_id", "method", "team_type", "expected_clear_m2", "cmr_m2",
-                "mine_m2", "cost_usd", "team_days", "team", "start", "end", "year", "selected",
-                "benefit", "assumptions", "region", "score", "rank"):
+    for col in (
+        "task_id",
+        "hazard_id",
+        "method",
+        "team_type",
+        "expected_clear_m2",
+        "cmr_m2",
+        "mine_m2",
+        "cost_usd",
+        "team_days",
+        "team",
+        "start",
+        "end",
+        "year",
+        "selected",
+        "benefit",
+        "assumptions",
+        "region",
+        "score",
+        "rank",
+    ):
         assert col in t.columns
     assert t["selected"].all() and "H6" not in set(t["hazard_id"])
     assert plan.summary["released_m2"] == pytest.approx(117_000)
@@ -106,8 +136,7 @@ def test_plan_short_of_money_answers_the_deadline_question():
 
 
 def test_plan_is_deterministic_and_locks_are_kept():
-    s = PlanningSettings(budget_usd=20_000, years=2, locks=[LockSpec(task_id="H4-nts",
-                                                                     year=2028)])
+    s = PlanningSettings(budget_usd=20_000, years=2, locks=[LockSpec(task_id="H4-nts", year=2028)])
     a = make_plan(_areas(), s, start_date=START, deadline=None)
     b = make_plan(_areas(), s, start_date=START, deadline=None)
     cols = ["task_id", "year", "team", "start", "end", "cost_usd"]
@@ -125,9 +154,16 @@ def test_infeasible_lock_fails_the_plan_with_solver_error():
 
 def test_travel_matrix_orders_a_team_by_nearest_task_and_must_cover_every_area():
     areas = _areas()
-    s = PlanningSettings(budget_usd=1e7, years=1,
-                         teams={"nts": {"count": 1}, "manual": {"count": 1},
-                                "mechanical": {"count": 1}, "dog": {"count": 1}})
+    s = PlanningSettings(
+        budget_usd=1e7,
+        years=1,
+        teams={
+            "nts": {"count": 1},
+            "manual": {"count": 1},
+            "mechanical": {"count": 1},
+            "dog": {"count": 1},
+        },
+    )
     tasks = make_tasks(areas, s)
     tasks["year"] = 2027
     ids = areas["hazard_id"].tolist()
@@ -136,13 +172,15 @@ def test_travel_matrix_orders_a_team_by_nearest_task_and_must_cover_every_area()
     assert sched["team"].notna().all()
     assert sched.loc[sched["travel_min"] > 0, "travel_min"].eq(60.0).all()
     with pytest.raises(InputError, match="no travel time for hazard_id"):
-        schedule_tasks(tasks, s, years=[2027], start_date=START,
-                       travel_minutes=matrix.drop(index="H1"))
+        schedule_tasks(
+            tasks, s, years=[2027], start_date=START, travel_minutes=matrix.drop(index="H1")
+        )
     calls = []
 
     def fn(a, bs):
         calls.append(a)
         return np.full(len(bs), 30.0)
+
     sched = schedule_tasks(tasks, s, years=[2027], start_date=START, travel_minutes=fn)
     assert calls and sched.loc[sched["travel_min"] > 0, "travel_min"].eq(30.0).all()
 
@@ -176,8 +214,17 @@ def test_planning_section_reads_from_toml():
     with pytest.raises(ValueError, match="Extra inputs"):
         PlanningSettings.model_validate({"budgets": 1})
     with pytest.raises(ValueError, match="not a team type"):
-        PlanningSettings.model_validate({"methods": {"x": {
-            "kind": "clearance", "team_type": "boat", "productivity_m2_per_team_day": 1}}})
+        PlanningSettings.model_validate(
+            {
+                "methods": {
+                    "x": {
+                        "kind": "clearance",
+                        "team_type": "boat",
+                        "productivity_m2_per_team_day": 1,
+                    }
+                }
+            }
+        )
 
 
 def test_without_dog_or_machine_teams_the_rules_fall_back():

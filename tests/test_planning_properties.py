@@ -30,17 +30,29 @@ def problems(draw):
     days = draw(st.lists(st.floats(0.0, 10.0), min_size=n, max_size=n))
     kind = draw(st.lists(st.sampled_from(["m", "n"]), min_size=n, max_size=n))
     pred = [None] + [draw(st.one_of(st.none(), st.integers(0, i - 1))) for i in range(1, n)]
-    tasks = pd.DataFrame({
-        "task_id": [f"t{i}" for i in range(n)], "benefit": benefit, "cost_usd": cost,
-        "team_days": days, "team_type": kind,
-        "predecessor": [None if p is None else f"t{p}" for p in pred]})
+    tasks = pd.DataFrame(
+        {
+            "task_id": [f"t{i}" for i in range(n)],
+            "benefit": benefit,
+            "cost_usd": cost,
+            "team_days": days,
+            "team_type": kind,
+            "predecessor": [None if p is None else f"t{p}" for p in pred],
+        }
+    )
     years = list(range(2027, 2027 + n_years))
     budget = draw(st.lists(st.floats(0.0, 120.0), min_size=n_years, max_size=n_years))
-    cap = {k: draw(st.lists(st.floats(0.0, 20.0), min_size=n_years, max_size=n_years))
-           for k in ("m", "n")}
+    cap = {
+        k: draw(st.lists(st.floats(0.0, 20.0), min_size=n_years, max_size=n_years))
+        for k in ("m", "n")
+    }
     rate = draw(st.sampled_from([0.0, 0.1]))
-    p = (Problem.from_tasks(tasks, years, discount_rate=rate).add_budget(budget)
-         .add_capacity(cap).add_precedence())
+    p = (
+        Problem.from_tasks(tasks, years, discount_rate=rate)
+        .add_budget(budget)
+        .add_capacity(cap)
+        .add_precedence()
+    )
     return p, tasks
 
 
@@ -79,9 +91,12 @@ def test_budget_capacity_precedence_hold_and_milp_never_below_greedy(case):
 def test_unlimited_budget_and_teams_selects_every_task(case):
     p, tasks = case
     tasks_pos = tasks.assign(benefit=tasks["benefit"] + 1.0)  # every task worth something
-    big = (Problem.from_tasks(tasks_pos, p.years, discount_rate=0.1)
-           .add_budget([1e9] * p.n_years)
-           .add_capacity({"m": [1e9] * p.n_years, "n": [1e9] * p.n_years}).add_precedence())
+    big = (
+        Problem.from_tasks(tasks_pos, p.years, discount_rate=0.1)
+        .add_budget([1e9] * p.n_years)
+        .add_capacity({"m": [1e9] * p.n_years, "n": [1e9] * p.n_years})
+        .add_precedence()
+    )
     assert (big.solve().year_index >= 0).all()
     assert (big.greedy().year_index >= 0).all()
 
@@ -94,8 +109,7 @@ def test_a_locked_task_is_in_the_plan(case, data):
     first = [t for t in range(p.n_tasks) if p.predecessor[t] < 0]
     t = data.draw(st.sampled_from(first))
     k = dict(p.capacity)[p.team_type[t]]
-    years = [y for y in range(p.n_years)
-             if p.cost[t] <= p.budget[y] and p.team_days[t] <= k[y]]
+    years = [y for y in range(p.n_years) if p.cost[t] <= p.budget[y] and p.team_days[t] <= k[y]]
     if not years:
         return
     y = data.draw(st.sampled_from(years))
@@ -115,17 +129,23 @@ def registers(draw):
     rows, geoms = [], []
     for i in range(n):
         m2 = draw(st.floats(200.0, 60_000.0))
-        side = m2 ** 0.5
+        side = m2**0.5
         x, y = draw(st.floats(0, 30_000)), draw(st.floats(0, 30_000))
         geoms.append(shapely.box(x, y, x + side, y + side))
         status = draw(st.sampled_from(["SHA", "CHA", "released"]))
-        rows.append({
-            "hazard_id": f"H{i}", "status": status,
-            "evidence": draw(st.sampled_from(["direct", "indirect", "none"])),
-            "contamination": draw(st.sampled_from(["CMR", "AP", "AP;CMR", "UXO"])),
-            "area_m2": m2, "region": draw(st.sampled_from(["A", "B"])),
-            "score": draw(st.floats(0.0, 1.0)), "rank": i + 1,
-            "landuse_frac_cropland": draw(st.floats(0.0, 1.0))})
+        rows.append(
+            {
+                "hazard_id": f"H{i}",
+                "status": status,
+                "evidence": draw(st.sampled_from(["direct", "indirect", "none"])),
+                "contamination": draw(st.sampled_from(["CMR", "AP", "AP;CMR", "UXO"])),
+                "area_m2": m2,
+                "region": draw(st.sampled_from(["A", "B"])),
+                "score": draw(st.floats(0.0, 1.0)),
+                "rank": i + 1,
+                "landuse_frac_cropland": draw(st.floats(0.0, 1.0)),
+            }
+        )
     budget = draw(st.floats(0.0, 60_000.0))
     return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:32648"), budget
 

@@ -15,11 +15,21 @@ def _areas(rows, crs="EPSG:32648"):
     """Square areas of the given size, 1 km apart; rows: (id, status, evidence, cont, m2, extra)."""
     recs, geoms = [], []
     for i, (hid, status, evidence, cont, m2, extra) in enumerate(rows):
-        side = m2 ** 0.5
+        side = m2**0.5
         geoms.append(shapely.box(i * 1000, 0, i * 1000 + side, side))
-        recs.append({"hazard_id": hid, "status": status, "evidence": evidence,
-                     "contamination": cont, "area_m2": float(m2), "region": "A",
-                     "score": 0.5, "rank": i + 1, **extra})
+        recs.append(
+            {
+                "hazard_id": hid,
+                "status": status,
+                "evidence": evidence,
+                "contamination": cont,
+                "area_m2": float(m2),
+                "region": "A",
+                "score": 0.5,
+                "rank": i + 1,
+                **extra,
+            }
+        )
     return gpd.GeoDataFrame(recs, geometry=geoms, crs=crs)
 
 
@@ -46,8 +56,7 @@ def test_sha_indirect_gets_nts_then_clearance_of_what_is_not_cancelled():
 
 def test_cha_large_gets_ts_then_mechanical_on_cropland():
     extra = {"landuse_frac_cropland": 0.4, "landuse_frac_paddy": 0.2, "landuse_frac_forest": 0.4}
-    tasks = make_tasks(_areas([("H2", "CHA", "direct", "CMR", 50_000, extra)]),
-                       PlanningSettings())
+    tasks = make_tasks(_areas([("H2", "CHA", "direct", "CMR", 50_000, extra)]), PlanningSettings())
     assert tasks["method"].tolist() == ["ts", "clearance_mechanical"]
     left = 50_000 * (1 - REDUCE)
     assert tasks.iloc[0]["released_m2"] == pytest.approx(50_000 * REDUCE)
@@ -72,8 +81,9 @@ def test_mines_get_dog_ts_and_mine_clearance_and_split_by_convention():
 
 
 def test_released_areas_give_no_task_and_input_is_not_modified():
-    areas = _areas([("H5", "released", "none", "CMR", 1_000, {}),
-                    ("H6", "SHA", "direct", "CMR", 1_000, {})])
+    areas = _areas(
+        [("H5", "released", "none", "CMR", 1_000, {}), ("H6", "SHA", "direct", "CMR", 1_000, {})]
+    )
     before = areas.copy()
     tasks = make_tasks(areas, PlanningSettings())
     assert tasks["hazard_id"].tolist() == ["H6"]  # SHA with direct evidence: as a CHA
@@ -83,18 +93,22 @@ def test_released_areas_give_no_task_and_input_is_not_modified():
 
 
 def test_every_bad_row_is_reported_at_once():
-    areas = _areas([("H7", "SHA", "maybe", "CMR", 1_000, {}), ("H8", "Suspected", None, "CMR",
-                                                                 1_000, {})])
+    areas = _areas(
+        [("H7", "SHA", "maybe", "CMR", 1_000, {}), ("H8", "Suspected", None, "CMR", 1_000, {})]
+    )
     areas.loc[0, "score"] = 1.5
     with pytest.raises(InputError, match=r"status.*H8.*evidence.*H7.*score.*H7"):
         make_tasks(areas, PlanningSettings())
 
 
 def test_geographic_crs_and_missing_columns_are_errors():
-    areas = _areas([("H9", "CHA", "direct", "CMR", 1_000, {})]).set_crs("EPSG:4326",
-                                                                         allow_override=True)
+    areas = _areas([("H9", "CHA", "direct", "CMR", 1_000, {})]).set_crs(
+        "EPSG:4326", allow_override=True
+    )
     with pytest.raises(InputError, match="geographic"):
         make_tasks(areas, PlanningSettings())
     with pytest.raises(InputError, match=r"missing column.*score"):
-        make_tasks(_areas([("H9", "CHA", "direct", "CMR", 1_000, {})]).drop(columns="score"),
-                   PlanningSettings())
+        make_tasks(
+            _areas([("H9", "CHA", "direct", "CMR", 1_000, {})]).drop(columns="score"),
+            PlanningSettings(),
+        )

@@ -16,21 +16,27 @@ from conftest import SHARED_DATA
 EVENTS = SHARED_DATA / "colombia-mine-events"
 pytestmark = pytest.mark.skipif(
     not EVENTS.is_dir(),
-    reason=f"real data folder {EVENTS} is absent (it sits beside the project as ../shared/data)")
+    reason=f"real data folder {EVENTS} is absent (it sits beside the project as ../shared/data)",
+)
 
 
 def _config(where_codes: list[str], pattern: str = "*.json"):
-    return config_from_dict({
-        "project": {"name": "Colombia events", "crs": "EPSG:9377"},  # MAGNA-SIRGAS national
-        "inputs": {"hazards": {
-            "path": str(EVENTS / pattern),
-            "columns": {"region": "DEPARTAMENTO", "name": "MUNICIPIO"},
-            "where": {"TIPO_EVENTO": where_codes},
-            "default_status": "SHA", "default_evidence": "indirect",
-            "default_contamination": "AP",
-            "point_area_m2": 10_000,
-        }},
-    })
+    return config_from_dict(
+        {
+            "project": {"name": "Colombia events", "crs": "EPSG:9377"},  # MAGNA-SIRGAS national
+            "inputs": {
+                "hazards": {
+                    "path": str(EVENTS / pattern),
+                    "columns": {"region": "DEPARTAMENTO", "name": "MUNICIPIO"},
+                    "where": {"TIPO_EVENTO": where_codes},
+                    "default_status": "SHA",
+                    "default_evidence": "indirect",
+                    "default_contamination": "AP",
+                    "point_area_m2": 10_000,
+                }
+            },
+        }
+    )
 
 
 def test_suspected_minefields_load_as_point_hazards():

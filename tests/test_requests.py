@@ -44,16 +44,24 @@ def make_areas() -> gpd.GeoDataFrame:
     c2 = np.linspace(0.05, 0.3, n)
     score = c1 + c2
     rank = pd.Series(-score).rank(method="first").astype(int).to_numpy()
-    df = gpd.GeoDataFrame({
-        "hazard_id": [f"HZ-{i}" for i in range(n)],
-        "name": [EVIL if i == 0 else f"Ban Na & field {i}" for i in range(n)],
-        "status": ["CHA" if i % 2 else "SHA" for i in range(n)],
-        "contamination": contam, "region": region,
-        "contrib_accidents": c1, "contrib_landuse": c2, "score": score, "rank": rank,
-        "priority_class": np.where(rank <= 3, "high", np.where(rank <= 6, "medium", "low")),
-        "explanation": [f"accidents near <b>{i}</b>" for i in range(n)],
-        "population_within_5km": [1000 + 100 * i for i in range(n)],
-    }, geometry=geoms, crs=CRS)
+    df = gpd.GeoDataFrame(
+        {
+            "hazard_id": [f"HZ-{i}" for i in range(n)],
+            "name": [EVIL if i == 0 else f"Ban Na & field {i}" for i in range(n)],
+            "status": ["CHA" if i % 2 else "SHA" for i in range(n)],
+            "contamination": contam,
+            "region": region,
+            "contrib_accidents": c1,
+            "contrib_landuse": c2,
+            "score": score,
+            "rank": rank,
+            "priority_class": np.where(rank <= 3, "high", np.where(rank <= 6, "medium", "low")),
+            "explanation": [f"accidents near <b>{i}</b>" for i in range(n)],
+            "population_within_5km": [1000 + 100 * i for i in range(n)],
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
     df["area_m2"] = df.geometry.area
     return df
 
@@ -65,17 +73,41 @@ def make_tasks(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         mixed = "AP" in a["contamination"] or "AT" in a["contamination"]
         cmr = a["area_m2"] if "CMR" in a["contamination"] else 0.0
         mine = a["area_m2"] if mixed else 0.0
-        base = {"hazard_id": a["hazard_id"], "region": a["region"], "area_m2": a["area_m2"],
-                "cmr_m2": cmr, "mine_m2": mine, "score": a["score"], "rank": a["rank"],
-                "geometry": a.geometry}
+        base = {
+            "hazard_id": a["hazard_id"],
+            "region": a["region"],
+            "area_m2": a["area_m2"],
+            "cmr_m2": cmr,
+            "mine_m2": mine,
+            "score": a["score"],
+            "rank": a["rank"],
+            "geometry": a.geometry,
+        }
         if i < 2:
-            rows.append({**base, "task_id": f"{a['hazard_id']}-nts", "method": "nts",
-                         "kind": "nts", "team_type": "nts", "cost_usd": 1_000.0 + i,
-                         "team_days": 2.0, "year": 2027})
-        rows.append({**base, "task_id": f"{a['hazard_id']}-clr", "method": "clearance_manual",
-                     "kind": "clearance", "team_type": "manual",
-                     "cost_usd": round(a["area_m2"] * 2.16, 2), "team_days": a["area_m2"] / 1850,
-                     "year": 2027 if i % 2 else 2028})
+            rows.append(
+                {
+                    **base,
+                    "task_id": f"{a['hazard_id']}-nts",
+                    "method": "nts",
+                    "kind": "nts",
+                    "team_type": "nts",
+                    "cost_usd": 1_000.0 + i,
+                    "team_days": 2.0,
+                    "year": 2027,
+                }
+            )
+        rows.append(
+            {
+                **base,
+                "task_id": f"{a['hazard_id']}-clr",
+                "method": "clearance_manual",
+                "kind": "clearance",
+                "team_type": "manual",
+                "cost_usd": round(a["area_m2"] * 2.16, 2),
+                "team_days": a["area_m2"] / 1850,
+                "year": 2027 if i % 2 else 2028,
+            }
+        )
     t = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
     t.loc[t["task_id"] == "HZ-7-clr", "year"] = np.nan  # not selected by the plan
     t["selected"] = t["year"].notna()
@@ -90,9 +122,17 @@ def make_tasks(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def make_milestones(tasks: pd.DataFrame) -> pd.DataFrame:
     t = tasks[tasks["selected"]]
-    g = t.groupby("year").agg(released_m2=("area_m2", "sum"), cmr_m2=("cmr_m2", "sum"),
-                              mine_m2=("mine_m2", "sum"), tasks_completed=("task_id", "size"),
-                              cost_usd=("cost_usd", "sum")).reset_index()
+    g = (
+        t.groupby("year")
+        .agg(
+            released_m2=("area_m2", "sum"),
+            cmr_m2=("cmr_m2", "sum"),
+            mine_m2=("mine_m2", "sum"),
+            tasks_completed=("task_id", "size"),
+            cost_usd=("cost_usd", "sum"),
+        )
+        .reset_index()
+    )
     g["region"] = "all"
     g["progress_share"] = g["released_m2"].cumsum() / tasks["area_m2"].sum()
     return g
@@ -100,38 +140,72 @@ def make_milestones(tasks: pd.DataFrame) -> pd.DataFrame:
 
 def make_context() -> Context:
     settlements = gpd.GeoDataFrame(
-        {"settlement_id": ["S1", "S2", "S3"], "name": ["Ban Phon", EVIL, "Ban Kham"],
-         "population": [500, 300, 200], "region": ["North", "South", "East"]},
+        {
+            "settlement_id": ["S1", "S2", "S3"],
+            "name": ["Ban Phon", EVIL, "Ban Kham"],
+            "population": [500, 300, 200],
+            "region": ["North", "South", "East"],
+        },
         geometry=[Point(X0, Y0 - 1000), Point(X0 + 30_000, Y0), Point(X0 + 2000, Y0 + 500)],
-        crs=CRS)
-    health = gpd.GeoDataFrame({"facility_id": ["H1"], "name": ["District hospital"]},
-                              geometry=[Point(X0, Y0)], crs=CRS)
+        crs=CRS,
+    )
+    health = gpd.GeoDataFrame(
+        {"facility_id": ["H1"], "name": ["District hospital"]}, geometry=[Point(X0, Y0)], crs=CRS
+    )
     accidents = gpd.GeoDataFrame(
-        {"accident_id": ["A1", "A2", "A3", "A4"],
-         "date": pd.to_datetime(["2020-01-01", "2021-05-01", "2022-03-01", "2023-01-01"]),
-         "killed": [1, 0, 0, 2], "injured": [2, 1, 3, 0], "device_type": ["CMR"] * 4,
-         "survivor_settlement_id": ["S1", "S1", "S2", None]},
-        geometry=[Point(X0 + i * 100, Y0 + 50) for i in range(4)], crs=CRS)
+        {
+            "accident_id": ["A1", "A2", "A3", "A4"],
+            "date": pd.to_datetime(["2020-01-01", "2021-05-01", "2022-03-01", "2023-01-01"]),
+            "killed": [1, 0, 0, 2],
+            "injured": [2, 1, 3, 0],
+            "device_type": ["CMR"] * 4,
+            "survivor_settlement_id": ["S1", "S1", "S2", None],
+        },
+        geometry=[Point(X0 + i * 100, Y0 + 50) for i in range(4)],
+        crs=CRS,
+    )
     return Context(crs=CRS, accidents=accidents, settlements=settlements, health=health)
 
 
 def make_donors() -> list[DonorProfile]:
     return [
-        DonorProfile(name="Northern Clearance Fund", contamination="cmr", thematic=["clearance"],
-                     regions=["North", "South"], budget_usd=60_000, min_grant_usd=20_000,
-                     currency="EUR", exchange_rate=0.92, exchange_rate_source="fixed, test",
-                     labels={"tasks": "Tâches"}, excludes_military=True),
-        DonorProfile(name="Mine Action NGO Trust", thematic=["clearance", "survey"],
-                     channels_allowed=["ngo"], budget_usd={2027: 30_000, 2028: 30_000},
-                     max_grant_usd=50_000),
-        DonorProfile(name="Survivors & Schools Initiative",
-                     thematic=["victim_assistance", "risk_education"], budget_usd=100_000),
+        DonorProfile(
+            name="Northern Clearance Fund",
+            contamination="cmr",
+            thematic=["clearance"],
+            regions=["North", "South"],
+            budget_usd=60_000,
+            min_grant_usd=20_000,
+            currency="EUR",
+            exchange_rate=0.92,
+            exchange_rate_source="fixed, test",
+            labels={"tasks": "Tâches"},
+            excludes_military=True,
+        ),
+        DonorProfile(
+            name="Mine Action NGO Trust",
+            thematic=["clearance", "survey"],
+            channels_allowed=["ngo"],
+            budget_usd={2027: 30_000, 2028: 30_000},
+            max_grant_usd=50_000,
+        ),
+        DonorProfile(
+            name="Survivors & Schools Initiative",
+            thematic=["victim_assistance", "risk_education"],
+            budget_usd=100_000,
+        ),
     ]
 
 
-DEADLINE = {"meets": False, "deadline": "2030-08-01", "cmr_total_m2": 100_000.0,
-            "cmr_released_m2": 60_000.0, "cmr_remaining_m2": 40_000.0,
-            "budget_needed_per_year": 250_000.0, "funding_gap": {2027: 50_000.0, 2028: 0.0}}
+DEADLINE = {
+    "meets": False,
+    "deadline": "2030-08-01",
+    "cmr_total_m2": 100_000.0,
+    "cmr_released_m2": 60_000.0,
+    "cmr_remaining_m2": 40_000.0,
+    "budget_needed_per_year": 250_000.0,
+    "funding_gap": {2027: 50_000.0, 2028: 0.0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +220,17 @@ def written(inputs, tmp_path_factory):
     areas, tasks, milestones, deadline, context, donors = inputs
     out = tmp_path_factory.mktemp("out")
     alloc = match_donors(tasks, donors, seed=1)
-    paths = write_requests(areas, tasks, milestones, deadline, context, donors, out,
-                           project_name="Province & <Test>", allocation=alloc)
+    paths = write_requests(
+        areas,
+        tasks,
+        milestones,
+        deadline,
+        context,
+        donors,
+        out,
+        project_name="Province & <Test>",
+        allocation=alloc,
+    )
     return out, paths, alloc
 
 
@@ -159,8 +242,9 @@ def test_layout(written):
     for d in alloc.donors:
         names = sorted(p.name for p in paths[d.key])
         assert names == ["request.html", "request.pdf", "tasks.gpkg", "tasks.xlsx"]
-        assert all(p.parent == out / "requests" / d.key and p.stat().st_size > 0
-                   for p in paths[d.key])
+        assert all(
+            p.parent == out / "requests" / d.key and p.stat().st_size > 0 for p in paths[d.key]
+        )
     assert paths["programme"] == [out / "requests" / "programme.html"]
     assert not list((out / "requests").rglob(".*")), "temporary files left behind"
     assert (out / "requests" / "programme.html").read_bytes()[:15] == b"<!DOCTYPE html>"
@@ -172,16 +256,28 @@ def test_pdf_is_a_reproducible_pdf(written, inputs, tmp_path):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and b"/Type /Page" in data
     areas, tasks, milestones, deadline, context, donors = inputs
-    again = write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
-                           project_name="Province & <Test>", allocation=alloc,
-                           donor="northern-clearance-fund", interactive_map=False)
-    assert next(p for p in again["northern-clearance-fund"]
-                if p.suffix == ".pdf").read_bytes() == data
+    again = write_requests(
+        areas,
+        tasks,
+        milestones,
+        deadline,
+        context,
+        donors,
+        tmp_path,
+        project_name="Province & <Test>",
+        allocation=alloc,
+        donor="northern-clearance-fund",
+        interactive_map=False,
+    )
+    assert (
+        next(p for p in again["northern-clearance-fund"] if p.suffix == ".pdf").read_bytes() == data
+    )
 
 
 def _html_totals(text: str) -> dict[str, float]:
-    return {k: float(v) for k, v in
-            re.findall(r'data-key="([a-z_0-9]+)" data-value="([-0-9.]+)"', text)}
+    return {
+        k: float(v) for k, v in re.findall(r'data-key="([a-z_0-9]+)" data-value="([-0-9.]+)"', text)
+    }
 
 
 def test_totals_agree_html_xlsx_gpkg(written):
@@ -193,8 +289,7 @@ def test_totals_agree_html_xlsx_gpkg(written):
     for d in alloc.donors:
         folder = out / "requests" / d.key
         pkg = alloc.package(d.key)
-        cost, cmr, mine = (round(float(pkg[c].sum()), 2) for c in ("cost_usd", "cmr_m2",
-                                                                   "mine_m2"))
+        cost, cmr, mine = (round(float(pkg[c].sum()), 2) for c in ("cost_usd", "cmr_m2", "mine_m2"))
         assert round(totals.loc[d.key, "cost_usd"], 2) == cost
         html_t = _html_totals((folder / "request.html").read_text(encoding="utf-8"))
         assert round(html_t["cost_usd"], 2) == cost
@@ -209,8 +304,7 @@ def test_totals_agree_html_xlsx_gpkg(written):
             assert gpkg.crs.to_epsg() == 32648
             assert np.allclose(gpkg.geometry.area, gpkg["area_m2"])
         wb = openpyxl.load_workbook(folder / "tasks.xlsx")
-        assert {"summary", "tasks", "milestones", "priority", "assumptions"} <= set(
-            wb.sheetnames)
+        assert {"summary", "tasks", "milestones", "priority", "assumptions"} <= set(wb.sheetnames)
         ws = wb["tasks"]
         header = [c.value for c in ws[1]]
         col = next(i for i, h in enumerate(header) if h.endswith("US$"))
@@ -293,10 +387,9 @@ def test_offline_and_escaped(written):
 def test_labels_currency_and_sections(written):
     out, paths, alloc = written
     text = (out / "requests" / "northern-clearance-fund" / "request.html").read_text("utf-8")
-    assert "<h2 id=\"tasks\">Tâches</h2>" in text
+    assert '<h2 id="tasks">Tâches</h2>' in text
     assert "EUR" in text and "0.92" in text
-    for section in ("summary", "map", "milestones", "deadline", "gap", "priority",
-                    "assumptions"):
+    for section in ("summary", "map", "milestones", "deadline", "gap", "priority", "assumptions"):
         assert f'id="{section}"' in text
     assert "not estimated" not in text  # population_within_5km is there
     assert "contributions" in text.lower() and "accidents 0." in text
@@ -327,30 +420,62 @@ def test_donor_constraints_respected(written):
 def test_one_donor_only_still_matches_all(inputs, written, tmp_path):
     areas, tasks, milestones, deadline, context, donors = inputs
     out, paths, alloc = written
-    got = write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
-                         project_name="P", donor="Mine Action NGO Trust", pdf=False,
-                         interactive_map=False, allocation=None, seed=1)
+    got = write_requests(
+        areas,
+        tasks,
+        milestones,
+        deadline,
+        context,
+        donors,
+        tmp_path,
+        project_name="P",
+        donor="Mine Action NGO Trust",
+        pdf=False,
+        interactive_map=False,
+        allocation=None,
+        seed=1,
+    )
     assert set(got) == {"mine-action-ngo-trust", "programme"}
     gpkg = read_gpkg(got["mine-action-ngo-trust"][-1], layer="tasks")
     assert sorted(gpkg["task_id"]) == sorted(alloc.package("mine-action-ngo-trust")["task_id"])
     with pytest.raises(ConfigError, match="not in the project's"):
-        write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
-                       project_name="P", donor="Nobody")
+        write_requests(
+            areas,
+            tasks,
+            milestones,
+            deadline,
+            context,
+            donors,
+            tmp_path,
+            project_name="P",
+            donor="Nobody",
+        )
 
 
 def test_gpkg_reproducible(inputs, written, tmp_path):
     out, paths, alloc = written
     areas, tasks, milestones, deadline, context, donors = inputs
-    write_requests(areas, tasks, milestones, deadline, context, donors, tmp_path,
-                           project_name="Province & <Test>", allocation=alloc,
-                           donor="northern-clearance-fund", pdf=False)
+    write_requests(
+        areas,
+        tasks,
+        milestones,
+        deadline,
+        context,
+        donors,
+        tmp_path,
+        project_name="Province & <Test>",
+        allocation=alloc,
+        donor="northern-clearance-fund",
+        pdf=False,
+    )
     for name in ("tasks.gpkg", "request.html"):
         a = out / "requests" / "northern-clearance-fund" / name
         b = tmp_path / "requests" / "northern-clearance-fund" / name
         assert a.read_bytes() == b.read_bytes(), name
     con = sqlite3.connect(out / "requests" / "northern-clearance-fund" / "tasks.gpkg")
     assert con.execute("select count(*) from tasks").fetchone()[0] == len(
-        alloc.package("northern-clearance-fund"))
+        alloc.package("northern-clearance-fund")
+    )
     con.close()
 
 
@@ -375,8 +500,9 @@ def test_request_without_map_or_tasks(inputs):
     areas, tasks, milestones, deadline, context, donors = inputs
     alloc = match_donors(tasks, donors, seed=1)
     d = donors[2]
-    content = request_content(d, alloc, areas, tasks, milestones, deadline, context,
-                              project_name="P")
+    content = request_content(
+        d, alloc, areas, tasks, milestones, deadline, context, project_name="P"
+    )
     text = render_request_html(content)
     assert "No planned task fits" in text
     assert "<iframe" not in text and "data:image/png;base64," in text
@@ -393,8 +519,15 @@ def test_request_renders_offline_in_chromium(written):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         try:
             for path in pages:
                 page = browser.new_page()
@@ -408,8 +541,10 @@ def test_request_renders_offline_in_chromium(written):
                         r.abort()
 
                 page.route("**/*", route)
-                page.on("console", lambda m, errors=errors: errors.append(m.text)
-                        if m.type == "error" else None)
+                page.on(
+                    "console",
+                    lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None,
+                )
                 page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
@@ -421,7 +556,8 @@ def test_request_renders_offline_in_chromium(written):
                     frame.wait_for_function("() => window.ccm && window.ccm.map")
                     drawn = frame.evaluate(
                         "() => { let n = 0; window.ccm.map.eachLayer(l => "
-                        "{ if (l instanceof L.Path) n++; }); return n; }")
+                        "{ if (l instanceof L.Path) n++; }); return n; }"
+                    )
                     assert drawn >= len(set(alloc.package(key)["hazard_id"]))
                     dialogs = page.evaluate("() => document.body.innerText")
                     assert EVIL in dialogs or key != "northern-clearance-fund"

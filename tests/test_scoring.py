@@ -30,13 +30,20 @@ from ccm_geo.scoring import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-PROPS = settings(max_examples=40, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 DEFAULT_COLUMNS = [
-    "casualties_24m", "status", "devices_per_ha", "is_cmr", "landuse_frac_cropland",
-    "landuse_frac_paddy", "blocked_productive_m2", "road_length_m", "population_within_30min",
-    "travel_min_settlement", "near_remote_survivors",
+    "casualties_24m",
+    "status",
+    "devices_per_ha",
+    "is_cmr",
+    "landuse_frac_cropland",
+    "landuse_frac_paddy",
+    "blocked_productive_m2",
+    "road_length_m",
+    "population_within_30min",
+    "travel_min_settlement",
+    "near_remote_survivors",
 ]
 
 
@@ -44,20 +51,22 @@ def make_areas(n: int, seed: int = 0, *, prefix: str = "HA") -> pd.DataFrame:
     """Indicator columns of the default criteria for ``n`` areas (random but seeded)."""
     rng = np.random.default_rng(seed)
     crop = rng.random(n) * 0.7
-    return pd.DataFrame({
-        "hazard_id": [f"{prefix}-{i:04d}" for i in range(n)],
-        "status": rng.choice(["CHA", "SHA", "released"], n),
-        "casualties_24m": rng.poisson(0.7, n),
-        "devices_per_ha": rng.gamma(1.0, 3.0, n),
-        "is_cmr": rng.random(n) < 0.5,
-        "landuse_frac_cropland": crop,
-        "landuse_frac_paddy": rng.random(n) * (1 - crop),
-        "blocked_productive_m2": rng.random(n) * 60_000,
-        "road_length_m": rng.random(n) * 1_500,
-        "population_within_30min": rng.integers(0, 8_000, n),
-        "travel_min_settlement": rng.random(n) * 180,
-        "near_remote_survivors": rng.random(n) < 0.2,
-    })
+    return pd.DataFrame(
+        {
+            "hazard_id": [f"{prefix}-{i:04d}" for i in range(n)],
+            "status": rng.choice(["CHA", "SHA", "released"], n),
+            "casualties_24m": rng.poisson(0.7, n),
+            "devices_per_ha": rng.gamma(1.0, 3.0, n),
+            "is_cmr": rng.random(n) < 0.5,
+            "landuse_frac_cropland": crop,
+            "landuse_frac_paddy": rng.random(n) * (1 - crop),
+            "blocked_productive_m2": rng.random(n) * 60_000,
+            "road_length_m": rng.random(n) * 1_500,
+            "population_within_30min": rng.integers(0, 8_000, n),
+            "travel_min_settlement": rng.random(n) * 180,
+            "near_remote_survivors": rng.random(n) < 0.2,
+        }
+    )
 
 
 @st.composite
@@ -66,21 +75,35 @@ def area_frames(draw, min_size: int = 1, max_size: int = 25) -> pd.DataFrame:
     n = draw(st.integers(min_size, max_size))
     fracs = st.floats(0, 0.5, allow_nan=False)
     maybe = st.one_of(st.just(np.nan), st.floats(0, 300, allow_nan=False))
-    rows = draw(st.lists(st.fixed_dictionaries({
-        "status": st.sampled_from(["CHA", "SHA", "released", None]),
-        "casualties_24m": st.integers(0, 8),
-        "devices_per_ha": st.sampled_from([0.0, 1.0, 2.5, 12.0, np.nan]),
-        "is_cmr": st.booleans(),
-        "landuse_frac_cropland": fracs,
-        "landuse_frac_paddy": fracs,
-        "blocked_productive_m2": st.floats(0, 1e5, allow_nan=False),
-        "road_length_m": st.sampled_from([0.0, 250.0, 2000.0]),
-        "population_within_30min": st.integers(0, 10_000),
-        "travel_min_settlement": maybe,
-        "near_remote_survivors": st.booleans(),
-    }), min_size=n, max_size=n))
-    ids = draw(st.lists(st.text("ABCXYZ0123456789-", min_size=1, max_size=6), min_size=n,
-                        max_size=n, unique=True))
+    rows = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "status": st.sampled_from(["CHA", "SHA", "released", None]),
+                    "casualties_24m": st.integers(0, 8),
+                    "devices_per_ha": st.sampled_from([0.0, 1.0, 2.5, 12.0, np.nan]),
+                    "is_cmr": st.booleans(),
+                    "landuse_frac_cropland": fracs,
+                    "landuse_frac_paddy": fracs,
+                    "blocked_productive_m2": st.floats(0, 1e5, allow_nan=False),
+                    "road_length_m": st.sampled_from([0.0, 250.0, 2000.0]),
+                    "population_within_30min": st.integers(0, 10_000),
+                    "travel_min_settlement": maybe,
+                    "near_remote_survivors": st.booleans(),
+                }
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    ids = draw(
+        st.lists(
+            st.text("ABCXYZ0123456789-", min_size=1, max_size=6),
+            min_size=n,
+            max_size=n,
+            unique=True,
+        )
+    )
     frame = pd.DataFrame(rows)
     frame.insert(0, "hazard_id", ids)
     return frame
@@ -105,17 +128,35 @@ def test_default_settings_score_the_default_indicator_columns():
 
 
 def test_one_area_scored_by_hand():
-    areas = pd.DataFrame({
-        "hazard_id": ["A"], "status": ["CHA"], "casualties_24m": [1], "devices_per_ha": [2.0],
-        "is_cmr": [True], "landuse_frac_cropland": [0.5], "landuse_frac_paddy": [0.12],
-        "blocked_productive_m2": [30_000.0], "road_length_m": [0.0],
-        "population_within_30min": [1_000], "travel_min_settlement": [60.0],
-        "near_remote_survivors": [False],
-    })
+    areas = pd.DataFrame(
+        {
+            "hazard_id": ["A"],
+            "status": ["CHA"],
+            "casualties_24m": [1],
+            "devices_per_ha": [2.0],
+            "is_cmr": [True],
+            "landuse_frac_cropland": [0.5],
+            "landuse_frac_paddy": [0.12],
+            "blocked_productive_m2": [30_000.0],
+            "road_length_m": [0.0],
+            "population_within_30min": [1_000],
+            "travel_min_settlement": [60.0],
+            "near_remote_survivors": [False],
+        }
+    )
     out = score_areas(areas).iloc[0]
-    expected = {"casualties": 0.5, "status": 1.0, "device_density": 0.5, "cmr": 1.0,
-                "productive_share": 0.62, "productive_area": 0.75, "roads": 0.0,
-                "population": 0.5, "settlement_access": 0.5, "remote_survivors": 0.0}
+    expected = {
+        "casualties": 0.5,
+        "status": 1.0,
+        "device_density": 0.5,
+        "cmr": 1.0,
+        "productive_share": 0.62,
+        "productive_area": 0.75,
+        "roads": 0.0,
+        "population": 0.5,
+        "settlement_access": 0.5,
+        "remote_survivors": 0.0,
+    }
     w = resolve_weights()
     for key, v in expected.items():
         assert out[f"value_{key}"] == pytest.approx(v)
@@ -124,8 +165,10 @@ def test_one_area_scored_by_hand():
     assert out["rank"] == 1
     # final weight = family weight x indicator weight: casualties 0.45 x 0.40
     assert w["casualties"] == pytest.approx(0.18)
-    assert out["explanation"] == ("confirmed hazardous area (0.11), 1 victim in the last 24 "
-                                  "months (0.09), 30,000 m² of productive land blocked (0.09)")
+    assert out["explanation"] == (
+        "confirmed hazardous area (0.11), 1 victim in the last 24 "
+        "months (0.09), 30,000 m² of productive land blocked (0.09)"
+    )
 
 
 @PROPS
@@ -167,14 +210,18 @@ def test_identical_input_gives_identical_output_and_row_order_does_not_matter():
     b = score_areas(areas.copy())
     pd.testing.assert_frame_equal(a, b)
     shuffled = score_areas(areas.sample(frac=1.0, random_state=7))
-    assert shuffled.set_index("hazard_id")["rank"].sort_index().equals(
-        a.set_index("hazard_id")["rank"].sort_index())
+    assert (
+        shuffled.set_index("hazard_id")["rank"]
+        .sort_index()
+        .equals(a.set_index("hazard_id")["rank"].sort_index())
+    )
 
 
 def test_ties_are_broken_by_hazard_id_ascending():
     row = make_areas(1).iloc[0].to_dict()
-    areas = pd.DataFrame([{**row, "hazard_id": h} for h in ["C-3", "A-1", "B-2"]],
-                         index=[10, 11, 12])
+    areas = pd.DataFrame(
+        [{**row, "hazard_id": h} for h in ["C-3", "A-1", "B-2"]], index=[10, 11, 12]
+    )
     out = score_areas(areas)
     assert out["score"].nunique() == 1
     assert out.set_index("hazard_id")["rank"].to_dict() == {"A-1": 1, "B-2": 2, "C-3": 3}
@@ -197,8 +244,9 @@ def test_geodataframe_stays_a_geodataframe():
     from shapely.geometry import box
 
     areas = make_areas(3)
-    gdf = gpd.GeoDataFrame(areas, geometry=[box(i, 0, i + 1, 1) for i in range(3)],
-                           crs="EPSG:32648")
+    gdf = gpd.GeoDataFrame(
+        areas, geometry=[box(i, 0, i + 1, 1) for i in range(3)], crs="EPSG:32648"
+    )
     out = score_areas(gdf)
     assert isinstance(out, gpd.GeoDataFrame)
     assert out.crs == gdf.crs
@@ -221,8 +269,11 @@ def test_missing_values_take_the_missing_value_and_are_counted():
 
 def test_missing_column_names_column_key_and_columns_present():
     areas = make_areas(3).drop(columns=["travel_min_settlement"])
-    with pytest.raises(InputError, match=r"'travel_min_settlement' \(scoring\.criteria\."
-                       r"settlement_access\.column\).*Columns present: \[.*'casualties_24m'"):
+    with pytest.raises(
+        InputError,
+        match=r"'travel_min_settlement' \(scoring\.criteria\."
+        r"settlement_access\.column\).*Columns present: \[.*'casualties_24m'",
+    ):
         score_areas(areas)
 
 
@@ -254,25 +305,32 @@ def _one(spec: dict, values: list) -> np.ndarray:
 
 
 def test_linear_interpolates_and_is_constant_beyond_the_ends():
-    v = _one({"kind": "linear", "points": [[0, 1], [120, 0]]},
-             [-5.0, 0.0, 30.0, 60.0, 120.0, 500.0, np.inf, np.nan])
+    v = _one(
+        {"kind": "linear", "points": [[0, 1], [120, 0]]},
+        [-5.0, 0.0, 30.0, 60.0, 120.0, 500.0, np.inf, np.nan],
+    )
     np.testing.assert_allclose(v, [1, 1, 0.75, 0.5, 0, 0, 0, 0])
 
 
 def test_categorical_map_other_and_separator():
-    v = _one({"kind": "categorical", "map": {"CHA": 1.0, "SHA": 0.5}, "other": 0.1},
-             ["CHA", "SHA", "released", None])
+    v = _one(
+        {"kind": "categorical", "map": {"CHA": 1.0, "SHA": 0.5}, "other": 0.1},
+        ["CHA", "SHA", "released", None],
+    )
     np.testing.assert_allclose(v, [1.0, 0.5, 0.1, 0.0])
-    v = _one({"kind": "categorical", "map": {"CMR": 1.0, "AP": 0.6}, "separator": ";"},
-             ["AP;CMR", "AP", "UXO", ""])
+    v = _one(
+        {"kind": "categorical", "map": {"CMR": 1.0, "AP": 0.6}, "separator": ";"},
+        ["AP;CMR", "AP", "UXO", ""],
+    )
     np.testing.assert_allclose(v, [1.0, 0.6, 0.0, 0.0])
 
 
 def test_logistic_threshold_boolean_and_direction():
     v = _one({"kind": "logistic", "midpoint": 60, "scale": 10}, [60.0, 1e6, -1e6])
     np.testing.assert_allclose(v, [0.5, 1.0, 0.0])
-    v = _one({"kind": "logistic", "midpoint": 60, "scale": 10, "direction": "decreasing"},
-             [50.0, 70.0])
+    v = _one(
+        {"kind": "logistic", "midpoint": 60, "scale": 10, "direction": "decreasing"}, [50.0, 70.0]
+    )
     np.testing.assert_allclose(v, [1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))])
     v = _one({"kind": "threshold", "at": 3}, [2.0, 3.0, 4.0])
     np.testing.assert_allclose(v, [0, 1, 1])
@@ -285,10 +343,16 @@ def test_logistic_threshold_boolean_and_direction():
 
 
 def test_sum_of_columns():
-    cfg = ScoringSettings(criteria={"x": CriterionSpec(
-        columns=["a", "b"], family="f", kind="linear", points=[[0, 0], [1, 1]])})
-    frame = pd.DataFrame({"hazard_id": ["1", "2", "3"], "a": [0.2, 0.5, np.nan],
-                          "b": [0.3, 0.7, 0.1]})
+    cfg = ScoringSettings(
+        criteria={
+            "x": CriterionSpec(
+                columns=["a", "b"], family="f", kind="linear", points=[[0, 0], [1, 1]]
+            )
+        }
+    )
+    frame = pd.DataFrame(
+        {"hazard_id": ["1", "2", "3"], "a": [0.2, 0.5, np.nan], "b": [0.3, 0.7, 0.1]}
+    )
     np.testing.assert_allclose(score_areas(frame, cfg)["value_x"], [0.5, 1.0, 0.0])
 
 
@@ -305,15 +369,21 @@ def test_fixed_value_functions_do_not_warn():
         score_areas(make_areas(5))
 
 
-@pytest.mark.parametrize(("spec", "pattern"), [
-    ({"kind": "linear"}, "needs points"),
-    ({"kind": "linear", "points": [[5, 0], [1, 1]]}, "strictly increasing"),
-    ({"kind": "linear", "points": [[0, 0], [1, 2]]}, "0-1"),
-    ({"kind": "categorical", "map": {"CHA": 1.5}}, "0-1"),
-    ({"kind": "linear", "points": [[0, 0], [1, 1]], "map": {"a": 1.0}}, "map not used by"),
-    ({"kind": "logistic", "midpoint": 1.0}, "needs scale"),
-    ({"kind": "linear", "points": [[0, 0], [1, 1]], "label": "{y} days"}, "not a valid template"),
-])
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ({"kind": "linear"}, "needs points"),
+        ({"kind": "linear", "points": [[5, 0], [1, 1]]}, "strictly increasing"),
+        ({"kind": "linear", "points": [[0, 0], [1, 2]]}, "0-1"),
+        ({"kind": "categorical", "map": {"CHA": 1.5}}, "0-1"),
+        ({"kind": "linear", "points": [[0, 0], [1, 1]], "map": {"a": 1.0}}, "map not used by"),
+        ({"kind": "logistic", "midpoint": 1.0}, "needs scale"),
+        (
+            {"kind": "linear", "points": [[0, 0], [1, 1]], "label": "{y} days"},
+            "not a valid template",
+        ),
+    ],
+)
 def test_bad_value_function_is_rejected_with_the_reason(spec, pattern):
     with pytest.raises(ValueError, match=pattern):
         CriterionSpec(column="c", family="f", **spec)
@@ -332,13 +402,27 @@ def test_ahp_reproduces_saatys_drinks_example():
     RI(7) = 1.32, CR = 0.022 (the value AHPy's README reports for the same matrix)."""
     names = ["coffee", "wine", "tea", "beer", "sodas", "milk", "water"]
     upper = {
-        ("coffee", "wine"): 9, ("coffee", "tea"): 5, ("coffee", "beer"): 2,
-        ("coffee", "sodas"): 1, ("coffee", "milk"): 1, ("coffee", "water"): 1 / 2,
-        ("wine", "tea"): 1 / 3, ("wine", "beer"): 1 / 9, ("wine", "sodas"): 1 / 9,
-        ("wine", "milk"): 1 / 9, ("wine", "water"): 1 / 9, ("tea", "beer"): 1 / 3,
-        ("tea", "sodas"): 1 / 4, ("tea", "milk"): 1 / 3, ("tea", "water"): 1 / 9,
-        ("beer", "sodas"): 1 / 2, ("beer", "milk"): 1, ("beer", "water"): 1 / 3,
-        ("sodas", "milk"): 2, ("sodas", "water"): 1 / 2, ("milk", "water"): 1 / 3,
+        ("coffee", "wine"): 9,
+        ("coffee", "tea"): 5,
+        ("coffee", "beer"): 2,
+        ("coffee", "sodas"): 1,
+        ("coffee", "milk"): 1,
+        ("coffee", "water"): 1 / 2,
+        ("wine", "tea"): 1 / 3,
+        ("wine", "beer"): 1 / 9,
+        ("wine", "sodas"): 1 / 9,
+        ("wine", "milk"): 1 / 9,
+        ("wine", "water"): 1 / 9,
+        ("tea", "beer"): 1 / 3,
+        ("tea", "sodas"): 1 / 4,
+        ("tea", "milk"): 1 / 3,
+        ("tea", "water"): 1 / 9,
+        ("beer", "sodas"): 1 / 2,
+        ("beer", "milk"): 1,
+        ("beer", "water"): 1 / 3,
+        ("sodas", "milk"): 2,
+        ("sodas", "water"): 1 / 2,
+        ("milk", "water"): 1 / 3,
     }
     a = pd.DataFrame(1.0, index=names, columns=names)
     for (i, j), v in upper.items():
@@ -361,14 +445,16 @@ def test_ahp_consistent_matrix_has_cr_zero():
 def test_inconsistent_ahp_is_rejected_naming_the_worst_judgement():
     # consistent with weights 8:4:2:1 except a vs d, set to 1/2 instead of 8
     matrix = [[1, 2, 4, "1/2"], ["1/2", 1, 2, 4], ["1/4", "1/2", 1, 2], [2, "1/4", "1/2", 1]]
-    w, cr, worst = ahp_weights([[float(Fraction(str(x))) for x in r] for r in matrix],
-                               labels=["a", "b", "c", "d"])
+    w, cr, worst = ahp_weights(
+        [[float(Fraction(str(x))) for x in r] for r in matrix], labels=["a", "b", "c", "d"]
+    )
     assert cr >= 0.10
     assert worst == ("a", "d")
     criteria = {k: CriterionSpec(column=k, family="f", kind="boolean") for k in "abcd"}
     with pytest.raises(ValueError, match=r"consistency ratio 0\.40\d >= 0\.10.*a vs d = 0\.5"):
-        ScoringSettings(criteria=criteria,
-                        ahp={"f": {"items": ["a", "b", "c", "d"], "matrix": matrix}})
+        ScoringSettings(
+            criteria=criteria, ahp={"f": {"items": ["a", "b", "c", "d"], "matrix": matrix}}
+        )
 
 
 def test_ahp_sets_family_and_indicator_weights():
@@ -377,10 +463,13 @@ def test_ahp_sets_family_and_indicator_weights():
         "b": CriterionSpec(column="b", family="one", kind="boolean"),
         "c": CriterionSpec(column="c", family="two", kind="boolean"),
     }
-    cfg = ScoringSettings(criteria=criteria, ahp={
-        "families": {"items": ["one", "two"], "matrix": [[1, 3], ["1/3", 1]]},
-        "one": {"items": ["b", "a"], "matrix": [[1, 4], [0.25, 1]]},
-    })
+    cfg = ScoringSettings(
+        criteria=criteria,
+        ahp={
+            "families": {"items": ["one", "two"], "matrix": [[1, 3], ["1/3", 1]]},
+            "one": {"items": ["b", "a"], "matrix": [[1, 4], [0.25, 1]]},
+        },
+    )
     table = weights_table(cfg)
     assert table.loc["a", "family_weight"] == pytest.approx(0.75)
     assert table.loc["a", "indicator_weight"] == pytest.approx(0.2)
@@ -390,11 +479,14 @@ def test_ahp_sets_family_and_indicator_weights():
 
 
 def test_ahp_items_must_match_the_family():
-    criteria = {"a": CriterionSpec(column="a", family="one", kind="boolean"),
-                "b": CriterionSpec(column="b", family="one", kind="boolean")}
+    criteria = {
+        "a": CriterionSpec(column="a", family="one", kind="boolean"),
+        "b": CriterionSpec(column="b", family="one", kind="boolean"),
+    }
     with pytest.raises(ValueError, match=r"ahp\.one\.items must list exactly \['a', 'b'\]"):
-        ScoringSettings(criteria=criteria,
-                        ahp={"one": {"items": ["a", "z"], "matrix": [[1, 2], [0.5, 1]]}})
+        ScoringSettings(
+            criteria=criteria, ahp={"one": {"items": ["a", "z"], "matrix": [[1, 2], [0.5, 1]]}}
+        )
 
 
 def test_negative_weights_are_rejected_naming_the_key():
@@ -409,17 +501,24 @@ def test_negative_weights_are_rejected_naming_the_key():
 def test_all_zero_weights_are_rejected_naming_the_keys():
     with pytest.raises(ValueError, match="every family weight is 0"):
         ScoringSettings(families={"contamination": 0, "land": 0, "people": 0})
-    criteria = {"a": CriterionSpec(column="a", family="f", kind="boolean", weight=0),
-                "b": CriterionSpec(column="b", family="f", kind="boolean", weight=0)}
-    with pytest.raises(ValueError, match=r"family 'f' has weight 0 \(scoring\.criteria\.a\."
-                       r"weight, scoring\.criteria\.b\.weight\)"):
+    criteria = {
+        "a": CriterionSpec(column="a", family="f", kind="boolean", weight=0),
+        "b": CriterionSpec(column="b", family="f", kind="boolean", weight=0),
+    }
+    with pytest.raises(
+        ValueError,
+        match=r"family 'f' has weight 0 \(scoring\.criteria\.a\."
+        r"weight, scoring\.criteria\.b\.weight\)",
+    ):
         ScoringSettings(criteria=criteria)
 
 
 def test_config_loader_turns_weight_errors_into_config_error():
     config = pytest.importorskip("ccm_geo.config")
-    raw = {"inputs": {"hazards": {"path": "hazards.gpkg"}},
-           "scoring": {"families": {"contamination": 1, "land": -1, "people": 1}}}
+    raw = {
+        "inputs": {"hazards": {"path": "hazards.gpkg"}},
+        "scoring": {"families": {"contamination": 1, "land": -1, "people": 1}},
+    }
     with pytest.raises(ConfigError, match=r"scoring.*scoring\.families\.land"):
         config.config_from_dict(raw)
 
@@ -432,8 +531,10 @@ def test_family_weights_must_cover_the_families_in_use():
 
 
 def test_custom_criteria_without_families_weigh_families_equally():
-    criteria = {"a": CriterionSpec(column="a", family="one", kind="boolean"),
-                "b": CriterionSpec(column="b", family="two", kind="boolean", weight=5)}
+    criteria = {
+        "a": CriterionSpec(column="a", family="one", kind="boolean"),
+        "b": CriterionSpec(column="b", family="two", kind="boolean", weight=5),
+    }
     cfg = ScoringSettings(criteria=criteria)
     assert resolve_weights(cfg).to_dict() == {"a": 0.5, "b": 0.5}
     assert cfg.scenarios == {}
@@ -463,8 +564,7 @@ def test_priority_classes_by_thresholds_and_by_quantiles():
     assert (out.loc[s >= 0.5, "priority_class"] == "high").all()
     assert (out.loc[(s >= 0.25) & (s < 0.5), "priority_class"] == "medium").all()
     assert (out.loc[s < 0.25, "priority_class"] == "low").all()
-    cfg = ScoringSettings(classes={"method": "quantiles", "high_share": 0.1,
-                                   "medium_share": 0.3})
+    cfg = ScoringSettings(classes={"method": "quantiles", "high_share": 0.1, "medium_share": 0.3})
     out = score_areas(areas, cfg)
     counts = out["priority_class"].value_counts().to_dict()
     assert counts == {"high": 5, "medium": 15, "low": 30}
@@ -491,8 +591,14 @@ def test_sensitivity_shapes_and_determinism():
     a = sensitivity(scored, cfg, seed=11, draws=200)
     b = sensitivity(areas, cfg, seed=11, draws=200)  # values recomputed from indicators
     assert isinstance(a, SensitivityResult)
-    assert list(a.areas.columns) == ["hazard_id", "rank", "rank_p05", "rank_p50", "rank_p95",
-                                     "p_top_n"]
+    assert list(a.areas.columns) == [
+        "hazard_id",
+        "rank",
+        "rank_p05",
+        "rank_p50",
+        "rank_p95",
+        "p_top_n",
+    ]
     assert a.areas.index.equals(areas.index)
     pd.testing.assert_frame_equal(a.areas, b.areas)
     pd.testing.assert_frame_equal(a.sweep, b.sweep)
@@ -572,8 +678,16 @@ def test_scenarios_table_compares_top_sets():
     table = compare_scenarios(areas, cfg)
     names = ["base", *cfg.scenarios]
     assert len(table) == len(names) * (len(names) - 1) // 2
-    assert list(table.columns) == ["scenario_a", "scenario_b", "top_n", "overlap", "jaccard",
-                                   "entering", "leaving", "spearman"]
+    assert list(table.columns) == [
+        "scenario_a",
+        "scenario_b",
+        "top_n",
+        "overlap",
+        "jaccard",
+        "entering",
+        "leaving",
+        "spearman",
+    ]
     ranks = scenario_ranks(areas, cfg)
     for _, row in table.iterrows():
         top_a = set(ranks.loc[ranks[f"rank_{row['scenario_a']}"] <= 10, "hazard_id"])
@@ -585,15 +699,16 @@ def test_scenarios_table_compares_top_sets():
         assert entering == top_b - top_a and leaving == top_a - top_b
     # each scenario's ranks are what score_areas gives for it
     for name in cfg.scenarios:
-        assert ranks[f"rank_{name}"].tolist() == score_areas(areas, cfg, scenario=name)[
-            "rank"].tolist()
+        assert (
+            ranks[f"rank_{name}"].tolist()
+            == score_areas(areas, cfg, scenario=name)["rank"].tolist()
+        )
 
 
 def test_a_scenario_equal_to_the_base_has_full_overlap():
     cfg = ScoringSettings(scenarios={"same": {"contamination": 0.45}}, top_n=5)
     row = compare_scenarios(make_areas(40), cfg).iloc[0]
-    assert (row["overlap"], row["jaccard"], row["entering"], row["spearman"]) == (5, 1.0, "",
-                                                                                  1.0)
+    assert (row["overlap"], row["jaccard"], row["entering"], row["spearman"]) == (5, 1.0, "", 1.0)
 
 
 # ---------------------------------------------------------------------------------------------

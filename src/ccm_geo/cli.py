@@ -16,8 +16,11 @@ import typer
 
 from ccm_geo import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Plan the clearance of cluster munition remnants and landmines.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Plan the clearance of cluster munition remnants and landmines.",
+)
 
 ProjectArg = Annotated[Path, typer.Argument(help="The project file (TOML).", show_default=False)]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder for the outputs.")]
@@ -31,25 +34,34 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="More log output (-vv for debug).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Score hazardous areas, plan their clearance, publish offline maps and donor requests."""
     levels = (logging.WARNING, logging.INFO, logging.DEBUG)
     level = logging.ERROR if quiet else levels[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @app.command()
 def validate(
-    target: Annotated[Path, typer.Argument(help="A project file (TOML) or a hazard file.",
-                                           show_default=False)],
-    crs: Annotated[str | None, typer.Option(help="CRS to assume for a hazard file without "
-                                                 "one, e.g. EPSG:4326.")] = None,
+    target: Annotated[
+        Path, typer.Argument(help="A project file (TOML) or a hazard file.", show_default=False)
+    ],
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS to assume for a hazard file without one, e.g. EPSG:4326."),
+    ] = None,
 ) -> None:
     """Check the inputs and print the validation report (exit 1 when unusable)."""
     from ccm_geo.errors import ValidationError
@@ -83,10 +95,14 @@ def validate(
 def run(
     project: ProjectArg,
     out: OutOpt = Path("maps/run"),
-    stage: Annotated[list[str] | None, typer.Option(
-        "--stage", help="Run only these stages (repeatable). Default: all.")] = None,
-    tiles: Annotated[str | None, typer.Option(
-        help="Tile URL template for the maps' background (default: none, offline).")] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option("--stage", help="Run only these stages (repeatable). Default: all."),
+    ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(help="Tile URL template for the maps' background (default: none, offline)."),
+    ] = None,
 ) -> None:
     """Run every stage in order on a project, writing each stage's output into --out."""
     _run(project, out, stage, tiles=tiles)
@@ -100,8 +116,10 @@ def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
 
         unknown = sorted(set(stages or []) - set(STAGES))
         if unknown:
-            raise typer.BadParameter(f"unknown stage(s) {', '.join(unknown)}; "
-                                     f"stages: {', '.join(STAGES)}", param_hint="--stage")
+            raise typer.BadParameter(
+                f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}",
+                param_hint="--stage",
+            )
         config = load_config(project)
         with _progress() as step:
             log = run_pipeline(config, out, stages=stages, progress=step, **options)
@@ -136,9 +154,13 @@ def prioritise(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
 def map_(
     project: ProjectArg,
     out: OutOpt = Path("maps/run"),
-    tiles: Annotated[str | None, typer.Option(
-        help="Tile URL template for a background (needs internet when the map is opened); "
-             "default: none, the map works offline.")] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(
+            help="Tile URL template for a background (needs internet when the map is opened); "
+            "default: none, the map works offline."
+        ),
+    ] = None,
 ) -> None:
     """The interactive priority map (offline HTML), its embeddable form, and the print map."""
     _run(project, out, ["map"], tiles=tiles)
@@ -148,8 +170,9 @@ def map_(
 def request(
     project: ProjectArg,
     out: OutOpt = Path("maps/run"),
-    donor: Annotated[str | None, typer.Option(help="Only this donor's package (name or "
-                                                   "slug).")] = None,
+    donor: Annotated[
+        str | None, typer.Option(help="Only this donor's package (name or slug).")
+    ] = None,
 ) -> None:
     """One funding request package per donor, and the programme view (requests/)."""
     _run(project, out, ["request"], donor=donor)
@@ -222,8 +245,10 @@ def _print_summary(log) -> None:
         typer.echo(f"warning ({w['stage']}): {w['message']}", err=True)
     for report in log.reports:
         counts = ", ".join(f"{k}={v}" for k, v in report.counts().items()) or "no issues"
-        console.print(f"{report.source}: {report.rows_read} read, {report.rows_kept} kept "
-                      f"({counts})", soft_wrap=True)
+        console.print(
+            f"{report.source}: {report.rows_read} read, {report.rows_kept} kept ({counts})",
+            soft_wrap=True,
+        )
     summary = log.tables.get("area_summary")
     if summary is not None:
         _print_area_summary(console, summary)
@@ -233,22 +258,42 @@ def _print_summary(log) -> None:
     for name, secs in log.timings_s.items():
         table.add_row(name, f"{secs:.1f}")
     console.print(table)
-    console.print(f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists "
-                  "them with their sha256)", soft_wrap=True)
+    console.print(
+        f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists "
+        "them with their sha256)",
+        soft_wrap=True,
+    )
 
 
 def _print_area_summary(console, summary) -> None:
     from rich.table import Table
 
-    table = Table(title="hazardous areas (ha): CMR separated from mines, as Article 7 Form F asks",
-                  show_header=True)
-    for col in ("region", "status", "areas", "total ha", "CMR ha", "mines ha", "mixed ha",
-                "other ha"):
+    table = Table(
+        title="hazardous areas (ha): CMR separated from mines, as Article 7 Form F asks",
+        show_header=True,
+    )
+    for col in (
+        "region",
+        "status",
+        "areas",
+        "total ha",
+        "CMR ha",
+        "mines ha",
+        "mixed ha",
+        "other ha",
+    ):
         table.add_column(col, justify="left" if col in ("region", "status") else "right")
     for row in summary.itertuples(index=False):
-        table.add_row(str(row.region), str(row.status), f"{row.areas:,}", f"{row.total_ha:,.1f}",
-                      f"{row.cmr_ha:,.1f}", f"{row.mine_ha:,.1f}", f"{row.mixed_ha:,.1f}",
-                      f"{row.other_ha:,.1f}")
+        table.add_row(
+            str(row.region),
+            str(row.status),
+            f"{row.areas:,}",
+            f"{row.total_ha:,.1f}",
+            f"{row.cmr_ha:,.1f}",
+            f"{row.mine_ha:,.1f}",
+            f"{row.mixed_ha:,.1f}",
+            f"{row.other_ha:,.1f}",
+        )
     console.print(table)
     console.print("An area holding CMR and mines counts in both columns (and in 'mixed').")
 

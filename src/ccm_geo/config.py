@@ -37,40 +37,51 @@ __all__ = [
 class LayerInput(Frozen):
     """A vector input file and how its fields map onto the data contract."""
 
-    path: Path = Field(description="File path (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, "
-                       "GeoParquet, or CSV with WKT or lon/lat columns); relative to the TOML.")
+    path: Path = Field(
+        description="File path (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, "
+        "GeoParquet, or CSV with WKT or lon/lat columns); relative to the TOML."
+    )
     layer: str | None = Field(None, description="Layer name for multi-layer files (GeoPackage).")
     crs: str | None = Field(
-        None, description="CRS to assume when the file declares none (e.g. 'EPSG:4326'). "
-        "A file that declares a CRS is never overridden.")
+        None,
+        description="CRS to assume when the file declares none (e.g. 'EPSG:4326'). "
+        "A file that declares a CRS is never overridden.",
+    )
     columns: dict[str, str] = Field(
         default_factory=dict,
-        description="Contract column name -> the file's column name, e.g. {hazard_id = 'HAZ_ID'}.")
+        description="Contract column name -> the file's column name, e.g. {hazard_id = 'HAZ_ID'}.",
+    )
     codes: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Per contract column, the file's codes -> contract codes, "
-        "e.g. {status = {Confirmed = 'CHA'}}.")
+        "e.g. {status = {Confirmed = 'CHA'}}.",
+    )
     x: str | None = Field(None, description="CSV only: longitude/easting column.")
     y: str | None = Field(None, description="CSV only: latitude/northing column.")
     wkt: str | None = Field(None, description="CSV only: column holding WKT geometries.")
     where: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Keep only rows whose (file) column value is in the list, e.g. "
-        "{TIPO_EVENTO = ['8']}. Rows left out are counted in the report.")
+        "{TIPO_EVENTO = ['8']}. Rows left out are counted in the report.",
+    )
 
 
 class HazardInput(LayerInput):
     """The hazard register: polygons (or points that become estimated areas)."""
 
     point_area_m2: float = Field(
-        10_000.0, gt=0,
+        10_000.0,
+        gt=0,
         description="Estimated area given to a point hazard (a circle of this area). Default "
-        "1 ha: a typical recorded CMR strike footprint is 0.5-10 ha (DOMAIN.md); set your own.")
+        "1 ha: a typical recorded CMR strike footprint is 0.5-10 ha (DOMAIN.md); set your own.",
+    )
     default_status: str | None = Field(
-        None, description="Status for rows without one (e.g. 'SHA' for suspected minefields).")
+        None, description="Status for rows without one (e.g. 'SHA' for suspected minefields)."
+    )
     default_evidence: str | None = Field(None, description="Evidence for rows without one.")
     default_contamination: str | None = Field(
-        None, description="Contamination for rows without one (';'-joined codes).")
+        None, description="Contamination for rows without one (';'-joined codes)."
+    )
 
 
 class RasterInput(Frozen):
@@ -78,17 +89,27 @@ class RasterInput(Frozen):
 
     path: Path
     classes: dict[int, str] = Field(
-        default_factory=lambda: {1: "forest", 2: "cropland", 3: "paddy", 4: "settlement",
-                                 5: "water", 6: "shrub", 7: "bare"},
-        description="Raster value -> land-cover class name (lower_snake_case).")
+        default_factory=lambda: {
+            1: "forest",
+            2: "cropland",
+            3: "paddy",
+            4: "settlement",
+            5: "water",
+            6: "shrub",
+            7: "bare",
+        },
+        description="Raster value -> land-cover class name (lower_snake_case).",
+    )
 
     @field_validator("classes")
     @classmethod
     def _snake_names(cls, v: dict[int, str]) -> dict[int, str]:
         for code, name in v.items():
             if not name.replace("_", "").isalnum() or name.lower() != name:
-                msg = (f"inputs.landcover.classes: class name {name!r} for value {code} must be "
-                       "lower_snake_case (letters, digits, '_'), e.g. 'cropland'")
+                msg = (
+                    f"inputs.landcover.classes: class name {name!r} for value {code} must be "
+                    "lower_snake_case (letters, digits, '_'), e.g. 'cropland'"
+                )
                 raise ValueError(msg)
         return v
 
@@ -110,12 +131,16 @@ class ProjectInfo(Frozen):
 
     name: str = "ccm_geo project"
     crs: str | None = Field(
-        None, description="The project's metric CRS (e.g. 'EPSG:32648'). Default: the UTM zone "
-        "of the hazards (geopandas' estimate_utm_crs()).")
+        None,
+        description="The project's metric CRS (e.g. 'EPSG:32648'). Default: the UTM zone "
+        "of the hazards (geopandas' estimate_utm_crs()).",
+    )
     start_date: date = Field(date(2027, 1, 1), description="First day of the work plan.")
     deadline: date | None = Field(
-        None, description="Article 4 (CCM) clearance deadline: 10 years after entry into force "
-        "for the State, plus any extension granted (CCM Art. 4).")
+        None,
+        description="Article 4 (CCM) clearance deadline: 10 years after entry into force "
+        "for the State, plus any extension granted (CCM Art. 4).",
+    )
     seed: int = Field(20171005, description="Seed of every random draw (sensitivity, demo).")
 
 
@@ -155,8 +180,10 @@ def load_config(path: str | Path) -> ProjectConfig:
     """
     path = Path(path)
     if not path.is_file():
-        msg = f"{path}: project file not found. Give the path of a TOML project file " \
-              "(see data/demo/project.toml for an example)."
+        msg = (
+            f"{path}: project file not found. Give the path of a TOML project file "
+            "(see data/demo/project.toml for an example)."
+        )
         raise InputFileNotFoundError(msg)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -169,8 +196,9 @@ def load_config(path: str | Path) -> ProjectConfig:
     return config_from_dict(raw, base=path.parent, source=path)
 
 
-def config_from_dict(raw: dict[str, Any], *, base: Path = Path("."),
-                     source: Path | None = None) -> ProjectConfig:
+def config_from_dict(
+    raw: dict[str, Any], *, base: Path = Path("."), source: Path | None = None
+) -> ProjectConfig:
     """Validate a configuration given as a dict (as read from TOML); paths resolved on ``base``."""
     raw = _resolve_paths(raw, base.resolve())
     if source is not None:

@@ -54,7 +54,13 @@ DEMO_SEED = 20171005
 REFERENCE_DATE = date(2027, 1, 1)
 #: Land-cover codes of ``landcover.tif`` (0 is nodata).
 LANDCOVER_CLASSES: dict[int, str] = {
-    1: "forest", 2: "cropland", 3: "paddy", 4: "settlement", 5: "water", 6: "shrub", 7: "bare",
+    1: "forest",
+    2: "cropland",
+    3: "paddy",
+    4: "settlement",
+    5: "water",
+    6: "shrub",
+    7: "bare",
 }
 #: The two hazards written as self-intersecting "bow-tie" polygons, whatever the seed: the 7th
 #: strike and the 3rd minefield (ids have more digits above 9,999 of a kind, scale > ~28).
@@ -76,23 +82,80 @@ _ROAD_STEP_M = 100.0  # vertex spacing of roads and rivers
 _ROAD_PIECE_STEPS = 4  # a road edge between graph nodes is cut into pieces of <= 4 steps
 _BLOCK = 256  # raster tile size (pixels)
 _LANDCOVER_COLOURS = {
-    0: (0, 0, 0, 0), 1: (38, 115, 0, 255), 2: (255, 211, 127, 255), 3: (163, 255, 115, 255),
-    4: (230, 0, 0, 255), 5: (0, 112, 255, 255), 6: (170, 170, 0, 255), 7: (204, 204, 204, 255),
+    0: (0, 0, 0, 0),
+    1: (38, 115, 0, 255),
+    2: (255, 211, 127, 255),
+    3: (163, 255, 115, 255),
+    4: (230, 0, 0, 255),
+    5: (0, 112, 255, 255),
+    6: (170, 170, 0, 255),
+    7: (204, 204, 204, 255),
 }
 
 _SYLLABLES = (
-    "Na", "Kham", "Phon", "Xai", "Nong", "Houay", "Don", "Sang", "Thong", "Pak", "Vang", "Kang",
-    "Phou", "Lak", "Sai", "Hin", "Boun", "Keo", "Sy", "Tha", "Dong", "Khoun", "Sava", "Nam",
-    "Hat", "Khong", "Sen", "Pha", "Bo", "Kou", "Phiang", "Xieng", "Vieng", "Sone", "Chan",
-    "Phet", "Kasy", "Lath", "Phak", "Hom", "Soung", "Ngeun", "Kheua", "Xang", "Dok", "Hai",
-    "Lom", "Savang", "Nakhon", "Meung",
+    "Na",
+    "Kham",
+    "Phon",
+    "Xai",
+    "Nong",
+    "Houay",
+    "Don",
+    "Sang",
+    "Thong",
+    "Pak",
+    "Vang",
+    "Kang",
+    "Phou",
+    "Lak",
+    "Sai",
+    "Hin",
+    "Boun",
+    "Keo",
+    "Sy",
+    "Tha",
+    "Dong",
+    "Khoun",
+    "Sava",
+    "Nam",
+    "Hat",
+    "Khong",
+    "Sen",
+    "Pha",
+    "Bo",
+    "Kou",
+    "Phiang",
+    "Xieng",
+    "Vieng",
+    "Sone",
+    "Chan",
+    "Phet",
+    "Kasy",
+    "Lath",
+    "Phak",
+    "Hom",
+    "Soung",
+    "Ngeun",
+    "Kheua",
+    "Xang",
+    "Dok",
+    "Hai",
+    "Lom",
+    "Savang",
+    "Nakhon",
+    "Meung",
 )
 _SUFFIXES = ("Neua", "Tai", "Noy", "Yai", "Mai", "Kao")  # north, south, small, big, new, old
 
 
-def generate_region(out_dir: str | Path, *, scale: float = 1.0, seed: int = DEMO_SEED,
-                    pixel_m: float = 10.0, raster: bool = True,
-                    raster_shape: tuple[int, int] | None = None) -> dict[str, Path]:
+def generate_region(
+    out_dir: str | Path,
+    *,
+    scale: float = 1.0,
+    seed: int = DEMO_SEED,
+    pixel_m: float = 10.0,
+    raster: bool = True,
+    raster_shape: tuple[int, int] | None = None,
+) -> dict[str, Path]:
     """Generate the fictional demo province and write its files into ``out_dir``.
 
     Parameters
@@ -123,11 +186,25 @@ def generate_region(out_dir: str | Path, *, scale: float = 1.0, seed: int = DEMO
     _check_options(scale, seed, pixel_m, raster_shape)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    streams = dict(zip(
-        ("rivers", "terrain", "settlements", "roads", "hazards", "accidents", "health", "raster"),
-        (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)), strict=True))
-    prov = _Province(*DEMO_ORIGIN, DEMO_SIZE_M[0] * math.sqrt(scale),
-                     DEMO_SIZE_M[1] * math.sqrt(scale), scale)
+    streams = dict(
+        zip(
+            (
+                "rivers",
+                "terrain",
+                "settlements",
+                "roads",
+                "hazards",
+                "accidents",
+                "health",
+                "raster",
+            ),
+            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)),
+            strict=True,
+        )
+    )
+    prov = _Province(
+        *DEMO_ORIGIN, DEMO_SIZE_M[0] * math.sqrt(scale), DEMO_SIZE_M[1] * math.sqrt(scale), scale
+    )
 
     t0 = time.perf_counter()
     rivers = _rivers(prov, streams["rivers"])
@@ -141,15 +218,26 @@ def generate_region(out_dir: str | Path, *, scale: float = 1.0, seed: int = DEMO
     logger.info("demo vectors built in %.1f s", time.perf_counter() - t0)
 
     layers = {
-        "hazards": hazards.frame, "settlements": towns_villages.frame(), "health": health,
-        "roads": roads, "admin": admin.frame, "accidents": accidents,
+        "hazards": hazards.frame,
+        "settlements": towns_villages.frame(),
+        "health": health,
+        "roads": roads,
+        "admin": admin.frame,
+        "accidents": accidents,
     }
     written = {name: _write_vector(gdf, out / f"{name}.gpkg", name) for name, gdf in layers.items()}
     if raster:
         t1 = time.perf_counter()
         written["landcover"] = _write_landcover(
-            out / "landcover.tif", prov, rivers, terrain, towns_villages, streams["raster"],
-            pixel_m=pixel_m, raster_shape=raster_shape)
+            out / "landcover.tif",
+            prov,
+            rivers,
+            terrain,
+            towns_villages,
+            streams["raster"],
+            pixel_m=pixel_m,
+            raster_shape=raster_shape,
+        )
         logger.info("demo land cover written in %.1f s", time.perf_counter() - t1)
     return written
 
@@ -158,14 +246,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m ccm_geo.demo OUT_DIR [--scale S] [--seed N]``."""
     parser = argparse.ArgumentParser(
         prog="python -m ccm_geo.demo",
-        description="Generate the fictional demo province (vector layers and land cover).")
+        description="Generate the fictional demo province (vector layers and land cover).",
+    )
     parser.add_argument("out_dir", type=Path, help="folder to write the files into")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="features and area multiplier (1: the demo; ~220: national size)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="features and area multiplier (1: the demo; ~220: national size)",
+    )
     parser.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed")
     parser.add_argument("--pixel-m", type=float, default=10.0, help="land-cover pixel size (m)")
-    parser.add_argument("--raster-shape", type=int, nargs=2, metavar=("ROWS", "COLS"),
-                        help="land-cover raster size; overrides --pixel-m")
+    parser.add_argument(
+        "--raster-shape",
+        type=int,
+        nargs=2,
+        metavar=("ROWS", "COLS"),
+        help="land-cover raster size; overrides --pixel-m",
+    )
     parser.add_argument("--no-raster", action="store_true", help="skip landcover.tif")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     args = parser.parse_args(argv)
@@ -176,9 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(logging.INFO)
     try:
         written = generate_region(
-            args.out_dir, scale=args.scale, seed=args.seed, pixel_m=args.pixel_m,
+            args.out_dir,
+            scale=args.scale,
+            seed=args.seed,
+            pixel_m=args.pixel_m,
             raster=not args.no_raster,
-            raster_shape=tuple(args.raster_shape) if args.raster_shape else None)
+            raster_shape=tuple(args.raster_shape) if args.raster_shape else None,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -212,12 +314,20 @@ class _Province:
 
     def uniform(self, rng: np.random.Generator, n: int, margin: float = 0.0) -> np.ndarray:
         xy = rng.random((n, 2))
-        return np.column_stack([self.x0 + margin + xy[:, 0] * (self.width - 2 * margin),
-                                self.y0 + margin + xy[:, 1] * (self.height - 2 * margin)])
+        return np.column_stack(
+            [
+                self.x0 + margin + xy[:, 0] * (self.width - 2 * margin),
+                self.y0 + margin + xy[:, 1] * (self.height - 2 * margin),
+            ]
+        )
 
     def clamp(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
-        return np.column_stack([np.clip(xy[:, 0], self.x0 + margin, self.x1 - margin),
-                                np.clip(xy[:, 1], self.y0 + margin, self.y1 - margin)])
+        return np.column_stack(
+            [
+                np.clip(xy[:, 0], self.x0 + margin, self.x1 - margin),
+                np.clip(xy[:, 1], self.y0 + margin, self.y1 - margin),
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -242,11 +352,13 @@ class _Terrain:
         x, y = np.broadcast_arrays(x, y)
         coords = np.stack([(self.y1 - y) / _CELL_M - 0.5, (x - self.x0) / _CELL_M - 0.5])
         return map_coordinates(grid, coords.reshape(2, -1), order=1, mode="nearest").reshape(
-            x.shape)
+            x.shape
+        )
 
 
-def _check_options(scale: float, seed: int, pixel_m: float,
-                   raster_shape: tuple[int, int] | None) -> None:
+def _check_options(
+    scale: float, seed: int, pixel_m: float, raster_shape: tuple[int, int] | None
+) -> None:
     problems = []
     if not (isinstance(scale, int | float) and math.isfinite(scale) and 0.01 <= scale <= 2000):
         problems.append(f"scale={scale!r} must be a number from 0.01 to 2000 (1 = the demo)")
@@ -261,9 +373,15 @@ def _check_options(scale: float, seed: int, pixel_m: float,
         raise ValueError(msg)
 
 
-def _meander(starts: np.ndarray, ends: np.ndarray, amplitude: np.ndarray,
-             rng: np.random.Generator, *, step: float = _ROAD_STEP_M,
-             harmonics: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _meander(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    amplitude: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    step: float = _ROAD_STEP_M,
+    harmonics: int = 5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wiggly polylines from ``starts`` to ``ends`` (exactly), all at once.
 
     The sideways offset is a random sine series (zero at both ends), of standard deviation
@@ -298,8 +416,14 @@ def _rivers(prov: _Province, rng: np.random.Generator) -> _Rivers:
     drift = rng.normal(0, 0.15, n_main) * prov.height
     starts = np.column_stack([xs, np.full(n_main, prov.y1)])
     ends = prov.clamp(np.column_stack([xs + drift, np.full(n_main, prov.y0)]))
-    xy, line, _ = _meander(starts, ends, np.full(n_main, 0.06 * min(prov.height, 40_000.0)),
-                           rng, step=_ROAD_STEP_M, harmonics=8)
+    xy, line, _ = _meander(
+        starts,
+        ends,
+        np.full(n_main, 0.06 * min(prov.height, 40_000.0)),
+        rng,
+        step=_ROAD_STEP_M,
+        harmonics=8,
+    )
     xy = prov.clamp(xy)
     mains = shapely.linestrings(xy, indices=line)
 
@@ -343,8 +467,12 @@ def _terrain(prov: _Province, rivers: _Rivers, rng: np.random.Generator) -> _Ter
     ranges = gaussian_filter(rng.standard_normal((ny, nx)), sigma=36, mode="reflect")
     hills /= hills.std() or 1.0
     ranges /= ranges.std() or 1.0
-    on_river = _mark_cells(shapely.get_coordinates(shapely.segmentize(rivers.lines, _CELL_M / 4)),
-                           prov.x0, y1, (ny, nx))
+    on_river = _mark_cells(
+        shapely.get_coordinates(shapely.segmentize(rivers.lines, _CELL_M / 4)),
+        prov.x0,
+        y1,
+        (ny, nx),
+    )
     river_dist = (distance_transform_edt(on_river == 0) * _CELL_M).astype(np.float32)
     raw = 0.45 * hills + 0.35 * ranges + 1.6 * np.tanh(river_dist / 2500.0)
     order = np.argsort(raw, axis=None, kind="stable")
@@ -372,7 +500,9 @@ class _Settlements:
 
         return gpd.GeoDataFrame(
             {"VIL_ID": self.ids, "VIL_NAME": self.names, "POP": self.pop.astype(np.int64)},
-            geometry=gpd.points_from_xy(self.xy[:, 0], self.xy[:, 1]), crs=DEMO_CRS)
+            geometry=gpd.points_from_xy(self.xy[:, 0], self.xy[:, 1]),
+            crs=DEMO_CRS,
+        )
 
 
 def _names(n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
@@ -390,18 +520,20 @@ def _names(n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
     return [pool[i] for i in pick]
 
 
-def _settlements(prov: _Province, rivers: _Rivers, terrain: _Terrain,
-                 rng: np.random.Generator) -> _Settlements:
+def _settlements(
+    prov: _Province, rivers: _Rivers, terrain: _Terrain, rng: np.random.Generator
+) -> _Settlements:
     """Villages (mostly in valleys, not on rivers, >= 1 km apart), towns and district capitals."""
     import shapely
 
     n = prov.count(_SETTLEMENTS_PER_SCALE, 8)
     n_towns = prov.count(_TOWNS_PER_SCALE, 1)
-    n_capitals = max(3, round(4 * prov.scale ** 0.75), n_towns)
+    n_capitals = max(3, round(4 * prov.scale**0.75), n_towns)
     cand = prov.uniform(rng, 6 * n, margin=min(800.0, 0.1 * prov.width))
     elev = terrain.sample(terrain.elevation, cand[:, 0], cand[:, 1])
-    on_river = shapely.STRtree(rivers.pieces).query(shapely.points(cand), predicate="dwithin",
-                                                     distance=250.0)[0]
+    on_river = shapely.STRtree(rivers.pieces).query(
+        shapely.points(cand), predicate="dwithin", distance=250.0
+    )[0]
     weight = (1.0 - elev) ** 3 + 0.02
     weight[on_river] = 0.0
     # A weighted random order (Efraimidis-Spirakis keys); zero weight never drawn.
@@ -428,8 +560,9 @@ def _settlements(prov: _Province, rivers: _Rivers, terrain: _Terrain,
     pop[big] = np.maximum(pop[big], np.round(rng.uniform(2500, 5000, big.sum()), -1))
 
     parts = _names(n, rng)
-    bases = np.array([_joined(p) if t else " ".join(p) for p, t in zip(parts, is_town,
-                                                                          strict=True)])
+    bases = np.array(
+        [_joined(p) if t else " ".join(p) for p, t in zip(parts, is_town, strict=True)]
+    )
     names = np.array([b if t else f"Ban {b}" for b, t in zip(bases, is_town, strict=True)])
     width = max(4, len(str(n)))
     ids = np.array([f"VIL-{i + 1:0{width}d}" for i in range(n)])
@@ -515,12 +648,16 @@ def _health(st: _Settlements, rng: np.random.Generator):
     dist = rng.uniform(150.0, 400.0, n)
     xy = np.round(st.xy[rank] + np.column_stack([np.cos(angle), np.sin(angle)]) * dist[:, None], 2)
     level = np.where(st.is_town[rank], "district hospital", "health centre")
-    names = [f"{b} District Hospital" if t else f"{b} Health Centre"
-             for b, t in zip(st.bases[rank], st.is_town[rank], strict=True)]
+    names = [
+        f"{b} District Hospital" if t else f"{b} Health Centre"
+        for b, t in zip(st.bases[rank], st.is_town[rank], strict=True)
+    ]
     width = max(3, len(str(n)))
     return gpd.GeoDataFrame(
         {"HF_ID": [f"HF-{i + 1:0{width}d}" for i in range(n)], "HF_NAME": names, "LEVEL": level},
-        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=DEMO_CRS)
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=DEMO_CRS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,21 +690,24 @@ def _roads(prov: _Province, st: _Settlements, terrain: _Terrain, rng: np.random.
     node_xy = np.concatenate([st.xy[connected], gates])
     n_nodes = len(node_xy)
     pop = np.concatenate([st.pop[connected], np.zeros(n_gates, np.int64)])
-    key = np.concatenate([np.flatnonzero(st.is_town[connected]), n_nodes - n_gates
-                          + np.arange(n_gates)])
+    key = np.concatenate(
+        [np.flatnonzero(st.is_town[connected]), n_nodes - n_gates + np.arange(n_gates)]
+    )
     capital = np.flatnonzero(st.is_capital[connected] & ~st.is_town[connected])
 
     tri = Delaunay(node_xy)
     s = tri.simplices
-    edges = np.unique(np.sort(np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]]),
-                              axis=1), axis=0)
+    edges = np.unique(
+        np.sort(np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]]), axis=1), axis=0
+    )
     a, b = edges[:, 0], edges[:, 1]
     length = np.hypot(*(node_xy[a] - node_xy[b]).T)
     mid = (node_xy[a] + node_xy[b]) / 2
     cost = length * (1.0 + 2.0 * terrain.sample(terrain.elevation, mid[:, 0], mid[:, 1]))
-    graph = coo_matrix((np.concatenate([cost, cost]), (np.concatenate([a, b]),
-                                                       np.concatenate([b, a]))),
-                       shape=(n_nodes, n_nodes)).tocsr()
+    graph = coo_matrix(
+        (np.concatenate([cost, cost]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(n_nodes, n_nodes),
+    ).tocsr()
     edge_of = {(int(i), int(j)): e for e, (i, j) in enumerate(edges.tolist())}
     rank = np.full(len(edges), 9)  # 0 primary, 1 secondary, 2 tertiary, 3 track, 9 unused
 
@@ -607,11 +747,20 @@ def _roads(prov: _Province, st: _Settlements, terrain: _Terrain, rng: np.random.
     bearing = rng.uniform(0, 2 * np.pi, owner.size)
     reach = rng.uniform(700.0, 2500.0, owner.size)
     s_start = st.xy[owner]
-    s_end = np.round(prov.clamp(s_start + np.column_stack([np.cos(bearing), np.sin(bearing)])
-                                * reach[:, None], margin=50.0), 2)
+    s_end = np.round(
+        prov.clamp(
+            s_start + np.column_stack([np.cos(bearing), np.sin(bearing)]) * reach[:, None],
+            margin=50.0,
+        ),
+        2,
+    )
 
-    xy, line, local = _meander(np.concatenate([starts, s_start]), np.concatenate([ends, s_end]),
-                               np.concatenate([amp, 0.06 * reach]), rng)
+    xy, line, local = _meander(
+        np.concatenate([starts, s_start]),
+        np.concatenate([ends, s_end]),
+        np.concatenate([amp, 0.06 * reach]),
+        rng,
+    )
     xy = prov.clamp(xy)
     lines = shapely.linestrings(xy, indices=line)
     n_main = len(used)
@@ -635,9 +784,13 @@ def _roads(prov: _Province, st: _Settlements, terrain: _Terrain, rng: np.random.
     width = max(5, len(str(len(piece_line))))
     order = np.arange(len(piece_line))
     return gpd.GeoDataFrame(
-        {"ROAD_ID": [f"RD-{i + 1:0{width}d}" for i in order],
-         "CLASS": classes[klass_all[piece_line]]},
-        geometry=pieces_xy, crs=DEMO_CRS)
+        {
+            "ROAD_ID": [f"RD-{i + 1:0{width}d}" for i in order],
+            "CLASS": classes[klass_all[piece_line]],
+        },
+        geometry=pieces_xy,
+        crs=DEMO_CRS,
+    )
 
 
 def _gates(prov: _Province, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -645,10 +798,16 @@ def _gates(prov: _Province, n: int, rng: np.random.Generator) -> np.ndarray:
     anywhere on the border."""
     t = rng.uniform(0.25, 0.75, n)
     side = np.concatenate([[0, 2], rng.integers(0, 4, n - 2)])
-    x = np.select([side == 0, side == 1, side == 2], [prov.x0 + t * prov.width, prov.x1,
-                                                      prov.x1 - t * prov.width], prov.x0)
-    y = np.select([side == 0, side == 1, side == 2], [prov.y0, prov.y0 + t * prov.height,
-                                                      prov.y1], prov.y1 - t * prov.height)
+    x = np.select(
+        [side == 0, side == 1, side == 2],
+        [prov.x0 + t * prov.width, prov.x1, prov.x1 - t * prov.width],
+        prov.x0,
+    )
+    y = np.select(
+        [side == 0, side == 1, side == 2],
+        [prov.y0, prov.y0 + t * prov.height, prov.y1],
+        prov.y1 - t * prov.height,
+    )
     return np.round(np.column_stack([x, y]), 2)
 
 
@@ -663,8 +822,9 @@ def _path_edges(pred: np.ndarray, source: int, target: int, edge_of: dict) -> li
     return out
 
 
-def _cut(xy: np.ndarray, line: np.ndarray, kept: np.ndarray, *,
-         steps: int = _ROAD_PIECE_STEPS) -> tuple[np.ndarray, np.ndarray]:
+def _cut(
+    xy: np.ndarray, line: np.ndarray, kept: np.ndarray, *, steps: int = _ROAD_PIECE_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut polylines into pieces of at most ``steps`` steps (vectorised).
 
     Returns the pieces (LineStrings) and the source line of each piece.
@@ -698,8 +858,9 @@ class _Hazards:
     kind: np.ndarray  # "CMR", "MIN" or "UXO"
 
 
-def _hazards(prov: _Province, st: _Settlements, districts: _Districts,
-             rng: np.random.Generator) -> _Hazards:
+def _hazards(
+    prov: _Province, st: _Settlements, districts: _Districts, rng: np.random.Generator
+) -> _Hazards:
     """Cluster munition strikes along bombing corridors, mine belts along former front lines,
     and UXO spots; overlaps removed; two bow-ties added on purpose."""
     import geopandas as gpd
@@ -713,8 +874,9 @@ def _hazards(prov: _Province, st: _Settlements, districts: _Districts,
     wanted = {"CMR": n_cmr, "MIN": n_mine, "UXO": n_uxo}
     for attempt in range(6):  # more candidates until every kind has enough
         factor = 1.8 * 2**attempt
-        geoms, kind, keep = _candidates(prov, st, fronts, {k: round(factor * v) + 5
-                                                           for k, v in wanted.items()}, rng)
+        geoms, kind, keep = _candidates(
+            prov, st, fronts, {k: round(factor * v) + 5 for k, v in wanted.items()}, rng
+        )
         if all((keep & (kind == k)).sum() >= v for k, v in wanted.items()):
             break
     chosen = []
@@ -735,8 +897,9 @@ def _hazards(prov: _Province, st: _Settlements, districts: _Districts,
     contam[is_mine] = rng.choice(["AP", "AP;AT", "AT"], size=is_mine.sum(), p=[0.55, 0.3, 0.15])
     front_xy, front_line = shapely.get_coordinates(fronts, return_index=True)
     front_pieces, _ = _cut(front_xy, front_line, np.arange(len(fronts)), steps=20)
-    near = shapely.STRtree(front_pieces).query(shapely.points(centroid), predicate="dwithin",
-                                               distance=2500.0)[0]
+    near = shapely.STRtree(front_pieces).query(
+        shapely.points(centroid), predicate="dwithin", distance=2500.0
+    )[0]
     near_front = np.zeros(n, bool)
     near_front[near] = kind[near] == "CMR"
     mixed = near_front & (rng.random(n) < 0.25)
@@ -744,16 +907,19 @@ def _hazards(prov: _Province, st: _Settlements, districts: _Districts,
     p_cha = np.select([kind == "CMR", kind == "MIN"], [0.25, 0.4], 0.35)
     cha = rng.random(n) < p_cha
     u = rng.random(n)
-    evidence = np.where(cha, "Direct", np.where(u < 0.06, "Direct",
-                                                np.where(u < 0.16, "None", "Indirect")))
+    evidence = np.where(
+        cha, "Direct", np.where(u < 0.06, "Direct", np.where(u < 0.16, "None", "Indirect"))
+    )
     lam = np.select([kind == "CMR", kind == "MIN"], [3 + 6 * area_ha, 2 + 15 * area_ha], 1.5)
     devices = np.where(cha, 1 + rng.poisson(lam), 0)
     seen = ~cha & (evidence == "Direct")
     devices[seen] = rng.integers(1, 3, seen.sum())
-    start = np.where(cha, (date(2015, 1, 1) - date(1970, 1, 1)).days,
-                     (date(2008, 1, 1) - date(1970, 1, 1)).days)
-    stop = np.where(cha, (date(2026, 12, 1) - date(1970, 1, 1)).days,
-                    (date(2019, 1, 1) - date(1970, 1, 1)).days)
+    start = np.where(
+        cha, (date(2015, 1, 1) - date(1970, 1, 1)).days, (date(2008, 1, 1) - date(1970, 1, 1)).days
+    )
+    stop = np.where(
+        cha, (date(2026, 12, 1) - date(1970, 1, 1)).days, (date(2019, 1, 1) - date(1970, 1, 1)).days
+    )
     day = start + (rng.random(n) * (stop - start)).astype(np.int64)
     survey = np.datetime_as_string(day.astype("datetime64[D]"))
 
@@ -778,17 +944,30 @@ def _hazards(prov: _Province, st: _Settlements, districts: _Districts,
     for k, v in zip(kind.tolist(), st.names[near].tolist(), strict=True):
         counter[(k, v)] = counter.get((k, v), 0) + 1
         names.append(f"{v} {label[k]} {counter[(k, v)]}")
-    frame = gpd.GeoDataFrame({
-        "HAZ_ID": ids.astype(str), "NAME": names,
-        "STATUS": np.where(cha, "Confirmed", "Suspected"), "CONTAM": contam.astype(str),
-        "EVIDENCE": evidence, "DEVICES": devices.astype(np.int64),
-        "DISTRICT": _district_of(districts, centroid), "SURVEY_DATE": survey,
-    }, geometry=geoms, crs=DEMO_CRS)
+    frame = gpd.GeoDataFrame(
+        {
+            "HAZ_ID": ids.astype(str),
+            "NAME": names,
+            "STATUS": np.where(cha, "Confirmed", "Suspected"),
+            "CONTAM": contam.astype(str),
+            "EVIDENCE": evidence,
+            "DEVICES": devices.astype(np.int64),
+            "DISTRICT": _district_of(districts, centroid),
+            "SURVEY_DATE": survey,
+        },
+        geometry=geoms,
+        crs=DEMO_CRS,
+    )
     return _Hazards(frame, centroid, area_ha, kind)
 
 
-def _candidates(prov: _Province, st: _Settlements, fronts: np.ndarray, n: dict[str, int],
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidates(
+    prov: _Province,
+    st: _Settlements,
+    fronts: np.ndarray,
+    n: dict[str, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate hazards and which to keep: inside the province, overlapping no earlier one
     (mine belts first, then UXO spots, then strikes)."""
     import shapely
@@ -797,8 +976,9 @@ def _candidates(prov: _Province, st: _Settlements, fronts: np.ndarray, n: dict[s
     uxo = _uxo_spots(prov, st, n["UXO"], rng)
     cmr = _strikes(prov, n["CMR"], rng)
     geoms = np.concatenate([mines, uxo, cmr])
-    kind = np.concatenate([np.full(len(mines), "MIN"), np.full(len(uxo), "UXO"),
-                           np.full(len(cmr), "CMR")])
+    kind = np.concatenate(
+        [np.full(len(mines), "MIN"), np.full(len(uxo), "UXO"), np.full(len(cmr), "CMR")]
+    )
     keep = shapely.within(geoms, shapely.box(prov.x0, prov.y0, prov.x1, prov.y1))
     src, dst = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pairs = np.column_stack([np.minimum(src, dst), np.maximum(src, dst)])
@@ -810,8 +990,9 @@ def _candidates(prov: _Province, st: _Settlements, fronts: np.ndarray, n: dict[s
     return geoms, kind, keep
 
 
-def _ellipses(centre: np.ndarray, a: np.ndarray, b: np.ndarray, theta: np.ndarray,
-              n_vertices: int = 32) -> np.ndarray:
+def _ellipses(
+    centre: np.ndarray, a: np.ndarray, b: np.ndarray, theta: np.ndarray, n_vertices: int = 32
+) -> np.ndarray:
     import shapely
 
     phi = np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)
@@ -835,8 +1016,9 @@ def _strikes(prov: _Province, n: int, rng: np.random.Generator) -> np.ndarray:
     along = rng.uniform(-1, 1, n_groups) * half[corr]
     across = rng.normal(0, 900.0, n_groups)
     d = np.column_stack([np.cos(bearing), np.sin(bearing)])[corr]
-    gcentre = centre[corr] + d * along[:, None] + np.column_stack([-d[:, 1], d[:, 0]]) * across[
-        :, None]
+    gcentre = (
+        centre[corr] + d * along[:, None] + np.column_stack([-d[:, 1], d[:, 0]]) * across[:, None]
+    )
     size = 1 + rng.poisson(2.5, n_groups)
     group = np.repeat(np.arange(n_groups), size)[:n]
     fc = gcentre[group] + rng.normal(0, 280.0, (len(group), 2))
@@ -857,8 +1039,14 @@ def _fronts(prov: _Province, rng: np.random.Generator) -> np.ndarray:
     bearing = rng.uniform(-0.6, 0.6, n)  # roughly east-west
     half = rng.uniform(0.25, 0.4, n) * min(math.hypot(prov.width, prov.height), 45_000.0)
     d = np.column_stack([np.cos(bearing), np.sin(bearing)])
-    xy, line, _ = _meander(centre - d * half[:, None], centre + d * half[:, None],
-                           0.05 * half, rng, step=50.0, harmonics=6)
+    xy, line, _ = _meander(
+        centre - d * half[:, None],
+        centre + d * half[:, None],
+        0.05 * half,
+        rng,
+        step=50.0,
+        harmonics=6,
+    )
     return shapely.linestrings(xy, indices=line)
 
 
@@ -875,8 +1063,14 @@ def _belts(prov: _Province, fronts: np.ndarray, n: int, rng: np.random.Generator
     normal = np.column_stack([-d[:, 1], d[:, 0]])
     centre = p + normal * rng.normal(0, 150.0, n)[:, None]
     half = rng.uniform(75.0, 750.0, n)
-    xy, line, _ = _meander(centre - d * half[:, None], centre + d * half[:, None],
-                           0.03 * half, rng, step=50.0, harmonics=3)
+    xy, line, _ = _meander(
+        centre - d * half[:, None],
+        centre + d * half[:, None],
+        0.03 * half,
+        rng,
+        step=50.0,
+        harmonics=3,
+    )
     axes = shapely.linestrings(xy, indices=line)
     width = rng.uniform(20.0, 60.0, n)
     belts = shapely.buffer(axes, width / 2, cap_style="flat", join_style="mitre", quad_segs=2)
@@ -913,8 +1107,15 @@ def _accidents(prov: _Province, hz: _Hazards, st: _Settlements, rng: np.random.G
     n = prov.count(_ACCIDENTS_PER_SCALE, 5)
     frame = hz.frame
     contam = frame["CONTAM"].to_numpy(dtype=str)
-    weight = np.select([np.char.find(contam, "CMR") >= 0, np.char.find(contam, "AP") >= 0,
-                        np.char.find(contam, "AT") >= 0], [3.0, 2.5, 1.5], 1.0)
+    weight = np.select(
+        [
+            np.char.find(contam, "CMR") >= 0,
+            np.char.find(contam, "AP") >= 0,
+            np.char.find(contam, "AT") >= 0,
+        ],
+        [3.0, 2.5, 1.5],
+        1.0,
+    )
     weight *= np.where(frame["STATUS"].to_numpy() == "Confirmed", 1.5, 1.0)
     hz_idx = rng.choice(len(frame), size=n, p=weight / weight.sum())
     spread = 0.5 * np.sqrt(hz.area_ha[hz_idx] * 1e4) + 100.0
@@ -940,11 +1141,18 @@ def _accidents(prov: _Province, hz: _Hazards, st: _Settlements, rng: np.random.G
     home = st.ids[near[np.arange(n), pick]].astype(object)
     home[rng.random(n) < 0.06] = None
     width = max(4, len(str(n)))
-    return gpd.GeoDataFrame({
-        "ACC_ID": [f"ACC-{i + 1:0{width}d}" for i in range(n)], "DATE": dates,
-        "KILLED": killed.astype(np.int64), "INJURED": injured.astype(np.int64),
-        "DEVICE": device, "HOME_VIL": home,
-    }, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=DEMO_CRS)
+    return gpd.GeoDataFrame(
+        {
+            "ACC_ID": [f"ACC-{i + 1:0{width}d}" for i in range(n)],
+            "DATE": dates,
+            "KILLED": killed.astype(np.int64),
+            "INJURED": injured.astype(np.int64),
+            "DEVICE": device,
+            "HOME_VIL": home,
+        },
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=DEMO_CRS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -958,23 +1166,41 @@ def _write_vector(gdf, path: Path, layer: str) -> Path:
     return write_gpkg({layer: gdf}, path)
 
 
-def _write_landcover(path: Path, prov: _Province, rivers: _Rivers, terrain: _Terrain,
-                     st: _Settlements, rng: np.random.Generator, *, pixel_m: float,
-                     raster_shape: tuple[int, int] | None) -> Path:
+def _write_landcover(
+    path: Path,
+    prov: _Province,
+    rivers: _Rivers,
+    terrain: _Terrain,
+    st: _Settlements,
+    rng: np.random.Generator,
+    *,
+    pixel_m: float,
+    raster_shape: tuple[int, int] | None,
+) -> Path:
     """Write the land-cover GeoTIFF block by block (memory bounded by the block size)."""
     import warnings
 
     with warnings.catch_warnings():
         # rasterio 1.4 multiplies Affine objects with `*`, which affine 3 deprecates: not ours.
-        warnings.filterwarnings("ignore", message="Use `@` matmul",
-                                category=PendingDeprecationWarning)
-        return _landcover_file(path, prov, rivers, terrain, st, rng, pixel_m=pixel_m,
-                               raster_shape=raster_shape)
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        return _landcover_file(
+            path, prov, rivers, terrain, st, rng, pixel_m=pixel_m, raster_shape=raster_shape
+        )
 
 
-def _landcover_file(path: Path, prov: _Province, rivers: _Rivers, terrain: _Terrain,
-                    st: _Settlements, rng: np.random.Generator, *, pixel_m: float,
-                    raster_shape: tuple[int, int] | None) -> Path:
+def _landcover_file(
+    path: Path,
+    prov: _Province,
+    rivers: _Rivers,
+    terrain: _Terrain,
+    st: _Settlements,
+    rng: np.random.Generator,
+    *,
+    pixel_m: float,
+    raster_shape: tuple[int, int] | None,
+) -> Path:
     import rasterio
     import shapely
     from rasterio.transform import from_origin
@@ -997,8 +1223,10 @@ def _landcover_file(path: Path, prov: _Province, rivers: _Rivers, terrain: _Terr
     n_ponds = rng.poisson(0.5 * len(st.xy))
     home = rng.integers(0, len(st.xy), n_ponds)
     ang = rng.uniform(0, 2 * np.pi, n_ponds)
-    pond_xy = st.xy[home] + np.column_stack([np.cos(ang), np.sin(ang)]) * rng.uniform(
-        300.0, 1200.0, n_ponds)[:, None]
+    pond_xy = (
+        st.xy[home]
+        + np.column_stack([np.cos(ang), np.sin(ang)]) * rng.uniform(300.0, 1200.0, n_ponds)[:, None]
+    )
     ponds = shapely.buffer(shapely.points(pond_xy), rng.uniform(20.0, 60.0, n_ponds), quad_segs=4)
     water = np.concatenate([water, ponds])
     water_tree = shapely.STRtree(water)
@@ -1014,25 +1242,56 @@ def _landcover_file(path: Path, prov: _Province, rivers: _Rivers, terrain: _Terr
 
     village_tree = cKDTree(st.xy)
     profile = {
-        "driver": "GTiff", "dtype": "uint8", "count": 1, "width": cols, "height": rows,
-        "crs": DEMO_CRS, "transform": transform, "nodata": 0, "tiled": True,
-        "blockxsize": _BLOCK, "blockysize": _BLOCK, "compress": "deflate", "zlevel": 6,
-        "bigtiff": "if_safer", "interleave": "band",
+        "driver": "GTiff",
+        "dtype": "uint8",
+        "count": 1,
+        "width": cols,
+        "height": rows,
+        "crs": DEMO_CRS,
+        "transform": transform,
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": _BLOCK,
+        "blockysize": _BLOCK,
+        "compress": "deflate",
+        "zlevel": 6,
+        "bigtiff": "if_safer",
+        "interleave": "band",
     }
     with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write_colormap(1, _LANDCOVER_COLOURS)
         dst.update_tags(1, **{f"CLASS_{k}": v for k, v in LANDCOVER_CLASSES.items()})
         for _, window in dst.block_windows(1):
-            block = _landcover_block(window, window_transform(window, transform),
-                                     window_bounds(window, transform), terrain, village_dist,
-                                     water_tree, water, village_tree, st.xy, radius, salts)
+            block = _landcover_block(
+                window,
+                window_transform(window, transform),
+                window_bounds(window, transform),
+                terrain,
+                village_dist,
+                water_tree,
+                water,
+                village_tree,
+                st.xy,
+                radius,
+                salts,
+            )
             dst.write(block, 1, window=window)
     return path
 
 
-def _landcover_block(window, w_transform, w_bounds, terrain: _Terrain, village_dist: np.ndarray,
-                     water_tree, water: np.ndarray, village_tree, village_xy: np.ndarray,
-                     radius: np.ndarray, salts: np.ndarray) -> np.ndarray:
+def _landcover_block(
+    window,
+    w_transform,
+    w_bounds,
+    terrain: _Terrain,
+    village_dist: np.ndarray,
+    water_tree,
+    water: np.ndarray,
+    village_tree,
+    village_xy: np.ndarray,
+    radius: np.ndarray,
+    salts: np.ndarray,
+) -> np.ndarray:
     """Land-cover classes of one window, from coarse fields, value noise and features."""
     import shapely
     from rasterio.features import rasterize
@@ -1056,14 +1315,16 @@ def _landcover_block(window, w_transform, w_bounds, terrain: _Terrain, village_d
     out[shrub] = 6
     crop = (dvil < 1000.0 + 1400.0 * n_big) & (el < 0.65) & (n_mid > 0.3)
     out[crop] = 2
-    paddy = ((driv < 250.0 + 650.0 * n_mid) & (el < 0.35)) | ((dvil < 700.0 + 500.0 * n_mid)
-                                                               & (el < 0.25))
+    paddy = ((driv < 250.0 + 650.0 * n_mid) & (el < 0.35)) | (
+        (dvil < 700.0 + 500.0 * n_mid) & (el < 0.25)
+    )
     out[paddy] = 3
     bare = ((el > 0.9) & (n_mid > 0.75)) | ((n_big > 0.8) & (n_mid > 0.88))
     out[bare] = 7
 
-    near = village_tree.query_ball_point([(xs.mean(), ys.mean())],
-                                         r=float(np.hypot(a * w, e * h)) / 2 + radius.max())[0]
+    near = village_tree.query_ball_point(
+        [(xs.mean(), ys.mean())], r=float(np.hypot(a * w, e * h)) / 2 + radius.max()
+    )[0]
     for v in sorted(near):
         d = np.hypot(X - village_xy[v, 0], Y - village_xy[v, 1])
         out[d < radius[v] * (0.8 + 0.4 * n_fine)] = 4
@@ -1071,8 +1332,13 @@ def _landcover_block(window, w_transform, w_bounds, terrain: _Terrain, village_d
     x0, y0, x1, y1 = w_bounds
     hit = water_tree.query(shapely.box(x0, y0, x1, y1))
     if len(hit):
-        mask = rasterize(((g, 1) for g in water[np.sort(hit)]), out_shape=(h, w),
-                         transform=w_transform, fill=0, dtype="uint8")
+        mask = rasterize(
+            ((g, 1) for g in water[np.sort(hit)]),
+            out_shape=(h, w),
+            transform=w_transform,
+            fill=0,
+            dtype="uint8",
+        )
         out[mask == 1] = 5
     return out
 
@@ -1098,8 +1364,11 @@ def _value_noise(x: np.ndarray, y: np.ndarray, cell: float, salt: np.int64) -> n
 
 def _hash01(ix: np.ndarray, iy: np.ndarray, salt: np.int64) -> np.ndarray:
     """A splitmix64 hash of integer lattice coordinates, as floats in [0, 1)."""
-    h = (ix.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (
-        iy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) ^ np.uint64(salt)
+    h = (
+        (ix.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        ^ (iy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+        ^ np.uint64(salt)
+    )
     h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     h = h ^ (h >> np.uint64(31))

@@ -52,8 +52,20 @@ logger = logging.getLogger(__name__)
 #: Timestamp written into GeoPackage metadata so that identical runs give identical files.
 FIXED_TIMESTAMP = "2000-01-01T00:00:00.000Z"
 
-_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet", ".geoparquet",
-                    ".csv", ".zip", ".gml", ".kml", ".sqlite"}
+_VECTOR_SUFFIXES = {
+    ".gpkg",
+    ".geojson",
+    ".json",
+    ".shp",
+    ".fgb",
+    ".parquet",
+    ".geoparquet",
+    ".csv",
+    ".zip",
+    ".gml",
+    ".kml",
+    ".sqlite",
+}
 # How far (degrees) a geometry may lie outside the CRS's published area of use before it is
 # taken for a coordinate error (a flipped sign, swapped lat/lon) rather than an edge case.
 _AREA_OF_USE_MARGIN_DEG = 1.0
@@ -63,9 +75,15 @@ _AREA_OF_USE_MARGIN_DEG = 1.0
 # Public: reading
 
 
-def read_vector(path: str | Path, *, layer: str | None = None, crs: str | None = None,
-                x: str | None = None, y: str | None = None,
-                wkt: str | None = None) -> gpd.GeoDataFrame:
+def read_vector(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    wkt: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read any supported vector file into a GeoDataFrame with every attribute as read.
 
     Parameters
@@ -90,8 +108,10 @@ def read_vector(path: str | Path, *, layer: str | None = None, crs: str | None =
     if any(ch in path.name for ch in "*?["):
         return _read_many(path, layer=layer, crs=crs, x=x, y=y, wkt=wkt)
     if not path.exists():
-        msg = f"{path}: file not found. Check the path in the project file (paths are relative " \
-              "to the project file's folder)."
+        msg = (
+            f"{path}: file not found. Check the path in the project file (paths are relative "
+            "to the project file's folder)."
+        )
         raise InputFileNotFoundError(msg)
     if path.is_file() and path.stat().st_size == 0:
         msg = f"{path}: the file is empty (0 bytes). Export the layer again."
@@ -108,8 +128,10 @@ def read_vector(path: str | Path, *, layer: str | None = None, crs: str | None =
         try:
             gdf = pyogrio.read_dataframe(path, layer=layer)
         except pyogrio.errors.DataSourceError as exc:
-            msg = (f"{path}: not a readable geospatial file ({_first_line(exc)}). Supported: "
-                   f"{', '.join(sorted(_VECTOR_SUFFIXES))}.")
+            msg = (
+                f"{path}: not a readable geospatial file ({_first_line(exc)}). Supported: "
+                f"{', '.join(sorted(_VECTOR_SUFFIXES))}."
+            )
             raise InputError(msg) from exc
         except pyogrio.errors.DataLayerError as exc:
             layers = ", ".join(str(name) for name, _ in pyogrio.list_layers(path))
@@ -123,16 +145,21 @@ def read_vector(path: str | Path, *, layer: str | None = None, crs: str | None =
         raise InputError(msg)
     if gdf.crs is None:
         if crs is None:
-            msg = (f"{path}: the file declares no coordinate reference system. Set it in the "
-                   "project file, e.g. `crs = \"EPSG:4326\"` under this input, if the "
-                   "coordinates are longitude/latitude.")
+            msg = (
+                f"{path}: the file declares no coordinate reference system. Set it in the "
+                'project file, e.g. `crs = "EPSG:4326"` under this input, if the '
+                "coordinates are longitude/latitude."
+            )
             raise InputError(msg)
         gdf = gdf.set_crs(crs)
     return gdf
 
 
-def load_hazards(spec: HazardInput, *, project_crs: str | None = None,
-                 ) -> tuple[gpd.GeoDataFrame, ValidationReport]:
+def load_hazards(
+    spec: HazardInput,
+    *,
+    project_crs: str | None = None,
+) -> tuple[gpd.GeoDataFrame, ValidationReport]:
     """Load the hazard register onto the data contract, in the project's metric CRS.
 
     Columns and codes are mapped by ``spec.columns`` and ``spec.codes``; invalid polygons are
@@ -181,8 +208,12 @@ def load_hazards(spec: HazardInput, *, project_crs: str | None = None,
     return df, report
 
 
-def load_layer(spec: LayerInput, name: str, *, crs: str,
-               ) -> tuple[gpd.GeoDataFrame, ValidationReport]:
+def load_layer(
+    spec: LayerInput,
+    name: str,
+    *,
+    crs: str,
+) -> tuple[gpd.GeoDataFrame, ValidationReport]:
     """Load a context layer (accidents, settlements, health, roads, admin) onto the contract.
 
     Rows with null or empty geometry, or with values that cannot be read (a date that is not a
@@ -203,8 +234,9 @@ def load_layer(spec: LayerInput, name: str, *, crs: str,
     geom = df.geometry
     bad_geom = geom.isna().to_numpy() | geom.is_empty.to_numpy()
     for row in df["_row"].to_numpy()[bad_geom]:
-        report.add("excluded", "null_geometry", "no geometry; the feature cannot be placed",
-                   row=int(row))
+        report.add(
+            "excluded", "null_geometry", "no geometry; the feature cannot be placed", row=int(row)
+        )
     keep &= ~bad_geom
     for col, kind in wanted.items():
         if col == id_col:
@@ -215,11 +247,19 @@ def load_layer(spec: LayerInput, name: str, *, crs: str,
             continue
         df[col], bad = _coerce(df[col], kind)
         bad = bad & keep
-        for row, value in zip(df["_row"].to_numpy()[bad], df.loc[bad, "_source_" + col]
-                              if "_source_" + col in df else df.loc[bad, col], strict=False):
-            report.add("excluded", f"bad_{col}",
-                       f"{col} value {value!r} cannot be read as {kind}; fix it in the source",
-                       row=int(row), column=spec.columns.get(col, col), value=str(value))
+        for row, value in zip(
+            df["_row"].to_numpy()[bad],
+            df.loc[bad, "_source_" + col] if "_source_" + col in df else df.loc[bad, col],
+            strict=False,
+        ):
+            report.add(
+                "excluded",
+                f"bad_{col}",
+                f"{col} value {value!r} cannot be read as {kind}; fix it in the source",
+                row=int(row),
+                column=spec.columns.get(col, col),
+                value=str(value),
+            )
         keep &= ~bad
     df = df.loc[keep].to_crs(crs)
     df = df[[*wanted, "geometry"]].sort_values(id_col, kind="stable").reset_index(drop=True)
@@ -260,8 +300,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path, *,
-               styles: dict[str, str] | None = None) -> Path:
+def write_gpkg(
+    layers: dict[str, gpd.GeoDataFrame], path: str | Path, *, styles: dict[str, str] | None = None
+) -> Path:
     """Write one or more layers into a new GeoPackage, atomically and reproducibly.
 
     Parameters
@@ -276,8 +317,9 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path, *,
     path = Path(path)
     with atomic_output(path) as tmp, _fixed_gpkg_time():
         for name, gdf in layers.items():
-            pyogrio.write_dataframe(_for_file(gdf), tmp, layer=name, driver="GPKG",
-                                    SPATIAL_INDEX="YES")
+            pyogrio.write_dataframe(
+                _for_file(gdf), tmp, layer=name, driver="GPKG", SPATIAL_INDEX="YES"
+            )
         if styles:
             _write_layer_styles(tmp, layers, styles)
     return path
@@ -306,8 +348,15 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # Helpers: reading
 
-_HAZARD_FIELDS = ("hazard_id", "status", "contamination", "evidence", "devices_found", "region",
-                  "name")
+_HAZARD_FIELDS = (
+    "hazard_id",
+    "status",
+    "contamination",
+    "evidence",
+    "devices_found",
+    "region",
+    "name",
+)
 
 
 def _read_many(pattern: Path, **kwargs) -> gpd.GeoDataFrame:
@@ -336,8 +385,9 @@ def _first_line(exc: Exception) -> str:
 
 def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> gpd.GeoDataFrame:
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                         encoding="utf-8-sig")
+        df = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        )
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         msg = f"{path}: cannot be read as a UTF-8 CSV table ({_first_line(exc)})."
         raise InputError(msg) from exc
@@ -359,14 +409,18 @@ def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> g
             try:
                 geoms.append(None if pd.isna(text) else shapely.from_wkt(text))
             except shapely.errors.GEOSException as exc:
-                msg = (f"{path}: row {i}: column {wkt!r} value {str(text)[:60]!r} is not WKT "
-                       f"({_first_line(exc)}). Fix the geometry text or leave it empty.")
+                msg = (
+                    f"{path}: row {i}: column {wkt!r} value {str(text)[:60]!r} is not WKT "
+                    f"({_first_line(exc)}). Fix the geometry text or leave it empty."
+                )
                 raise InputError(msg) from exc
         return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms)
     if x is None or y is None or x not in df or y not in df:
-        msg = (f"{path}: a CSV needs a WKT column or two coordinate columns; none found "
-               f"(columns: {', '.join(df.columns)}). Set `wkt = \"...\"` or `x`/`y` for this "
-               "input in the project file.")
+        msg = (
+            f"{path}: a CSV needs a WKT column or two coordinate columns; none found "
+            f'(columns: {", ".join(df.columns)}). Set `wkt = "..."` or `x`/`y` for this '
+            "input in the project file."
+        )
         raise InputError(msg)
     xs = pd.to_numeric(df[x], errors="coerce")
     ys = pd.to_numeric(df[y], errors="coerce")
@@ -375,29 +429,41 @@ def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> g
     return gpd.GeoDataFrame(df, geometry=geoms)
 
 
-def _filter_where(raw: gpd.GeoDataFrame, spec: LayerInput,
-                  report: ValidationReport) -> gpd.GeoDataFrame:
+def _filter_where(
+    raw: gpd.GeoDataFrame, spec: LayerInput, report: ValidationReport
+) -> gpd.GeoDataFrame:
     for col, allowed in spec.where.items():
         if col not in raw:
-            report.add("error", "missing_column",
-                       f"`where` names column {col!r}, which the file does not have; columns: "
-                       f"{', '.join(c for c in raw.columns if not c.startswith('_'))}",
-                       column=col)
+            report.add(
+                "error",
+                "missing_column",
+                f"`where` names column {col!r}, which the file does not have; columns: "
+                f"{', '.join(c for c in raw.columns if not c.startswith('_'))}",
+                column=col,
+            )
             continue
         keep = raw[col].astype(str).isin([str(a) for a in allowed])
-        logger.info("%s: %d of %d rows kept by where %s in %s", spec.path, keep.sum(),
-                    len(raw), col, allowed)
+        logger.info(
+            "%s: %d of %d rows kept by where %s in %s",
+            spec.path,
+            keep.sum(),
+            len(raw),
+            col,
+            allowed,
+        )
         raw = raw.loc[keep]
     report.rows_filtered = report.rows_read - len(raw)
     _raise_if_errors(report)
     return raw
 
 
-def _map_columns(raw: gpd.GeoDataFrame, spec: LayerInput, report: ValidationReport, *,
-                 contract: list[str]) -> gpd.GeoDataFrame:
+def _map_columns(
+    raw: gpd.GeoDataFrame, spec: LayerInput, report: ValidationReport, *, contract: list[str]
+) -> gpd.GeoDataFrame:
     """Rename the user's columns to contract names; keep the raw values as ``_source_<col>``."""
-    df = gpd.GeoDataFrame({"_row": raw["_row"].to_numpy()}, geometry=raw.geometry.values,
-                          crs=raw.crs, index=raw.index)
+    df = gpd.GeoDataFrame(
+        {"_row": raw["_row"].to_numpy()}, geometry=raw.geometry.values, crs=raw.crs, index=raw.index
+    )
     for col in ("_file", "_file_row"):
         if col in raw:
             df[col] = raw[col].to_numpy()
@@ -409,26 +475,36 @@ def _map_columns(raw: gpd.GeoDataFrame, spec: LayerInput, report: ValidationRepo
         if source is None:
             continue
         if source not in raw.columns:
-            report.add("error", "missing_column",
-                       f"columns.{target} = {source!r}, but the file has no such column; "
-                       f"columns present: {', '.join(present)}", column=source)
+            report.add(
+                "error",
+                "missing_column",
+                f"columns.{target} = {source!r}, but the file has no such column; "
+                f"columns present: {', '.join(present)}",
+                column=source,
+            )
             continue
         df[target] = raw[source].to_numpy()
         df["_source_" + target] = raw[source].to_numpy()
     unknown = sorted(set(spec.columns) - set(contract))
     for key in unknown:
-        report.add("error", "unknown_mapping",
-                   f"columns.{key}: {key!r} is not a field of this layer; allowed: "
-                   f"{', '.join(contract)}", column=key)
+        report.add(
+            "error",
+            "unknown_mapping",
+            f"columns.{key}: {key!r} is not a field of this layer; allowed: {', '.join(contract)}",
+            column=key,
+        )
     return df
 
 
 def _hazard_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport) -> pd.Series:
     if "hazard_id" not in df:
-        report.add("warning", "generated_ids",
-                   "no hazard_id column mapped; ids made from the file name and row number "
-                   "('<file name>-<row in the file>'). Map `columns.hazard_id` to keep the "
-                   "register's own ids.")
+        report.add(
+            "warning",
+            "generated_ids",
+            "no hazard_id column mapped; ids made from the file name and row number "
+            "('<file name>-<row in the file>'). Map `columns.hazard_id` to keep the "
+            "register's own ids.",
+        )
         if "_file" in df:  # several files: <file>-<row in that file>
             made = [f"{f}-{r}" for f, r in zip(df["_file"], df["_file_row"], strict=True)]
         else:
@@ -438,31 +514,47 @@ def _hazard_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationRepor
     return ids.astype(object)
 
 
-_STATUS_ALIASES = {"sha": "SHA", "cha": "CHA", "released": "released", "suspected": "SHA",
-                   "confirmed": "CHA"}
+_STATUS_ALIASES = {
+    "sha": "SHA",
+    "cha": "CHA",
+    "released": "released",
+    "suspected": "SHA",
+    "confirmed": "CHA",
+}
 _EVIDENCE_ALIASES = {e.value: e.value for e in Evidence}
 
 
-def _map_codes(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport,
-               ) -> gpd.GeoDataFrame:
+def _map_codes(
+    df: gpd.GeoDataFrame,
+    spec: HazardInput,
+    report: ValidationReport,
+) -> gpd.GeoDataFrame:
     """Map status, evidence and contamination codes; collect every unknown code."""
     status_map = {k.lower(): v for k, v in _STATUS_ALIASES.items()}
     status_map.update({str(k).strip().lower(): v for k, v in spec.codes.get("status", {}).items()})
     evidence_map = dict(_EVIDENCE_ALIASES)
-    evidence_map.update({str(k).strip().lower(): v
-                         for k, v in spec.codes.get("evidence", {}).items()})
+    evidence_map.update(
+        {str(k).strip().lower(): v for k, v in spec.codes.get("evidence", {}).items()}
+    )
     contam_map = {c.value.lower(): c.value for c in Contamination}
     contam_map.update({"erw": "UXO", "mine": "AP", "cm": "CMR", "cmr/ux0": "CMR"})
-    contam_map.update({str(k).strip().lower(): v
-                       for k, v in spec.codes.get("contamination", {}).items()})
-    for table, allowed in ((status_map, {s.value for s in Status}),
-                           (evidence_map, {e.value for e in Evidence}),
-                           (contam_map, {c.value for c in Contamination})):
+    contam_map.update(
+        {str(k).strip().lower(): v for k, v in spec.codes.get("contamination", {}).items()}
+    )
+    for table, allowed in (
+        (status_map, {s.value for s in Status}),
+        (evidence_map, {e.value for e in Evidence}),
+        (contam_map, {c.value for c in Contamination}),
+    ):
         for key, value in table.items():
             if value not in allowed:
-                report.add("error", "bad_code_mapping",
-                           f"codes maps {key!r} to {value!r}, which is not one of "
-                           f"{', '.join(sorted(allowed))}", value=str(value))
+                report.add(
+                    "error",
+                    "bad_code_mapping",
+                    f"codes maps {key!r} to {value!r}, which is not one of "
+                    f"{', '.join(sorted(allowed))}",
+                    value=str(value),
+                )
     unknown: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
 
     def lookup(col: str, table: dict[str, str], value, row: int, hid) -> str | None:
@@ -475,10 +567,12 @@ def _map_codes(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport
     status, evidence, contamination = [], [], []
     has = {c: c in df for c in ("status", "evidence", "contamination")}
     for row, hid, st, ev, co in zip(
-        df["_row"], df["hazard_id"],
+        df["_row"],
+        df["hazard_id"],
         df["status"] if has["status"] else [None] * len(df),
         df["evidence"] if has["evidence"] else [None] * len(df),
-        df["contamination"] if has["contamination"] else [None] * len(df), strict=True,
+        df["contamination"] if has["contamination"] else [None] * len(df),
+        strict=True,
     ):
         if st is None or pd.isna(st) or str(st).strip() == "":
             st = spec.default_status
@@ -507,23 +601,36 @@ def _map_codes(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport
         if value == "<empty>":
             fix = f"fill it in, or set default_{col} for this input"
         else:
-            fix = f"add it under [inputs.hazards.codes.{col}], e.g. \"{value}\" = \"...\""
-        report.add("error", f"unknown_{col}",
-                   f"{len(where)} row(s) have {col} {value!r}, which is not a known code "
-                   f"(rows {rows}); {fix}", column=source, value=value,
-                   hazard_id=None if where[0][1] is None else str(where[0][1]), row=where[0][0])
+            fix = f'add it under [inputs.hazards.codes.{col}], e.g. "{value}" = "..."'
+        report.add(
+            "error",
+            f"unknown_{col}",
+            f"{len(where)} row(s) have {col} {value!r}, which is not a known code "
+            f"(rows {rows}); {fix}",
+            column=source,
+            value=value,
+            hazard_id=None if where[0][1] is None else str(where[0][1]),
+            row=where[0][0],
+        )
     df["status"] = status
     df["evidence"] = evidence
     df["contamination"] = contamination
     if "devices_found" in df:
         n = pd.to_numeric(df["devices_found"], errors="coerce")
         bad = n.isna() & df["devices_found"].notna() | (n < 0)
-        for row, hid, value in zip(df["_row"][bad], df["hazard_id"][bad],
-                                   df["devices_found"][bad], strict=True):
-            report.add("error", "bad_devices_found",
-                       f"devices_found {value!r} is not a non-negative whole number; fix it or "
-                       "leave it empty (taken as 0)", row=int(row), hazard_id=hid,
-                       column=spec.columns.get("devices_found", "devices_found"), value=str(value))
+        for row, hid, value in zip(
+            df["_row"][bad], df["hazard_id"][bad], df["devices_found"][bad], strict=True
+        ):
+            report.add(
+                "error",
+                "bad_devices_found",
+                f"devices_found {value!r} is not a non-negative whole number; fix it or "
+                "leave it empty (taken as 0)",
+                row=int(row),
+                hazard_id=hid,
+                column=spec.columns.get("devices_found", "devices_found"),
+                value=str(value),
+            )
         df["devices_found"] = n.fillna(0).clip(lower=0).round().astype("int64")
     else:
         df["devices_found"] = 0
@@ -535,28 +642,42 @@ def _map_codes(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport
     return df
 
 
-def _check_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport,
-               ) -> gpd.GeoDataFrame:
+def _check_ids(
+    df: gpd.GeoDataFrame,
+    spec: HazardInput,
+    report: ValidationReport,
+) -> gpd.GeoDataFrame:
     missing = df["hazard_id"].isna()
     for row in df.loc[missing, "_row"]:
-        report.add("excluded", "missing_id",
-                   "no hazard id; the row cannot be tracked. Give it an id in the register",
-                   row=int(row), column=spec.columns.get("hazard_id", "hazard_id"))
+        report.add(
+            "excluded",
+            "missing_id",
+            "no hazard id; the row cannot be tracked. Give it an id in the register",
+            row=int(row),
+            column=spec.columns.get("hazard_id", "hazard_id"),
+        )
     df = df.loc[~missing]
     dup = df["hazard_id"].duplicated(keep=False)
     for hid, group in df.loc[dup].groupby("hazard_id", sort=True):
         rows = ", ".join(str(r) for r in group["_row"])
-        report.add("error", "duplicate_id",
-                   f"hazard id {hid!r} appears on rows {rows}; ids must be unique. Merge the "
-                   "rows or give each its own id", hazard_id=str(hid),
-                   row=int(group["_row"].iloc[0]), column=spec.columns.get("hazard_id",
-                                                                           "hazard_id"),
-                   value=str(hid))
+        report.add(
+            "error",
+            "duplicate_id",
+            f"hazard id {hid!r} appears on rows {rows}; ids must be unique. Merge the "
+            "rows or give each its own id",
+            hazard_id=str(hid),
+            row=int(group["_row"].iloc[0]),
+            column=spec.columns.get("hazard_id", "hazard_id"),
+            value=str(hid),
+        )
     return df
 
 
-def _check_geometry(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport,
-                    ) -> gpd.GeoDataFrame:
+def _check_geometry(
+    df: gpd.GeoDataFrame,
+    spec: HazardInput,
+    report: ValidationReport,
+) -> gpd.GeoDataFrame:
     """Exclude null/empty/non-areal/out-of-area geometries, repair invalid polygons."""
     geoms = df.geometry.values.copy()
     keep = np.ones(len(df), dtype=bool)
@@ -564,9 +685,14 @@ def _check_geometry(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationR
     ids = df["hazard_id"].to_numpy()
     null = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(null):
-        report.add("excluded", "null_geometry",
-                   "no geometry (null or empty); the area cannot be mapped. Digitise it or "
-                   "give its coordinates", row=int(rows[i]), hazard_id=ids[i])
+        report.add(
+            "excluded",
+            "null_geometry",
+            "no geometry (null or empty); the area cannot be mapped. Digitise it or "
+            "give its coordinates",
+            row=int(rows[i]),
+            hazard_id=ids[i],
+        )
     keep &= ~null
     kinds = shapely.get_type_id(geoms)
     polygonal = np.isin(kinds, [3, 6])
@@ -576,36 +702,60 @@ def _check_geometry(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationR
         parts = _polygonal_parts(g)
         if parts is not None and not parts.is_empty:
             geoms[i] = parts
-            report.add("repair", "polygon_parts_kept",
-                       f"{g.geom_type} holds lines or points besides polygons; only the polygon "
-                       "parts were kept", row=int(rows[i]), hazard_id=ids[i], value=g.geom_type)
+            report.add(
+                "repair",
+                "polygon_parts_kept",
+                f"{g.geom_type} holds lines or points besides polygons; only the polygon "
+                "parts were kept",
+                row=int(rows[i]),
+                hazard_id=ids[i],
+                value=g.geom_type,
+            )
             continue
         keep[i] = False
-        report.add("excluded", "not_an_area",
-                   f"geometry is a {g.geom_type}, not a polygon or point; a hazardous area needs "
-                   "a polygon (buffer lines in your GIS to the surveyed width)",
-                   row=int(rows[i]), hazard_id=ids[i], value=g.geom_type)
+        report.add(
+            "excluded",
+            "not_an_area",
+            f"geometry is a {g.geom_type}, not a polygon or point; a hazardous area needs "
+            "a polygon (buffer lines in your GIS to the surveyed width)",
+            row=int(rows[i]),
+            hazard_id=ids[i],
+            value=g.geom_type,
+        )
     invalid = keep & polygonal & ~shapely.is_valid(geoms)
     for i in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(geoms[i])
         fixed = _polygonal_parts(shapely.make_valid(geoms[i]))
         if fixed is None or fixed.is_empty:
             keep[i] = False
-            report.add("excluded", "invalid_geometry",
-                       f"invalid polygon ({reason}) that cannot be repaired; redraw it",
-                       row=int(rows[i]), hazard_id=ids[i], value=reason)
+            report.add(
+                "excluded",
+                "invalid_geometry",
+                f"invalid polygon ({reason}) that cannot be repaired; redraw it",
+                row=int(rows[i]),
+                hazard_id=ids[i],
+                value=reason,
+            )
             continue
         geoms[i] = fixed
-        report.add("repair", "invalid_geometry",
-                   f"invalid polygon ({reason}) repaired with make_valid; check its outline",
-                   row=int(rows[i]), hazard_id=ids[i], value=reason)
+        report.add(
+            "repair",
+            "invalid_geometry",
+            f"invalid polygon ({reason}) repaired with make_valid; check its outline",
+            row=int(rows[i]),
+            hazard_id=ids[i],
+            value=reason,
+        )
     df = df.copy()
     df.geometry.values[:] = geoms  # noqa: PD011 - a GeometryArray, not a numpy view
     return df.loc[keep]
 
 
-def _check_area_of_use(df: gpd.GeoDataFrame, crss: list, report: ValidationReport,
-                       ) -> gpd.GeoDataFrame:
+def _check_area_of_use(
+    df: gpd.GeoDataFrame,
+    crss: list,
+    report: ValidationReport,
+) -> gpd.GeoDataFrame:
     """Exclude rows lying outside the area of use of the source or the project CRS."""
     keep = np.ones(len(df), dtype=bool)
     geoms = df.geometry.values
@@ -615,12 +765,16 @@ def _check_area_of_use(df: gpd.GeoDataFrame, crss: list, report: ValidationRepor
         out_of_area = _outside_area_of_use(geoms, df.crs, keep, against=CRS.from_user_input(crs))
         for i, (lon, lat, where) in out_of_area.items():
             keep[i] = False
-            report.add("excluded", "outside_area_of_use",
-                       f"coordinates (lon {lon:.4f}, lat {lat:.4f}) lie outside {where}; a "
-                       "flipped sign or swapped longitude/latitude? Fix the coordinates in the "
-                       "source, or set project.crs if the region really extends there",
-                       row=int(df["_row"].iloc[i]), hazard_id=df["hazard_id"].iloc[i],
-                       value=f"{lon:.5f},{lat:.5f}")
+            report.add(
+                "excluded",
+                "outside_area_of_use",
+                f"coordinates (lon {lon:.4f}, lat {lat:.4f}) lie outside {where}; a "
+                "flipped sign or swapped longitude/latitude? Fix the coordinates in the "
+                "source, or set project.crs if the region really extends there",
+                row=int(df["_row"].iloc[i]),
+                hazard_id=df["hazard_id"].iloc[i],
+                value=f"{lon:.5f},{lat:.5f}",
+            )
     return df.loc[keep]
 
 
@@ -637,8 +791,13 @@ def _polygonal_parts(geom) -> shapely.Geometry | None:
     return None
 
 
-def _outside_area_of_use(geoms: np.ndarray, crs, keep: np.ndarray, *, against: CRS,
-                         ) -> dict[int, tuple[float, float, str]]:
+def _outside_area_of_use(
+    geoms: np.ndarray,
+    crs,
+    keep: np.ndarray,
+    *,
+    against: CRS,
+) -> dict[int, tuple[float, float, str]]:
     """Rows whose representative point lies outside ``against``'s area of use (+ a margin).
 
     ``geoms`` are in ``crs``; positions are compared in longitude/latitude.
@@ -652,8 +811,11 @@ def _outside_area_of_use(geoms: np.ndarray, crs, keep: np.ndarray, *, against: C
     if crs.is_geographic:
         lon, lat = xs, ys
     else:
-        lon, lat = gpd.GeoSeries(pts, crs=crs).to_crs(4326).pipe(lambda s: (s.x.to_numpy(),
-                                                                           s.y.to_numpy()))
+        lon, lat = (
+            gpd.GeoSeries(pts, crs=crs)
+            .to_crs(4326)
+            .pipe(lambda s: (s.x.to_numpy(), s.y.to_numpy()))
+        )
     out: dict[int, tuple[float, float, str]] = {}
     bad = ~np.isfinite(lon) | ~np.isfinite(lat) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
     aou = against.area_of_use
@@ -665,8 +827,10 @@ def _outside_area_of_use(geoms: np.ndarray, crs, keep: np.ndarray, *, against: C
         else:
             inside_lon = (lon >= w) & (lon <= e)
         bad |= ~inside_lon | (lat < s) | (lat > n)
-        where = (f"the area of use of {against.to_string()} ({aou.name.split('.')[0]}: lon "
-                 f"{aou.west}..{aou.east}, lat {aou.south}..{aou.north})")
+        where = (
+            f"the area of use of {against.to_string()} ({aou.name.split('.')[0]}: lon "
+            f"{aou.west}..{aou.east}, lat {aou.south}..{aou.north})"
+        )
     else:
         where = "valid longitude/latitude"
     for j in np.flatnonzero(bad):
@@ -678,8 +842,10 @@ def _project_crs(df: gpd.GeoDataFrame, project_crs: str | None) -> CRS:
     if project_crs is not None:
         crs = CRS.from_user_input(project_crs)
         if crs.is_geographic:
-            msg = (f"project.crs = {project_crs!r} is geographic (degrees); areas need a metric "
-                   "CRS. Use a projected CRS, e.g. the UTM zone of the region, or leave it out.")
+            msg = (
+                f"project.crs = {project_crs!r} is geographic (degrees); areas need a metric "
+                "CRS. Use a projected CRS, e.g. the UTM zone of the region, or leave it out."
+            )
             raise InputError(msg)
         return crs
     # The UTM zone of the median position: robust to a few stray coordinates.
@@ -689,8 +855,11 @@ def _project_crs(df: gpd.GeoDataFrame, project_crs: str | None) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def _points_to_areas(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationReport,
-                     ) -> gpd.GeoDataFrame:
+def _points_to_areas(
+    df: gpd.GeoDataFrame,
+    spec: HazardInput,
+    report: ValidationReport,
+) -> gpd.GeoDataFrame:
     kinds = shapely.get_type_id(df.geometry.values)
     is_point = np.isin(kinds, [0, 4])
     df = df.copy()
@@ -702,17 +871,30 @@ def _points_to_areas(df: gpd.GeoDataFrame, spec: HazardInput, report: Validation
         circles = shapely.buffer(shapely.centroid(geoms[is_point]), radius, quad_segs=32)
         geoms[is_point] = circles
         df.geometry.values[:] = geoms  # noqa: PD011
-        report.add("warning", "point_to_area",
-                   f"{int(is_point.sum())} point hazard(s) became circles of "
-                   f"{spec.point_area_m2:,.0f} m2 (inputs.hazards.point_area_m2); flagged in "
-                   "column area_estimated. Replace them by surveyed polygons when you have them",
-                   value=str(int(is_point.sum())))
+        report.add(
+            "warning",
+            "point_to_area",
+            f"{int(is_point.sum())} point hazard(s) became circles of "
+            f"{spec.point_area_m2:,.0f} m2 (inputs.hazards.point_area_m2); flagged in "
+            "column area_estimated. Replace them by surveyed polygons when you have them",
+            value=str(int(is_point.sum())),
+        )
     return df
 
 
 def _finish(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    cols = ["hazard_id", "name", "status", "contamination", "evidence", "devices_found",
-            "region", "area_m2", "area_estimated", "source_row"]
+    cols = [
+        "hazard_id",
+        "name",
+        "status",
+        "contamination",
+        "evidence",
+        "devices_found",
+        "region",
+        "area_m2",
+        "area_estimated",
+        "source_row",
+    ]
     df = df.rename(columns={"_row": "source_row"})
     df["source_row"] = df["source_row"].astype("int64")
     df["hazard_id"] = df["hazard_id"].astype(str)
@@ -751,8 +933,11 @@ def _warn_summary(report: ValidationReport) -> None:
             parts.append(f"{len(excluded)} row(s) excluded ({ids}{more})")
         if repaired:
             parts.append(f"{len(repaired)} geometry repair(s)")
-        warnings.warn(f"{report.source}: {'; '.join(parts)}; see the validation report",
-                      DataWarning, stacklevel=3)
+        warnings.warn(
+            f"{report.source}: {'; '.join(parts)}; see the validation report",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _default_context(col: str, kind: str):
@@ -799,13 +984,15 @@ def _for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)
         elif s.dtype == object:
-            out[col] = s.map(lambda v: v if v is None or isinstance(v, str | int | float)
-                             else str(v))
+            out[col] = s.map(
+                lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
+            )
     return out
 
 
-def _write_layer_styles(path: Path, layers: dict[str, gpd.GeoDataFrame],
-                        styles: dict[str, str]) -> None:
+def _write_layer_styles(
+    path: Path, layers: dict[str, gpd.GeoDataFrame], styles: dict[str, str]
+) -> None:
     """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's own convention)."""
     con = sqlite3.connect(path)
     try:
@@ -814,19 +1001,29 @@ def _write_layer_styles(path: Path, layers: dict[str, gpd.GeoDataFrame],
             "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
             "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
             "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
-            "update_time DATETIME)")
+            "update_time DATETIME)"
+        )
         con.execute(
             "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
             "description, last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
-            "'QGIS layer styles', ?)", (FIXED_TIMESTAMP,))
+            "'QGIS layer styles', ?)",
+            (FIXED_TIMESTAMP,),
+        )
         for name, qml in styles.items():
             geom_col = layers[name].geometry.name if name in layers else "geom"
             con.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                 "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'ccm_geo', '', ?)",
-                (name, "geom" if geom_col == "geometry" else geom_col, name, qml,
-                 "written by ccm_geo", FIXED_TIMESTAMP))
+                (
+                    name,
+                    "geom" if geom_col == "geometry" else geom_col,
+                    name,
+                    qml,
+                    "written by ccm_geo",
+                    FIXED_TIMESTAMP,
+                ),
+            )
         con.commit()
     finally:
         con.close()

@@ -74,8 +74,14 @@ HAZARD_COLUMNS: dict[str, tuple[str, bool]] = {
 CONTEXT_COLUMNS: dict[str, dict[str, str]] = {
     # points; date is a calendar date; device_type a Contamination code;
     # survivor_settlement_id: the settlement_id of the survivors' home village (may be null)
-    "accidents": {"accident_id": "str", "date": "datetime64[ns]", "killed": "int",
-                  "injured": "int", "device_type": "str", "survivor_settlement_id": "str"},
+    "accidents": {
+        "accident_id": "str",
+        "date": "datetime64[ns]",
+        "killed": "int",
+        "injured": "int",
+        "device_type": "str",
+        "survivor_settlement_id": "str",
+    },
     "settlements": {"settlement_id": "str", "name": "str", "population": "int"},  # points
     "health": {"facility_id": "str", "name": "str"},  # points
     "roads": {"road_id": "str", "road_class": "str"},  # lines
@@ -146,21 +152,36 @@ class ValidationReport:
 
     def to_records(self) -> list[dict]:
         return [
-            {"level": i.level, "code": i.code, "hazard_id": i.hazard_id, "row": i.row,
-             "column": i.column, "value": i.value, "message": i.message}
+            {
+                "level": i.level,
+                "code": i.code,
+                "hazard_id": i.hazard_id,
+                "row": i.row,
+                "column": i.column,
+                "value": i.value,
+                "message": i.message,
+            }
             for i in self.issues
         ]
 
     def summary(self) -> str:
         """A short text: rows read and kept, then one line per issue."""
-        lines = [f"{self.source}: {self.rows_read} rows read, "
-                 f"{self.rows_filtered} left out by `where`, {self.rows_kept} kept; "
-                 f"{len(self.of('error'))} errors, {len(self.of('warning'))} warnings, "
-                 f"{len(self.of('repair'))} repairs, {len(self.of('excluded'))} excluded"]
+        lines = [
+            f"{self.source}: {self.rows_read} rows read, "
+            f"{self.rows_filtered} left out by `where`, {self.rows_kept} kept; "
+            f"{len(self.of('error'))} errors, {len(self.of('warning'))} warnings, "
+            f"{len(self.of('repair'))} repairs, {len(self.of('excluded'))} excluded"
+        ]
         for i in self.issues:
             where = ", ".join(
-                f"{k}={v}" for k, v in (("row", i.row), ("hazard_id", i.hazard_id),
-                                        ("column", i.column), ("value", i.value)) if v is not None
+                f"{k}={v}"
+                for k, v in (
+                    ("row", i.row),
+                    ("hazard_id", i.hazard_id),
+                    ("column", i.column),
+                    ("value", i.value),
+                )
+                if v is not None
             )
             tail = f" [{where}]" if where else ""
             lines.append(f"  {i.level.upper():8s} {i.code}: {i.message}{tail}")

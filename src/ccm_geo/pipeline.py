@@ -79,10 +79,18 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     hazards, context, reports = load_inputs(config, progress=log.step)
     log.reports.extend(reports)
     log.step("writing the validated layers")
-    log.wrote(write_gpkg({"hazards": hazards}, out_dir / "hazards.gpkg",
-                         styles={"hazards": hazard_style("status")}))
-    layers = {name: getattr(context, name) for name in CONTEXT_COLUMNS
-              if getattr(context, name) is not None}
+    log.wrote(
+        write_gpkg(
+            {"hazards": hazards},
+            out_dir / "hazards.gpkg",
+            styles={"hazards": hazard_style("status")},
+        )
+    )
+    layers = {
+        name: getattr(context, name)
+        for name in CONTEXT_COLUMNS
+        if getattr(context, name) is not None
+    }
     if layers:
         log.wrote(write_gpkg(layers, out_dir / "context.gpkg"))
     records = [dict(r, source=rep.source) for rep in reports for r in rep.to_records()]
@@ -94,19 +102,25 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     state.update(hazards=hazards, context=context)
 
 
-def stage_criteria(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-                   log: RunLog) -> None:
+def stage_criteria(
+    config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
+) -> None:
     """Add the raw indicators to every area; write ``criteria.gpkg`` and ``criteria.csv``."""
     from ccm_geo.criteria import compute_criteria
     from ccm_geo.io import write_csv, write_gpkg
 
     hazards = _from_state_or_file(state, "hazards", out_dir / "hazards.gpkg", "hazards", "load")
     context = state.get("context") or read_context(config, out_dir, hazards.crs.to_string())
-    indicators = compute_criteria(hazards, context, config.criteria,
-                                  reference_date=config.project.start_date,
-                                  progress=lambda name: log.step(f"criteria: {name}"))
-    areas = hazards.merge(indicators, left_on="hazard_id", right_index=True, how="left",
-                          validate="one_to_one")
+    indicators = compute_criteria(
+        hazards,
+        context,
+        config.criteria,
+        reference_date=config.project.start_date,
+        progress=lambda name: log.step(f"criteria: {name}"),
+    )
+    areas = hazards.merge(
+        indicators, left_on="hazard_id", right_index=True, how="left", validate="one_to_one"
+    )
     areas = _geometry_last(areas)
     log.step("writing criteria.gpkg")
     log.wrote(write_gpkg({"areas": areas}, out_dir / "criteria.gpkg"))
@@ -114,8 +128,7 @@ def stage_criteria(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     state.update(areas=areas, context=context)
 
 
-def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-                log: RunLog) -> None:
+def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
     """Score, rank, class and explain every area; sensitivity and scenarios beside it."""
     from ccm_geo.io import write_csv, write_gpkg
     from ccm_geo.publish.styles import hazard_style
@@ -131,8 +144,13 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     scored = _geometry_last(scored)
     scenarios = compare_scenarios(scored, config.scoring)
     log.step("writing scored.gpkg")
-    log.wrote(write_gpkg({"areas": scored}, out_dir / "scored.gpkg",
-                         styles={"areas": hazard_style("priority_class")}))
+    log.wrote(
+        write_gpkg(
+            {"areas": scored},
+            out_dir / "scored.gpkg",
+            styles={"areas": hazard_style("priority_class")},
+        )
+    )
     log.wrote(write_csv(_table(scored).sort_values("rank"), out_dir / "scores.csv"))
     log.wrote(write_csv(weights_table(config.scoring).reset_index(), out_dir / "weights.csv"))
     log.wrote(write_csv(sens.sweep, out_dir / "sensitivity_sweep.csv"))
@@ -142,17 +160,22 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     state.update(scored=scored)
 
 
-def stage_prioritise(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-                     log: RunLog) -> None:
+def stage_prioritise(
+    config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
+) -> None:
     """Tasks, the optimal budgeted multi-year plan, team schedule, milestones, deadline."""
     from ccm_geo.io import write_csv, write_gpkg
     from ccm_geo.planning import make_plan
     from ccm_geo.publish.printmap import save_figure
 
     scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
-    plan = make_plan(scored, config.planning, start_date=config.project.start_date,
-                     deadline=config.project.deadline,
-                     progress=lambda name, frac: log.step(f"planning: {name} ({frac:.0%})"))
+    plan = make_plan(
+        scored,
+        config.planning,
+        start_date=config.project.start_date,
+        deadline=config.project.deadline,
+        progress=lambda name, frac: log.step(f"planning: {name} ({frac:.0%})"),
+    )
     plan_dir = out_dir / "plan"
     log.step("writing the plan")
     tasks = _geometry_last(plan.tasks)
@@ -161,18 +184,25 @@ def stage_prioritise(config: ProjectConfig, out_dir: Path, state: dict[str, Any]
     log.wrote(write_csv(plan.milestones, plan_dir / "milestones.csv"))
     log.wrote(write_csv(plan.budget_curve, plan_dir / "budget_curve.csv"))
     log.wrote(save_figure(plan.budget_curve_figure(), plan_dir / "budget_curve.png"))
-    summary = {"solution": _solution_dict(plan.solution),
-               "greedy": _solution_dict(plan.greedy),
-               "greedy_objective": plan.greedy_objective,
-               "deadline": plan.deadline, "summary": plan.summary}
+    summary = {
+        "solution": _solution_dict(plan.solution),
+        "greedy": _solution_dict(plan.greedy),
+        "greedy_objective": plan.greedy_objective,
+        "deadline": plan.deadline,
+        "summary": plan.summary,
+    }
     log.wrote(_write_json(summary, plan_dir / "plan_summary.json"))
     log.tables["plan"] = plan.milestones
-    state.update(plan=plan, tasks=tasks, milestones=plan.milestones, deadline=plan.deadline,
-                 plan_summary=summary)
+    state.update(
+        plan=plan,
+        tasks=tasks,
+        milestones=plan.milestones,
+        deadline=plan.deadline,
+        plan_summary=summary,
+    )
 
 
-def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-              log: RunLog) -> None:
+def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
     """The interactive priority map (offline HTML), its embeddable form, and the print map."""
     from ccm_geo.io import atomic_output
     from ccm_geo.publish.maps import embed_fragment, priority_map, save_map
@@ -199,8 +229,7 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     state.update(map_areas=areas, context=context)
 
 
-def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-                  log: RunLog) -> None:
+def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
     """One funding request package per donor, and the programme view (``requests/``)."""
     from ccm_geo.io import write_csv
     from ccm_geo.publish.donors import match_donors
@@ -210,8 +239,9 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
         log.step("no [[donors]] in the project: no requests written")
         return
     scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
-    tasks = _from_state_or_file(state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks",
-                                "prioritise")
+    tasks = _from_state_or_file(
+        state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks", "prioritise"
+    )
     context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
     milestones = state.get("milestones")
     if milestones is None:
@@ -222,16 +252,30 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any],
     log.step("matching tasks to donors")
     allocation = match_donors(tasks, config.donors, seed=config.project.seed)
     log.step("writing the request packages")
-    written = write_requests(scored, tasks, milestones, summary["deadline"], context,
-                             config.donors, out_dir, project_name=config.project.name,
-                             map_settings=config.maps, donor=state.get("donor"),
-                             planning=config.planning, allocation=allocation,
-                             seed=config.project.seed)
+    written = write_requests(
+        scored,
+        tasks,
+        milestones,
+        summary["deadline"],
+        context,
+        config.donors,
+        out_dir,
+        project_name=config.project.name,
+        map_settings=config.maps,
+        donor=state.get("donor"),
+        planning=config.planning,
+        allocation=allocation,
+        seed=config.project.seed,
+    )
     for paths in written.values():
         for path in paths:
             log.wrote(path)
-    funded = pd.DataFrame({"task_id": allocation.funded_by.index.to_numpy(),
-                           "funded_by": allocation.funded_by.to_numpy()})
+    funded = pd.DataFrame(
+        {
+            "task_id": allocation.funded_by.index.to_numpy(),
+            "funded_by": allocation.funded_by.to_numpy(),
+        }
+    )
     log.wrote(write_csv(funded, out_dir / "requests" / "funded_by.csv"))
     log.wrote(write_csv(allocation.funding_gap(), out_dir / "requests" / "funding_gap.csv"))
     log.tables["donors"] = allocation.totals()
@@ -248,9 +292,15 @@ STAGES: dict[str, Callable[[ProjectConfig, Path, dict[str, Any], RunLog], None]]
 }
 
 
-def run(config: ProjectConfig, out_dir: str | Path, *, stages: list[str] | None = None,
-        progress: Progress | None = None, tiles: str | None = None,
-        donor: str | None = None) -> RunLog:
+def run(
+    config: ProjectConfig,
+    out_dir: str | Path,
+    *,
+    stages: list[str] | None = None,
+    progress: Progress | None = None,
+    tiles: str | None = None,
+    donor: str | None = None,
+) -> RunLog:
     """Run the stages (default: all, in order) and write ``manifest.json``.
 
     Parameters
@@ -280,8 +330,9 @@ def run(config: ProjectConfig, out_dir: str | Path, *, stages: list[str] | None 
     return log
 
 
-def run_stage(name: str, config: ProjectConfig, out_dir: Path, state: dict[str, Any],
-              log: RunLog) -> None:
+def run_stage(
+    name: str, config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
+) -> None:
     """Run one stage, timing it and recording its warnings in ``log``."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -289,16 +340,20 @@ def run_stage(name: str, config: ProjectConfig, out_dir: Path, state: dict[str, 
         STAGES[name](config, out_dir, state, log)
     log.timings_s[name] = round(time.perf_counter() - start, 3)
     for w in caught:
-        log.warnings.append({"stage": name, "category": w.category.__name__,
-                             "message": str(w.message)})
+        log.warnings.append(
+            {"stage": name, "category": w.category.__name__, "message": str(w.message)}
+        )
 
 
 # --------------------------------------------------------------------------------------------
 # Library helpers used by the stages
 
 
-def load_inputs(config: ProjectConfig, *, progress: Progress | None = None,
-                ) -> tuple[gpd.GeoDataFrame, Context, list[ValidationReport]]:
+def load_inputs(
+    config: ProjectConfig,
+    *,
+    progress: Progress | None = None,
+) -> tuple[gpd.GeoDataFrame, Context, list[ValidationReport]]:
     """Load the hazards and every context layer into the project's metric CRS.
 
     Hazards without a region get the admin unit holding their representative point.
@@ -325,8 +380,12 @@ def load_inputs(config: ProjectConfig, *, progress: Progress | None = None,
     if lc is not None and not lc.path.is_file():
         msg = f"{lc.path}: land cover raster not found (inputs.landcover.path)."
         raise InputFileNotFoundError(msg)
-    context = Context(crs=crs, **layers, landcover_path=None if lc is None else lc.path,
-                      landcover_classes={} if lc is None else dict(lc.classes))
+    context = Context(
+        crs=crs,
+        **layers,
+        landcover_path=None if lc is None else lc.path,
+        landcover_classes={} if lc is None else dict(lc.classes),
+    )
     return hazards, context, reports
 
 
@@ -347,8 +406,12 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
                 gdf[col] = pd.to_datetime(gdf[col]).astype("datetime64[ns]")
         layers[name] = gdf
     lc = config.inputs.landcover
-    return Context(crs=crs, **layers, landcover_path=None if lc is None else lc.path,
-                   landcover_classes={} if lc is None else dict(lc.classes))
+    return Context(
+        crs=crs,
+        **layers,
+        landcover_path=None if lc is None else lc.path,
+        landcover_classes={} if lc is None else dict(lc.classes),
+    )
 
 
 def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -358,21 +421,29 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
     ``mixed_*``); ``total_*`` counts it once. Areas in m² and ha.
     """
     codes = hazards["contamination"].map(split_contamination)
-    frame = pd.DataFrame({
-        "region": hazards["region"].to_numpy(),
-        "status": hazards["status"].to_numpy(),
-        "area_m2": hazards["area_m2"].to_numpy(),
-        "is_cmr": codes.map(lambda c: bool(c & CMR_TYPES)).to_numpy(),
-        "is_mine": codes.map(lambda c: bool(c & MINE_TYPES)).to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "region": hazards["region"].to_numpy(),
+            "status": hazards["status"].to_numpy(),
+            "area_m2": hazards["area_m2"].to_numpy(),
+            "is_cmr": codes.map(lambda c: bool(c & CMR_TYPES)).to_numpy(),
+            "is_mine": codes.map(lambda c: bool(c & MINE_TYPES)).to_numpy(),
+        }
+    )
     frame["is_other"] = ~frame["is_cmr"] & ~frame["is_mine"]
     frame["is_mixed"] = frame["is_cmr"] & frame["is_mine"]
     rows = []
-    for keys, g in [*frame.groupby(["region", "status"], sort=True),
-                    *(((r, "all"), g) for r, g in frame.groupby("region", sort=True)),
-                    (("all", "all"), frame)]:
-        row = {"region": keys[0], "status": keys[1], "areas": len(g),
-               "total_m2": g["area_m2"].sum()}
+    for keys, g in [
+        *frame.groupby(["region", "status"], sort=True),
+        *(((r, "all"), g) for r, g in frame.groupby("region", sort=True)),
+        (("all", "all"), frame),
+    ]:
+        row = {
+            "region": keys[0],
+            "status": keys[1],
+            "areas": len(g),
+            "total_m2": g["area_m2"].sum(),
+        }
         for kind in ("cmr", "mine", "mixed", "other"):
             sel = g[f"is_{kind}"]
             row[f"{kind}_areas"] = int(sel.sum())
@@ -393,9 +464,11 @@ def _regions_from_admin(hazards: gpd.GeoDataFrame, admin: gpd.GeoDataFrame) -> g
     unknown = hazards["region"].eq("unknown")
     if not unknown.any():
         return hazards
-    pts = gpd.GeoDataFrame({"i": hazards.index[unknown]},
-                           geometry=hazards.geometry[unknown].representative_point(),
-                           crs=hazards.crs)
+    pts = gpd.GeoDataFrame(
+        {"i": hazards.index[unknown]},
+        geometry=hazards.geometry[unknown].representative_point(),
+        crs=hazards.crs,
+    )
     joined = gpd.sjoin(pts, admin[["region", "geometry"]], how="left", predicate="within")
     joined = joined.drop_duplicates("i").set_index("i")
     hazards = hazards.copy()
@@ -403,14 +476,17 @@ def _regions_from_admin(hazards: gpd.GeoDataFrame, admin: gpd.GeoDataFrame) -> g
     return hazards
 
 
-def _from_state_or_file(state: dict[str, Any], key: str, path: Path, layer: str,
-                        stage: str) -> gpd.GeoDataFrame:
+def _from_state_or_file(
+    state: dict[str, Any], key: str, path: Path, layer: str, stage: str
+) -> gpd.GeoDataFrame:
     """A frame an earlier stage of this run made, else the file it wrote."""
     if state.get(key) is not None:
         return state[key]
     if not path.is_file():
-        msg = (f"{path}: not found; this stage reads what the '{stage}' stage writes. Run "
-               f"`ccm-geo {stage}` with the same --out first, or `ccm-geo run`.")
+        msg = (
+            f"{path}: not found; this stage reads what the '{stage}' stage writes. Run "
+            f"`ccm-geo {stage}` with the same --out first, or `ccm-geo run`."
+        )
         raise InputFileNotFoundError(msg)
     return _read(path, layer)
 
@@ -454,9 +530,14 @@ def _with_plan(scored: gpd.GeoDataFrame, tasks: pd.DataFrame) -> gpd.GeoDataFram
 
 
 def _solution_dict(sol) -> dict[str, Any]:
-    return {"status": sol.status, "objective": sol.objective, "bound": sol.bound,
-            "gap": sol.gap, "seconds": sol.seconds, "tasks_selected": int((sol.year_index >= 0)
-                                                                          .sum())}
+    return {
+        "status": sol.status,
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "seconds": sol.seconds,
+        "tasks_selected": int((sol.year_index >= 0).sum()),
+    }
 
 
 def _jsonable(obj: Any) -> Any:
@@ -492,8 +573,9 @@ def _write_json(obj: Any, path: Path) -> Path:
     from ccm_geo.io import atomic_output
 
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return path
 
 
@@ -507,8 +589,21 @@ def _sha256(path: Path) -> str:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "ccm_geo": __version__}
-    for dist in ("geopandas", "shapely", "pyproj", "pyogrio", "numpy", "pandas", "scipy",
-                 "rasterio", "exactextract", "networkx", "highspy", "folium", "matplotlib"):
+    for dist in (
+        "geopandas",
+        "shapely",
+        "pyproj",
+        "pyogrio",
+        "numpy",
+        "pandas",
+        "scipy",
+        "rasterio",
+        "exactextract",
+        "networkx",
+        "highspy",
+        "folium",
+        "matplotlib",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -542,11 +637,20 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         "versions": _versions(),
         "timings_s": log.timings_s,
         "warnings": log.warnings,
-        "validation": [{"source": r.source, "rows_read": r.rows_read,
-                        "rows_filtered": r.rows_filtered, "rows_kept": r.rows_kept,
-                        "counts": r.counts()} for r in log.reports],
-        "outputs": [{"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p)}
-                    for p in outputs],
+        "validation": [
+            {
+                "source": r.source,
+                "rows_read": r.rows_read,
+                "rows_filtered": r.rows_filtered,
+                "rows_kept": r.rows_kept,
+                "counts": r.counts(),
+            }
+            for r in log.reports
+        ],
+        "outputs": [
+            {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p)}
+            for p in outputs
+        ],
     }
     path = log.out_dir / "manifest.json"
     with atomic_output(path) as tmp:

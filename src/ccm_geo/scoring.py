@@ -50,8 +50,21 @@ logger = logging.getLogger(__name__)
 #: Hierarchy Process*, McGraw-Hill; n = 11-15 from Saaty 2005, *Theory and Applications of the
 #: Analytic Network Process*, RWS Publications, p. 31). CR = CI / RI, CI = (lambda_max - n)/(n-1).
 RANDOM_INDEX: dict[int, float] = {
-    1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49,
-    11: 1.51, 12: 1.48, 13: 1.56, 14: 1.57, 15: 1.59,
+    1: 0.0,
+    2: 0.0,
+    3: 0.58,
+    4: 0.90,
+    5: 1.12,
+    6: 1.24,
+    7: 1.32,
+    8: 1.41,
+    9: 1.45,
+    10: 1.49,
+    11: 1.51,
+    12: 1.48,
+    13: 1.56,
+    14: 1.57,
+    15: 1.59,
 }
 #: Judgements are rejected at this consistency ratio and above (Saaty 1980: CR < 0.10).
 MAX_CONSISTENCY_RATIO = 0.10
@@ -64,8 +77,13 @@ DEFAULT_FAMILIES: dict[str, float] = {"contamination": 0.45, "land": 0.30, "peop
 DEFAULT_SCENARIOS: dict[str, dict[str, float]] = {
     "casualty_reduction": {"contamination": 0.6, "land": 0.1, "people": 0.3, "casualties": 0.6},
     "agriculture": {"contamination": 0.25, "land": 0.6, "people": 0.15},
-    "treaty_compliance": {"contamination": 0.7, "land": 0.15, "people": 0.15, "cmr": 0.5,
-                          "status": 0.3},
+    "treaty_compliance": {
+        "contamination": 0.7,
+        "land": 0.15,
+        "people": 0.15,
+        "cmr": 0.5,
+        "status": 0.3,
+    },
 }
 
 #: Output columns other than value_* / contrib_* (dropped from the input before re-scoring).
@@ -123,40 +141,57 @@ class CriterionSpec(Frozen):
 
     column: str | None = Field(None, description="Indicator column read from the areas.")
     columns: list[str] | None = Field(
-        None, description="Several columns summed into one indicator (numeric kinds only); NaN "
-        "where any of them is NaN. Give either column or columns.")
+        None,
+        description="Several columns summed into one indicator (numeric kinds only); NaN "
+        "where any of them is NaN. Give either column or columns.",
+    )
     family: str = Field(description="Criterion family (e.g. 'contamination').")
-    kind: Kind = Field(description="Value function: linear, categorical, logistic, threshold, "
-                       "boolean or minmax.")
-    weight: float = Field(1.0, description="Weight inside the family (normalised over the "
-                          "family; final weight = family weight x this).")
-    missing: float = Field(0.0, ge=0.0, le=1.0, description="Value (0-1) given to a missing "
-                           "indicator.")
+    kind: Kind = Field(
+        description="Value function: linear, categorical, logistic, threshold, boolean or minmax."
+    )
+    weight: float = Field(
+        1.0,
+        description="Weight inside the family (normalised over the "
+        "family; final weight = family weight x this).",
+    )
+    missing: float = Field(
+        0.0, ge=0.0, le=1.0, description="Value (0-1) given to a missing indicator."
+    )
     label: str | None = Field(
-        None, description="Words for explanations, a template where {x} is the indicator and "
-        "{s} a plural 's', e.g. '{x:.0f} victim{s} in the last 24 months'.")
+        None,
+        description="Words for explanations, a template where {x} is the indicator and "
+        "{s} a plural 's', e.g. '{x:.0f} victim{s} in the last 24 months'.",
+    )
     unit: str = Field("", description="Unit of the indicator, for tables and the default label.")
     points: list[tuple[float, float]] | None = Field(
-        None, description="linear: breakpoints [[x, value], ...].")
+        None, description="linear: breakpoints [[x, value], ...]."
+    )
     map: dict[str, float] | None = Field(None, description="categorical: code -> value (0-1).")
     labels: dict[str, str] | None = Field(
-        None, description="categorical: code -> words for explanations.")
-    other: float = Field(0.0, ge=0.0, le=1.0, description="categorical: value of codes not in "
-                         "map.")
-    separator: str | None = Field(None, description="categorical: split cells holding several "
-                                  "codes (e.g. ';'); the highest value counts.")
+        None, description="categorical: code -> words for explanations."
+    )
+    other: float = Field(0.0, ge=0.0, le=1.0, description="categorical: value of codes not in map.")
+    separator: str | None = Field(
+        None,
+        description="categorical: split cells holding several "
+        "codes (e.g. ';'); the highest value counts.",
+    )
     midpoint: float | None = Field(None, description="logistic: x where the value is 0.5.")
     scale: float | None = Field(None, gt=0, description="logistic: spread, in the column's unit.")
     at: float | None = Field(None, description="threshold: the threshold, in the column's unit.")
-    direction: Direction = Field("increasing", description="logistic, threshold, boolean, "
-                                 "minmax: 'decreasing' reverses the function.")
+    direction: Direction = Field(
+        "increasing",
+        description="logistic, threshold, boolean, minmax: 'decreasing' reverses the function.",
+    )
 
     @field_validator("weight")
     @classmethod
     def _weight_non_negative(cls, v: float) -> float:
         if not math.isfinite(v) or v < 0:
-            msg = (f"weight must be a finite number >= 0 (found {v!r}); weights are relative "
-                   "importances inside the family, e.g. 1.0")
+            msg = (
+                f"weight must be a finite number >= 0 (found {v!r}); weights are relative "
+                "importances inside the family, e.g. 1.0"
+            )
             raise ValueError(msg)
         return v
 
@@ -179,8 +214,10 @@ class CriterionSpec(Frozen):
         if v is None:
             return v
         if len(v) < 2:
-            msg = (f"points needs at least 2 breakpoints (found {len(v)}); e.g. "
-                   "points = [[0, 1], [120, 0]]")
+            msg = (
+                f"points needs at least 2 breakpoints (found {len(v)}); e.g. "
+                "points = [[0, 1], [120, 0]]"
+            )
             raise ValueError(msg)
         xs = [p[0] for p in v]
         if any(not (b > a) for a, b in zip(xs, xs[1:], strict=False)) or not all(
@@ -197,23 +234,33 @@ class CriterionSpec(Frozen):
     @model_validator(mode="after")
     def _kind_parameters(self) -> CriterionSpec:
         if (self.column is None) == (self.columns is None):
-            msg = ("give exactly one of column = 'name' or columns = ['a', 'b'] (summed) "
-                   f"(found column={self.column!r}, columns={self.columns!r})")
+            msg = (
+                "give exactly one of column = 'name' or columns = ['a', 'b'] (summed) "
+                f"(found column={self.column!r}, columns={self.columns!r})"
+            )
             raise ValueError(msg)
         if self.columns is not None and (not self.columns or self.kind not in _NUMERIC_KINDS):
-            msg = (f"columns (a sum of columns) needs a non-empty list and a numeric kind "
-                   f"({', '.join(sorted(_NUMERIC_KINDS))}); found kind={self.kind!r}, "
-                   f"columns={self.columns!r}")
+            msg = (
+                f"columns (a sum of columns) needs a non-empty list and a numeric kind "
+                f"({', '.join(sorted(_NUMERIC_KINDS))}); found kind={self.kind!r}, "
+                f"columns={self.columns!r}"
+            )
             raise ValueError(msg)
         stray = sorted((self.model_fields_set & _ALL_PARAMS) - _KIND_PARAMS[self.kind])
         if stray:
             users = {p: [k for k, ps in _KIND_PARAMS.items() if p in ps] for p in stray}
-            msg = (f"{', '.join(stray)} not used by kind={self.kind!r} (used by: "
-                   + "; ".join(f"{p}: {', '.join(u)}" for p, u in users.items())
-                   + "); remove it or change kind")
+            msg = (
+                f"{', '.join(stray)} not used by kind={self.kind!r} (used by: "
+                + "; ".join(f"{p}: {', '.join(u)}" for p, u in users.items())
+                + "); remove it or change kind"
+            )
             raise ValueError(msg)
-        required = {"linear": ("points",), "categorical": ("map",),
-                    "logistic": ("midpoint", "scale"), "threshold": ("at",)}.get(self.kind, ())
+        required = {
+            "linear": ("points",),
+            "categorical": ("map",),
+            "logistic": ("midpoint", "scale"),
+            "threshold": ("at",),
+        }.get(self.kind, ())
         absent = [p for p in required if getattr(self, p) is None]
         if absent:
             msg = f"kind={self.kind!r} needs {', '.join(absent)}; see docs/scoring.md"
@@ -223,9 +270,11 @@ class CriterionSpec(Frozen):
             try:
                 self.label.format(x=sample, s="s")
             except (KeyError, IndexError, ValueError, AttributeError) as exc:
-                msg = (f"label {self.label!r} is not a valid template ({exc!r}): use {{x}} for "
-                       "the indicator (numeric kinds: e.g. '{x:.0f} min'), {s} for a plural "
-                       "'s', and double braces for a literal brace")
+                msg = (
+                    f"label {self.label!r} is not a valid template ({exc!r}): use {{x}} for "
+                    "the indicator (numeric kinds: e.g. '{x:.0f} min'), {s} for a plural "
+                    "'s', and double braces for a literal brace"
+                )
                 raise ValueError(msg) from None
         return self
 
@@ -273,8 +322,10 @@ class AhpSpec(Frozen):
             msg = f"items must be a non-empty list of distinct names (found {self.items})"
             raise ValueError(msg)
         if n > max(RANDOM_INDEX):
-            msg = (f"{n} items: at most {max(RANDOM_INDEX)} can be compared (Saaty's random "
-                   "index table ends there); split them into families")
+            msg = (
+                f"{n} items: at most {max(RANDOM_INDEX)} can be compared (Saaty's random "
+                "index table ends there); split them into families"
+            )
             raise ValueError(msg)
         if len(self.matrix) != n or any(len(r) != n for r in self.matrix):
             shape = f"{len(self.matrix)} rows of lengths {[len(r) for r in self.matrix]}"
@@ -287,9 +338,11 @@ class AhpSpec(Frozen):
                 raise ValueError(msg)
             for j in range(i + 1, n):
                 if abs(a[i, j] * a[j, i] - 1.0) > 0.05:
-                    msg = (f"matrix is not reciprocal: {self.items[i]} vs {self.items[j]} = "
-                           f"{a[i, j]:g} but {self.items[j]} vs {self.items[i]} = {a[j, i]:g}; "
-                           f"set the latter to 1/{a[i, j]:g}")
+                    msg = (
+                        f"matrix is not reciprocal: {self.items[i]} vs {self.items[j]} = "
+                        f"{a[i, j]:g} but {self.items[j]} vs {self.items[i]} = {a[j, i]:g}; "
+                        f"set the latter to 1/{a[i, j]:g}"
+                    )
                     raise ValueError(msg)
         _, cr, worst = ahp_weights(a, labels=self.items)
         if cr >= MAX_CONSISTENCY_RATIO:
@@ -313,14 +366,25 @@ class ClassSettings(Frozen):
     """
 
     method: Literal["thresholds", "quantiles"] = "thresholds"
-    high: float = Field(0.5, ge=0.0, le=1.0, description="Score at and above which an area is "
-                        "high priority (assumption: half of the best attainable score).")
-    medium: float = Field(0.25, ge=0.0, le=1.0, description="Score at and above which an area "
-                          "is medium priority (assumption).")
-    high_share: float = Field(0.2, ge=0.0, le=1.0, description="quantiles: share of areas "
-                              "that are high priority.")
-    medium_share: float = Field(0.3, ge=0.0, le=1.0, description="quantiles: share of areas "
-                                "that are medium priority.")
+    high: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Score at and above which an area is "
+        "high priority (assumption: half of the best attainable score).",
+    )
+    medium: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Score at and above which an area is medium priority (assumption).",
+    )
+    high_share: float = Field(
+        0.2, ge=0.0, le=1.0, description="quantiles: share of areas that are high priority."
+    )
+    medium_share: float = Field(
+        0.3, ge=0.0, le=1.0, description="quantiles: share of areas that are medium priority."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ClassSettings:
@@ -328,8 +392,10 @@ class ClassSettings(Frozen):
             msg = f"medium ({self.medium}) must not exceed high ({self.high})"
             raise ValueError(msg)
         if self.high_share + self.medium_share > 1.0 + 1e-12:
-            msg = (f"high_share + medium_share must not exceed 1 (found {self.high_share} + "
-                   f"{self.medium_share})")
+            msg = (
+                f"high_share + medium_share must not exceed 1 (found {self.high_share} + "
+                f"{self.medium_share})"
+            )
             raise ValueError(msg)
         return self
 
@@ -342,8 +408,11 @@ class SensitivitySettings(Frozen):
     """
 
     draws: int = Field(1000, ge=1, le=1_000_000, description="Number of weight draws.")
-    concentration: float = Field(100.0, gt=0, description="Dirichlet concentration: larger "
-                                 "means draws closer to the chosen weights.")
+    concentration: float = Field(
+        100.0,
+        gt=0,
+        description="Dirichlet concentration: larger means draws closer to the chosen weights.",
+    )
 
 
 class ScoringSettings(Frozen):
@@ -357,21 +426,29 @@ class ScoringSettings(Frozen):
 
     criteria: dict[str, CriterionSpec] = Field(
         default_factory=lambda: _default_criteria(),
-        description="Criterion key -> specification; keys name value_<key>/contrib_<key>.")
+        description="Criterion key -> specification; keys name value_<key>/contrib_<key>.",
+    )
     families: dict[str, float] | None = Field(
-        None, description="Family weights (normalised). Default: DEFAULT_FAMILIES for the "
-        "default criteria, else equal.")
+        None,
+        description="Family weights (normalised). Default: DEFAULT_FAMILIES for the "
+        "default criteria, else equal.",
+    )
     ahp: dict[str, AhpSpec] = Field(
-        default_factory=dict, description="Pairwise comparisons: key 'families' sets the family "
-        "weights, a family name sets the weights of that family's criteria.")
+        default_factory=dict,
+        description="Pairwise comparisons: key 'families' sets the family "
+        "weights, a family name sets the weights of that family's criteria.",
+    )
     classes: ClassSettings = Field(default_factory=ClassSettings)
-    top_n: int = Field(20, ge=1, description="Size of the top set compared by sensitivity and "
-                       "scenarios.")
+    top_n: int = Field(
+        20, ge=1, description="Size of the top set compared by sensitivity and scenarios."
+    )
     explain_top: int = Field(3, ge=1, description="Contributions named in each explanation.")
     sensitivity: SensitivitySettings = Field(default_factory=SensitivitySettings)
     scenarios: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="Scenario name -> weight overrides by criterion or "
-        "family key; the rest keep their base weight; each level is renormalised.")
+        default_factory=dict,
+        description="Scenario name -> weight overrides by criterion or "
+        "family key; the rest keep their base weight; each level is renormalised.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -392,13 +469,17 @@ class ScoringSettings(Frozen):
         fams = self.family_names
         for key in [*self.criteria, *fams, *self.scenarios]:
             if not (key.replace("_", "").isalnum() and key.lower() == key and key[0].isalpha()):
-                msg = (f"scoring: name {key!r} must be lower_snake_case (letters, digits, '_', "
-                       "starting with a letter); it names output columns")
+                msg = (
+                    f"scoring: name {key!r} must be lower_snake_case (letters, digits, '_', "
+                    "starting with a letter); it names output columns"
+                )
                 raise ValueError(msg)
         clash = sorted(set(self.criteria) & set(fams))
         if clash:
-            msg = (f"scoring: {clash} used both as a criterion key and a family name; rename "
-                   "one so that scenario overrides are unambiguous")
+            msg = (
+                f"scoring: {clash} used both as a criterion key and a family name; rename "
+                "one so that scenario overrides are unambiguous"
+            )
             raise ValueError(msg)
         if "families" in fams:
             msg = "scoring: 'families' cannot be a family name (it is the AHP key of families)"
@@ -411,8 +492,10 @@ class ScoringSettings(Frozen):
         for name, overrides in self.scenarios.items():
             for key, v in overrides.items():
                 if key not in self.criteria and key not in fams:
-                    msg = (f"scoring.scenarios.{name}.{key}: not a criterion or family; known "
-                           f"criteria {list(self.criteria)}, families {fams}")
+                    msg = (
+                        f"scoring.scenarios.{name}.{key}: not a criterion or family; known "
+                        f"criteria {list(self.criteria)}, families {fams}"
+                    )
                     raise ValueError(msg)
                 if not math.isfinite(v) or v < 0:
                     msg = f"scoring.scenarios.{name}.{key}: weight must be >= 0 (found {v!r})"
@@ -430,20 +513,26 @@ class ScoringSettings(Frozen):
         if self.families is None:
             return
         if "families" in self.ahp and "families" in self.model_fields_set:
-            msg = ("scoring: give family weights either as families = {...} or as "
-                   "[scoring.ahp.families], not both")
+            msg = (
+                "scoring: give family weights either as families = {...} or as "
+                "[scoring.ahp.families], not both"
+            )
             raise ValueError(msg)
         missing = [f for f in fams if f not in self.families]
         if missing:
             users = {f: [k for k, s in self.criteria.items() if s.family == f] for f in missing}
-            msg = (f"scoring.families: no weight for famil{'y' if len(missing) == 1 else 'ies'} "
-                   + ", ".join(f"{f!r} (used by {', '.join(u)})" for f, u in users.items())
-                   + "; add it to families")
+            msg = (
+                f"scoring.families: no weight for famil{'y' if len(missing) == 1 else 'ies'} "
+                + ", ".join(f"{f!r} (used by {', '.join(u)})" for f, u in users.items())
+                + "; add it to families"
+            )
             raise ValueError(msg)
         unused = [f for f in self.families if f not in fams]
         if unused:
-            msg = (f"scoring.families.{unused[0]}: no criterion belongs to this family (families "
-                   f"in use: {fams}); remove it or fix its spelling")
+            msg = (
+                f"scoring.families.{unused[0]}: no criterion belongs to this family (families "
+                f"in use: {fams}); remove it or fix its spelling"
+            )
             raise ValueError(msg)
         for f, v in self.families.items():
             if not math.isfinite(v) or v < 0:
@@ -458,16 +547,16 @@ class ScoringSettings(Frozen):
                 expected = [k for k, s in self.criteria.items() if s.family == key]
                 preset = [k for k in expected if "weight" in self.criteria[k].model_fields_set]
                 if preset:
-                    msg = (f"scoring.ahp.{key} sets the weights of {expected}, but "
-                           f"scoring.criteria.{preset[0]}.weight is also given; remove one")
+                    msg = (
+                        f"scoring.ahp.{key} sets the weights of {expected}, but "
+                        f"scoring.criteria.{preset[0]}.weight is also given; remove one"
+                    )
                     raise ValueError(msg)
             else:
-                msg = (f"scoring.ahp.{key}: not 'families' nor a family in use ({fams}); "
-                       "fix the key")
+                msg = f"scoring.ahp.{key}: not 'families' nor a family in use ({fams}); fix the key"
                 raise ValueError(msg)
             if sorted(spec.items) != sorted(expected):
-                msg = (f"scoring.ahp.{key}.items must list exactly {expected} (found "
-                       f"{spec.items})")
+                msg = f"scoring.ahp.{key}.items must list exactly {expected} (found {spec.items})"
                 raise ValueError(msg)
 
 
@@ -502,8 +591,9 @@ class SensitivityResult:
     sweep: pd.DataFrame
 
 
-def score_areas(areas: pd.DataFrame, settings: ScoringSettings | None = None, *,
-                scenario: str | None = None) -> pd.DataFrame:
+def score_areas(
+    areas: pd.DataFrame, settings: ScoringSettings | None = None, *, scenario: str | None = None
+) -> pd.DataFrame:
     """Score, rank and classify hazardous areas, with every score broken into contributions.
 
     Parameters
@@ -562,15 +652,21 @@ def score_areas(areas: pd.DataFrame, settings: ScoringSettings | None = None, *,
     out = _attach(areas, pd.DataFrame(new))
     missing = {k: int(vals.missing[:, j].sum()) for j, k in enumerate(vals.keys)}
     if any(missing.values()):
-        logger.info("scoring: missing indicator values (set to each criterion's 'missing'): %s",
-                    {k: v for k, v in missing.items() if v})
-    out.attrs["scoring"] = {"scenario": scenario or "base", "weights": weights.to_dict(),
-                            "missing": missing}
+        logger.info(
+            "scoring: missing indicator values (set to each criterion's 'missing'): %s",
+            {k: v for k, v in missing.items() if v},
+        )
+    out.attrs["scoring"] = {
+        "scenario": scenario or "base",
+        "weights": weights.to_dict(),
+        "missing": missing,
+    }
     return out
 
 
-def resolve_weights(settings: ScoringSettings | None = None,
-                    scenario: str | None = None) -> pd.Series:
+def resolve_weights(
+    settings: ScoringSettings | None = None, scenario: str | None = None
+) -> pd.Series:
     """Final weight of each criterion: family weight x weight inside the family.
 
     Parameters
@@ -595,8 +691,9 @@ def resolve_weights(settings: ScoringSettings | None = None,
     return weights_table(settings, scenario)["weight"]
 
 
-def weights_table(settings: ScoringSettings | None = None,
-                  scenario: str | None = None) -> pd.DataFrame:
+def weights_table(
+    settings: ScoringSettings | None = None, scenario: str | None = None
+) -> pd.DataFrame:
     """The weights of every criterion, level by level, for reports.
 
     Returns
@@ -610,16 +707,25 @@ def weights_table(settings: ScoringSettings | None = None,
     fam_w, ind_w = _weight_parts(settings, scenario)
     rows = []
     for key, spec in settings.criteria.items():
-        rows.append({"criterion": key, "family": spec.family, "family_weight": fam_w[spec.family],
-                     "indicator_weight": ind_w[key],
-                     "weight": fam_w[spec.family] * ind_w[key],
-                     "column": "+".join(spec.source_columns), "kind": spec.kind,
-                     "unit": spec.unit})
+        rows.append(
+            {
+                "criterion": key,
+                "family": spec.family,
+                "family_weight": fam_w[spec.family],
+                "indicator_weight": ind_w[key],
+                "weight": fam_w[spec.family] * ind_w[key],
+                "column": "+".join(spec.source_columns),
+                "kind": spec.kind,
+                "unit": spec.unit,
+            }
+        )
     return pd.DataFrame(rows).set_index("criterion")
 
 
-def ahp_weights(matrix: Any, labels: list[str] | None = None,
-                ) -> tuple[pd.Series, float, tuple[Any, Any] | None]:
+def ahp_weights(
+    matrix: Any,
+    labels: list[str] | None = None,
+) -> tuple[pd.Series, float, tuple[Any, Any] | None]:
     """Weights from a pairwise comparison matrix (Saaty's eigenvector method) and its CR.
 
     Parameters
@@ -676,8 +782,14 @@ def ahp_weights(matrix: Any, labels: list[str] | None = None,
     return pd.Series(w, index=labels, name="weight"), float(cr), worst
 
 
-def sensitivity(areas: pd.DataFrame, settings: ScoringSettings | None = None, *, seed: int,
-                draws: int | None = None, scenario: str | None = None) -> SensitivityResult:
+def sensitivity(
+    areas: pd.DataFrame,
+    settings: ScoringSettings | None = None,
+    *,
+    seed: int,
+    draws: int | None = None,
+    scenario: str | None = None,
+) -> SensitivityResult:
     """How stable is the ranking when the weights move? Monte Carlo and one-at-a-time.
 
     Weights are drawn from a Dirichlet distribution centred on the chosen weights
@@ -755,8 +867,10 @@ def sensitivity(areas: pd.DataFrame, settings: ScoringSettings | None = None, *,
     return SensitivityResult(areas=table, summary=summary, sweep=sweep)
 
 
-def scenario_ranks(areas: pd.DataFrame, settings: ScoringSettings | None = None,
-                   ) -> pd.DataFrame:
+def scenario_ranks(
+    areas: pd.DataFrame,
+    settings: ScoringSettings | None = None,
+) -> pd.DataFrame:
     """Score and rank every area under the base weights and each scenario, in one pass.
 
     Returns
@@ -779,8 +893,9 @@ def scenario_ranks(areas: pd.DataFrame, settings: ScoringSettings | None = None,
     return out
 
 
-def compare_scenarios(areas: pd.DataFrame, settings: ScoringSettings | None = None, *,
-                      top_n: int | None = None) -> pd.DataFrame:
+def compare_scenarios(
+    areas: pd.DataFrame, settings: ScoringSettings | None = None, *, top_n: int | None = None
+) -> pd.DataFrame:
     """How the top N differs between the base weights and each scenario, pair by pair.
 
     Parameters
@@ -809,7 +924,7 @@ def compare_scenarios(areas: pd.DataFrame, settings: ScoringSettings | None = No
     n = len(ranks)
     rows = []
     for ia, a in enumerate(names):
-        for b in names[ia + 1:]:
+        for b in names[ia + 1 :]:
             ra = ranks[f"rank_{a}"].to_numpy()
             rb = ranks[f"rank_{b}"].to_numpy()
             top_a, top_b = ra <= top_n, rb <= top_n
@@ -817,15 +932,28 @@ def compare_scenarios(areas: pd.DataFrame, settings: ScoringSettings | None = No
             union = int((top_a | top_b).sum())
             enter = np.flatnonzero(top_b & ~top_a)
             leave = np.flatnonzero(top_a & ~top_b)
-            rows.append({
-                "scenario_a": a, "scenario_b": b, "top_n": min(top_n, n), "overlap": both,
-                "jaccard": both / union if union else 1.0,
-                "entering": ";".join(hid[enter[np.argsort(rb[enter])]]),
-                "leaving": ";".join(hid[leave[np.argsort(ra[leave])]]),
-                "spearman": _spearman(ra, rb),
-            })
-    cols = ["scenario_a", "scenario_b", "top_n", "overlap", "jaccard", "entering", "leaving",
-            "spearman"]
+            rows.append(
+                {
+                    "scenario_a": a,
+                    "scenario_b": b,
+                    "top_n": min(top_n, n),
+                    "overlap": both,
+                    "jaccard": both / union if union else 1.0,
+                    "entering": ";".join(hid[enter[np.argsort(rb[enter])]]),
+                    "leaving": ";".join(hid[leave[np.argsort(ra[leave])]]),
+                    "spearman": _spearman(ra, rb),
+                }
+            )
+    cols = [
+        "scenario_a",
+        "scenario_b",
+        "top_n",
+        "overlap",
+        "jaccard",
+        "entering",
+        "leaving",
+        "spearman",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -838,64 +966,131 @@ def _default_criteria() -> dict[str, CriterionSpec]:
     """Default criteria on the criteria stage's indicator columns (sources in docs/scoring.md)."""
     specs: dict[str, dict[str, Any]] = {
         # contamination: lives and limbs (GICHD), Landmine Impact Survey's 24-month victims
-        "casualties": dict(column="casualties_24m", family="contamination", kind="linear",
-                           points=[(0, 0.0), (1, 0.5), (3, 0.8), (5, 1.0)], weight=0.40,
-                           label="{x:.0f} victim{s} in the last 24 months", unit="people"),
-        "status": dict(column="status", family="contamination", kind="categorical",
-                       map={"CHA": 1.0, "SHA": 0.5, "released": 0.0}, weight=0.25,
-                       labels={"CHA": "confirmed hazardous area",
-                               "SHA": "suspected hazardous area", "released": "released land"}),
-        "device_density": dict(column="devices_per_ha", family="contamination", kind="linear",
-                               points=[(0, 0.0), (2, 0.5), (10, 1.0)], weight=0.20,
-                               label="{x:.1f} devices found per ha", unit="devices/ha"),
-        "cmr": dict(column="is_cmr", family="contamination", kind="boolean", weight=0.15,
-                    label="cluster munition remnants"),
+        "casualties": dict(
+            column="casualties_24m",
+            family="contamination",
+            kind="linear",
+            points=[(0, 0.0), (1, 0.5), (3, 0.8), (5, 1.0)],
+            weight=0.40,
+            label="{x:.0f} victim{s} in the last 24 months",
+            unit="people",
+        ),
+        "status": dict(
+            column="status",
+            family="contamination",
+            kind="categorical",
+            map={"CHA": 1.0, "SHA": 0.5, "released": 0.0},
+            weight=0.25,
+            labels={
+                "CHA": "confirmed hazardous area",
+                "SHA": "suspected hazardous area",
+                "released": "released land",
+            },
+        ),
+        "device_density": dict(
+            column="devices_per_ha",
+            family="contamination",
+            kind="linear",
+            points=[(0, 0.0), (2, 0.5), (10, 1.0)],
+            weight=0.20,
+            label="{x:.1f} devices found per ha",
+            unit="devices/ha",
+        ),
+        "cmr": dict(
+            column="is_cmr",
+            family="contamination",
+            kind="boolean",
+            weight=0.15,
+            label="cluster munition remnants",
+        ),
         # land: blocked productive land (share and scale) and roads
-        "productive_share": dict(columns=["landuse_frac_cropland", "landuse_frac_paddy"],
-                                 family="land", kind="linear", points=[(0, 0.0), (1, 1.0)],
-                                 weight=0.40, label="{x:.0%} cropland or paddy",
-                                 unit="fraction"),
-        "productive_area": dict(column="blocked_productive_m2", family="land", kind="linear",
-                                points=[(0, 0.0), (10_000, 0.5), (50_000, 1.0)], weight=0.40,
-                                label="{x:,.0f} m² of productive land blocked", unit="m2"),
-        "roads": dict(column="road_length_m", family="land", kind="linear",
-                      points=[(0, 0.0), (1_000, 1.0)], weight=0.20,
-                      label="{x:,.0f} m of road blocked", unit="m"),
+        "productive_share": dict(
+            columns=["landuse_frac_cropland", "landuse_frac_paddy"],
+            family="land",
+            kind="linear",
+            points=[(0, 0.0), (1, 1.0)],
+            weight=0.40,
+            label="{x:.0%} cropland or paddy",
+            unit="fraction",
+        ),
+        "productive_area": dict(
+            column="blocked_productive_m2",
+            family="land",
+            kind="linear",
+            points=[(0, 0.0), (10_000, 0.5), (50_000, 1.0)],
+            weight=0.40,
+            label="{x:,.0f} m² of productive land blocked",
+            unit="m2",
+        ),
+        "roads": dict(
+            column="road_length_m",
+            family="land",
+            kind="linear",
+            points=[(0, 0.0), (1_000, 1.0)],
+            weight=0.20,
+            label="{x:,.0f} m of road blocked",
+            unit="m",
+        ),
         # people: exposure and remoteness
-        "population": dict(column="population_within_30min", family="people", kind="linear",
-                           points=[(0, 0.0), (1_000, 0.5), (5_000, 1.0)], weight=0.40,
-                           label="{x:,.0f} people within 30 min", unit="people"),
-        "settlement_access": dict(column="travel_min_settlement", family="people",
-                                  kind="linear", points=[(0, 1.0), (120, 0.0)], weight=0.35,
-                                  label="{x:.0f} min from the nearest settlement", unit="min"),
-        "remote_survivors": dict(column="near_remote_survivors", family="people",
-                                 kind="boolean", weight=0.25,
-                                 label="survivors living far from care nearby"),
+        "population": dict(
+            column="population_within_30min",
+            family="people",
+            kind="linear",
+            points=[(0, 0.0), (1_000, 0.5), (5_000, 1.0)],
+            weight=0.40,
+            label="{x:,.0f} people within 30 min",
+            unit="people",
+        ),
+        "settlement_access": dict(
+            column="travel_min_settlement",
+            family="people",
+            kind="linear",
+            points=[(0, 1.0), (120, 0.0)],
+            weight=0.35,
+            label="{x:.0f} min from the nearest settlement",
+            unit="min",
+        ),
+        "remote_survivors": dict(
+            column="near_remote_survivors",
+            family="people",
+            kind="boolean",
+            weight=0.25,
+            label="survivors living far from care nearby",
+        ),
     }
     return {k: CriterionSpec(**v) for k, v in specs.items()}
 
 
-def _inconsistency_message(a: np.ndarray, items: list[str], cr: float,
-                           worst: tuple[Any, Any] | None) -> str:
+def _inconsistency_message(
+    a: np.ndarray, items: list[str], cr: float, worst: tuple[Any, Any] | None
+) -> str:
     w, _, _ = ahp_weights(a, labels=items)
-    msg = (f"consistency ratio {cr:.3f} >= {MAX_CONSISTENCY_RATIO:.2f}: the judgements "
-           "contradict each other")
+    msg = (
+        f"consistency ratio {cr:.3f} >= {MAX_CONSISTENCY_RATIO:.2f}: the judgements "
+        "contradict each other"
+    )
     if worst is not None:
         i, j = items.index(worst[0]), items.index(worst[1])
         implied = w.iloc[i] / w.iloc[j]
-        msg += (f"; the most inconsistent judgement is {worst[0]} vs {worst[1]} = "
-                f"{a[i, j]:.3g}, while the other judgements imply about {implied:.2g}. Revise "
-                "that comparison (or the ones it contradicts) and check again")
+        msg += (
+            f"; the most inconsistent judgement is {worst[0]} vs {worst[1]} = "
+            f"{a[i, j]:.3g}, while the other judgements imply about {implied:.2g}. Revise "
+            "that comparison (or the ones it contradicts) and check again"
+        )
     return msg
 
 
-def _weight_parts(settings: ScoringSettings, scenario: str | None,
-                  ) -> tuple[dict[str, float], dict[str, float]]:
+def _weight_parts(
+    settings: ScoringSettings,
+    scenario: str | None,
+) -> tuple[dict[str, float], dict[str, float]]:
     """Normalised family weights and indicator weights (inside each family)."""
     fams = settings.family_names
     if scenario is not None and scenario not in settings.scenarios:
-        msg = (f"scenario {scenario!r} is not defined in scoring.scenarios (defined: "
-               f"{list(settings.scenarios) or 'none'}); add it or use one of those")
+        msg = (
+            f"scenario {scenario!r} is not defined in scoring.scenarios (defined: "
+            f"{list(settings.scenarios) or 'none'}); add it or use one of those"
+        )
         raise ConfigError(msg)
     overrides = settings.scenarios.get(scenario, {}) if scenario else {}
     where = f"scoring.scenarios.{scenario}" if scenario else "scoring"
@@ -928,8 +1123,10 @@ def _weight_parts(settings: ScoringSettings, scenario: str | None,
             raise ConfigError(msg)
     fam_total = sum(fam_raw.values())
     if fam_total <= 0:
-        msg = (f"{where}: every family weight is 0 ({fam_raw}); give at least one family a "
-               "positive weight")
+        msg = (
+            f"{where}: every family weight is 0 ({fam_raw}); give at least one family a "
+            "positive weight"
+        )
         raise ConfigError(msg)
     fam_w = {f: v / fam_total for f, v in fam_raw.items()}
     ind_w: dict[str, float] = {}
@@ -937,9 +1134,11 @@ def _weight_parts(settings: ScoringSettings, scenario: str | None,
         members = [k for k, s in settings.criteria.items() if s.family == fam]
         total = sum(ind_raw[k] for k in members)
         if total <= 0:
-            msg = (f"{where}: every criterion of family {fam!r} has weight 0 ("
-                   + ", ".join(f"scoring.criteria.{k}.weight" for k in members)
-                   + "); give one a positive weight, or drop the family")
+            msg = (
+                f"{where}: every criterion of family {fam!r} has weight 0 ("
+                + ", ".join(f"scoring.criteria.{k}.weight" for k in members)
+                + "); give one a positive weight, or drop the family"
+            )
             raise ConfigError(msg)
         ind_w.update({k: ind_raw[k] / total for k in members})
     return fam_w, ind_w
@@ -958,18 +1157,24 @@ class _Values:
 
 def _hazard_ids(areas: pd.DataFrame) -> pd.Series:
     if "hazard_id" not in areas.columns:
-        msg = (f"scoring: the areas have no 'hazard_id' column (columns present: "
-               f"{list(areas.columns)}); load them with ccm_geo's loader or add the column")
+        msg = (
+            f"scoring: the areas have no 'hazard_id' column (columns present: "
+            f"{list(areas.columns)}); load them with ccm_geo's loader or add the column"
+        )
         raise InputError(msg)
     hid = areas["hazard_id"]
     if hid.isna().any():
-        msg = (f"scoring: {int(hid.isna().sum())} area(s) have no hazard_id (rows "
-               f"{list(np.flatnonzero(hid.isna().to_numpy())[:10])}); give every area an id")
+        msg = (
+            f"scoring: {int(hid.isna().sum())} area(s) have no hazard_id (rows "
+            f"{list(np.flatnonzero(hid.isna().to_numpy())[:10])}); give every area an id"
+        )
         raise InputError(msg)
     dup = hid[hid.duplicated()].unique()
     if len(dup):
-        msg = (f"scoring: hazard_id must be unique; {len(dup)} repeated, e.g. "
-               f"{list(dup[:10])}; fix the register")
+        msg = (
+            f"scoring: hazard_id must be unique; {len(dup)} repeated, e.g. "
+            f"{list(dup[:10])}; fix the register"
+        )
         raise InputError(msg)
     return hid
 
@@ -993,15 +1198,23 @@ def _ranks(score: np.ndarray, hid_order: np.ndarray) -> np.ndarray:
 
 
 def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool) -> _Values:
-    absent = [(key, col) for key, spec in settings.criteria.items()
-              for col in spec.source_columns if col not in areas.columns]
+    absent = [
+        (key, col)
+        for key, spec in settings.criteria.items()
+        for col in spec.source_columns
+        if col not in areas.columns
+    ]
     if absent:
-        where = "; ".join(f"{col!r} (scoring.criteria.{key}.column"
-                          f"{'s' if settings.criteria[key].columns else ''})"
-                          for key, col in absent)
-        msg = (f"scoring: column(s) not in the areas: {where}. Columns present: "
-               f"{sorted(map(str, areas.columns))}. Run the criteria stage first, or point the "
-               "criterion at a column you have in [scoring.criteria.<key>]")
+        where = "; ".join(
+            f"{col!r} (scoring.criteria.{key}.column"
+            f"{'s' if settings.criteria[key].columns else ''})"
+            for key, col in absent
+        )
+        msg = (
+            f"scoring: column(s) not in the areas: {where}. Columns present: "
+            f"{sorted(map(str, areas.columns))}. Run the criteria stage first, or point the "
+            "criterion at a column you have in [scoring.criteria.<key>]"
+        )
         raise InputError(msg)
     n = len(areas)
     keys = list(settings.criteria)
@@ -1043,13 +1256,16 @@ def _numeric(series: pd.Series, key: str, col: str) -> np.ndarray:
     except (ValueError, TypeError):
         coerced = pd.to_numeric(series, errors="coerce")
         bad = series[coerced.isna() & series.notna()].unique()[:5]
-        msg = (f"scoring.criteria.{key}: column {col!r} must be numeric, found values "
-               f"{list(bad)}; fix the column or use kind = 'categorical'")
+        msg = (
+            f"scoring.criteria.{key}: column {col!r} must be numeric, found values "
+            f"{list(bad)}; fix the column or use kind = 'categorical'"
+        )
         raise InputError(msg) from None
 
 
-def _apply_value_function(raw: np.ndarray, key: str, spec: CriterionSpec, *,
-                          warn: bool) -> np.ndarray:
+def _apply_value_function(
+    raw: np.ndarray, key: str, spec: CriterionSpec, *, warn: bool
+) -> np.ndarray:
     """Values in 0-1, NaN where the indicator is missing."""
     kind = spec.kind
     decreasing = spec.direction == "decreasing"
@@ -1067,10 +1283,12 @@ def _apply_value_function(raw: np.ndarray, key: str, spec: CriterionSpec, *,
         return np.where(np.isnan(raw), np.nan, hit.astype(float))
     if kind == "minmax":
         if warn:
-            msg = (f"scoring.criteria.{key}: kind = 'minmax' rescales by the data's min and max, "
-                   "so adding or removing an area can reorder the others (rank reversal) and "
-                   "scores of different runs are not comparable; use kind = 'linear' with fixed "
-                   "points instead")
+            msg = (
+                f"scoring.criteria.{key}: kind = 'minmax' rescales by the data's min and max, "
+                "so adding or removing an area can reorder the others (rank reversal) and "
+                "scores of different runs are not comparable; use kind = 'linear' with fixed "
+                "points instead"
+            )
             warnings.warn(msg, MinMaxWarning, stacklevel=4)
         finite = raw[np.isfinite(raw)]
         if finite.size == 0 or finite.max() == finite.min():
@@ -1102,8 +1320,10 @@ def _booleans(raw: np.ndarray, key: str, spec: CriterionSpec) -> np.ndarray:
             elif text in ("", "nan", "none", "null"):
                 continue
             else:
-                msg = (f"scoring.criteria.{key}: column {spec.source_columns[0]!r} should hold "
-                       f"true/false values, found {x!r}; map it or use kind = 'categorical'")
+                msg = (
+                    f"scoring.criteria.{key}: column {spec.source_columns[0]!r} should hold "
+                    f"true/false values, found {x!r}; map it or use kind = 'categorical'"
+                )
                 raise InputError(msg)
     return out
 
@@ -1132,8 +1352,7 @@ def _categorical(raw: np.ndarray, spec: CriterionSpec) -> np.ndarray:
         text = str(x)
         if text not in cache:
             codes = _codes(text, spec)
-            cache[text] = np.nan if codes is None else max(table.get(c, spec.other)
-                                                           for c in codes)
+            cache[text] = np.nan if codes is None else max(table.get(c, spec.other) for c in codes)
         out[i] = cache[text]
     return out
 
@@ -1168,8 +1387,7 @@ def _explanations(vals: _Values, contrib: np.ndarray, settings: ScoringSettings)
             parts.append(f"{_words(vals, i, j)} ({c:.2f})")
         text = ", ".join(parts) if parts else "no criterion contributes"
         if any_missing[i]:
-            text += "; no data: " + ", ".join(
-                vals.keys[j] for j in np.flatnonzero(vals.missing[i]))
+            text += "; no data: " + ", ".join(vals.keys[j] for j in np.flatnonzero(vals.missing[i]))
         out[i] = text
     return out
 
@@ -1196,9 +1414,11 @@ def _words(vals: _Values, i: int, j: int) -> str:
 
 def _attach(areas: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``areas`` (same type and index) with ``new``'s columns, replacing old ones."""
-    stale = [c for c in areas.columns
-             if isinstance(c, str) and (c.startswith(("value_", "contrib_"))
-                                        or c in _OUTPUT_COLUMNS)]
+    stale = [
+        c
+        for c in areas.columns
+        if isinstance(c, str) and (c.startswith(("value_", "contrib_")) or c in _OUTPUT_COLUMNS)
+    ]
     base = areas.drop(columns=stale).reset_index(drop=True)
     out = pd.concat([base, new.reset_index(drop=True)], axis=1)
     out.index = areas.index
@@ -1217,8 +1437,12 @@ def _dirichlet(w: np.ndarray, concentration: float, draws: int, seed: int) -> np
     return out
 
 
-def _mc_ranks(vs: np.ndarray, wdraws: np.ndarray, rb: np.ndarray, top_n: int,
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mc_ranks(
+    vs: np.ndarray,
+    wdraws: np.ndarray,
+    rb: np.ndarray,
+    top_n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ranks (areas x draws, int32), Spearman rho and same-top-N flag per draw.
 
     ``vs`` and ``rb`` are in hazard_id order. Areas with identical values tie in every draw:
@@ -1281,8 +1505,15 @@ def _spearman(ra: np.ndarray, rb: np.ndarray) -> float:
     return float(1.0 - 6.0 * np.dot(d, d) / (n * (n * n - 1.0)))
 
 
-def _sweep(vs: np.ndarray, w: np.ndarray, keys: list[str], fams: list[str], rb: np.ndarray,
-           top_n: int, hid_sorted: np.ndarray) -> pd.DataFrame:
+def _sweep(
+    vs: np.ndarray,
+    w: np.ndarray,
+    keys: list[str],
+    fams: list[str],
+    rb: np.ndarray,
+    top_n: int,
+    hid_sorted: np.ndarray,
+) -> pd.DataFrame:
     """One-at-a-time: the exact weight at which the top-N set first changes, per criterion.
 
     With criterion k's weight set to f * w_k and the others scaled by (1 - f w_k)/(1 - w_k),
@@ -1296,10 +1527,18 @@ def _sweep(vs: np.ndarray, w: np.ndarray, keys: list[str], fams: list[str], rb: 
     rows = []
     for k, key in enumerate(keys):
         wk = float(w[k])
-        row: dict[str, Any] = {"criterion": key, "family": fams[k], "weight": wk,
-                               "weight_down": np.nan, "enters_down": None,
-                               "leaves_down": None, "weight_up": np.nan, "enters_up": None,
-                               "leaves_up": None, "max_weight": min(2.0 * wk, 1.0)}
+        row: dict[str, Any] = {
+            "criterion": key,
+            "family": fams[k],
+            "weight": wk,
+            "weight_down": np.nan,
+            "enters_down": None,
+            "leaves_down": None,
+            "weight_up": np.nan,
+            "enters_up": None,
+            "leaves_up": None,
+            "max_weight": min(2.0 * wk, 1.0),
+        }
         if wk <= 0 or wk >= 1 or top_n >= n or len(inside) == 0:
             rows.append(row)
             continue
@@ -1325,11 +1564,16 @@ def _sweep(vs: np.ndarray, w: np.ndarray, keys: list[str], fams: list[str], rb: 
                 if fd > best_down[0]:
                     best_down = (fd, int(outside[m]), int(i))
         if best_up[1] >= 0:
-            row.update(weight_up=min(best_up[0], fmax) * wk, enters_up=hid_sorted[best_up[1]],
-                       leaves_up=hid_sorted[best_up[2]])
+            row.update(
+                weight_up=min(best_up[0], fmax) * wk,
+                enters_up=hid_sorted[best_up[1]],
+                leaves_up=hid_sorted[best_up[2]],
+            )
         if best_down[1] >= 0:
-            row.update(weight_down=max(best_down[0], 0.0) * wk,
-                       enters_down=hid_sorted[best_down[1]],
-                       leaves_down=hid_sorted[best_down[2]])
+            row.update(
+                weight_down=max(best_down[0], 0.0) * wk,
+                enters_down=hid_sorted[best_down[1]],
+                leaves_down=hid_sorted[best_down[2]],
+            )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -81,8 +81,11 @@ def compute_criteria(
         step("road graph")
         graph = build_road_graph(context.roads, settings)
     step("remoteness")
-    parts.append(remoteness_indicators(hazards, context, settings, graph=graph,
-                                       reference_date=reference_date))
+    parts.append(
+        remoteness_indicators(
+            hazards, context, settings, graph=graph, reference_date=reference_date
+        )
+    )
     out = pd.concat(parts, axis=1)
     return out[criteria_columns(context, settings)]
 
@@ -91,6 +94,8 @@ def criteria_columns(context: Context, settings: CriteriaSettings | None = None)
     """The columns :func:`compute_criteria` returns, in order (they depend on the settings'
     windows and radii and on the land-cover class table)."""
     settings = settings or CriteriaSettings()
-    return (contamination_columns(settings)
-            + landuse_columns(context.landcover_classes or {}, settings)
-            + remoteness_columns(settings))
+    return (
+        contamination_columns(settings)
+        + landuse_columns(context.landcover_classes or {}, settings)
+        + remoteness_columns(settings)
+    )

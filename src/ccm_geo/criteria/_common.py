@@ -29,8 +29,10 @@ def check_hazards(hazards: gpd.GeoDataFrame, context_crs: str | None = None) -> 
         CRS is not metric (or differs from the context's).
     """
     if "hazard_id" not in hazards.columns:
-        msg = ("criteria: the hazards frame has no 'hazard_id' column; load it through "
-               "ccm_geo.io so the contract columns are present")
+        msg = (
+            "criteria: the hazards frame has no 'hazard_id' column; load it through "
+            "ccm_geo.io so the contract columns are present"
+        )
         raise InputError(msg)
     ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
     dup = ids[ids.duplicated()].unique()
@@ -40,19 +42,25 @@ def check_hazards(hazards: gpd.GeoDataFrame, context_crs: str | None = None) -> 
     geoms = hazards.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if empty.any():
-        msg = (f"criteria: {int(empty.sum())} hazards have no geometry: hazard_id "
-               f"{id_list(ids[empty])}; repair or drop them when loading (ccm_geo.io)")
+        msg = (
+            f"criteria: {int(empty.sum())} hazards have no geometry: hazard_id "
+            f"{id_list(ids[empty])}; repair or drop them when loading (ccm_geo.io)"
+        )
         raise InputError(msg)
     if len(hazards) and hazards.crs is None:
         msg = "criteria: the hazards frame has no CRS; set the project's metric CRS (to_crs())"
         raise InputError(msg)
     if hazards.crs is not None and not CRS(hazards.crs).is_projected:
-        msg = (f"criteria: hazards are in {hazards.crs}, which is not a metric (projected) CRS; "
-               "reproject them with to_crs() to the project's CRS first")
+        msg = (
+            f"criteria: hazards are in {hazards.crs}, which is not a metric (projected) CRS; "
+            "reproject them with to_crs() to the project's CRS first"
+        )
         raise InputError(msg)
     if context_crs and hazards.crs is not None and CRS(context_crs) != CRS(hazards.crs):
-        msg = (f"criteria: hazards are in {CRS(hazards.crs).to_string()} but the context layers "
-               f"in {CRS(context_crs).to_string()}; reproject the hazards with to_crs()")
+        msg = (
+            f"criteria: hazards are in {CRS(hazards.crs).to_string()} but the context layers "
+            f"in {CRS(context_crs).to_string()}; reproject the hazards with to_crs()"
+        )
         raise InputError(msg)
     return ids
 
@@ -81,9 +89,11 @@ def layer_in_crs(layer: gpd.GeoDataFrame, crs, name: str) -> gpd.GeoDataFrame:
     """Return ``layer`` in ``crs``: reprojected with a warning when it is in another CRS."""
     if layer.crs is None or crs is None or CRS(layer.crs) == CRS(crs):
         return layer
-    warn(f"criteria: context layer {name!r} is in {CRS(layer.crs).to_string()}, not the "
-         f"hazards' {CRS(crs).to_string()}; reprojected it (load it through ccm_geo.io to avoid "
-         "this)")
+    warn(
+        f"criteria: context layer {name!r} is in {CRS(layer.crs).to_string()}, not the "
+        f"hazards' {CRS(crs).to_string()}; reprojected it (load it through ccm_geo.io to avoid "
+        "this)"
+    )
     return layer.to_crs(crs)
 
 

@@ -33,9 +33,18 @@ def contamination_columns(settings: CriteriaSettings | None = None) -> list[str]
     """
     settings = settings or CriteriaSettings()
     n = number_label(settings.contamination.accident_window_months)
-    return ["is_cmr", "is_mine", "mixed_contamination", "n_contamination_types",
-            "devices_per_ha", f"accidents_{n}m", f"killed_{n}m", f"injured_{n}m",
-            f"casualties_{n}m", "days_since_last_accident"]
+    return [
+        "is_cmr",
+        "is_mine",
+        "mixed_contamination",
+        "n_contamination_types",
+        "devices_per_ha",
+        f"accidents_{n}m",
+        f"killed_{n}m",
+        f"injured_{n}m",
+        f"casualties_{n}m",
+        "days_since_last_accident",
+    ]
 
 
 def contamination_indicators(
@@ -92,7 +101,8 @@ def contamination_indicators(
 
     codes = (
         [split_contamination(t) for t in hazards["contamination"]]
-        if "contamination" in hazards.columns else [frozenset()] * len(hazards)
+        if "contamination" in hazards.columns
+        else [frozenset()] * len(hazards)
     )
     cmr = {str(c) for c in CMR_TYPES}
     mines = {str(c) for c in MINE_TYPES}
@@ -137,16 +147,21 @@ def _accident_indicators(
     n = len(hazards)
     acc = context.accidents
     if acc is None:
-        warn("criteria: no accidents layer; accident and casualty indicators "
-             f"({', '.join(cols)}) are NaN for every area")
+        warn(
+            "criteria: no accidents layer; accident and casualty indicators "
+            f"({', '.join(cols)}) are NaN for every area"
+        )
         return {c: np.full(n, np.nan) for c in cols}
     acc = layer_in_crs(acc, hazards.crs, "accidents")
     cs = settings.contamination
     ref = ref.normalize()
     start = ref - pd.DateOffset(months=cs.accident_window_months)
 
-    acc_ids = (acc["accident_id"].astype(str) if "accident_id" in acc.columns
-               else pd.Series(acc.index.astype(str), index=acc.index))
+    acc_ids = (
+        acc["accident_id"].astype(str)
+        if "accident_id" in acc.columns
+        else pd.Series(acc.index.astype(str), index=acc.index)
+    )
     dates = pd.to_datetime(acc["date"], errors="coerce")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
@@ -155,11 +170,15 @@ def _accident_indicators(
     no_date = dates.isna().to_numpy()
     no_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if no_date.any():
-        warn(f"criteria: {int(no_date.sum())} accidents have no date and are left out: "
-             f"accident_id {id_list(acc_ids[no_date])}; fill in the date")
+        warn(
+            f"criteria: {int(no_date.sum())} accidents have no date and are left out: "
+            f"accident_id {id_list(acc_ids[no_date])}; fill in the date"
+        )
     if no_geom.any():
-        warn(f"criteria: {int(no_geom.sum())} accidents have no location and are left out: "
-             f"accident_id {id_list(acc_ids[no_geom])}")
+        warn(
+            f"criteria: {int(no_geom.sum())} accidents have no location and are left out: "
+            f"accident_id {id_list(acc_ids[no_geom])}"
+        )
     keep = ~no_date & ~no_geom & (dates <= ref).to_numpy()
     geoms, day = geoms[keep], dates.to_numpy()[keep]
     killed = _counts(acc, "killed")[keep]
@@ -187,6 +206,8 @@ def _counts(acc: gpd.GeoDataFrame, column: str) -> np.ndarray:
     values = pd.to_numeric(acc[column], errors="coerce")
     if values.isna().any():
         ids = acc["accident_id"] if "accident_id" in acc.columns else acc.index
-        warn(f"criteria: {int(values.isna().sum())} accidents have no {column!r} count, "
-             f"counted as 0: accident_id {id_list(ids[values.isna().to_numpy()])}")
+        warn(
+            f"criteria: {int(values.isna().sum())} accidents have no {column!r} count, "
+            f"counted as 0: accident_id {id_list(ids[values.isna().to_numpy()])}"
+        )
     return values.fillna(0).to_numpy(dtype=np.int64)

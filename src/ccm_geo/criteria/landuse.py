@@ -31,7 +31,10 @@ def landuse_columns(
     ``landuse_nodata_frac``, ``blocked_productive_m2`` and ``road_length_m``.
     """
     return [f"landuse_frac_{name}" for name in _class_names(landcover_classes)] + [
-        "landuse_nodata_frac", "blocked_productive_m2", "road_length_m"]
+        "landuse_nodata_frac",
+        "blocked_productive_m2",
+        "road_length_m",
+    ]
 
 
 def landuse_indicators(
@@ -80,18 +83,24 @@ def landuse_indicators(
     n = len(hazards)
 
     if context.landcover_path is None:
-        warn("criteria: no land-cover raster; landuse_frac_*, landuse_nodata_frac and "
-             "blocked_productive_m2 are NaN for every area")
+        warn(
+            "criteria: no land-cover raster; landuse_frac_*, landuse_nodata_frac and "
+            "blocked_productive_m2 are NaN for every area"
+        )
         fracs, nodata = np.full((n, len(names)), np.nan), np.full(n, np.nan)
     else:
-        fracs, nodata = _landcover_fractions(hazards, ids, Path(context.landcover_path),
-                                             classes, names, settings)
+        fracs, nodata = _landcover_fractions(
+            hazards, ids, Path(context.landcover_path), classes, names, settings
+        )
     for j, col in enumerate(frac_cols):
         out[col] = fracs[:, j]
     out["landuse_nodata_frac"] = nodata
 
-    area = (pd.to_numeric(hazards["area_m2"], errors="coerce").to_numpy(dtype=float)
-            if "area_m2" in hazards.columns else hazards.geometry.area.to_numpy(dtype=float))
+    area = (
+        pd.to_numeric(hazards["area_m2"], errors="coerce").to_numpy(dtype=float)
+        if "area_m2" in hazards.columns
+        else hazards.geometry.area.to_numpy(dtype=float)
+    )
     productive = [j for j, name in enumerate(names) if name in settings.landuse.productive_classes]
     out["blocked_productive_m2"] = area * _row_sum(fracs[:, productive], nodata)
     out["road_length_m"] = _road_length(hazards, context)
@@ -126,8 +135,10 @@ def _landcover_fractions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Share of each polygon per class name, and the share without data (outside or nodata)."""
     if not path.exists():
-        msg = (f"criteria: the land-cover raster {path} does not exist; fix "
-               "inputs.landcover.path in the project TOML")
+        msg = (
+            f"criteria: the land-cover raster {path} does not exist; fix "
+            "inputs.landcover.path in the project TOML"
+        )
         raise InputFileNotFoundError(msg)
     n = len(hazards)
     fracs = np.zeros((n, len(names)))
@@ -137,8 +148,10 @@ def _landcover_fractions(
             raise InputError(msg)
         geoms = hazards.geometry
         if ds.crs is None:
-            warn(f"criteria: the land-cover raster {path} declares no CRS; assumed the "
-                 f"hazards' {CRS(hazards.crs).to_string()}")
+            warn(
+                f"criteria: the land-cover raster {path} declares no CRS; assumed the "
+                f"hazards' {CRS(hazards.crs).to_string()}"
+            )
         elif hazards.crs is not None and CRS(ds.crs) != CRS(hazards.crs):
             geoms = geoms.to_crs(ds.crs)  # reproject the polygons, never the raster
         crs_wkt = (ds.crs or CRS(hazards.crs)).to_wkt()
@@ -148,17 +161,25 @@ def _landcover_fractions(
         count = np.zeros(n)
         if len(rows):
             res = exact_extract(
-                ds, _WKBFeatures(geoms[rows], rows, crs_wkt), ["unique", "frac", "count"],
-                include_cols=["row"], output="pandas", strategy=settings.landuse.strategy,
-                max_cells_in_memory=settings.landuse.max_cells_in_memory)
+                ds,
+                _WKBFeatures(geoms[rows], rows, crs_wkt),
+                ["unique", "frac", "count"],
+                include_cols=["row"],
+                output="pandas",
+                strategy=settings.landuse.strategy,
+                max_cells_in_memory=settings.landuse.max_cells_in_memory,
+            )
             r = res["row"].to_numpy(dtype=np.int64)
             count[r] = res["count"].to_numpy(dtype=float)
-            unknown = _accumulate(fracs, r, res["unique"].to_numpy(), res["frac"].to_numpy(),
-                                  classes, names)
+            unknown = _accumulate(
+                fracs, r, res["unique"].to_numpy(), res["frac"].to_numpy(), classes, names
+            )
             if unknown:
-                warn(f"criteria: land-cover values {sorted(unknown)} in {path} are not in the "
-                     "class table (inputs.landcover.classes); their share is in no "
-                     "landuse_frac_* column; add them to the table")
+                warn(
+                    f"criteria: land-cover values {sorted(unknown)} in {path} are not in the "
+                    "class table (inputs.landcover.classes); their share is in no "
+                    "landuse_frac_* column; add them to the table"
+                )
         pixel_area = abs(ds.transform.a * ds.transform.e)
     poly_area = shapely.area(geoms)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -169,9 +190,11 @@ def _landcover_fractions(
     fracs[empty] = np.nan
     nodata[empty] = 1.0
     if empty.any():
-        warn(f"criteria: {int(empty.sum())} areas have no land-cover data (outside the raster "
-             f"{path.name} or only on nodata): hazard_id {id_list(ids[empty])}; their "
-             "landuse_frac_* are NaN and landuse_nodata_frac is 1")
+        warn(
+            f"criteria: {int(empty.sum())} areas have no land-cover data (outside the raster "
+            f"{path.name} or only on nodata): hazard_id {id_list(ids[empty])}; their "
+            "landuse_frac_* are NaN and landuse_nodata_frac is 1"
+        )
     return fracs, nodata
 
 
@@ -186,8 +209,11 @@ def _accumulate(fracs, rows, uniques, shares, classes, names) -> set:
     codes = np.array(sorted(classes), dtype=np.int64)
     col_of_code = np.array([names.index(classes[c]) for c in codes], dtype=np.int64)
     pos = np.searchsorted(codes, values)
-    known = (pos < len(codes)) & (codes[np.minimum(pos, len(codes) - 1)] == values) \
-        if len(codes) else np.zeros(len(values), dtype=bool)
+    known = (
+        (pos < len(codes)) & (codes[np.minimum(pos, len(codes) - 1)] == values)
+        if len(codes)
+        else np.zeros(len(values), dtype=bool)
+    )
     np.add.at(fracs, (row[known], col_of_code[pos[known]]), share[known])
     return set(np.unique(values[~known]).tolist())
 

@@ -77,7 +77,8 @@ class RoadGraph:
         coo = sp.triu(self.csr, format="coo")
         g.add_weighted_edges_from(
             zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True),
-            weight="minutes")
+            weight="minutes",
+        )
         return g
 
 
@@ -115,8 +116,10 @@ def build_road_graph(
     settings = settings or CriteriaSettings()
     rs = settings.remoteness
     if roads.crs is not None and not CRS(roads.crs).is_projected:
-        msg = (f"criteria: the roads layer is in {roads.crs}, not a metric CRS; reproject it "
-               "to the project's CRS with to_crs()")
+        msg = (
+            f"criteria: the roads layer is in {roads.crs}, not a metric CRS; reproject it "
+            "to the project's CRS with to_crs()"
+        )
         raise InputError(msg)
     crs = CRS(roads.crs).to_string() if roads.crs is not None else None
     speed = _line_speeds(roads, rs.road_speeds_kmh, rs.default_speed_kmh)
@@ -153,10 +156,17 @@ def build_road_graph(
 def remoteness_columns(settings: CriteriaSettings | None = None) -> list[str]:
     """Names of the columns :func:`remoteness_indicators` returns, in order."""
     rs = (settings or CriteriaSettings()).remoteness
-    return ["travel_min_settlement", "nearest_settlement_id", "travel_min_health",
-            "nearest_health_id", f"population_within_{number_label(rs.population_radius_km)}km",
-            f"population_within_{number_label(rs.population_travel_min)}min",
-            "survivors_nearby", "survivors_travel_min_health", "near_remote_survivors"]
+    return [
+        "travel_min_settlement",
+        "nearest_settlement_id",
+        "travel_min_health",
+        "nearest_health_id",
+        f"population_within_{number_label(rs.population_radius_km)}km",
+        f"population_within_{number_label(rs.population_travel_min)}min",
+        "survivors_nearby",
+        "survivors_travel_min_health",
+        "near_remote_survivors",
+    ]
 
 
 def remoteness_indicators(
@@ -234,17 +244,29 @@ def remoteness_indicators(
     settlements = _points_layer(context.settlements, hazards.crs, "settlements", "settlement_id")
     health = _points_layer(context.health, hazards.crs, "health", "facility_id")
     roads = context.roads if graph is None else graph
-    missing = [name for name, layer in (("roads", roads), ("settlements", settlements),
-                                        ("health", health), ("accidents", context.accidents))
-               if layer is None]
+    missing = [
+        name
+        for name, layer in (
+            ("roads", roads),
+            ("settlements", settlements),
+            ("health", health),
+            ("accidents", context.accidents),
+        )
+        if layer is None
+    ]
     if missing:
-        warn(f"criteria: no {', '.join(missing)} layer; the remoteness indicators fed by it are "
-             "NaN for every area (see docs/criteria.md)")
+        warn(
+            f"criteria: no {', '.join(missing)} layer; the remoteness indicators fed by it are "
+            "NaN for every area (see docs/criteria.md)"
+        )
 
     if settlements is not None:
         pop = _population(settlements)
-        i_pt, i_poly = pairs_within(settlements.geometry.to_numpy(), hazards.geometry.to_numpy(),
-                                    rs.population_radius_km * 1000.0)
+        i_pt, i_poly = pairs_within(
+            settlements.geometry.to_numpy(),
+            hazards.geometry.to_numpy(),
+            rs.population_radius_km * 1000.0,
+        )
         out[cols[4]] = np.bincount(i_poly, weights=pop[i_pt], minlength=n).astype(np.int64)
 
     if roads is None or n == 0:
@@ -252,12 +274,16 @@ def remoteness_indicators(
     if graph is None:
         graph = build_road_graph(layer_in_crs(context.roads, hazards.crs, "roads"), settings)
     if graph.crs is not None and hazards.crs is not None and CRS(graph.crs) != CRS(hazards.crs):
-        msg = (f"criteria: the road graph is in {graph.crs} but the hazards in "
-               f"{CRS(hazards.crs).to_string()}; build it from roads in the project's CRS")
+        msg = (
+            f"criteria: the road graph is in {graph.crs} but the hazards in "
+            f"{CRS(hazards.crs).to_string()}; build it from roads in the project's CRS"
+        )
         raise InputError(msg)
     if graph.n_nodes == 0:
-        warn("criteria: the roads layer holds no usable lines; travel and reach indicators are "
-             "NaN for every area")
+        warn(
+            "criteria: the roads layer holds no usable lines; travel and reach indicators are "
+            "NaN for every area"
+        )
         return out[cols]
 
     walk = rs.offroad_speed_kmh * 1000.0 / 60.0  # m per minute
@@ -270,8 +296,17 @@ def remoteness_indicators(
         t, near = _travel(graph, area_node, area_off, area_xy, s_xy, walk, rs)
         out["travel_min_settlement"] = _penalised(t, ids, rs, "settlement")
         out["nearest_settlement_id"] = np.where(near >= 0, s_ids[np.maximum(near, 0)], None)
-        reach = _within_travel(graph, area_node, area_off, area_xy, s_xy, pop[:, None], walk,
-                               rs.population_travel_min, rs)
+        reach = _within_travel(
+            graph,
+            area_node,
+            area_off,
+            area_xy,
+            s_xy,
+            pop[:, None],
+            walk,
+            rs.population_travel_min,
+            rs,
+        )
         out[cols[5]] = reach[:, 0].astype(np.int64)
 
     if health is not None:
@@ -283,8 +318,9 @@ def remoteness_indicators(
 
     if settlements is not None and health is not None and context.accidents is not None:
         survivors = _survivor_villages(context.accidents, settlements, reference_date)
-        _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy,
-                             survivors, walk, rs)
+        _survivor_indicators(
+            out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy, survivors, walk, rs
+        )
     return out[cols]
 
 
@@ -294,8 +330,10 @@ def remoteness_indicators(
 def _line_speeds(roads: gpd.GeoDataFrame, speeds: dict[str, float], default: float) -> np.ndarray:
     """Speed (km/h) of each road row; unknown classes get ``default`` with a warning."""
     if "road_class" not in roads.columns:
-        warn(f"criteria: the roads layer has no 'road_class' column; every road gets the "
-             f"default speed {default:g} km/h")
+        warn(
+            f"criteria: the roads layer has no 'road_class' column; every road gets the "
+            f"default speed {default:g} km/h"
+        )
         return np.full(len(roads), float(default))
     cls = roads["road_class"].astype("string").fillna("")
     speed = cls.map(speeds).astype(float)
@@ -303,8 +341,10 @@ def _line_speeds(roads: gpd.GeoDataFrame, speeds: dict[str, float], default: flo
     if len(unknown):
         counts = unknown.value_counts().sort_index()
         listed = ", ".join(f"{k!r} ({v})" for k, v in counts.items())
-        warn(f"criteria: road classes not in criteria.remoteness.road_speeds_kmh: {listed}; "
-             f"they get the default speed {default:g} km/h; add them to the table")
+        warn(
+            f"criteria: road classes not in criteria.remoteness.road_speeds_kmh: {listed}; "
+            f"they get the default speed {default:g} km/h; add them to the table"
+        )
     return speed.fillna(float(default)).to_numpy()
 
 
@@ -355,8 +395,10 @@ def _points_layer(layer, crs, name: str, id_col: str) -> gpd.GeoDataFrame | None
         msg = f"criteria: the {name} layer has no {id_col!r} column; load it through ccm_geo.io"
         raise InputError(msg)
     if bad.any():
-        warn(f"criteria: {int(bad.sum())} {name} have no location and are left out: "
-             f"{id_col} {id_list(layer[id_col][bad])}")
+        warn(
+            f"criteria: {int(bad.sum())} {name} have no location and are left out: "
+            f"{id_col} {id_list(layer[id_col][bad])}"
+        )
         layer = layer[~bad]
     if shapely.get_type_id(layer.geometry.to_numpy()).max(initial=0) != 0:
         layer = layer.set_geometry(shapely.point_on_surface(layer.geometry.to_numpy()))
@@ -373,8 +415,10 @@ def _population(settlements: gpd.GeoDataFrame) -> np.ndarray:
         return np.zeros(len(settlements))
     pop = pd.to_numeric(settlements["population"], errors="coerce")
     if pop.isna().any():
-        warn(f"criteria: {int(pop.isna().sum())} settlements have no population, counted as 0: "
-             f"settlement_id {id_list(settlements['settlement_id'][pop.isna().to_numpy()])}")
+        warn(
+            f"criteria: {int(pop.isna().sum())} settlements have no population, counted as 0: "
+            f"settlement_id {id_list(settlements['settlement_id'][pop.isna().to_numpy()])}"
+        )
     return pop.fillna(0).to_numpy(dtype=float)
 
 
@@ -403,8 +447,13 @@ def _travel(graph, area_node, area_off, area_xy, dest_xy, walk, rs):
     n = graph.n_nodes
     node, off = _attach(graph, dest_xy, walk)
     aug = _with_sources(graph, node, off)
-    dist, _, src = dijkstra(aug, directed=True, indices=np.arange(n, n + len(node)),
-                            min_only=True, return_predecessors=True)
+    dist, _, src = dijkstra(
+        aug,
+        directed=True,
+        indices=np.arange(n, n + len(node)),
+        min_only=True,
+        return_predecessors=True,
+    )
     t = area_off + dist[area_node]
     near = np.where(np.isfinite(t), src[area_node] - n, -1)
     walk_m = rs.direct_walk_max_min * walk
@@ -420,14 +469,17 @@ def _penalised(t: np.ndarray, ids: pd.Index, rs, what: str) -> np.ndarray:
     """Replace unreachable travel times by the penalty, naming the areas in a warning."""
     bad = ~np.isfinite(t)
     if bad.any():
-        warn(f"criteria: {int(bad.sum())} areas have no road route to any {what} (disconnected "
-             f"network parts): hazard_id {id_list(ids[bad])}; their travel time is set to "
-             f"unreachable_penalty_min = {rs.unreachable_penalty_min:g}")
+        warn(
+            f"criteria: {int(bad.sum())} areas have no road route to any {what} (disconnected "
+            f"network parts): hazard_id {id_list(ids[bad])}; their travel time is set to "
+            f"unreachable_penalty_min = {rs.unreachable_penalty_min:g}"
+        )
     return np.where(bad, rs.unreachable_penalty_min, t)
 
 
-def _within_travel(graph, area_node, area_off, area_xy, src_xy, weights, walk, limit, rs,
-                   reduce=None):
+def _within_travel(
+    graph, area_node, area_off, area_xy, src_xy, weights, walk, limit, rs, reduce=None
+):
     """Per area, the sum of ``weights`` (sources × k) over sources reachable within ``limit``.
 
     Bounded Dijkstra out of blocks of sources (their walk to the road included), then
@@ -441,8 +493,11 @@ def _within_travel(graph, area_node, area_off, area_xy, src_xy, weights, walk, l
     node, off = _attach(graph, src_xy, walk)
     aug = _with_sources(graph, node, off)
     walk_lim = min(limit, rs.direct_walk_max_min) * walk
-    pairs = cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim) if walk_lim > 0 \
+    pairs = (
+        cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)
+        if walk_lim > 0
         else [[] for _ in range(k_src)]
+    )
     block = max(1, int(rs.chunk_bytes // (8 * max(n + k_src, n_areas))))
     for s0 in range(0, k_src, block):
         rows = np.arange(s0, min(k_src, s0 + block))
@@ -469,24 +524,33 @@ def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
         return pd.Series(dtype=float)
     acc = acc[acc["survivor_settlement_id"].notna()]
     if reference_date is not None and "date" in acc.columns:
-        acc = acc[pd.to_datetime(acc["date"], errors="coerce").dt.normalize()
-                  <= pd.Timestamp(reference_date)]
-    injured = (pd.to_numeric(acc["injured"], errors="coerce").fillna(0)
-               if "injured" in acc.columns else pd.Series(0, index=acc.index))
-    pos = pd.Series(np.arange(len(settlements)),
-                    index=settlements["settlement_id"].astype(str).to_numpy())
+        acc = acc[
+            pd.to_datetime(acc["date"], errors="coerce").dt.normalize()
+            <= pd.Timestamp(reference_date)
+        ]
+    injured = (
+        pd.to_numeric(acc["injured"], errors="coerce").fillna(0)
+        if "injured" in acc.columns
+        else pd.Series(0, index=acc.index)
+    )
+    pos = pd.Series(
+        np.arange(len(settlements)), index=settlements["settlement_id"].astype(str).to_numpy()
+    )
     home = acc["survivor_settlement_id"].astype(str)
     unknown = ~home.isin(pos.index)
     if unknown.any():
         aid = acc["accident_id"] if "accident_id" in acc.columns else acc.index
-        warn(f"criteria: {int(unknown.sum())} accidents name a survivor_settlement_id that is not "
-             f"in the settlements layer and are left out: accident_id {id_list(aid[unknown])}")
+        warn(
+            f"criteria: {int(unknown.sum())} accidents name a survivor_settlement_id that is not "
+            f"in the settlements layer and are left out: accident_id {id_list(aid[unknown])}"
+        )
     per = injured[~unknown.to_numpy()].groupby(pos[home[~unknown]].to_numpy()).sum()
     return per[per > 0]
 
 
-def _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy,
-                         survivors, walk, rs) -> None:
+def _survivor_indicators(
+    out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy, survivors, walk, rs
+) -> None:
     """Fill survivors_nearby, survivors_travel_min_health and near_remote_survivors."""
     n_areas = len(area_node)
     villages = survivors.index.to_numpy(dtype=np.int64)
@@ -500,9 +564,11 @@ def _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, 
     h, _ = _travel(graph, v_node, v_off, v_xy, h_xy, walk, rs)
     bad = ~np.isfinite(h)
     if bad.any():
-        warn(f"criteria: {int(bad.sum())} survivor villages have no road route to any health "
-             f"facility: settlement_id {id_list(s_ids[villages[bad]])}; their travel time is "
-             f"set to unreachable_penalty_min = {rs.unreachable_penalty_min:g}")
+        warn(
+            f"criteria: {int(bad.sum())} survivor villages have no road route to any health "
+            f"facility: settlement_id {id_list(s_ids[villages[bad]])}; their travel time is "
+            f"set to unreachable_penalty_min = {rs.unreachable_penalty_min:g}"
+        )
     h = np.where(bad, rs.unreachable_penalty_min, h)
     remote = (h > rs.remote_threshold_min).astype(float)
     worst = np.full(n_areas, -np.inf)
@@ -511,13 +577,25 @@ def _survivor_indicators(out, graph, area_node, area_off, area_xy, s_xy, s_ids, 
         np.maximum(worst, np.where(mask, h[rows, None], -np.inf).max(axis=0), out=worst)
 
     w = np.column_stack([count, count * h, remote])
-    acc = _within_travel(graph, area_node, area_off, area_xy, v_xy, w, walk,
-                         rs.survivor_radius_min, rs, reduce=_worst)
+    acc = _within_travel(
+        graph,
+        area_node,
+        area_off,
+        area_xy,
+        v_xy,
+        w,
+        walk,
+        rs.survivor_radius_min,
+        rs,
+        reduce=_worst,
+    )
     nearby = acc[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(nearby > 0, acc[:, 1] / nearby, np.nan)
     out["survivors_nearby"] = nearby.round().astype(np.int64)
     out["survivors_travel_min_health"] = (
-        np.where(np.isfinite(worst), worst, np.nan) if rs.survivor_travel_aggregate == "max"
-        else mean)
+        np.where(np.isfinite(worst), worst, np.nan)
+        if rs.survivor_travel_aggregate == "max"
+        else mean
+    )
     out["near_remote_survivors"] = acc[:, 2] > 0

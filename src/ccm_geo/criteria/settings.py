@@ -41,17 +41,21 @@ class ContaminationSettings(Frozen):
     """[criteria.contamination]: which accidents count as recent and near an area."""
 
     accident_distance_m: float = Field(
-        500.0, ge=0,
+        500.0,
+        ge=0,
         description="An accident counts for an area when its point lies at most this far from "
         "the area's polygon (distance <= limit, 0 inside), in metres. Assumption: accident "
         "coordinates are recorded at the village or field, typically within a few hundred "
-        "metres of the hazard; 500 m is a planning assumption, not a published standard.")
+        "metres of the hazard; 500 m is a planning assumption, not a published standard.",
+    )
     accident_window_months: int = Field(
-        24, ge=1,
+        24,
+        ge=1,
         description="Recent accidents: those dated on or after reference_date minus this many "
         "calendar months and not after reference_date. Default 24 months, as the Landmine "
         "Impact Survey counted recent victims (Survey Action Center, LIS protocols). The "
-        "column names carry the figure: accidents_<N>m, killed_<N>m, ...")
+        "column names carry the figure: accidents_<N>m, killed_<N>m, ...",
+    )
 
 
 class LanduseSettings(Frozen):
@@ -61,17 +65,21 @@ class LanduseSettings(Frozen):
         ("cropland", "paddy", "settlement", "pasture"),
         description="Land-cover class names whose area counts in blocked_productive_m2. Classes "
         "absent from the raster's class table are ignored. Default from the blockages the "
-        "Landmine Impact Survey and IMSMA record (agricultural land, pasture, housing).")
+        "Landmine Impact Survey and IMSMA record (agricultural land, pasture, housing).",
+    )
     strategy: Literal["raster-sequential", "feature-sequential"] = Field(
         "raster-sequential",
         description="exactextract's processing strategy. 'raster-sequential' reads the raster "
         "once in chunks of max_cells_in_memory cells (about 1.7x the floor of one full read, "
         "measured in benchmarks/bench_criteria.py); 'feature-sequential' reads one window per "
-        "polygon (less memory for huge polygons, slower on many small ones).")
+        "polygon (less memory for huge polygons, slower on many small ones).",
+    )
     max_cells_in_memory: int = Field(
-        30_000_000, ge=1,
+        30_000_000,
+        ge=1,
         description="Largest number of raster cells read at once (exactextract's default). "
-        "Bounds memory whatever the raster's size: 30M cells of a uint8 raster is 30 MB.")
+        "Bounds memory whatever the raster's size: 30M cells of a uint8 raster is 30 MB.",
+    )
 
 
 class RemotenessSettings(Frozen):
@@ -80,64 +88,88 @@ class RemotenessSettings(Frozen):
     road_speeds_kmh: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_ROAD_SPEEDS_KMH),
         description="Speed per road_class, km/h. Defaults are an assumption (typical rural "
-        "speeds of a 4x4 vehicle); replace them with the programme's own figures.")
+        "speeds of a 4x4 vehicle); replace them with the programme's own figures.",
+    )
     default_speed_kmh: float = Field(
-        20.0, gt=0,
+        20.0,
+        gt=0,
         description="Speed of a road whose class is missing from road_speeds_kmh (a DataWarning "
-        "names the classes). Assumption: an unclassified rural road.")
+        "names the classes). Assumption: an unclassified rural road.",
+    )
     offroad_speed_kmh: float = Field(
-        4.0, gt=0,
+        4.0,
+        gt=0,
         description="Walking speed off the road network (from an area, a settlement or a health "
         "facility to its nearest road node, and direct walks). Assumption: 4 km/h, a little "
-        "below the usual 5 km/h walking pace on flat ground, for fields and rough tracks.")
+        "below the usual 5 km/h walking pace on flat ground, for fields and rough tracks.",
+    )
     direct_walk_max_min: float = Field(
-        60.0, ge=0,
+        60.0,
+        ge=0,
         description="A straight-line walk (without roads) to a settlement or facility is "
         "considered when it takes at most this many minutes; beyond, travel uses the road "
-        "network only. Assumption: people walk across country for up to an hour.")
+        "network only. Assumption: people walk across country for up to an hour.",
+    )
     snap_m: float = Field(
-        0.01, gt=0,
+        0.01,
+        gt=0,
         description="Road coordinates are snapped to a grid of this size (metres) before "
-        "building the graph, so line ends that should meet do meet.")
+        "building the graph, so line ends that should meet do meet.",
+    )
     population_radius_km: float = Field(
-        5.0, gt=0,
+        5.0,
+        gt=0,
         description="population_within_<N>km counts settlements whose point lies at most this "
         "far (straight line) from the area's polygon. Assumption: the daily range of farming "
-        "and foraging around a village.")
+        "and foraging around a village.",
+    )
     population_travel_min: float = Field(
-        30.0, gt=0,
+        30.0,
+        gt=0,
         description="population_within_<N>min counts settlements reachable from the area within "
-        "this travel time. Assumption: half an hour, a usual accessibility threshold.")
+        "this travel time. Assumption: half an hour, a usual accessibility threshold.",
+    )
     survivor_radius_min: float = Field(
-        60.0, gt=0,
+        60.0,
+        gt=0,
         description="A survivor's home village counts for an area (survivors_nearby) when it "
-        "is reachable from the area within this travel time. Assumption.")
+        "is reachable from the area within this travel time. Assumption.",
+    )
     remote_threshold_min: float = Field(
-        60.0, gt=0,
+        60.0,
+        gt=0,
         description="A survivor village is remote when its travel time to the nearest health "
         "facility exceeds this. Assumption after the 'golden hour' of trauma care; IMSMA "
-        "records 'travel time to medical facilities' but sets no threshold.")
+        "records 'travel time to medical facilities' but sets no threshold.",
+    )
     unreachable_penalty_min: float = Field(
-        600.0, gt=0,
+        600.0,
+        gt=0,
         description="Travel time given when the network offers no route (disconnected parts), "
         "so indicators stay finite; a DataWarning names the areas. Assumption: ten hours, "
-        "longer than any connected trip in a province.")
+        "longer than any connected trip in a province.",
+    )
     survivor_travel_aggregate: Literal["max", "mean"] = Field(
         "max",
         description="How survivors_travel_min_health combines the survivor villages near an "
-        "area: 'max' (the worst-served village, default) or 'mean' (weighted by survivors).")
+        "area: 'max' (the worst-served village, default) or 'mean' (weighted by survivors).",
+    )
     chunk_bytes: int = Field(
-        200_000_000, ge=1_000_000,
+        200_000_000,
+        ge=1_000_000,
         description="Memory budget (bytes) of one block of the travel-time matrix used for "
-        "population_within_<N>min and the survivor indicators.")
+        "population_within_<N>min and the survivor indicators.",
+    )
 
     @field_validator("road_speeds_kmh")
     @classmethod
     def _positive_speeds(cls, v: dict[str, float]) -> dict[str, float]:
         bad = {k: s for k, s in v.items() if not s > 0}
         if bad:
-            msg = (f"criteria.remoteness.road_speeds_kmh: speeds must be > 0 km/h, found {bad}; "
-                   "remove the class or give it a positive speed")
+            msg = (
+                f"criteria.remoteness.road_speeds_kmh: speeds must be > 0 km/h, found {bad}; "
+                "remove the class or give it a positive speed"
+            )
             raise ValueError(msg)
         return v
 

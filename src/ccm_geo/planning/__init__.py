@@ -66,10 +66,32 @@ logger = logging.getLogger(__name__)
 
 #: Column order of ``Plan.tasks`` (geometry last).
 PLAN_COLUMNS = [
-    "task_id", "hazard_id", "method", "kind", "team_type", "area_m2", "released_m2",
-    "expected_clear_m2", "cmr_m2", "mine_m2", "cost_usd", "team_days", "team", "start", "end",
-    "travel_min", "year", "selected", "benefit", "predecessor", "assumptions", "region",
-    "score", "rank", "contamination", "step",
+    "task_id",
+    "hazard_id",
+    "method",
+    "kind",
+    "team_type",
+    "area_m2",
+    "released_m2",
+    "expected_clear_m2",
+    "cmr_m2",
+    "mine_m2",
+    "cost_usd",
+    "team_days",
+    "team",
+    "start",
+    "end",
+    "travel_min",
+    "year",
+    "selected",
+    "benefit",
+    "predecessor",
+    "assumptions",
+    "region",
+    "score",
+    "rank",
+    "contamination",
+    "step",
 ]
 
 
@@ -110,13 +132,20 @@ class Plan:
 
     def budget_curve_figure(self) -> Figure:
         """The budget curve as a matplotlib Figure (not saved: the caller writes it)."""
-        return budget_curve_figure(self.budget_curve,
-                                   current_budget=self.summary.get("budget_usd_mean"))
+        return budget_curve_figure(
+            self.budget_curve, current_budget=self.summary.get("budget_usd_mean")
+        )
 
 
-def make_plan(areas: gpd.GeoDataFrame, settings: PlanningSettings, *, start_date: dt.date,
-              deadline: dt.date | None, travel_minutes: TravelMinutes | None = None,
-              progress: Callable[[str, float], None] | None = None) -> Plan:
+def make_plan(
+    areas: gpd.GeoDataFrame,
+    settings: PlanningSettings,
+    *,
+    start_date: dt.date,
+    deadline: dt.date | None,
+    travel_minutes: TravelMinutes | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> Plan:
     """Plan the release of scored hazardous areas: tasks, selection, schedule, milestones.
 
     Parameters
@@ -164,10 +193,17 @@ def make_plan(areas: gpd.GeoDataFrame, settings: PlanningSettings, *, start_date
     budgets = settings.budget_for(years)
     problem = build_problem(tasks, settings, years=years, start_date=start_date)
     greedy = problem.greedy()
-    solution = problem.solve(gap=settings.gap, time_limit_s=settings.time_limit_s,
-                             random_seed=settings.random_seed)
-    logger.info("plan: %s objective %.1f (greedy %.1f), gap %.4f in %.1f s", solution.status,
-                solution.objective, greedy.objective, solution.gap, solution.seconds)
+    solution = problem.solve(
+        gap=settings.gap, time_limit_s=settings.time_limit_s, random_seed=settings.random_seed
+    )
+    logger.info(
+        "plan: %s objective %.1f (greedy %.1f), gap %.4f in %.1f s",
+        solution.status,
+        solution.objective,
+        greedy.objective,
+        solution.gap,
+        solution.seconds,
+    )
     year = solution.year_of().reset_index(drop=True)
     tasks = tasks.reset_index(drop=True)
     tasks["year"] = year.to_numpy()
@@ -175,8 +211,9 @@ def make_plan(areas: gpd.GeoDataFrame, settings: PlanningSettings, *, start_date
     done("optimise", t0)
 
     t0 = time.perf_counter()
-    sched = schedule_tasks(tasks, settings, years=years, start_date=start_date,
-                           travel_minutes=travel_minutes)
+    sched = schedule_tasks(
+        tasks, settings, years=years, start_date=start_date, travel_minutes=travel_minutes
+    )
     for col in ("team", "start", "end", "travel_min"):
         tasks[col] = sched[col].to_numpy()
     done("schedule", t0)
@@ -186,26 +223,38 @@ def make_plan(areas: gpd.GeoDataFrame, settings: PlanningSettings, *, start_date
     done("milestones", t0)
 
     t0 = time.perf_counter()
-    per_team = {k: work_days_until(settings, k, years, start_date, deadline)
-                * (1.0 - settings.travel_allowance_share) for k in settings.teams}
-    answer = deadline_answer(tasks, deadline=deadline, years=years, budgets=budgets,
-                             team_days_per_team=per_team,
-                             team_counts={k: v.count for k, v in settings.teams.items()},
-                             discount_rate=settings.discount_rate)
+    per_team = {
+        k: work_days_until(settings, k, years, start_date, deadline)
+        * (1.0 - settings.travel_allowance_share)
+        for k in settings.teams
+    }
+    answer = deadline_answer(
+        tasks,
+        deadline=deadline,
+        years=years,
+        budgets=budgets,
+        team_days_per_team=per_team,
+        team_counts={k: v.count for k, v in settings.teams.items()},
+        discount_rate=settings.discount_rate,
+    )
     done("deadline", t0)
 
     t0 = time.perf_counter()
     unlocked = build_problem(tasks, settings, years=years, start_date=start_date, locks=False)
     top = max(float(tasks["cost_usd"].sum()) / len(years) * 1.2, max(budgets), 1.0)
     levels = top * np.arange(1, settings.curve_levels + 1) / settings.curve_levels
-    curve = budget_curve(unlocked, levels, released_m2=tasks["released_m2"].to_numpy(float),
-                         cmr_m2=tasks["cmr_m2"].to_numpy(float), gap=settings.gap,
-                         time_limit_s=settings.curve_time_limit_s,
-                         random_seed=settings.random_seed)
+    curve = budget_curve(
+        unlocked,
+        levels,
+        released_m2=tasks["released_m2"].to_numpy(float),
+        cmr_m2=tasks["cmr_m2"].to_numpy(float),
+        gap=settings.gap,
+        time_limit_s=settings.curve_time_limit_s,
+        random_seed=settings.random_seed,
+    )
     done("budget curve", t0)
 
-    tasks = gpd.GeoDataFrame(tasks[[*PLAN_COLUMNS, "geometry"]], geometry="geometry",
-                             crs=tasks.crs)
+    tasks = gpd.GeoDataFrame(tasks[[*PLAN_COLUMNS, "geometry"]], geometry="geometry", crs=tasks.crs)
     sel = tasks["selected"].to_numpy()
     end = pd.to_datetime(tasks["end"])
     summary = {
@@ -222,23 +271,36 @@ def make_plan(areas: gpd.GeoDataFrame, settings: PlanningSettings, *, start_date
         "status": solution.status,
         "objective": solution.objective,
         "greedy_objective": greedy.objective,
-        "improvement_over_greedy": (solution.objective / greedy.objective - 1.0
-                                    if greedy.objective > 0 else float("nan")),
+        "improvement_over_greedy": (
+            solution.objective / greedy.objective - 1.0 if greedy.objective > 0 else float("nan")
+        ),
         "bound": solution.bound,
         "gap": solution.gap,
         "solve_seconds": solution.seconds,
-        "late_tasks": int(sum(
-            1 for y, e in zip(tasks["year"], end, strict=True)
-            if pd.notna(y) and pd.notna(e) and e.year > int(y))),
+        "late_tasks": int(
+            sum(
+                1
+                for y, e in zip(tasks["year"], end, strict=True)
+                if pd.notna(y) and pd.notna(e) and e.year > int(y)
+            )
+        ),
         "timings_s": timings,
     }
-    return Plan(tasks=tasks, solution=solution, greedy=greedy,
-                greedy_objective=greedy.objective, milestones=table, deadline=answer,
-                budget_curve=curve, summary=summary)
+    return Plan(
+        tasks=tasks,
+        solution=solution,
+        greedy=greedy,
+        greedy_objective=greedy.objective,
+        milestones=table,
+        deadline=answer,
+        budget_curve=curve,
+        summary=summary,
+    )
 
 
-def plan_years(settings: PlanningSettings, start_date: dt.date,
-               deadline: dt.date | None) -> list[int]:
+def plan_years(
+    settings: PlanningSettings, start_date: dt.date, deadline: dt.date | None
+) -> list[int]:
     """Calendar years of the plan: ``settings.years`` from the start, up to the deadline's."""
     last = start_date.year + settings.years - 1
     if deadline is not None:
@@ -246,13 +308,21 @@ def plan_years(settings: PlanningSettings, start_date: dt.date,
     return list(range(start_date.year, last + 1))
 
 
-def build_problem(tasks: pd.DataFrame, settings: PlanningSettings, *, years: list[int],
-                  start_date: dt.date, locks: bool = True) -> Problem:
+def build_problem(
+    tasks: pd.DataFrame,
+    settings: PlanningSettings,
+    *,
+    years: list[int],
+    start_date: dt.date,
+    locks: bool = True,
+) -> Problem:
     """The plan's MILP from the settings: budget, capacity, precedence and (optionally) locks."""
-    problem = (Problem.from_tasks(tasks, years, discount_rate=settings.discount_rate)
-               .add_budget(settings.budget_for(years))
-               .add_capacity(capacity_team_days(settings, years, start_date))
-               .add_precedence())
+    problem = (
+        Problem.from_tasks(tasks, years, discount_rate=settings.discount_rate)
+        .add_budget(settings.budget_for(years))
+        .add_capacity(capacity_team_days(settings, years, start_date))
+        .add_precedence()
+    )
     if locks and settings.locks:
         problem = problem.add_locks([(lk.task_id, lk.year) for lk in settings.locks])
     return problem

@@ -22,9 +22,16 @@ __all__ = ["deadline_answer", "budget_needed", "budget_curve", "budget_curve_fig
 _BISECTION_STEPS = 40
 
 
-def deadline_answer(tasks: pd.DataFrame, *, deadline: dt.date | None, years: Sequence[int],
-                    budgets: Sequence[float], team_days_per_team: Mapping[str, np.ndarray],
-                    team_counts: Mapping[str, int], discount_rate: float) -> dict:
+def deadline_answer(
+    tasks: pd.DataFrame,
+    *,
+    deadline: dt.date | None,
+    years: Sequence[int],
+    budgets: Sequence[float],
+    team_days_per_team: Mapping[str, np.ndarray],
+    team_counts: Mapping[str, int],
+    discount_rate: float,
+) -> dict:
     """Will the CMR area be released by the deadline, and if not, what would it take?
 
     Parameters
@@ -60,28 +67,37 @@ def deadline_answer(tasks: pd.DataFrame, *, deadline: dt.date | None, years: Seq
     """
     cmr = tasks["cmr_m2"].to_numpy(dtype=float)
     total = float(cmr.sum())
-    out: dict = {"deadline": None if deadline is None else deadline.isoformat(),
-                 "cmr_total_m2": total}
+    out: dict = {
+        "deadline": None if deadline is None else deadline.isoformat(),
+        "cmr_total_m2": total,
+    }
     if deadline is None:
-        out.update(meets=None, cmr_released_m2=float("nan"), cmr_remaining_m2=float("nan"),
-                   budget_needed_per_year=float("nan"), teams_needed={}, funding_gap={})
+        out.update(
+            meets=None,
+            cmr_released_m2=float("nan"),
+            cmr_remaining_m2=float("nan"),
+            budget_needed_per_year=float("nan"),
+            teams_needed={},
+            funding_gap={},
+        )
         return out
     end = pd.to_datetime(tasks["end"])
     done = end.notna().to_numpy() & (end <= pd.Timestamp(deadline)).to_numpy()
     released = float(cmr[done].sum())
     remaining = max(0.0, total - released)
-    out.update(meets=bool(remaining <= 1.0), cmr_released_m2=released,
-               cmr_remaining_m2=remaining)
+    out.update(meets=bool(remaining <= 1.0), cmr_released_m2=released, cmr_remaining_m2=remaining)
     in_time = [i for i, y in enumerate(years) if y <= deadline.year]
-    need, year_index, sub = budget_needed(tasks, years=[years[i] for i in in_time],
-                                          discount_rate=discount_rate)
+    need, year_index, sub = budget_needed(
+        tasks, years=[years[i] for i in in_time], discount_rate=discount_rate
+    )
     teams: dict[str, int | None] = {}
     if sub is not None and len(in_time):
         Y = len(in_time)
         for k in sorted(set(sub["team_type"])):
             mask = (sub["team_type"] == k).to_numpy() & (year_index >= 0)
-            td = np.bincount(year_index[mask], weights=sub["team_days"].to_numpy()[mask],
-                             minlength=Y)
+            td = np.bincount(
+                year_index[mask], weights=sub["team_days"].to_numpy()[mask], minlength=Y
+            )
             per_team = np.asarray(team_days_per_team.get(k, np.zeros(len(years))))[in_time]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(td > 0, td / per_team, 0.0)
@@ -89,12 +105,16 @@ def deadline_answer(tasks: pd.DataFrame, *, deadline: dt.date | None, years: Seq
             teams[k] = int(math.ceil(worst - 1e-9)) if math.isfinite(worst) else None
     first = None
     if sub is not None and len(in_time) and not sub.empty:
-        cap = {k: np.asarray(v)[in_time] * team_counts.get(k, 0)
-               for k, v in team_days_per_team.items()}
-        cmr_first = (Problem.from_tasks(sub, [years[i] for i in in_time],
-                                        discount_rate=discount_rate)
-                     .add_budget([budgets[i] for i in in_time]).add_capacity(cap)
-                     .add_precedence().greedy())
+        cap = {
+            k: np.asarray(v)[in_time] * team_counts.get(k, 0) for k, v in team_days_per_team.items()
+        }
+        cmr_first = (
+            Problem.from_tasks(sub, [years[i] for i in in_time], discount_rate=discount_rate)
+            .add_budget([budgets[i] for i in in_time])
+            .add_capacity(cap)
+            .add_precedence()
+            .greedy()
+        )
         first = bool((cmr_first.year_index >= 0).all())
     elif sub is not None and sub.empty:
         first = True
@@ -106,12 +126,14 @@ def deadline_answer(tasks: pd.DataFrame, *, deadline: dt.date | None, years: Seq
         "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, the "
         "greedy plan (precedence kept) with the same budget every year up to the deadline's "
         "year; the budget is the least (by bisection, to US$1,000) with which every such task "
-        "is planned by then; teams needed = the most team-days of a year / one team's days")
+        "is planned by then; teams needed = the most team-days of a year / one team's days"
+    )
     return out
 
 
-def budget_needed(tasks: pd.DataFrame, *, years: Sequence[int], discount_rate: float
-                  ) -> tuple[float, np.ndarray, pd.DataFrame | None]:
+def budget_needed(
+    tasks: pd.DataFrame, *, years: Sequence[int], discount_rate: float
+) -> tuple[float, np.ndarray, pd.DataFrame | None]:
     """Least equal yearly budget that plans every task of a CMR-contaminated area in ``years``.
 
     The fast model variant of ``deadline_answer`` (team capacity unlimited, greedy plan).
@@ -147,9 +169,16 @@ def budget_needed(tasks: pd.DataFrame, *, years: Sequence[int], discount_rate: f
     return need, best, sub
 
 
-def budget_curve(problem: Problem, levels: Sequence[float], *, released_m2: np.ndarray,
-                 cmr_m2: np.ndarray, gap: float, time_limit_s: float, random_seed: int
-                 ) -> pd.DataFrame:
+def budget_curve(
+    problem: Problem,
+    levels: Sequence[float],
+    *,
+    released_m2: np.ndarray,
+    cmr_m2: np.ndarray,
+    gap: float,
+    time_limit_s: float,
+    random_seed: int,
+) -> pd.DataFrame:
     """Benefit retained at each equal yearly budget, same teams and precedence, no locks.
 
     Returns
@@ -169,20 +198,24 @@ def budget_curve(problem: Problem, levels: Sequence[float], *, released_m2: np.n
         g = p.greedy()
         sel = s.year_index >= 0
         gsel = g.year_index >= 0
-        rows.append({
-            "budget_usd_per_year": float(b), "objective": s.objective,
-            "greedy_objective": g.objective,
-            "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
-            "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
-            "released_m2": float(released_m2[sel].sum()),
-            "cmr_released_m2": float(cmr_m2[sel].sum()),
-            "cost_usd": float(problem.cost[sel].sum()), "status": s.status, "gap": s.gap,
-        })
+        rows.append(
+            {
+                "budget_usd_per_year": float(b),
+                "objective": s.objective,
+                "greedy_objective": g.objective,
+                "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
+                "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
+                "released_m2": float(released_m2[sel].sum()),
+                "cmr_released_m2": float(cmr_m2[sel].sum()),
+                "cost_usd": float(problem.cost[sel].sum()),
+                "status": s.status,
+                "gap": s.gap,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = None
-                        ) -> Figure:
+def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = None) -> Figure:
     """Plot benefit retained (share, %) against the yearly budget (US$ million).
 
     The figure is returned, not shown or written: the caller saves it.
@@ -194,8 +227,13 @@ def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = N
     x = curve["budget_usd_per_year"] / 1e6
     ax.plot(x, 100 * curve["benefit_share"], marker="o", label="optimised plan (MILP)")
     if "greedy_benefit_share" in curve:
-        ax.plot(x, 100 * curve["greedy_benefit_share"], marker=".", linestyle="--",
-                label="greedy baseline")
+        ax.plot(
+            x,
+            100 * curve["greedy_benefit_share"],
+            marker=".",
+            linestyle="--",
+            label="greedy baseline",
+        )
     if current_budget is not None:
         ax.axvline(current_budget / 1e6, color="grey", linestyle=":", label="current budget")
     ax.set_xlabel("budget per year (US$ million)")

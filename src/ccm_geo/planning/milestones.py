@@ -13,9 +13,22 @@ import pandas as pd
 __all__ = ["MILESTONE_COLUMNS", "milestones"]
 
 MILESTONE_COLUMNS = [
-    "year", "region", "released_m2", "cancelled_m2", "reduced_m2", "cleared_m2", "cmr_m2",
-    "mine_m2", "tasks_completed", "cost_usd", "cum_released_m2", "total_m2", "progress_share",
-    "cum_cmr_m2", "cmr_total_m2", "cmr_remaining_m2",
+    "year",
+    "region",
+    "released_m2",
+    "cancelled_m2",
+    "reduced_m2",
+    "cleared_m2",
+    "cmr_m2",
+    "mine_m2",
+    "tasks_completed",
+    "cost_usd",
+    "cum_released_m2",
+    "total_m2",
+    "progress_share",
+    "cum_cmr_m2",
+    "cmr_total_m2",
+    "cmr_remaining_m2",
 ]
 
 
@@ -39,15 +52,17 @@ def milestones(tasks: pd.DataFrame, years: list[int]) -> pd.DataFrame:
         total suspected area (0-1); ``cmr_remaining_m2`` = CMR area not yet released at the
         end of the year.
     """
-    t = pd.DataFrame({
-        "year": pd.to_numeric(tasks["year"], errors="coerce"),
-        "region": tasks["region"].astype(str),
-        "released_m2": tasks["released_m2"].astype(float),
-        "cmr_m2": tasks["cmr_m2"].astype(float),
-        "mine_m2": tasks["mine_m2"].astype(float),
-        "cost_usd": tasks["cost_usd"].astype(float),
-        "kind": tasks["kind"].astype(str),
-    })
+    t = pd.DataFrame(
+        {
+            "year": pd.to_numeric(tasks["year"], errors="coerce"),
+            "region": tasks["region"].astype(str),
+            "released_m2": tasks["released_m2"].astype(float),
+            "cmr_m2": tasks["cmr_m2"].astype(float),
+            "mine_m2": tasks["mine_m2"].astype(float),
+            "cost_usd": tasks["cost_usd"].astype(float),
+            "kind": tasks["kind"].astype(str),
+        }
+    )
     for kind, col in (("nts", "cancelled_m2"), ("ts", "reduced_m2"), ("clearance", "cleared_m2")):
         t[col] = np.where(t["kind"] == kind, t["released_m2"], 0.0)
     t["tasks_completed"] = 1
@@ -55,17 +70,32 @@ def milestones(tasks: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     frames = []
     for name, part in [(r, t[t["region"] == r]) for r in regions] + [("all", t)]:
         done = part.dropna(subset=["year"])
-        sums = (done.groupby("year")[["released_m2", "cancelled_m2", "reduced_m2", "cleared_m2",
-                                      "cmr_m2", "mine_m2", "tasks_completed", "cost_usd"]]
-                .sum().reindex(years, fill_value=0))
+        sums = (
+            done.groupby("year")[
+                [
+                    "released_m2",
+                    "cancelled_m2",
+                    "reduced_m2",
+                    "cleared_m2",
+                    "cmr_m2",
+                    "mine_m2",
+                    "tasks_completed",
+                    "cost_usd",
+                ]
+            ]
+            .sum()
+            .reindex(years, fill_value=0)
+        )
         sums.index.name = "year"
         sums = sums.reset_index()
         sums.insert(1, "region", name)
         sums["cum_released_m2"] = sums["released_m2"].cumsum()
         sums["total_m2"] = part["released_m2"].sum()
-        sums["progress_share"] = np.where(sums["total_m2"] > 0,
-                                          sums["cum_released_m2"] / sums["total_m2"]
-                                          .where(sums["total_m2"] > 0, 1.0), 1.0)
+        sums["progress_share"] = np.where(
+            sums["total_m2"] > 0,
+            sums["cum_released_m2"] / sums["total_m2"].where(sums["total_m2"] > 0, 1.0),
+            1.0,
+        )
         sums["cum_cmr_m2"] = sums["cmr_m2"].cumsum()
         sums["cmr_total_m2"] = part["cmr_m2"].sum()
         sums["cmr_remaining_m2"] = (sums["cmr_total_m2"] - sums["cum_cmr_m2"]).clip(lower=0.0)

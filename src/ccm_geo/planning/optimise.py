@@ -137,8 +137,9 @@ class Problem:
     # ---------------------------------------------------------------------------- building
 
     @classmethod
-    def from_tasks(cls, tasks: pd.DataFrame, years: Sequence[int], *,
-                   discount_rate: float = 0.0) -> Problem:
+    def from_tasks(
+        cls, tasks: pd.DataFrame, years: Sequence[int], *, discount_rate: float = 0.0
+    ) -> Problem:
         """A problem with an objective and no constraints but "each task at most once".
 
         Parameters
@@ -225,13 +226,17 @@ class Problem:
         out = list(self.locks)
         for task_id, year in locks:
             if task_id not in pos:
-                msg = (f"planning.locks: task_id {task_id!r} is not a task of this plan "
-                       f"(task ids look like {list(self.task_ids[:3])}); fix or remove the lock")
+                msg = (
+                    f"planning.locks: task_id {task_id!r} is not a task of this plan "
+                    f"(task ids look like {list(self.task_ids[:3])}); fix or remove the lock"
+                )
                 raise ConfigError(msg)
             if year is not None and year not in self.years:
-                msg = (f"planning.locks: task {task_id!r} locked in {year}, outside the plan "
-                       f"years {self.years[0]}-{self.years[-1]}: infeasible. Lock it in a plan "
-                       "year or without a year")
+                msg = (
+                    f"planning.locks: task {task_id!r} locked in {year}, outside the plan "
+                    f"years {self.years[0]}-{self.years[-1]}: infeasible. Lock it in a plan "
+                    "year or without a year"
+                )
                 raise SolverError(msg)
             out.append((pos[task_id], None if year is None else self.years.index(year)))
         return dataclasses.replace(self, locks=tuple(out))
@@ -299,16 +304,28 @@ class Problem:
             nrow += m * Y
 
         A = sparse.csr_matrix(
-            (np.concatenate(vals) if vals else np.zeros(0),
-             (np.concatenate(r_idx), np.concatenate(c_idx))), shape=(nrow, ncol))
+            (
+                np.concatenate(vals) if vals else np.zeros(0),
+                (np.concatenate(r_idx), np.concatenate(c_idx)),
+            ),
+            shape=(nrow, ncol),
+        )
         col_lower = np.zeros(ncol)
         for t, y in self.locks:
             if y is not None:
                 col_lower[t * Y + y] = 1.0
         return CompiledModel(
-            c=c, A=A, row_lower=np.concatenate(lower), row_upper=np.concatenate(upper),
-            col_lower=col_lower, col_upper=np.ones(ncol), integrality=np.ones(ncol, dtype=int),
-            row_names=names, n_tasks=n, n_years=Y)
+            c=c,
+            A=A,
+            row_lower=np.concatenate(lower),
+            row_upper=np.concatenate(upper),
+            col_lower=col_lower,
+            col_upper=np.ones(ncol),
+            integrality=np.ones(ncol, dtype=int),
+            row_names=names,
+            n_tasks=n,
+            n_years=Y,
+        )
 
     # ---------------------------------------------------------------------------- solving
 
@@ -326,17 +343,29 @@ class Problem:
         year_index, locks_met = _greedy(self)
         return Solution(
             status="greedy" if locks_met else "locks_unmet",
-            objective=self.objective_of(year_index), bound=float("nan"), gap=float("nan"),
-            seconds=time.perf_counter() - t0, year_index=year_index, years=self.years,
-            task_ids=self.task_ids)
+            objective=self.objective_of(year_index),
+            bound=float("nan"),
+            gap=float("nan"),
+            seconds=time.perf_counter() - t0,
+            year_index=year_index,
+            years=self.years,
+            task_ids=self.task_ids,
+        )
 
     def objective_of(self, year_index: np.ndarray) -> float:
         """Discounted benefit of a selection (plan-year index per task, -1 = not selected)."""
         sel = year_index >= 0
         return float(np.sum(self.benefit[sel] * self.discount[year_index[sel]]))
 
-    def solve(self, *, gap: float = 0.01, time_limit_s: float = 60.0, random_seed: int = 0,
-              threads: int = 1, warm_start: bool = True) -> Solution:
+    def solve(
+        self,
+        *,
+        gap: float = 0.01,
+        time_limit_s: float = 60.0,
+        random_seed: int = 0,
+        threads: int = 1,
+        warm_start: bool = True,
+    ) -> Solution:
         """Solve with HiGHS, warm-started from the greedy plan.
 
         Parameters
@@ -365,12 +394,17 @@ class Problem:
 
         t0 = time.perf_counter()
         if self.n_tasks == 0:
-            return Solution("empty", 0.0, 0.0, 0.0, 0.0, np.zeros(0, dtype=np.int64),
-                            self.years, self.task_ids)
+            return Solution(
+                "empty", 0.0, 0.0, 0.0, 0.0, np.zeros(0, dtype=np.int64), self.years, self.task_ids
+            )
         start = _greedy(self) if warm_start else None
         model = self.compile()
-        h = new_highs(random_seed=int(random_seed), threads=int(threads),
-                      time_limit=float(time_limit_s), mip_rel_gap=float(gap))
+        h = new_highs(
+            random_seed=int(random_seed),
+            threads=int(threads),
+            time_limit=float(time_limit_s),
+            mip_rel_gap=float(gap),
+        )
         h.passModel(_highs_lp(highspy, model))
         if start is not None and start[1]:
             x0 = np.zeros(model.A.shape[1])
@@ -392,26 +426,41 @@ class Problem:
         if not has_solution:
             if start is not None and start[1]:
                 return self._from_start(start[0], "warm_start", float("nan"), seconds)
-            msg = (f"HiGHS found no plan ({h.modelStatusToString(status)}) within "
-                   f"{time_limit_s:g} s; raise planning.time_limit_s")
+            msg = (
+                f"HiGHS found no plan ({h.modelStatusToString(status)}) within "
+                f"{time_limit_s:g} s; raise planning.time_limit_s"
+            )
             raise SolverError(msg)
         x = np.asarray(h.getSolution().col_value).reshape(self.n_tasks, self.n_years)
         chosen = x > 0.5
         year_index = np.where(chosen.any(axis=1), chosen.argmax(axis=1), -1)
         objective = self.objective_of(year_index)
         bound = float(info.mip_dual_bound)
-        label = "optimal" if status == ms.kOptimal else (
-            "time_limit" if status == ms.kTimeLimit else h.modelStatusToString(status))
+        label = (
+            "optimal"
+            if status == ms.kOptimal
+            else ("time_limit" if status == ms.kTimeLimit else h.modelStatusToString(status))
+        )
         if start is not None and start[1] and self.objective_of(start[0]) > objective + 1e-9:
             return self._from_start(start[0], "warm_start", bound, seconds)
-        return Solution(label, objective, bound, _gap(objective, bound), seconds, year_index,
-                        self.years, self.task_ids)
+        return Solution(
+            label,
+            objective,
+            bound,
+            _gap(objective, bound),
+            seconds,
+            year_index,
+            self.years,
+            self.task_ids,
+        )
 
-    def _from_start(self, year_index: np.ndarray, status: str, bound: float,
-                    seconds: float) -> Solution:
+    def _from_start(
+        self, year_index: np.ndarray, status: str, bound: float, seconds: float
+    ) -> Solution:
         obj = self.objective_of(year_index)
-        return Solution(status, obj, bound, _gap(obj, bound), seconds, year_index, self.years,
-                        self.task_ids)
+        return Solution(
+            status, obj, bound, _gap(obj, bound), seconds, year_index, self.years, self.task_ids
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,16 +523,19 @@ class _Ledger:
 
     def fits(self, t: int, y: int) -> bool:
         p = self.p
-        return (p.cost[t] <= self.budget[y] * (1 + _TOL) + _TOL
-                and p.team_days[t] <= self.cap[self.kind[t], y] * (1 + _TOL) + _TOL)
+        return (
+            p.cost[t] <= self.budget[y] * (1 + _TOL) + _TOL
+            and p.team_days[t] <= self.cap[self.kind[t], y] * (1 + _TOL) + _TOL
+        )
 
     def take(self, t: int, y: int, sign: float = 1.0) -> None:
         self.budget[y] -= sign * self.p.cost[t]
         self.cap[self.kind[t], y] -= sign * self.p.team_days[t]
 
 
-def _place_chain(p: Problem, ledger: _Ledger, year_index: np.ndarray, t: int,
-                 fixed: int | None = None) -> bool:
+def _place_chain(
+    p: Problem, ledger: _Ledger, year_index: np.ndarray, t: int, fixed: int | None = None
+) -> bool:
     """Place ``t`` (in plan year ``fixed`` if given) with its unplaced predecessors."""
     chain = [t]
     earliest = 0
@@ -546,24 +598,34 @@ def _infeasibility_reason(p: Problem) -> str:
             u = p.predecessor[t]
             while u >= 0:
                 if u in locked and locked[u] is not None and y is not None and locked[u] > y:
-                    reasons.append(f"task {p.task_ids[t]!r} is locked in {p.years[y]} but its "
-                                   f"predecessor {p.task_ids[u]!r} in {p.years[locked[u]]}")
+                    reasons.append(
+                        f"task {p.task_ids[t]!r} is locked in {p.years[y]} but its "
+                        f"predecessor {p.task_ids[u]!r} in {p.years[locked[u]]}"
+                    )
                 u = p.predecessor[u]
         if y is not None:
             required_cost[y] += p.cost[t]
     if p.budget is not None:
         for y in range(Y):
             if required_cost[y] > p.budget[y] + 1e-6:
-                reasons.append(f"tasks locked in {p.years[y]} cost US${required_cost[y]:,.0f}, "
-                               f"over that year's budget of US${p.budget[y]:,.0f}")
+                reasons.append(
+                    f"tasks locked in {p.years[y]} cost US${required_cost[y]:,.0f}, "
+                    f"over that year's budget of US${p.budget[y]:,.0f}"
+                )
         if sum(p.cost[t] for t in locked) > p.budget.sum() + 1e-6:
-            reasons.append(f"the locked tasks cost more than the whole budget "
-                           f"(US${p.budget.sum():,.0f})")
+            reasons.append(
+                f"the locked tasks cost more than the whole budget (US${p.budget.sum():,.0f})"
+            )
     if not reasons:
-        reasons.append("the locked tasks, with the surveys they need, do not fit the yearly "
-                       "budgets and team capacity together")
-    locks = ", ".join(f"{p.task_ids[t]}" + (f"@{p.years[y]}" if y is not None else "")
-                      for t, y in p.locks)
-    msg = (f"planning.locks cannot all be met (model infeasible): {'; '.join(reasons)}. "
-           f"Locks: {locks}. Remove or move a lock, or raise budget_usd or the teams.")
+        reasons.append(
+            "the locked tasks, with the surveys they need, do not fit the yearly "
+            "budgets and team capacity together"
+        )
+    locks = ", ".join(
+        f"{p.task_ids[t]}" + (f"@{p.years[y]}" if y is not None else "") for t, y in p.locks
+    )
+    msg = (
+        f"planning.locks cannot all be met (model infeasible): {'; '.join(reasons)}. "
+        f"Locks: {locks}. Remove or move a lock, or raise budget_usd or the teams."
+    )
     return msg

@@ -23,8 +23,13 @@ from ccm_geo.errors import InputError
 from ccm_geo.planning.optimise import _depth
 from ccm_geo.planning.settings import PlanningSettings
 
-__all__ = ["TravelMinutes", "work_calendar", "work_days_until", "capacity_team_days",
-           "schedule_tasks"]
+__all__ = [
+    "TravelMinutes",
+    "work_calendar",
+    "work_days_until",
+    "capacity_team_days",
+    "schedule_tasks",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +40,9 @@ TravelMinutes = pd.DataFrame | Callable[[str, np.ndarray], np.ndarray]
 _EXTRA_YEARS = 10  # calendar kept beyond the plan so that late work spills rather than fails
 
 
-def work_calendar(settings: PlanningSettings, team_type: str, years: Sequence[int],
-                  start_date: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def work_calendar(
+    settings: PlanningSettings, team_type: str, years: Sequence[int], start_date: dt.date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Working days of one team type.
 
     Parameters
@@ -73,7 +79,8 @@ def work_calendar(settings: PlanningSettings, team_type: str, years: Sequence[in
         else:
             ords = np.arange(first.toordinal(), last.toordinal() + 1)
             months = pd.DatetimeIndex(
-                pd.to_datetime(ords - dt.date(1970, 1, 1).toordinal(), unit="D")).month
+                pd.to_datetime(ords - dt.date(1970, 1, 1).toordinal(), unit="D")
+            ).month
             allowed = ords[~np.isin(months, list(no_go))]
         w = min(len(allowed), int(round(settings.working_days_per_year * len(allowed) / n_year)))
         picked = allowed[(np.arange(w) * len(allowed)) // w] if w else allowed[:0]
@@ -85,32 +92,50 @@ def work_calendar(settings: PlanningSettings, team_type: str, years: Sequence[in
     return np.concatenate(dates), np.asarray(offsets[:n]), np.asarray(days[:n], dtype=float)
 
 
-def work_days_until(settings: PlanningSettings, team_type: str, years: Sequence[int],
-                    start_date: dt.date, until: dt.date | None) -> np.ndarray:
+def work_days_until(
+    settings: PlanningSettings,
+    team_type: str,
+    years: Sequence[int],
+    start_date: dt.date,
+    until: dt.date | None,
+) -> np.ndarray:
     """Working days of one team of a type in each plan year, counting only days <= ``until``."""
     dates, offsets, days = work_calendar(settings, team_type, years, start_date)
     if until is None:
         return days
     limit = until.toordinal()
-    return np.array([np.count_nonzero(dates[o:o + int(d)] <= limit)
-                     for o, d in zip(offsets, days, strict=True)], dtype=float)
+    return np.array(
+        [
+            np.count_nonzero(dates[o : o + int(d)] <= limit)
+            for o, d in zip(offsets, days, strict=True)
+        ],
+        dtype=float,
+    )
 
 
-def capacity_team_days(settings: PlanningSettings, years: Sequence[int],
-                       start_date: dt.date) -> dict[str, np.ndarray]:
+def capacity_team_days(
+    settings: PlanningSettings, years: Sequence[int], start_date: dt.date
+) -> dict[str, np.ndarray]:
     """Team-days available for tasks per team type and plan year.
 
     ``count x working days of the type in the year x (1 - travel_allowance_share)``: the rest
     of the days is kept for travel, which the schedule spends.
     """
     keep = 1.0 - settings.travel_allowance_share
-    return {k: spec.count * work_calendar(settings, k, years, start_date)[2] * keep
-            for k, spec in settings.teams.items()}
+    return {
+        k: spec.count * work_calendar(settings, k, years, start_date)[2] * keep
+        for k, spec in settings.teams.items()
+    }
 
 
-def schedule_tasks(tasks: pd.DataFrame, settings: PlanningSettings, *, years: Sequence[int],
-                   start_date: dt.date, travel_minutes: TravelMinutes | None = None
-                   ) -> pd.DataFrame:
+def schedule_tasks(
+    tasks: pd.DataFrame,
+    settings: PlanningSettings,
+    *,
+    years: Sequence[int],
+    start_date: dt.date,
+    travel_minutes: TravelMinutes | None = None,
+) -> pd.DataFrame:
     """Assign each selected task to a named team with start and end dates.
 
     Parameters
@@ -155,8 +180,10 @@ def schedule_tasks(tasks: pd.DataFrame, settings: PlanningSettings, *, years: Se
 
     ids = tasks["task_id"].astype(str).to_numpy()
     pos_of = {t: i for i, t in enumerate(ids)}
-    pred = np.array([pos_of.get(str(p), -1) if pd.notna(p) else -1
-                     for p in tasks["predecessor"].to_numpy()], dtype=np.int64)
+    pred = np.array(
+        [pos_of.get(str(p), -1) if pd.notna(p) else -1 for p in tasks["predecessor"].to_numpy()],
+        dtype=np.int64,
+    )
     depth = _depth(pred)
     hazard = tasks["hazard_id"].astype(str).to_numpy()
     travel = _travel_function(tasks, hazard, settings, travel_minutes)
@@ -169,8 +196,10 @@ def schedule_tasks(tasks: pd.DataFrame, settings: PlanningSettings, *, years: Se
 
     calendars = {k: work_calendar(settings, k, years, start_date) for k in settings.teams}
     teams = {k: spec.team_names(k) for k, spec in settings.teams.items()}
-    state = {k: {"pos": np.zeros(len(v)), "loc": np.full(len(v), -1, dtype=np.int64)}
-             for k, v in teams.items()}
+    state = {
+        k: {"pos": np.zeros(len(v)), "loc": np.full(len(v), -1, dtype=np.int64)}
+        for k, v in teams.items()
+    }
     year_pos = {y: i for i, y in enumerate(years)}
     for y in years:
         in_year = sel[year[sel] == y]
@@ -181,14 +210,28 @@ def schedule_tasks(tasks: pd.DataFrame, settings: PlanningSettings, *, years: Se
                 dates, offsets, _ = calendars[k]
                 names = teams.get(k, [])
                 if not names or len(dates) == 0:
-                    logger.warning("no %s team or working day: %d tasks unscheduled", k,
-                                   len(group))
+                    logger.warning("no %s team or working day: %d tasks unscheduled", k, len(group))
                     continue
                 st = state[k]
                 st["pos"] = np.maximum(st["pos"], offsets[year_pos[y]])
-                _assign(group, st, names, dates, pred, end_cal, travel, hazard, region,
-                        rank, team_days, minutes_per_day, out_team, out_start, out_end,
-                        out_travel)
+                _assign(
+                    group,
+                    st,
+                    names,
+                    dates,
+                    pred,
+                    end_cal,
+                    travel,
+                    hazard,
+                    region,
+                    rank,
+                    team_days,
+                    minutes_per_day,
+                    out_team,
+                    out_start,
+                    out_end,
+                    out_travel,
+                )
     return _frame(result, out_team, out_start, out_end, out_travel)
 
 
@@ -220,14 +263,19 @@ def _travel_function(tasks, hazard, settings, travel_minutes):
 
         def straight(i, js):
             return np.hypot(*(xy[js] - xy[i]).T) / per_min
+
         return straight
     if isinstance(travel_minutes, pd.DataFrame):
         uniq = pd.unique(hazard)
-        missing = sorted(set(uniq) - set(map(str, travel_minutes.index))
-                         | set(uniq) - set(map(str, travel_minutes.columns)))
+        missing = sorted(
+            set(uniq) - set(map(str, travel_minutes.index))
+            | set(uniq) - set(map(str, travel_minutes.columns))
+        )
         if missing:
-            msg = (f"travel_minutes: no travel time for hazard_id {missing[:10]}; give a square "
-                   "matrix labelled by hazard_id covering every area, or a function")
+            msg = (
+                f"travel_minutes: no travel time for hazard_id {missing[:10]}; give a square "
+                "matrix labelled by hazard_id covering every area, or a function"
+            )
             raise InputError(msg)
         m = travel_minutes.copy()
         m.index, m.columns = m.index.map(str), m.columns.map(str)
@@ -236,15 +284,33 @@ def _travel_function(tasks, hazard, settings, travel_minutes):
 
         def from_matrix(i, js):
             return mat[code[i], code[js]]
+
         return from_matrix
 
     def from_callable(i, js):
         return np.asarray(travel_minutes(hazard[i], hazard[js]), dtype=float)
+
     return from_callable
 
 
-def _assign(group, st, names, dates, pred, end_cal, travel, hazard, region, rank, team_days,
-            minutes_per_day, out_team, out_start, out_end, out_travel) -> None:
+def _assign(
+    group,
+    st,
+    names,
+    dates,
+    pred,
+    end_cal,
+    travel,
+    hazard,
+    region,
+    rank,
+    team_days,
+    minutes_per_day,
+    out_team,
+    out_start,
+    out_end,
+    out_travel,
+) -> None:
     """List-schedule ``group`` (task positions, one team type) on its teams."""
     remaining = np.ones(len(group), dtype=bool)
     g_region = region[group]

@@ -34,28 +34,37 @@ class MethodSpec(Frozen):
 
     kind: Literal["nts", "ts", "clearance"] = Field(
         description="'nts' (non-technical survey: cancels land), 'ts' (technical survey: reduces "
-        "land) or 'clearance' (removes all hazards to depth; releases what it works on).")
+        "land) or 'clearance' (removes all hazards to depth; releases what it works on)."
+    )
     team_type: str = Field(description="The team type that does this method (a key of teams).")
     productivity_m2_per_team_day: float = Field(
-        gt=0, description="Area worked (surveyed or cleared) per team per working day, m².")
+        gt=0, description="Area worked (surveyed or cleared) per team per working day, m²."
+    )
     cost_usd_per_m2: float = Field(0.0, ge=0, description="Cost per m² worked (consumables), US$.")
     cost_usd_per_team_day: float = Field(
-        0.0, ge=0, description="Cost per team per working day (staff, vehicles, equipment), US$.")
+        0.0, ge=0, description="Cost per team per working day (staff, vehicles, equipment), US$."
+    )
     cancel_share: float = Field(
-        0.0, ge=0, le=1, description="Share of the surveyed area cancelled (NTS only).")
+        0.0, ge=0, le=1, description="Share of the surveyed area cancelled (NTS only)."
+    )
     reduce_share: float = Field(
-        0.0, ge=0, le=1, description="Share of the surveyed area reduced (TS only).")
+        0.0, ge=0, le=1, description="Share of the surveyed area reduced (TS only)."
+    )
     source: str = Field("", description="Where the figures come from (shown in assumptions).")
 
     @model_validator(mode="after")
     def _shares_fit_kind(self) -> MethodSpec:
         if self.kind != "nts" and self.cancel_share > 0:
-            msg = (f"cancel_share={self.cancel_share} is only meaningful for kind='nts' "
-                   f"(found kind={self.kind!r}); set it to 0 or change kind")
+            msg = (
+                f"cancel_share={self.cancel_share} is only meaningful for kind='nts' "
+                f"(found kind={self.kind!r}); set it to 0 or change kind"
+            )
             raise ValueError(msg)
         if self.kind != "ts" and self.reduce_share > 0:
-            msg = (f"reduce_share={self.reduce_share} is only meaningful for kind='ts' "
-                   f"(found kind={self.kind!r}); set it to 0 or change kind")
+            msg = (
+                f"reduce_share={self.reduce_share} is only meaningful for kind='ts' "
+                f"(found kind={self.kind!r}); set it to 0 or change kind"
+            )
             raise ValueError(msg)
         return self
 
@@ -63,36 +72,59 @@ class MethodSpec(Frozen):
 #: Default methods. Productivity and cost: DOMAIN.md (HALO Trust; Lao PDR planning figures).
 DEFAULT_METHODS: dict[str, MethodSpec] = {
     "nts": MethodSpec(
-        kind="nts", team_type="nts", productivity_m2_per_team_day=20_000.0,
-        cost_usd_per_team_day=300.0, cancel_share=_LM2023_CANCEL,
+        kind="nts",
+        team_type="nts",
+        productivity_m2_per_team_day=20_000.0,
+        cost_usd_per_team_day=300.0,
+        cancel_share=_LM2023_CANCEL,
         source="NTS visits 1-2 areas a day (assumed 2 ha/team-day; a 4-person team at "
-        "US$300/day, assumed); cancel share 32% (Landmine Monitor 2023)"),
+        "US$300/day, assumed); cancel share 32% (Landmine Monitor 2023)",
+    ),
     "ts": MethodSpec(
-        kind="ts", team_type="manual", productivity_m2_per_team_day=5_000.0,
-        cost_usd_per_team_day=400.0, reduce_share=_LM2023_REDUCE,
+        kind="ts",
+        team_type="manual",
+        productivity_m2_per_team_day=5_000.0,
+        cost_usd_per_team_day=400.0,
+        reduce_share=_LM2023_REDUCE,
         source="TS samples the area with a clearance team (assumed 0.5 ha/team-day); reduce "
-        "share 24/68 of the area left after NTS (Landmine Monitor 2023: 24% reduced)"),
+        "share 24/68 of the area left after NTS (Landmine Monitor 2023: 24% reduced)",
+    ),
     "ts_dog": MethodSpec(
-        kind="ts", team_type="dog", productivity_m2_per_team_day=8_000.0,
-        cost_usd_per_team_day=500.0, reduce_share=_LM2023_REDUCE,
+        kind="ts",
+        team_type="dog",
+        productivity_m2_per_team_day=8_000.0,
+        cost_usd_per_team_day=500.0,
+        reduce_share=_LM2023_REDUCE,
         source="mine detection dogs used for TS of mined land (DOMAIN.md; 0.8 ha/team-day and "
-        "US$500/day assumed); reduce share as for TS"),
+        "US$500/day assumed); reduce share as for TS",
+    ),
     "clearance_manual": MethodSpec(
-        kind="clearance", team_type="manual", productivity_m2_per_team_day=1_850.0,
+        kind="clearance",
+        team_type="manual",
+        productivity_m2_per_team_day=1_850.0,
         cost_usd_per_team_day=400.0,
         source="Lao PDR planning figure 41 ha/team/year over 220 working days = 1,850 m²/team-day; "
-        "US$400/team-day gives US$2,160/ha, inside Lao PDR's US$1,800-2,500/ha for CMR"),
+        "US$400/team-day gives US$2,160/ha, inside Lao PDR's US$1,800-2,500/ha for CMR",
+    ),
     "clearance_manual_mines": MethodSpec(
-        kind="clearance", team_type="manual", productivity_m2_per_team_day=300.0,
-        cost_usd_per_m2=0.7, cost_usd_per_team_day=400.0,
+        kind="clearance",
+        team_type="manual",
+        productivity_m2_per_team_day=300.0,
+        cost_usd_per_m2=0.7,
+        cost_usd_per_team_day=400.0,
         source="manual mine clearance 30 m²/deminer/day x 10 deminers (HALO Trust: 10-50); "
-        "US$400/team-day + US$0.7/m² = US$2.03/m², low end of US$2-39/m² (French 2006)"),
+        "US$400/team-day + US$0.7/m² = US$2.03/m², low end of US$2-39/m² (French 2006)",
+    ),
     "clearance_mechanical": MethodSpec(
-        kind="clearance", team_type="mechanical", productivity_m2_per_team_day=5_000.0,
-        cost_usd_per_m2=0.05, cost_usd_per_team_day=1_500.0,
+        kind="clearance",
+        team_type="mechanical",
+        productivity_m2_per_team_day=5_000.0,
+        cost_usd_per_m2=0.05,
+        cost_usd_per_team_day=1_500.0,
         source="mechanical assets clear thousands of m²/day on suitable ground (DOMAIN.md; 0.5 "
         "ha/team-day assumed); machine, crew and fuel US$1,500/day + US$0.05/m² manual "
-        "follow-up (assumed)"),
+        "follow-up (assumed)",
+    ),
 }
 
 
@@ -102,34 +134,50 @@ class MethodRules(Frozen):
     nts_method: str = Field("nts", description="Method of non-technical survey.")
     ts_method: str = Field("ts", description="Method of technical survey of CMR/UXO land.")
     ts_mines_method: str | None = Field(
-        "ts_dog", description="Method of TS where AP/AT mines are present (None: ts_method).")
+        "ts_dog", description="Method of TS where AP/AT mines are present (None: ts_method)."
+    )
     manual_method: str = Field("clearance_manual", description="Manual clearance of CMR/UXO.")
     manual_mines_method: str = Field(
-        "clearance_manual_mines", description="Manual clearance where AP/AT mines are present.")
+        "clearance_manual_mines", description="Manual clearance where AP/AT mines are present."
+    )
     mechanical_method: str | None = Field(
-        "clearance_mechanical", description="Mechanical clearance (None: never mechanical).")
+        "clearance_mechanical", description="Mechanical clearance (None: never mechanical)."
+    )
     nts_for_evidence: list[Literal["direct", "indirect", "none"]] = Field(
         default_factory=lambda: ["indirect", "none"],
         description="An SHA with this evidence gets NTS first (IMAS 07.11: survey before "
-        "clearance). An SHA with direct evidence is treated as a CHA.")
+        "clearance). An SHA with direct evidence is treated as a CHA.",
+    )
     ts_min_area_m2: float = Field(
-        10_000.0, ge=0, description="TS before clearance when the area left to clear is at least "
-        "this large, m² (small areas are cleared outright: TS would cost more than it saves).")
+        10_000.0,
+        ge=0,
+        description="TS before clearance when the area left to clear is at least "
+        "this large, m² (small areas are cleared outright: TS would cost more than it saves).",
+    )
     mechanical_landuse: list[str] = Field(
         default_factory=lambda: ["cropland", "paddy", "bare"],
-        description="Land-cover classes (landuse_frac_<class>) where machines work well.")
+        description="Land-cover classes (landuse_frac_<class>) where machines work well.",
+    )
     mechanical_min_share: float = Field(
-        0.5, ge=0, le=1, description="Mechanical when those classes cover at least this share.")
+        0.5, ge=0, le=1, description="Mechanical when those classes cover at least this share."
+    )
     mechanical_min_area_m2: float = Field(
-        20_000.0, ge=0, description="... and the area to clear is at least this large, m².")
+        20_000.0, ge=0, description="... and the area to clear is at least this large, m²."
+    )
     mixed_split: Literal["full", "equal"] = Field(
-        "full", description="How released area of an area holding both CMR and AP/AT mines is "
+        "full",
+        description="How released area of an area holding both CMR and AP/AT mines is "
         "reported: 'full' counts it in full under each convention (as Article 7 reports of the "
         "CCM and the Mine Ban Convention each do); 'equal' splits it half and half (donor "
-        "attribution without double counting).")
+        "attribution without double counting).",
+    )
     benefit_floor: float = Field(
-        0.05, ge=0, le=1, description="Benefit per m² released = floor + (1 - floor) x score: "
-        "every release has some value (Article 4 asks for all of it), the score ranks them.")
+        0.05,
+        ge=0,
+        le=1,
+        description="Benefit per m² released = floor + (1 - floor) x score: "
+        "every release has some value (Article 4 asks for all of it), the score ranks them.",
+    )
 
 
 class TeamSpec(Frozen):
@@ -137,15 +185,19 @@ class TeamSpec(Frozen):
 
     count: int = Field(ge=0, description="Number of teams of this type.")
     names: list[str] | None = Field(
-        None, description="Team names (default '<type>-1', '<type>-2', ...).")
+        None, description="Team names (default '<type>-1', '<type>-2', ...)."
+    )
     no_go_months: list[int] = Field(
-        default_factory=list, description="Calendar months (1-12) this type does not work.")
+        default_factory=list, description="Calendar months (1-12) this type does not work."
+    )
 
     @model_validator(mode="after")
     def _names_match(self) -> TeamSpec:
         if self.names is not None and len(self.names) != self.count:
-            msg = (f"{len(self.names)} team names given for count={self.count}; give one name "
-                   "per team or leave names out")
+            msg = (
+                f"{len(self.names)} team names given for count={self.count}; give one name "
+                "per team or leave names out"
+            )
             raise ValueError(msg)
         bad = [m for m in self.no_go_months if not 1 <= m <= 12]
         if bad:
@@ -186,31 +238,55 @@ class PlanningSettings(Frozen):
 
     methods: dict[str, MethodSpec] = Field(
         default_factory=lambda: dict(DEFAULT_METHODS),
-        description="Land-release methods by name, merged over DEFAULT_METHODS.")
+        description="Land-release methods by name, merged over DEFAULT_METHODS.",
+    )
     rules: MethodRules = Field(default_factory=MethodRules)
     teams: dict[str, TeamSpec] = Field(
         default_factory=lambda: dict(DEFAULT_TEAMS),
         description="Teams by type, merged over DEFAULT_TEAMS (count = 0 drops a type: the "
-        "rules then fall back to a method another type does).")
-    years: int = Field(5, ge=1, le=50, description="Plan horizon in calendar years from the "
-                       "start date's year (extended to the deadline's year when that is later).")
+        "rules then fall back to a method another type does).",
+    )
+    years: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Plan horizon in calendar years from the "
+        "start date's year (extended to the deadline's year when that is later).",
+    )
     budget_usd: float | list[float] | dict[int, float] = Field(
-        1_500_000.0, description="Budget per year, US$: one amount for every year, a list by "
+        1_500_000.0,
+        description="Budget per year, US$: one amount for every year, a list by "
         "plan year (the last repeats), or a table calendar year -> amount (a missing year takes "
-        "the latest earlier amount). Default US$1.5M/year (assumed, a provincial programme).")
+        "the latest earlier amount). Default US$1.5M/year (assumed, a provincial programme).",
+    )
     working_days_per_year: float = Field(
-        220.0, gt=0, le=366, description="Working days of a team in a full year without no-go "
-        "months (Lao PDR planning figure, DOMAIN.md); months off scale it down pro rata.")
+        220.0,
+        gt=0,
+        le=366,
+        description="Working days of a team in a full year without no-go "
+        "months (Lao PDR planning figure, DOMAIN.md); months off scale it down pro rata.",
+    )
     travel_allowance_share: float = Field(
-        0.1, ge=0, lt=1, description="Share of team-days kept for travel between tasks; the "
-        "optimiser plans with the rest, the schedule spends it on the road.")
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of team-days kept for travel between tasks; the "
+        "optimiser plans with the rest, the schedule spends it on the road.",
+    )
     hours_per_day: float = Field(8.0, gt=0, le=24, description="Working hours per day (travel).")
     travel_speed_kmh: float = Field(
-        20.0, gt=0, description="Speed on straight lines between area centroids when no travel "
-        "matrix is given, km/h (assumed: rural tracks).")
+        20.0,
+        gt=0,
+        description="Speed on straight lines between area centroids when no travel "
+        "matrix is given, km/h (assumed: rural tracks).",
+    )
     discount_rate: float = Field(
-        0.1, ge=0, lt=1, description="Benefit of a task done in plan year y counts "
-        "1/(1+rate)^y: land released earlier serves its users longer.")
+        0.1,
+        ge=0,
+        lt=1,
+        description="Benefit of a task done in plan year y counts "
+        "1/(1+rate)^y: land released earlier serves its users longer.",
+    )
     gap: float = Field(0.01, gt=0, lt=1, description="Relative MIP gap at which HiGHS stops.")
     time_limit_s: float = Field(60.0, gt=0, description="MILP time limit, seconds.")
     curve_levels: int = Field(10, ge=2, le=50, description="Budget levels of the budget curve.")
@@ -242,15 +318,24 @@ class PlanningSettings(Frozen):
         problems = []
         for name, m in self.methods.items():
             if m.team_type not in self.teams:
-                problems.append(f"methods.{name}.team_type={m.team_type!r} is not a team type "
-                                f"(teams: {sorted(self.teams)})")
+                problems.append(
+                    f"methods.{name}.team_type={m.team_type!r} is not a team type "
+                    f"(teams: {sorted(self.teams)})"
+                )
         r = self.rules
-        for key in ("nts_method", "ts_method", "ts_mines_method", "manual_method",
-                    "manual_mines_method", "mechanical_method"):
+        for key in (
+            "nts_method",
+            "ts_method",
+            "ts_mines_method",
+            "manual_method",
+            "manual_mines_method",
+            "mechanical_method",
+        ):
             name = getattr(r, key)
             if name is not None and name not in self.methods:
-                problems.append(f"rules.{key}={name!r} is not a method (methods: "
-                                f"{sorted(self.methods)})")
+                problems.append(
+                    f"rules.{key}={name!r} is not a method (methods: {sorted(self.methods)})"
+                )
         if problems:
             msg = "; ".join(problems)
             raise ValueError(msg)

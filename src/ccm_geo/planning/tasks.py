@@ -35,9 +35,26 @@ logger = logging.getLogger(__name__)
 
 #: Columns of the task table, in order (geometry last).
 TASK_COLUMNS = [
-    "task_id", "hazard_id", "step", "method", "kind", "team_type", "area_m2", "released_m2",
-    "expected_clear_m2", "cmr_m2", "mine_m2", "cost_usd", "team_days", "benefit",
-    "predecessor", "region", "score", "rank", "contamination", "assumptions",
+    "task_id",
+    "hazard_id",
+    "step",
+    "method",
+    "kind",
+    "team_type",
+    "area_m2",
+    "released_m2",
+    "expected_clear_m2",
+    "cmr_m2",
+    "mine_m2",
+    "cost_usd",
+    "team_days",
+    "benefit",
+    "predecessor",
+    "region",
+    "score",
+    "rank",
+    "contamination",
+    "assumptions",
 ]
 
 _KIND_SUFFIX = {"nts": "nts", "ts": "ts", "clearance": "clr"}
@@ -84,12 +101,17 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
 
     def usable(name: str | None) -> bool:
         return name is not None and settings.teams[methods[name].team_type].count > 0
+
     landuse_cols = [f"landuse_frac_{c}" for c in rules.mechanical_landuse]
     present = [c for c in landuse_cols if c in frame.columns]
-    mech_share = (frame[present].fillna(0.0).sum(axis=1).to_numpy() if present
-                  else np.zeros(len(frame)))
-    landuse_known = (frame[present].notna().any(axis=1).to_numpy() if present
-                     else np.zeros(len(frame), dtype=bool))
+    mech_share = (
+        frame[present].fillna(0.0).sum(axis=1).to_numpy() if present else np.zeros(len(frame))
+    )
+    landuse_known = (
+        frame[present].notna().any(axis=1).to_numpy()
+        if present
+        else np.zeros(len(frame), dtype=bool)
+    )
 
     rows: list[dict] = []
     for i, area in enumerate(frame.itertuples(index=False)):
@@ -106,21 +128,38 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         if area.status == "SHA" and area.evidence in rules.nts_for_evidence:
             m = methods[rules.nts_method]
             released = left * m.cancel_share
-            chain.append((rules.nts_method, m, left, released,
-                          f"SHA, evidence {area.evidence!r}: NTS first (IMAS 07.11)"))
+            chain.append(
+                (
+                    rules.nts_method,
+                    m,
+                    left,
+                    released,
+                    f"SHA, evidence {area.evidence!r}: NTS first (IMAS 07.11)",
+                )
+            )
             left -= released
         if left >= max(rules.ts_min_area_m2, _MIN_TASK_M2):
-            name = (rules.ts_mines_method if has_mine and usable(rules.ts_mines_method)
-                    else rules.ts_method)
+            name = (
+                rules.ts_mines_method
+                if has_mine and usable(rules.ts_mines_method)
+                else rules.ts_method
+            )
             m = methods[name]
             released = left * m.reduce_share
-            why = ("TS since the area to clear is >= "
-                   f"{rules.ts_min_area_m2:,.0f} m²" + ("; mines present" if has_mine else ""))
+            why = f"TS since the area to clear is >= {rules.ts_min_area_m2:,.0f} m²" + (
+                "; mines present" if has_mine else ""
+            )
             chain.append((name, m, left, released, why))
             left -= released
         if left >= _MIN_TASK_M2:
-            name, why = _clearance_method(rules, has_mine, left, mech_share[i], landuse_known[i],
-                                          usable(rules.mechanical_method))
+            name, why = _clearance_method(
+                rules,
+                has_mine,
+                left,
+                mech_share[i],
+                landuse_known[i],
+                usable(rules.mechanical_method),
+            )
             chain.append((name, methods[name], left, left, why))
 
         pred = None
@@ -128,20 +167,45 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
             task_id = f"{area.hazard_id}-{_KIND_SUFFIX[m.kind]}"
             team_days = worked / m.productivity_m2_per_team_day
             cost = m.cost_usd_per_m2 * worked + m.cost_usd_per_team_day * team_days
-            rows.append({
-                "task_id": task_id, "hazard_id": area.hazard_id, "step": step, "method": name,
-                "kind": m.kind, "team_type": m.team_type, "area_m2": worked,
-                "released_m2": released,
-                "expected_clear_m2": released if m.kind == "clearance" else 0.0,
-                "cmr_m2": released * cmr_factor, "mine_m2": released * mine_factor,
-                "cost_usd": cost, "team_days": team_days, "benefit": released * weight,
-                "predecessor": pred, "region": area.region, "score": float(area.score),
-                "rank": area.rank, "contamination": area.contamination,
-                "assumptions": _assumptions(name, m, worked, released, team_days, cost, total,
-                                            float(area.score), weight, why, rules.mixed_split,
-                                            has_cmr, has_mine),
-                "_row": i,
-            })
+            rows.append(
+                {
+                    "task_id": task_id,
+                    "hazard_id": area.hazard_id,
+                    "step": step,
+                    "method": name,
+                    "kind": m.kind,
+                    "team_type": m.team_type,
+                    "area_m2": worked,
+                    "released_m2": released,
+                    "expected_clear_m2": released if m.kind == "clearance" else 0.0,
+                    "cmr_m2": released * cmr_factor,
+                    "mine_m2": released * mine_factor,
+                    "cost_usd": cost,
+                    "team_days": team_days,
+                    "benefit": released * weight,
+                    "predecessor": pred,
+                    "region": area.region,
+                    "score": float(area.score),
+                    "rank": area.rank,
+                    "contamination": area.contamination,
+                    "assumptions": _assumptions(
+                        name,
+                        m,
+                        worked,
+                        released,
+                        team_days,
+                        cost,
+                        total,
+                        float(area.score),
+                        weight,
+                        why,
+                        rules.mixed_split,
+                        has_cmr,
+                        has_mine,
+                    ),
+                    "_row": i,
+                }
+            )
             pred = task_id
     if rows:
         table = pd.DataFrame(rows)
@@ -151,8 +215,7 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         geometry = []
     table = table[TASK_COLUMNS]
     logger.info("%d tasks from %d areas", len(table), len(frame))
-    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geometry, crs=crs).values,
-                            crs=crs)
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geometry, crs=crs).values, crs=crs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,14 +225,19 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
 def _checked(areas: gpd.GeoDataFrame) -> pd.DataFrame:
     """A copy with defaults filled in, after checking every row once (one error lists all)."""
     problems: list[str] = []
-    missing = [c for c in ("hazard_id", "status", "contamination", "score")
-               if c not in areas.columns]
+    missing = [
+        c for c in ("hazard_id", "status", "contamination", "score") if c not in areas.columns
+    ]
     if missing:
-        problems.append(f"missing column(s) {missing}: planning needs scored areas (run the "
-                        "scoring stage first)")
+        problems.append(
+            f"missing column(s) {missing}: planning needs scored areas (run the "
+            "scoring stage first)"
+        )
     if areas.crs is not None and areas.crs.is_geographic:
-        problems.append(f"CRS {areas.crs.to_string()} is geographic; reproject to the "
-                        "project's metric CRS (to_crs()) so that areas are in m²")
+        problems.append(
+            f"CRS {areas.crs.to_string()} is geographic; reproject to the "
+            "project's metric CRS (to_crs()) so that areas are in m²"
+        )
     if problems:
         msg = "areas: " + "; ".join(problems)
         raise InputError(msg)
@@ -185,7 +253,8 @@ def _checked(areas: gpd.GeoDataFrame) -> pd.DataFrame:
     if "evidence" not in frame.columns:
         frame["evidence"] = None
     frame["evidence"] = frame["evidence"].where(
-        frame["evidence"].notna(), np.where(frame["status"] == "CHA", "direct", "indirect"))
+        frame["evidence"].notna(), np.where(frame["status"] == "CHA", "direct", "indirect")
+    )
     bad_ev = frame.loc[~frame["evidence"].isin(["direct", "indirect", "none"]), "hazard_id"]
     if len(bad_ev):
         problems.append(f"evidence not one of direct, indirect, none for {bad_ev.tolist()[:10]}")
@@ -207,8 +276,9 @@ def _checked(areas: gpd.GeoDataFrame) -> pd.DataFrame:
         frame["region"] = "unknown"
     frame["region"] = frame["region"].fillna("unknown").astype(str)
     if "rank" not in frame.columns:
-        order = frame.sort_values(["score", "hazard_id"], ascending=[False, True],
-                                  kind="mergesort").index
+        order = frame.sort_values(
+            ["score", "hazard_id"], ascending=[False, True], kind="mergesort"
+        ).index
         frame.loc[order, "rank"] = np.arange(1, len(frame) + 1)
     frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce")
     return frame.sort_values("hazard_id", kind="mergesort").reset_index(drop=True)
@@ -221,36 +291,63 @@ def _convention_factors(has_cmr: bool, has_mine: bool, split: str) -> tuple[floa
     return float(has_cmr), float(has_mine)
 
 
-def _clearance_method(rules, has_mine: bool, left: float, mech_share: float,
-                      landuse_known: bool, mechanical_ok: bool) -> tuple[str, str]:
-    if (mechanical_ok and landuse_known
-            and mech_share >= rules.mechanical_min_share
-            and left >= rules.mechanical_min_area_m2):
+def _clearance_method(
+    rules, has_mine: bool, left: float, mech_share: float, landuse_known: bool, mechanical_ok: bool
+) -> tuple[str, str]:
+    if (
+        mechanical_ok
+        and landuse_known
+        and mech_share >= rules.mechanical_min_share
+        and left >= rules.mechanical_min_area_m2
+    ):
         return rules.mechanical_method, (
             f"mechanical: {'+'.join(rules.mechanical_landuse)} cover {mech_share:.0%} >= "
             f"{rules.mechanical_min_share:.0%} and {left:,.0f} m² >= "
-            f"{rules.mechanical_min_area_m2:,.0f} m²")
+            f"{rules.mechanical_min_area_m2:,.0f} m²"
+        )
     if has_mine:
         return rules.manual_mines_method, "manual mine clearance: AP/AT present"
     why = "manual: land cover unknown" if not landuse_known else "manual"
     return rules.manual_method, why
 
 
-def _assumptions(name: str, m: MethodSpec, worked: float, released: float, team_days: float,
-                 cost: float, total: float, score: float, weight: float, why: str, split: str,
-                 has_cmr: bool, has_mine: bool) -> str:
+def _assumptions(
+    name: str,
+    m: MethodSpec,
+    worked: float,
+    released: float,
+    team_days: float,
+    cost: float,
+    total: float,
+    score: float,
+    weight: float,
+    why: str,
+    split: str,
+    has_cmr: bool,
+    has_mine: bool,
+) -> str:
     if m.kind == "nts":
         release = f"cancels {m.cancel_share:.0%} = {released:,.0f} m²"
     elif m.kind == "ts":
         release = f"reduces {m.reduce_share:.1%} = {released:,.0f} m²"
     else:
         release = f"clears {released:,.0f} m²"
-    conv = ("CMR and mines: counted in full under each convention" if has_cmr and has_mine
-            and split == "full" else "CMR and mines: split half and half" if has_cmr
-            and has_mine else "CMR" if has_cmr else "mines" if has_mine else "other ordnance")
-    return (f"{name} ({why}) of {worked:,.0f} m² of {total:,.0f} m² suspected; "
-            f"{m.productivity_m2_per_team_day:,.0f} m²/team-day -> {team_days:,.2f} team-days; "
-            f"US${m.cost_usd_per_m2:g}/m² + US${m.cost_usd_per_team_day:,.0f}/team-day -> "
-            f"US${cost:,.0f}; {release}; {conv}; benefit = released x "
-            f"(floor + (1-floor) x score {score:.3f}) = {released:,.0f} x {weight:.3f}; "
-            f"source: {m.source}")
+    conv = (
+        "CMR and mines: counted in full under each convention"
+        if has_cmr and has_mine and split == "full"
+        else "CMR and mines: split half and half"
+        if has_cmr and has_mine
+        else "CMR"
+        if has_cmr
+        else "mines"
+        if has_mine
+        else "other ordnance"
+    )
+    return (
+        f"{name} ({why}) of {worked:,.0f} m² of {total:,.0f} m² suspected; "
+        f"{m.productivity_m2_per_team_day:,.0f} m²/team-day -> {team_days:,.2f} team-days; "
+        f"US${m.cost_usd_per_m2:g}/m² + US${m.cost_usd_per_team_day:,.0f}/team-day -> "
+        f"US${cost:,.0f}; {release}; {conv}; benefit = released x "
+        f"(floor + (1-floor) x score {score:.3f}) = {released:,.0f} x {weight:.3f}; "
+        f"source: {m.source}"
+    )

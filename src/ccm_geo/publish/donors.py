@@ -108,8 +108,10 @@ class Allocation:
         for d in self.donors:
             if key in (d.key, d.name):
                 return d
-        msg = (f"donor {key!r} is not in the project's [[donors]]; known: "
-               f"{[d.name for d in self.donors]} (keys {[d.key for d in self.donors]})")
+        msg = (
+            f"donor {key!r} is not in the project's [[donors]]; known: "
+            f"{[d.name for d in self.donors]} (keys {[d.key for d in self.donors]})"
+        )
         raise ConfigError(msg)
 
     def package(self, donor: str) -> pd.DataFrame:
@@ -138,17 +140,39 @@ class Allocation:
             env = d.envelope()
             env_total = float(sum(env.values())) if isinstance(env, dict) else float(env)
             cost = float(p["cost_usd"].sum())
-            rows.append({
-                "donor": d.key, "name": d.name, "tasks": len(p), "cost_usd": cost,
-                "currency": d.currency, "cost_currency": cost * d.exchange_rate,
-                "cmr_m2": float(p["cmr_m2"].sum()), "mine_m2": float(p["mine_m2"].sum()),
-                "regions": ";".join(sorted(p["region"].astype(str).unique())),
-                "envelope_usd": env_total, "min_grant_usd": d.min_grant_usd,
-                "max_grant_usd": _max_grant(d),
-            })
-        return pd.DataFrame(rows, columns=[
-            "donor", "name", "tasks", "cost_usd", "currency", "cost_currency", "cmr_m2",
-            "mine_m2", "regions", "envelope_usd", "min_grant_usd", "max_grant_usd"])
+            rows.append(
+                {
+                    "donor": d.key,
+                    "name": d.name,
+                    "tasks": len(p),
+                    "cost_usd": cost,
+                    "currency": d.currency,
+                    "cost_currency": cost * d.exchange_rate,
+                    "cmr_m2": float(p["cmr_m2"].sum()),
+                    "mine_m2": float(p["mine_m2"].sum()),
+                    "regions": ";".join(sorted(p["region"].astype(str).unique())),
+                    "envelope_usd": env_total,
+                    "min_grant_usd": d.min_grant_usd,
+                    "max_grant_usd": _max_grant(d),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "donor",
+                "name",
+                "tasks",
+                "cost_usd",
+                "currency",
+                "cost_currency",
+                "cmr_m2",
+                "mine_m2",
+                "regions",
+                "envelope_usd",
+                "min_grant_usd",
+                "max_grant_usd",
+            ],
+        )
 
     def funding_gap(self) -> pd.DataFrame:
         """The programme funding gap: planned cost, cost proposed to donors, and what remains.
@@ -164,20 +188,33 @@ class Allocation:
         c = self.candidates.assign(
             funded=self.funded_by.notna().to_numpy(),
             year=self.candidates["year"].astype(int).astype(str),
-            region=self.candidates["region"].astype(str))
+            region=self.candidates["region"].astype(str),
+        )
         c["funded_usd"] = np.where(c["funded"], c["cost_usd"], 0.0)
         c["gap_cmr_m2"] = np.where(c["funded"], 0.0, c["cmr_m2"])
         c["gap_mine_m2"] = np.where(c["funded"], 0.0, c["mine_m2"])
         c["tasks_unfunded"] = (~c["funded"]).astype(int)
         cols = ["cost_usd", "funded_usd", "gap_cmr_m2", "gap_mine_m2", "tasks_unfunded"]
-        parts = [c.groupby(["year", "region"], sort=True)[cols].sum().reset_index(),
-                 c.groupby("year", sort=True)[cols].sum().reset_index().assign(region="all"),
-                 c[cols].sum().to_frame().T.assign(year="all", region="all")]
+        parts = [
+            c.groupby(["year", "region"], sort=True)[cols].sum().reset_index(),
+            c.groupby("year", sort=True)[cols].sum().reset_index().assign(region="all"),
+            c[cols].sum().to_frame().T.assign(year="all", region="all"),
+        ]
         out = pd.concat(parts, ignore_index=True).rename(columns={"cost_usd": "planned_usd"})
         out["gap_usd"] = out["planned_usd"] - out["funded_usd"]
         out["tasks_unfunded"] = out["tasks_unfunded"].astype(int)
-        return out[["year", "region", "planned_usd", "funded_usd", "gap_usd", "gap_cmr_m2",
-                    "gap_mine_m2", "tasks_unfunded"]]
+        return out[
+            [
+                "year",
+                "region",
+                "planned_usd",
+                "funded_usd",
+                "gap_usd",
+                "gap_cmr_m2",
+                "gap_mine_m2",
+                "tasks_unfunded",
+            ]
+        ]
 
 
 def match_donors(
@@ -235,9 +272,12 @@ def match_donors(
     ben = cand["benefit"].to_numpy(dtype=float)
     positive = ben[ben > 0]
     penalty = float(region_penalty * (np.median(positive) if len(positive) else 1.0))
-    pair_frame = pd.DataFrame({
-        "task_id": cand["task_id"].to_numpy()[pairs[:, 0]] if len(pairs) else [],
-        "donor": [donors[j].key for j in pairs[:, 1]] if len(pairs) else []})
+    pair_frame = pd.DataFrame(
+        {
+            "task_id": cand["task_id"].to_numpy()[pairs[:, 0]] if len(pairs) else [],
+            "donor": [donors[j].key for j in pairs[:, 1]] if len(pairs) else [],
+        }
+    )
     model = _Model.build(cand, donors, pairs, penalty)
     greedy = _greedy(model)
     result = ("greedy", model.objective(greedy), float("nan"), float("nan"))
@@ -266,18 +306,32 @@ def match_donors(
         funded[pairs[k, 0]] = donors[pairs[k, 1]].key
     status, objective, bound, rel_gap = result
     alloc = Allocation(
-        candidates=cand, funded_by=pd.Series(funded, index=cand["task_id"].to_numpy(),
-                                             name="funded_by", dtype=object),
-        donors=donors, eligible=pair_frame, status=status, objective=float(objective),
-        bound=float(bound), gap=float(rel_gap), seconds=time.perf_counter() - t0,
-        region_penalty=penalty, default_channel=default_channel, notes=tuple(notes))
-    logger.info("donor matching: %s, %d of %d tasks proposed, gap %s", status,
-                int(alloc.funded_by.notna().sum()), len(cand), rel_gap)
+        candidates=cand,
+        funded_by=pd.Series(
+            funded, index=cand["task_id"].to_numpy(), name="funded_by", dtype=object
+        ),
+        donors=donors,
+        eligible=pair_frame,
+        status=status,
+        objective=float(objective),
+        bound=float(bound),
+        gap=float(rel_gap),
+        seconds=time.perf_counter() - t0,
+        region_penalty=penalty,
+        default_channel=default_channel,
+        notes=tuple(notes),
+    )
+    logger.info(
+        "donor matching: %s, %d of %d tasks proposed, gap %s",
+        status,
+        int(alloc.funded_by.notna().sum()),
+        len(cand),
+        rel_gap,
+    )
     return alloc
 
 
-def candidate_tasks(tasks: pd.DataFrame, *, default_channel: str = DEFAULT_CHANNEL
-                    ) -> pd.DataFrame:
+def candidate_tasks(tasks: pd.DataFrame, *, default_channel: str = DEFAULT_CHANNEL) -> pd.DataFrame:
     """The planned tasks a donor could fund, with the columns the matching uses.
 
     Returns
@@ -290,8 +344,10 @@ def candidate_tasks(tasks: pd.DataFrame, *, default_channel: str = DEFAULT_CHANN
     """
     missing = [c for c in REQUIRED_TASK_COLUMNS if c not in tasks.columns]
     if missing:
-        msg = (f"donor matching: the tasks lack columns {missing} (found {list(tasks.columns)}); "
-               "run the planning stage first, it writes them")
+        msg = (
+            f"donor matching: the tasks lack columns {missing} (found {list(tasks.columns)}); "
+            "run the planning stage first, it writes them"
+        )
         raise InputError(msg)
     year = pd.to_numeric(tasks["year"], errors="coerce")
     keep = year.notna().to_numpy().copy()
@@ -331,12 +387,14 @@ def task_activity(tasks: pd.DataFrame) -> pd.Series:
     """
     if "kind" in tasks.columns:
         kind = tasks["kind"].astype(str).str.lower()
-        return pd.Series(np.where(kind.isin(["nts", "ts"]), "survey", "clearance"),
-                         index=tasks.index, name="activity")
+        return pd.Series(
+            np.where(kind.isin(["nts", "ts"]), "survey", "clearance"),
+            index=tasks.index,
+            name="activity",
+        )
     method = tasks["method"].astype(str).str.lower()
-    survey = (method.str.fullmatch(r"n?ts(_.*)?") | method.str.contains("survey"))
-    return pd.Series(np.where(survey, "survey", "clearance"), index=tasks.index,
-                     name="activity")
+    survey = method.str.fullmatch(r"n?ts(_.*)?") | method.str.contains("survey")
+    return pd.Series(np.where(survey, "survey", "clearance"), index=tasks.index, name="activity")
 
 
 def eligibility(candidates: pd.DataFrame, donors: Sequence[DonorProfile]) -> np.ndarray:
@@ -372,8 +430,11 @@ def eligibility(candidates: pd.DataFrame, donors: Sequence[DonorProfile]) -> np.
             ok &= channel != "military"
         ok &= np.array([d.funds_year(int(y)) for y in year], dtype=bool)
         env = d.envelope()
-        room = (np.array([env.get(int(y), 0.0) for y in year]) if isinstance(env, dict)
-                else np.full(n, env))
+        room = (
+            np.array([env.get(int(y), 0.0) for y in year])
+            if isinstance(env, dict)
+            else np.full(n, env)
+        )
         ok &= cost <= np.minimum(room, _max_grant(d)) + _TOL
         out[:, j] = ok
     return out
@@ -393,8 +454,10 @@ def _check_donors(donors: tuple[DonorProfile, ...]) -> None:
     keys = [d.key for d in donors]
     dup = sorted({k for k in keys if keys.count(k) > 1})
     if dup:
-        msg = (f"donors: several [[donors]] entries have the key(s) {dup} (from their names or "
-               "slugs); give each a distinct `slug`")
+        msg = (
+            f"donors: several [[donors]] entries have the key(s) {dup} (from their names or "
+            "slugs); give each a distinct `slug`"
+        )
         raise ConfigError(msg)
 
 
@@ -430,16 +493,16 @@ class _Model:
         return self.A.shape[1] - self.n_donors + j
 
     @classmethod
-    def build(cls, cand: pd.DataFrame, donors: tuple[DonorProfile, ...], pairs: np.ndarray,
-              penalty: float) -> _Model:
+    def build(
+        cls, cand: pd.DataFrame, donors: tuple[DonorProfile, ...], pairs: np.ndarray, penalty: float
+    ) -> _Model:
         P, m = len(pairs), len(donors)
         cost = cand["cost_usd"].to_numpy(dtype=float)
         benefit = cand["benefit"].to_numpy(dtype=float)
         year = cand["year"].to_numpy(dtype=int)
         region_code = pd.factorize(cand["region"].astype(str), sort=True)[0]
         t_of, d_of = (pairs[:, 0], pairs[:, 1]) if P else (np.zeros(0, int), np.zeros(0, int))
-        z_uniques, z_codes = np.unique(region_code[t_of] * max(m, 1) + d_of,
-                                       return_inverse=True)
+        z_uniques, z_codes = np.unique(region_code[t_of] * max(m, 1) + d_of, return_inverse=True)
         n_z = len(z_uniques)
         pair_z = P + np.asarray(z_codes, dtype=np.int64)
         ncol = P + n_z + m
@@ -490,12 +553,30 @@ class _Model:
         up += [0.0] * (2 * P)
         r = n0
         A = sparse.csr_matrix(
-            (np.concatenate(vals) if vals else np.zeros(0),
-             (np.concatenate(rows) if rows else np.zeros(0, int),
-              np.concatenate(cols) if cols else np.zeros(0, int))), shape=(r, ncol))
-        return cls(c=c, A=A, lower=np.array(lo, dtype=float), upper=np.array(up, dtype=float),
-                   pairs=pairs, pair_z=pair_z, n_donors=m, cost=cost, benefit=benefit,
-                   year=year, region_code=region_code, donors=donors, penalty=penalty)
+            (
+                np.concatenate(vals) if vals else np.zeros(0),
+                (
+                    np.concatenate(rows) if rows else np.zeros(0, int),
+                    np.concatenate(cols) if cols else np.zeros(0, int),
+                ),
+            ),
+            shape=(r, ncol),
+        )
+        return cls(
+            c=c,
+            A=A,
+            lower=np.array(lo, dtype=float),
+            upper=np.array(up, dtype=float),
+            pairs=pairs,
+            pair_z=pair_z,
+            n_donors=m,
+            cost=cost,
+            benefit=benefit,
+            year=year,
+            region_code=region_code,
+            donors=donors,
+            penalty=penalty,
+        )
 
     def complete(self, y: np.ndarray) -> np.ndarray:
         """The full column vector (y, z, w) implied by a choice of pairs ``y``."""
@@ -551,8 +632,9 @@ def _greedy(model: _Model) -> np.ndarray:
             if taken[t] >= 0:
                 continue
             ks = np.flatnonzero(t_of == t)
-            options = sorted(ks, key=lambda k: (model.region_code[t] not in regions[d_of[k]],
-                                                d_of[k]))
+            options = sorted(
+                ks, key=lambda k: (model.region_code[t] not in regions[d_of[k]], d_of[k])
+            )
             for k in options:
                 j = d_of[k]
                 if fits(t, j):
@@ -584,13 +666,15 @@ def _greedy(model: _Model) -> np.ndarray:
     return model.complete(y)
 
 
-def _solve(model: _Model, start: np.ndarray, *, seed: int, gap: float, time_limit_s: float
-           ) -> tuple[str, np.ndarray, float] | None:
+def _solve(
+    model: _Model, start: np.ndarray, *, seed: int, gap: float, time_limit_s: float
+) -> tuple[str, np.ndarray, float] | None:
     """Solve with HiGHS from the greedy start; None when it finds nothing."""
     import highspy
 
-    h = new_highs(random_seed=int(seed), threads=1, time_limit=float(time_limit_s),
-                  mip_rel_gap=float(gap))
+    h = new_highs(
+        random_seed=int(seed), threads=1, time_limit=float(time_limit_s), mip_rel_gap=float(gap)
+    )
     csc = model.A.tocsc()
     csc.sort_indices()
     lp = highspy.HighsLp()
@@ -623,6 +707,11 @@ def _solve(model: _Model, start: np.ndarray, *, seed: int, gap: float, time_limi
     if not model.feasible(x):  # rounding: keep what is certainly feasible
         return None
     ms = highspy.HighsModelStatus
-    label = ("optimal" if status == ms.kOptimal else
-             "time_limit" if status == ms.kTimeLimit else h.modelStatusToString(status))
+    label = (
+        "optimal"
+        if status == ms.kOptimal
+        else "time_limit"
+        if status == ms.kTimeLimit
+        else h.modelStatusToString(status)
+    )
     return label, x, float(info.mip_dual_bound)

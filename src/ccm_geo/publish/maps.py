@@ -105,7 +105,7 @@ def priority_map(
     tiles = tiles if tiles is not None else settings.tiles
     ordered = _ordered(areas)
     detailed = ordered.iloc[: settings.max_detailed_areas]
-    rest = ordered.iloc[settings.max_detailed_areas:]
+    rest = ordered.iloc[settings.max_detailed_areas :]
     criteria = _criteria(areas)
     payload: dict[str, Any] = {
         "title": title,
@@ -117,8 +117,10 @@ def priority_map(
         "criteria": criteria if settings.show_criteria else [],
         "indicators": [c for c in settings.popup_indicators if c in areas.columns],
         "total": len(areas),
-        "classTotals": [int((ordered["priority_class"].astype(str).str.lower() == c).sum())
-                        for c in PRIORITY_CLASSES],
+        "classTotals": [
+            int((ordered["priority_class"].astype(str).str.lower() == c).sum())
+            for c in PRIORITY_CLASSES
+        ],
         "areas": _encode_areas(detailed, criteria, settings),
         "aggregate": _encode_aggregate(rest, settings) if len(rest) else None,
         "note": _note(len(detailed), len(rest), settings),
@@ -173,12 +175,16 @@ def _check_areas(areas: gpd.GeoDataFrame) -> None:
     """Raise one InputError naming every missing column, or a missing CRS."""
     missing = [c for c in REQUIRED_COLUMNS if c not in areas.columns]
     if missing:
-        msg = (f"priority map: the areas lack columns {missing} (found {list(areas.columns)}); "
-               "run the scoring stage first, it adds rank and priority_class")
+        msg = (
+            f"priority map: the areas lack columns {missing} (found {list(areas.columns)}); "
+            "run the scoring stage first, it adds rank and priority_class"
+        )
         raise InputError(msg)
     if areas.crs is None:
-        msg = ("priority map: the areas have no CRS; set the project's metric CRS "
-               "(GeoDataFrame.set_crs) before publishing")
+        msg = (
+            "priority map: the areas have no CRS; set the project's metric CRS "
+            "(GeoDataFrame.set_crs) before publishing"
+        )
         raise InputError(msg)
 
 
@@ -193,15 +199,17 @@ def _ordered(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _criteria(areas: gpd.GeoDataFrame) -> list[str]:
     """Criterion names from the value_<criterion> columns, in column order."""
-    return [c[len("value_"):] for c in areas.columns if c.startswith("value_")]
+    return [c[len("value_") :] for c in areas.columns if c.startswith("value_")]
 
 
 def _note(n_detailed: int, n_rest: int, settings: MapSettings) -> str | None:
     if not n_rest:
         return None
     km = settings.aggregate_cell_m / 1000
-    return (f"Showing the top {n_detailed:,} areas by rank in detail; the other {n_rest:,} are "
-            f"aggregated in {km:g} km cells (count and area).")
+    return (
+        f"Showing the top {n_detailed:,} areas by rank in detail; the other {n_rest:,} are "
+        f"aggregated in {km:g} km cells (count and area)."
+    )
 
 
 def _encode_areas(df: gpd.GeoDataFrame, criteria: list[str], settings: MapSettings) -> dict:
@@ -215,7 +223,8 @@ def _encode_areas(df: gpd.GeoDataFrame, criteria: list[str], settings: MapSettin
         "st": _texts(df, "status"),
         "rank": _numbers(df, "rank", 0),
         "score": _numbers(df, "score", 3),
-        "ha": _numbers(df, "area_m2", 2, scale=1e-4) if "area_m2" in df
+        "ha": _numbers(df, "area_m2", 2, scale=1e-4)
+        if "area_m2" in df
         else [round(a / 1e4, 2) for a in df.geometry.area],
         "region": _texts(df, "region"),
         "contam": _texts(df, "contamination"),
@@ -241,13 +250,18 @@ def _encode_aggregate(rest: gpd.GeoDataFrame, settings: MapSettings) -> dict:
     pts = shapely.get_coordinates(rest.geometry.representative_point().values)
     ix = np.floor(pts[:, 0] / cell).astype(np.int64)
     iy = np.floor(pts[:, 1] / cell).astype(np.int64)
-    area = (pd.to_numeric(rest["area_m2"], errors="coerce").to_numpy() if "area_m2" in rest
-            else rest.geometry.area.to_numpy())
+    area = (
+        pd.to_numeric(rest["area_m2"], errors="coerce").to_numpy()
+        if "area_m2" in rest
+        else rest.geometry.area.to_numpy()
+    )
     cls = rest["priority_class"].astype(str).str.lower().to_numpy()
-    frame = pd.DataFrame({"ix": ix, "iy": iy, "area": area,
-                          "high": cls == "high", "medium": cls == "medium"})
+    frame = pd.DataFrame(
+        {"ix": ix, "iy": iy, "area": area, "high": cls == "high", "medium": cls == "medium"}
+    )
     agg = frame.groupby(["ix", "iy"], sort=True).agg(
-        n=("area", "size"), area=("area", "sum"), high=("high", "sum"), medium=("medium", "sum"))
+        n=("area", "size"), area=("area", "sum"), high=("high", "sum"), medium=("medium", "sum")
+    )
     x0 = agg.index.get_level_values("ix").to_numpy() * cell
     y0 = agg.index.get_level_values("iy").to_numpy() * cell
     boxes = shapely.box(x0, y0, x0 + cell, y0 + cell)
@@ -272,29 +286,40 @@ def _encode_context(context: Context | None, settings: MapSettings) -> dict:
             continue
         gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
         if gdf.crs is None:
-            msg = (f"priority map: context layer '{name}' has no CRS; load it through "
-                   "ccm_geo so it is in the project's metric CRS")
+            msg = (
+                f"priority map: context layer '{name}' has no CRS; load it through "
+                "ccm_geo so it is in the project's metric CRS"
+            )
             raise InputError(msg)
         p = settings.precision
         if name == "admin":
-            geoms = shapely.simplify(gdf.geometry.values, settings.context_simplify_m,
-                                     preserve_topology=True)
-            out[name] = {"g": _encode_polygons(_to_wgs84(geoms, gdf.crs), p),
-                         "label": _texts(gdf, "region")}
+            geoms = shapely.simplify(
+                gdf.geometry.values, settings.context_simplify_m, preserve_topology=True
+            )
+            out[name] = {
+                "g": _encode_polygons(_to_wgs84(geoms, gdf.crs), p),
+                "label": _texts(gdf, "region"),
+            }
         elif name == "roads":
-            geoms = shapely.simplify(gdf.geometry.values, settings.context_simplify_m,
-                                     preserve_topology=True)
-            out[name] = {"g": _encode_lines(_to_wgs84(geoms, gdf.crs), p),
-                         "label": _texts(gdf, "road_class")}
+            geoms = shapely.simplify(
+                gdf.geometry.values, settings.context_simplify_m, preserve_topology=True
+            )
+            out[name] = {
+                "g": _encode_lines(_to_wgs84(geoms, gdf.crs), p),
+                "label": _texts(gdf, "road_class"),
+            }
         else:
             pts = _to_wgs84(gdf.geometry.representative_point().values, gdf.crs)
             xy = np.round(shapely.get_coordinates(pts) * 10**p).astype(np.int64)
             layer: dict[str, Any] = {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist()}
             if name == "accidents":
-                layer.update(id=_texts(gdf, "accident_id"), date=_dates(gdf, "date"),
-                             killed=_numbers(gdf, "killed", 0),
-                             injured=_numbers(gdf, "injured", 0),
-                             device=_texts(gdf, "device_type"))
+                layer.update(
+                    id=_texts(gdf, "accident_id"),
+                    date=_dates(gdf, "date"),
+                    killed=_numbers(gdf, "killed", 0),
+                    injured=_numbers(gdf, "injured", 0),
+                    device=_texts(gdf, "device_type"),
+                )
             elif name == "settlements":
                 layer.update(label=_texts(gdf, "name"), pop=_numbers(gdf, "population", 0))
             else:
@@ -371,8 +396,9 @@ def _encode_lines(geoms, precision: int) -> list[list[list[int]]]:
     return out
 
 
-def _delta_rings(coords: np.ndarray, offsets: np.ndarray, precision: int,
-                 *, closed: bool) -> list[list[int]]:
+def _delta_rings(
+    coords: np.ndarray, offsets: np.ndarray, precision: int, *, closed: bool
+) -> list[list[int]]:
     """Round to integers at ``10**precision`` and delta-encode each ring/line."""
     q = np.round(coords[:, :2] * 10**precision).astype(np.int64)
     d = np.empty_like(q)
@@ -441,14 +467,22 @@ def _render(payload: dict) -> str:
     from branca.element import Element, MacroElement
     from jinja2 import Template
 
-    m = folium.Map(location=[0, 0], zoom_start=2, tiles=None, prefer_canvas=True,
-                   control_scale=False, attribution_control=False, zoom_control=True)
+    m = folium.Map(
+        location=[0, 0],
+        zoom_start=2,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=False,
+        attribution_control=False,
+        zoom_control=True,
+    )
     m._id = MAP_NAME.removeprefix("map_")  # a stable name: same input, same page
     m.default_js = []  # folium's CDN Leaflet, jQuery, Bootstrap, awesome-markers: none needed
     m.default_css = []
     root = m.get_root()
-    root.header.add_child(Element(f"<title>{html.escape(payload['title'])}</title>"),
-                          name="ccm_title")
+    root.header.add_child(
+        Element(f"<title>{html.escape(payload['title'])}</title>"), name="ccm_title"
+    )
     root.header.add_child(Element(f"<style>{_leaflet_css()}</style>"), name="leaflet_css")
     root.header.add_child(Element(f"<style>{_CSS}</style>"), name="ccm_css")
     root.header.add_child(Element(f"<script>{_leaflet_js()}</script>"), name="leaflet_js")
@@ -466,8 +500,13 @@ def _render(payload: dict) -> str:
 def _script_json(obj: Any) -> str:
     """JSON safe inside a <script> element: no '<', '>' or '&' that could end it."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 @cache

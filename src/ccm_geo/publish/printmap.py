@@ -101,22 +101,52 @@ def print_map(
 
     _draw_areas(ax, areas, settings)
     counts = areas["priority_class"].astype(str).str.lower().value_counts()
-    handles = [Patch(facecolor=settings.palette[c], edgecolor="#222222",
-                     label=f"{c} priority ({int(counts.get(c, 0)):,})") for c in _CLASSES] \
-        + [Patch(facecolor="white", edgecolor="#222222", label=f"{s} ({_STATUS_LABEL[s]})",
-                 hatch=st["hatch"], linestyle=st["linestyle"])
-           for s, st in _STATUS_STYLE.items()
-           if "status" in areas.columns and (areas["status"] == s).any()] + handles
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-              frameon=False, title="Hazardous areas", title_fontsize=9, alignment="left")
+    handles = (
+        [
+            Patch(
+                facecolor=settings.palette[c],
+                edgecolor="#222222",
+                label=f"{c} priority ({int(counts.get(c, 0)):,})",
+            )
+            for c in _CLASSES
+        ]
+        + [
+            Patch(
+                facecolor="white",
+                edgecolor="#222222",
+                label=f"{s} ({_STATUS_LABEL[s]})",
+                hatch=st["hatch"],
+                linestyle=st["linestyle"],
+            )
+            for s, st in _STATUS_STYLE.items()
+            if "status" in areas.columns and (areas["status"] == s).any()
+        ]
+        + handles
+    )
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        frameon=False,
+        title="Hazardous areas",
+        title_fontsize=9,
+        alignment="left",
+    )
 
     _label_top(ax, areas, top_n)
     _scale_bar(ax, xmax - xmin)
     _north_arrow(ax)
     ax.set_title(title, fontsize=13, loc="left", parse_math=False)
-    fig.text(0.02, 0.015, f"{len(areas):,} hazardous areas; the top {min(top_n, len(areas))} "
-             f"by rank labelled. CRS: {areas.crs.to_string()}", fontsize=7, color="#444444",
-             parse_math=False)
+    fig.text(
+        0.02,
+        0.015,
+        f"{len(areas):,} hazardous areas; the top {min(top_n, len(areas))} "
+        f"by rank labelled. CRS: {areas.crs.to_string()}",
+        fontsize=7,
+        color="#444444",
+        parse_math=False,
+    )
     return fig
 
 
@@ -131,8 +161,10 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        msg = (f"cannot write a print map to {path}: the suffix {path.suffix!r} is not one of "
-               f"{sorted(FORMATS)}; name the file .png or .pdf")
+        msg = (
+            f"cannot write a print map to {path}: the suffix {path.suffix!r} is not one of "
+            f"{sorted(FORMATS)}; name the file .png or .pdf"
+        )
         raise InputError(msg)
     metadata = {"Software": None} if fmt == "png" else {"CreationDate": None, "Producer": None}
     with atomic_output(path) as tmp:
@@ -142,19 +174,25 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 # --------------------------------------------------------------------------------- helpers
 
-_STATUS_LABEL = {"CHA": "confirmed, solid", "SHA": "suspected, hatched",
-                 "released": "released, dotted"}
+_STATUS_LABEL = {
+    "CHA": "confirmed, solid",
+    "SHA": "suspected, hatched",
+    "released": "released, dotted",
+}
 
 
 def _check(areas: gpd.GeoDataFrame) -> None:
-    missing = [c for c in ("hazard_id", "geometry", "rank", "priority_class")
-               if c not in areas.columns]
+    missing = [
+        c for c in ("hazard_id", "geometry", "rank", "priority_class") if c not in areas.columns
+    ]
     if missing:
-        msg = (f"print map: the areas lack columns {missing}; run the scoring stage first")
+        msg = f"print map: the areas lack columns {missing}; run the scoring stage first"
         raise InputError(msg)
     if areas.crs is None or not areas.crs.is_projected:
-        msg = (f"print map: the areas' CRS {areas.crs} is not a projected (metric) CRS; "
-               "reproject to the project's metric CRS (GeoDataFrame.to_crs)")
+        msg = (
+            f"print map: the areas' CRS {areas.crs} is not a projected (metric) CRS; "
+            "reproject to the project's metric CRS (GeoDataFrame.to_crs)"
+        )
         raise InputError(msg)
 
 
@@ -170,8 +208,7 @@ def _extent(areas, context) -> tuple[float, float, float, float]:
 def _draw_areas(ax, areas, settings: MapSettings) -> None:
     """One collection per (class, status): colour for class, hatch and dashes for status."""
     cls = areas["priority_class"].astype(str).str.lower().where(lambda c: c.isin(_CLASSES), "")
-    status = (areas["status"].astype(str) if "status" in areas.columns
-              else cls.map(lambda _: "CHA"))
+    status = areas["status"].astype(str) if "status" in areas.columns else cls.map(lambda _: "CHA")
     status = status.where(status.isin(["SHA", "released"]), "CHA")  # unknown: solid
     for c in (*_CLASSES, ""):
         colour = settings.palette.get(c, "#bdbdbd")
@@ -180,9 +217,17 @@ def _draw_areas(ax, areas, settings: MapSettings) -> None:
             paths = _polygon_paths(areas.geometry.values[sel])
             if not paths:
                 continue
-            ax.add_collection(PathCollection(
-                paths, facecolor=colour, edgecolor="#222222", linewidth=style["linewidth"],
-                linestyle=style["linestyle"], hatch=style["hatch"], zorder=4))
+            ax.add_collection(
+                PathCollection(
+                    paths,
+                    facecolor=colour,
+                    edgecolor="#222222",
+                    linewidth=style["linewidth"],
+                    linestyle=style["linestyle"],
+                    hatch=style["hatch"],
+                    zorder=4,
+                )
+            )
 
 
 def _polygon_paths(geoms) -> list[MplPath]:
@@ -223,12 +268,25 @@ def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
 def _label_top(ax, areas, top_n: int) -> None:
     if top_n <= 0 or not len(areas):
         return
-    top = areas.assign(_r=areas["rank"], _id=areas["hazard_id"].astype(str)) \
-        .sort_values(["_r", "_id"], kind="stable").head(top_n)
+    top = (
+        areas.assign(_r=areas["rank"], _id=areas["hazard_id"].astype(str))
+        .sort_values(["_r", "_id"], kind="stable")
+        .head(top_n)
+    )
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     for hid, pt in zip(top["_id"], top.geometry.representative_point(), strict=True):
-        ax.text(pt.x, pt.y, hid, fontsize=7, ha="center", va="center", zorder=6,
-                path_effects=halo, parse_math=False, clip_on=True)
+        ax.text(
+            pt.x,
+            pt.y,
+            hid,
+            fontsize=7,
+            ha="center",
+            va="center",
+            zorder=6,
+            path_effects=halo,
+            parse_math=False,
+            clip_on=True,
+        )
 
 
 def _scale_bar(ax, width_m: float) -> None:
@@ -237,9 +295,19 @@ def _scale_bar(ax, width_m: float) -> None:
     k = 10 ** math.floor(math.log10(target))
     length = max(m * k for m in (1, 2, 5) if m * k <= target)
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    bar = AnchoredSizeBar(ax.transData, length, label, "lower left", pad=0.6, borderpad=0.8,
-                          sep=4, frameon=True, size_vertical=width_m / 250, color="black",
-                          fontproperties={"size": 8})
+    bar = AnchoredSizeBar(
+        ax.transData,
+        length,
+        label,
+        "lower left",
+        pad=0.6,
+        borderpad=0.8,
+        sep=4,
+        frameon=True,
+        size_vertical=width_m / 250,
+        color="black",
+        fontproperties={"size": 8},
+    )
     bar.patch.set_alpha(0.85)
     bar.set_gid("scale_bar")
     ax.add_artist(bar)
@@ -247,9 +315,17 @@ def _scale_bar(ax, width_m: float) -> None:
 
 def _north_arrow(ax) -> None:
     """An arrow and N at the top right (grid north of the metric CRS)."""
-    ann = ax.annotate("N", xy=(0.955, 0.95), xytext=(0.955, 0.84), xycoords="axes fraction",
-                      textcoords="axes fraction", ha="center", va="top", fontsize=11,
-                      fontweight="bold", arrowprops={"facecolor": "black", "width": 4,
-                                                     "headwidth": 11, "headlength": 10},
-                      zorder=7)
+    ann = ax.annotate(
+        "N",
+        xy=(0.955, 0.95),
+        xytext=(0.955, 0.84),
+        xycoords="axes fraction",
+        textcoords="axes fraction",
+        ha="center",
+        va="top",
+        fontsize=11,
+        fontweight="bold",
+        arrowprops={"facecolor": "black", "width": 4, "headwidth": 11, "headlength": 10},
+        zorder=7,
+    )
     ann.set_gid("north_arrow")

@@ -204,24 +204,37 @@ def write_requests(
     chosen = list(allocation.donors) if donor is None else [allocation.donor(donor)]
     written: dict[str, list[Path]] = {}
     for d in chosen:
-        content = request_content(d, allocation, areas, tasks, milestones, deadline, context,
-                                  project_name=project_name, planning=planning,
-                                  map_settings=settings)
+        content = request_content(
+            d,
+            allocation,
+            areas,
+            tasks,
+            milestones,
+            deadline,
+            context,
+            project_name=project_name,
+            planning=planning,
+            map_settings=settings,
+        )
         fragment = None
         if interactive_map and len(content.tasks):
             fragment, note = _map_fragment(d, content, areas, context, settings)
             if note:
                 content = _with_note(content, note)
         folder = out / d.key
-        paths = [_write_text(render_request_html(content, map_fragment=fragment),
-                             folder / "request.html")]
+        paths = [
+            _write_text(
+                render_request_html(content, map_fragment=fragment), folder / "request.html"
+            )
+        ]
         if pdf:
             paths.append(write_request_pdf(content, folder / "request.pdf"))
         paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
         paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
         written[d.key] = paths
-    programme = render_programme_html(areas, allocation, milestones, deadline,
-                                      project_name=project_name, map_settings=settings)
+    programme = render_programme_html(
+        areas, allocation, milestones, deadline, project_name=project_name, map_settings=settings
+    )
     written["programme"] = [_write_text(programme, out / "programme.html")]
     return written
 
@@ -281,16 +294,23 @@ def request_content(
     if "risk_education" in donor.thematic:
         ra = _risk_education(areas, allocation, donor, pop_col)
     return RequestContent(
-        donor=donor, project_name=project_name, tasks=package,
+        donor=donor,
+        project_name=project_name,
+        tasks=package,
         milestones=_package_milestones(package, donor),
-        totals=totals, programme=_programme_figures(allocation, donor),
+        totals=totals,
+        programme=_programme_figures(allocation, donor),
         deadline=_deadline_figures(deadline, totals),
-        progress=_progress(milestones), priority=_priority(package, areas),
-        victim_assistance=va, risk_education=ra,
-        assumptions=_assumptions(donor, allocation, package, planning, wdays, pop_col,
-                                 remote_min, speed_kmh, context),
+        progress=_progress(milestones),
+        priority=_priority(package, areas),
+        victim_assistance=va,
+        risk_education=ra,
+        assumptions=_assumptions(
+            donor, allocation, package, planning, wdays, pop_col, remote_min, speed_kmh, context
+        ),
         static_map_png=_static_map(package, areas, settings, title=donor.name),
-        notes=tuple(content_notes))
+        notes=tuple(content_notes),
+    )
 
 
 def render_request_html(content: RequestContent, *, map_fragment: str | None = None) -> str:
@@ -314,13 +334,25 @@ def render_request_html(content: RequestContent, *, map_fragment: str | None = N
 
     d = content.donor
     tables = _request_tables(content)
-    png = (base64.b64encode(content.static_map_png).decode("ascii")
-           if content.static_map_png else None)
-    return _env().get_template("request.html.j2").render(
-        c=content, d=d, L=d.label, tables=tables, totals=_totals_display(content),
-        png=png, map_fragment=Markup(map_fragment) if map_fragment else None,
-        summary=_summary_lines(content), achieve=_achieve_lines(content),
-        deadline_lines=_deadline_lines(content))
+    png = (
+        base64.b64encode(content.static_map_png).decode("ascii") if content.static_map_png else None
+    )
+    return (
+        _env()
+        .get_template("request.html.j2")
+        .render(
+            c=content,
+            d=d,
+            L=d.label,
+            tables=tables,
+            totals=_totals_display(content),
+            png=png,
+            map_fragment=Markup(map_fragment) if map_fragment else None,
+            summary=_summary_lines(content),
+            achieve=_achieve_lines(content),
+            deadline_lines=_deadline_lines(content),
+        )
+    )
 
 
 def render_programme_html(
@@ -344,40 +376,78 @@ def render_programme_html(
     overall = gap[(gap["year"] == "all") & (gap["region"] == "all")].iloc[0]
     form_f = _form_f(areas)
     alloc_table = _table(
-        "allocation", "Allocation per donor", totals,
-        [("name", "Donor", str), ("tasks", "Tasks", _int),
-         ("cost_usd", "Proposed, US$", _usd), ("cost_currency", "In its currency", _num),
-         ("currency", "Currency", str), ("cmr_m2", "CMR m²", _num),
-         ("mine_m2", "Mines m²", _num), ("regions", "Regions", str),
-         ("envelope_usd", "Envelope, US$", _usd)])
+        "allocation",
+        "Allocation per donor",
+        totals,
+        [
+            ("name", "Donor", str),
+            ("tasks", "Tasks", _int),
+            ("cost_usd", "Proposed, US$", _usd),
+            ("cost_currency", "In its currency", _num),
+            ("currency", "Currency", str),
+            ("cmr_m2", "CMR m²", _num),
+            ("mine_m2", "Mines m²", _num),
+            ("regions", "Regions", str),
+            ("envelope_usd", "Envelope, US$", _usd),
+        ],
+    )
     gap_table = _table(
-        "gap", "Remaining funding gap by year and region", gap,
-        [("year", "Year", str), ("region", "Region", str), ("planned_usd", "Planned, US$", _usd),
-         ("funded_usd", "Proposed to donors, US$", _usd), ("gap_usd", "Gap, US$", _usd),
-         ("gap_cmr_m2", "Unfunded CMR m²", _num), ("gap_mine_m2", "Unfunded mines m²", _num),
-         ("tasks_unfunded", "Unfunded tasks", _int)])
+        "gap",
+        "Remaining funding gap by year and region",
+        gap,
+        [
+            ("year", "Year", str),
+            ("region", "Region", str),
+            ("planned_usd", "Planned, US$", _usd),
+            ("funded_usd", "Proposed to donors, US$", _usd),
+            ("gap_usd", "Gap, US$", _usd),
+            ("gap_cmr_m2", "Unfunded CMR m²", _num),
+            ("gap_mine_m2", "Unfunded mines m²", _num),
+            ("tasks_unfunded", "Unfunded tasks", _int),
+        ],
+    )
     form_table = _table(
-        "form_f", "Article 7 Form F-style: area by status and region (m²)", form_f,
-        [("region", "Region", str), ("status", "Status", str), ("areas", "Areas", _int),
-         ("area_m2", "Area m²", _num), ("cmr_m2", "CMR m² (CCM)", _num),
-         ("mine_m2", "Mines m² (Mine Ban Convention)", _num)])
+        "form_f",
+        "Article 7 Form F-style: area by status and region (m²)",
+        form_f,
+        [
+            ("region", "Region", str),
+            ("status", "Status", str),
+            ("areas", "Areas", _int),
+            ("area_m2", "Area m²", _num),
+            ("cmr_m2", "CMR m² (CCM)", _num),
+            ("mine_m2", "Mines m² (Mine Ban Convention)", _num),
+        ],
+    )
     progress = _progress(milestones)
     tables = [alloc_table, gap_table, form_table]
     if len(progress):
         tables.append(_progress_table(progress, "Programme milestones (whole plan)"))
     settings = map_settings or MapSettings()
-    png = _static_map(allocation.candidates.assign(
-        _colour=allocation.funded_by.fillna("unfunded").to_numpy()),
-        areas, settings, title=project_name, by="_colour")
+    png = _static_map(
+        allocation.candidates.assign(_colour=allocation.funded_by.fillna("unfunded").to_numpy()),
+        areas,
+        settings,
+        title=project_name,
+        by="_colour",
+    )
     deadline_lines = _deadline_lines_raw(dict(deadline or {}))
-    return _env().get_template("programme.html.j2").render(
-        project_name=project_name, tables=tables,
-        png=base64.b64encode(png).decode("ascii") if png else None,
-        overall={k: _usd(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
-        overall_raw={k: float(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
-        deadline_lines=deadline_lines, allocation=allocation,
-        status=f"{allocation.status}, relative gap {_pct(allocation.gap)}, "
-               f"{allocation.seconds:.2f} s", notes=list(allocation.notes))
+    return (
+        _env()
+        .get_template("programme.html.j2")
+        .render(
+            project_name=project_name,
+            tables=tables,
+            png=base64.b64encode(png).decode("ascii") if png else None,
+            overall={k: _usd(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
+            overall_raw={k: float(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
+            deadline_lines=deadline_lines,
+            allocation=allocation,
+            status=f"{allocation.status}, relative gap {_pct(allocation.gap)}, "
+            f"{allocation.seconds:.2f} s",
+            notes=list(allocation.notes),
+        )
+    )
 
 
 def write_request_xlsx(content: RequestContent, path: str | Path) -> Path:
@@ -395,17 +465,36 @@ def write_request_xlsx(content: RequestContent, path: str | Path) -> Path:
     path = Path(path)
     with atomic_output(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"nan_inf_to_errors": True})
-        wb.set_properties({"title": f"{content.donor.label('title')}: {content.project_name}",
-                           "created": dt.datetime(2000, 1, 1)})
+        wb.set_properties(
+            {
+                "title": f"{content.donor.label('title')}: {content.project_name}",
+                "created": dt.datetime(2000, 1, 1),
+            }
+        )
         fmt = _xlsx_formats(wb, content.donor.currency)
-        _xlsx_sheet(wb, fmt, "summary", _summary_frame(content),
-                    {"item": ("text", 44), "value": ("num2", 18), "unit": ("text", 14)})
+        _xlsx_sheet(
+            wb,
+            fmt,
+            "summary",
+            _summary_frame(content),
+            {"item": ("text", 44), "value": ("num2", 18), "unit": ("text", 14)},
+        )
         for t in _request_tables(content):
-            if t["id"] in ("tasks", "milestones", "priority", "victim_assistance",
-                           "risk_education"):
+            if t["id"] in (
+                "tasks",
+                "milestones",
+                "priority",
+                "victim_assistance",
+                "risk_education",
+            ):
                 _xlsx_sheet(wb, fmt, t["id"], t["frame"], t["xlsx"])
-        _xlsx_sheet(wb, fmt, "assumptions", content.assumptions,
-                    {"item": ("text", 40), "value": ("text", 40), "source": ("wrap", 90)})
+        _xlsx_sheet(
+            wb,
+            fmt,
+            "assumptions",
+            content.assumptions,
+            {"item": ("text", 40), "value": ("text", 40), "source": ("wrap", 90)},
+        )
         wb.close()
     return path
 
@@ -426,14 +515,21 @@ def write_request_pdf(content: RequestContent, path: str | Path) -> Path:
     meta = {"Title": f"{d.label('title')}: {d.name}", "Creator": "ccm_geo", "CreationDate": None}
     with atomic_output(path) as tmp, PdfPages(tmp, metadata=meta) as pdf:
         fig = Figure(figsize=(8.27, 11.69))
-        fig.text(0.06, 0.96, f"{d.label('title')} — {d.name}", fontsize=15, weight="bold",
-                 va="top", usetex=False, parse_math=False)
+        fig.text(
+            0.06,
+            0.96,
+            f"{d.label('title')} — {d.name}",
+            fontsize=15,
+            weight="bold",
+            va="top",
+            usetex=False,
+            parse_math=False,
+        )
         fig.text(0.06, 0.935, content.project_name, fontsize=11, va="top", parse_math=False)
         lines = [f"{a}: {b}" for a, b in _summary_lines(content)]
         lines += [""] + _achieve_lines(content) + [""] + _deadline_lines(content)
         text = "\n".join(textwrap.fill(s, 100) if s else "" for s in lines)
-        fig.text(0.06, 0.91, text, fontsize=8, va="top", family="DejaVu Sans",
-                 parse_math=False)
+        fig.text(0.06, 0.91, text, fontsize=8, va="top", family="DejaVu Sans", parse_math=False)
         if content.static_map_png:
             import matplotlib.image as mpimg
 
@@ -443,10 +539,15 @@ def write_request_pdf(content: RequestContent, path: str | Path) -> Path:
         pdf.savefig(fig)
         for t in _request_tables(content):
             _pdf_table(pdf, t)
-        _pdf_table(pdf, {"title": d.label("assumptions"),
-                         "headers": ["Item", "Value", "Source"],
-                         "rows": content.assumptions.astype(str).to_numpy().tolist(),
-                         "widths": [28, 30, 70]})
+        _pdf_table(
+            pdf,
+            {
+                "title": d.label("assumptions"),
+                "headers": ["Item", "Value", "Source"],
+                "rows": content.assumptions.astype(str).to_numpy().tolist(),
+                "widths": [28, 30, 70],
+            },
+        )
     return path
 
 
@@ -479,22 +580,40 @@ def victim_assistance_needs(
         (injured), ``killed``, ``travel_min_health``, ``travel_source``, ``remote``. Empty when
         the accidents carry no survivor village.
     """
-    cols = ["settlement_id", "name", "region", "accidents", "survivors", "killed",
-            "travel_min_health", "travel_source", "remote"]
+    cols = [
+        "settlement_id",
+        "name",
+        "region",
+        "accidents",
+        "survivors",
+        "killed",
+        "travel_min_health",
+        "travel_source",
+        "remote",
+    ]
     acc = None if context is None else context.accidents
     if acc is None or "survivor_settlement_id" not in acc.columns:
         return pd.DataFrame(columns=cols)
-    a = pd.DataFrame({
-        "settlement_id": acc["survivor_settlement_id"],
-        "survivors": pd.to_numeric(acc.get("injured", 0), errors="coerce"),
-        "killed": pd.to_numeric(acc.get("killed", 0), errors="coerce")})
+    a = pd.DataFrame(
+        {
+            "settlement_id": acc["survivor_settlement_id"],
+            "survivors": pd.to_numeric(acc.get("injured", 0), errors="coerce"),
+            "killed": pd.to_numeric(acc.get("killed", 0), errors="coerce"),
+        }
+    )
     a = a[a["settlement_id"].notna() & (a["settlement_id"].astype(str) != "")]
     if not len(a):
         return pd.DataFrame(columns=cols)
     a["settlement_id"] = a["settlement_id"].astype(str)
-    g = a.groupby("settlement_id", sort=True).agg(
-        accidents=("survivors", "size"), survivors=("survivors", "sum"),
-        killed=("killed", "sum")).reset_index()
+    g = (
+        a.groupby("settlement_id", sort=True)
+        .agg(
+            accidents=("survivors", "size"),
+            survivors=("survivors", "sum"),
+            killed=("killed", "sum"),
+        )
+        .reset_index()
+    )
     g[["survivors", "killed"]] = g[["survivors", "killed"]].fillna(0).astype(int)
     s = context.settlements
     if s is None or not len(s):
@@ -520,8 +639,12 @@ def _env():
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("ccm_geo.publish", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=True)
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def _write_text(text: str, path: Path) -> Path:
@@ -539,8 +662,10 @@ def _with_note(content: RequestContent, note: str) -> RequestContent:
 def _check_areas(areas: gpd.GeoDataFrame) -> None:
     missing = [c for c in ("hazard_id", "region") if c not in areas.columns]
     if missing:
-        msg = (f"donor requests: the areas lack columns {missing} (found {list(areas.columns)}); "
-               "pass the scored areas of the scoring stage")
+        msg = (
+            f"donor requests: the areas lack columns {missing} (found {list(areas.columns)}); "
+            "pass the scored areas of the scoring stage"
+        )
         raise InputError(msg)
 
 
@@ -554,15 +679,20 @@ def _population_column(areas: pd.DataFrame) -> str | None:
 
     def radius(c: str) -> float:
         try:
-            return abs(float(c[len("population_within_"):].removesuffix("km")) - 5.0)
+            return abs(float(c[len("population_within_") :].removesuffix("km")) - 5.0)
         except ValueError:
             return math.inf
 
     return sorted(cols, key=lambda c: (radius(c), c))[0]
 
 
-def _package_frame(allocation: Allocation, donor: DonorProfile, areas: gpd.GeoDataFrame,
-                   tasks: gpd.GeoDataFrame, working_days: float) -> gpd.GeoDataFrame:
+def _package_frame(
+    allocation: Allocation,
+    donor: DonorProfile,
+    areas: gpd.GeoDataFrame,
+    tasks: gpd.GeoDataFrame,
+    working_days: float,
+) -> gpd.GeoDataFrame:
     """The donor's tasks with every display column, in candidate order, with geometry."""
     import geopandas as gpd
 
@@ -582,8 +712,9 @@ def _package_frame(allocation: Allocation, donor: DonorProfile, areas: gpd.GeoDa
     days = pd.to_numeric(pkg.get("team_days", np.nan), errors="coerce")
     pkg["team_months"] = days / (working_days / 12.0)
     pop_col = _population_column(areas)
-    pkg["beneficiaries"] = (pd.to_numeric(hid.map(a[pop_col]), errors="coerce")
-                            if pop_col else np.nan)
+    pkg["beneficiaries"] = (
+        pd.to_numeric(hid.map(a[pop_col]), errors="coerce") if pop_col else np.nan
+    )
     pkg["donor"] = donor.key
     pkg["currency"] = donor.currency
     # geometry: the task's own, else its area's
@@ -596,10 +727,14 @@ def _package_frame(allocation: Allocation, donor: DonorProfile, areas: gpd.GeoDa
         ag = areas.set_index(areas["hazard_id"].astype(str)).geometry
         ag = ag[~ag.index.duplicated()]
         fallback = ag.reindex(hid).to_numpy()
-        geom = fallback if geom is None else np.where(pd.isna(pd.Series(geom, dtype=object)),
-                                                      fallback, geom)
-    return gpd.GeoDataFrame(pkg.reset_index(drop=True), geometry=list(geom) if len(pkg) else [],
-                            crs=areas.crs)
+        geom = (
+            fallback
+            if geom is None
+            else np.where(pd.isna(pd.Series(geom, dtype=object)), fallback, geom)
+        )
+    return gpd.GeoDataFrame(
+        pkg.reset_index(drop=True), geometry=list(geom) if len(pkg) else [], crs=areas.crs
+    )
 
 
 def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
@@ -608,24 +743,40 @@ def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
         per_area = pkg.drop_duplicates("hazard_id")["beneficiaries"]
         ben = float(per_area.sum()) if per_area.notna().any() else None
     return {
-        "tasks": len(pkg), "cost_usd": float(pkg["cost_usd"].sum()),
+        "tasks": len(pkg),
+        "cost_usd": float(pkg["cost_usd"].sum()),
         "cost_currency": float(pkg["cost_currency"].sum()),
-        "area_m2": float(pkg["area_m2"].sum()), "cmr_m2": float(pkg["cmr_m2"].sum()),
+        "area_m2": float(pkg["area_m2"].sum()),
+        "cmr_m2": float(pkg["cmr_m2"].sum()),
         "mine_m2": float(pkg["mine_m2"].sum()),
         "team_months": float(pd.to_numeric(pkg["team_months"], errors="coerce").sum()),
-        "beneficiaries": ben, "beneficiaries_column": pop_col,
+        "beneficiaries": ben,
+        "beneficiaries_column": pop_col,
         "regions": sorted(pkg["region"].astype(str).unique().tolist()),
         "years": sorted(int(y) for y in pkg["year"].unique()),
     }
 
 
 def _package_milestones(pkg: pd.DataFrame, donor: DonorProfile) -> pd.DataFrame:
-    cols = ["year", "tasks", "area_m2", "cmr_m2", "mine_m2", "cost_usd", "cost_currency",
-            "cum_cost_share"]
+    cols = [
+        "year",
+        "tasks",
+        "area_m2",
+        "cmr_m2",
+        "mine_m2",
+        "cost_usd",
+        "cost_currency",
+        "cum_cost_share",
+    ]
     if not len(pkg):
         return pd.DataFrame(columns=cols)
-    m = pkg.assign(tasks=1).groupby("year", sort=True)[
-        ["tasks", "area_m2", "cmr_m2", "mine_m2", "cost_usd", "cost_currency"]].sum()
+    m = (
+        pkg.assign(tasks=1)
+        .groupby("year", sort=True)[
+            ["tasks", "area_m2", "cmr_m2", "mine_m2", "cost_usd", "cost_currency"]
+        ]
+        .sum()
+    )
     m = m.reset_index()
     total = m["cost_usd"].sum()
     m["cum_cost_share"] = m["cost_usd"].cumsum() / total if total > 0 else 0.0
@@ -640,11 +791,17 @@ def _programme_figures(allocation: Allocation, donor: DonorProfile) -> dict[str,
     mine = float(allocation.package(donor.key)["cost_usd"].sum())
     gap_after = planned - proposed
     gap_without = gap_after + mine
-    return {"planned_usd": planned, "proposed_usd": proposed, "gap_usd": gap_after,
-            "gap_without_usd": gap_without, "donor_usd": mine,
-            "share_of_plan": mine / planned if planned > 0 else float("nan"),
-            "share_of_gap": mine / gap_without if gap_without > 0 else float("nan"),
-            "tasks_planned": len(cand), "tasks_unfunded": int((~funded).sum())}
+    return {
+        "planned_usd": planned,
+        "proposed_usd": proposed,
+        "gap_usd": gap_after,
+        "gap_without_usd": gap_without,
+        "donor_usd": mine,
+        "share_of_plan": mine / planned if planned > 0 else float("nan"),
+        "share_of_gap": mine / gap_without if gap_without > 0 else float("nan"),
+        "tasks_planned": len(cand),
+        "tasks_unfunded": int((~funded).sum()),
+    }
 
 
 def _deadline_figures(deadline: Mapping[str, Any] | None, totals: dict) -> dict[str, Any]:
@@ -675,26 +832,52 @@ def _priority(pkg: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
     for _, t in pkg.iterrows():
         h = t["hazard_id"]
         row = a.loc[h] if h in a.index else pd.Series(dtype=object)
-        parts = sorted(((c[len("contrib_"):], float(row[c])) for c in contrib
-                        if c in row and pd.notna(row[c])), key=lambda p: (-p[1], p[0]))
-        rows.append({
-            "task_id": t["task_id"], "hazard_id": h, "name": t.get("name", ""),
-            "score": _float(row.get("score")), "rank": _float(row.get("rank")),
-            "priority_class": str(row.get("priority_class", "") or ""),
-            "explanation": str(row.get("explanation", "") or ""),
-            "contributions": "; ".join(f"{k} {v:.3f}" for k, v in parts if v != 0) or "—",
-        })
-    return pd.DataFrame(rows, columns=["task_id", "hazard_id", "name", "score", "rank",
-                                       "priority_class", "explanation", "contributions"])
+        parts = sorted(
+            (
+                (c[len("contrib_") :], float(row[c]))
+                for c in contrib
+                if c in row and pd.notna(row[c])
+            ),
+            key=lambda p: (-p[1], p[0]),
+        )
+        rows.append(
+            {
+                "task_id": t["task_id"],
+                "hazard_id": h,
+                "name": t.get("name", ""),
+                "score": _float(row.get("score")),
+                "rank": _float(row.get("rank")),
+                "priority_class": str(row.get("priority_class", "") or ""),
+                "explanation": str(row.get("explanation", "") or ""),
+                "contributions": "; ".join(f"{k} {v:.3f}" for k, v in parts if v != 0) or "—",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "task_id",
+            "hazard_id",
+            "name",
+            "score",
+            "rank",
+            "priority_class",
+            "explanation",
+            "contributions",
+        ],
+    )
 
 
-def _risk_education(areas: pd.DataFrame, allocation: Allocation, donor: DonorProfile,
-                    pop_col: str | None) -> pd.DataFrame:
+def _risk_education(
+    areas: pd.DataFrame, allocation: Allocation, donor: DonorProfile, pop_col: str | None
+) -> pd.DataFrame:
     """Hazards not released in the plan's first year, by region: where people need RE."""
     cand = allocation.candidates
     first = int(cand["year"].min()) if len(cand) else None
-    last_year = (cand.groupby(cand["hazard_id"].astype(str))["year"].max()
-                 if "hazard_id" in cand and len(cand) else pd.Series(dtype=float))
+    last_year = (
+        cand.groupby(cand["hazard_id"].astype(str))["year"].max()
+        if "hazard_id" in cand and len(cand)
+        else pd.Series(dtype=float)
+    )
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name))
     if "status" in a:
         a = a[a["status"].astype(str) != "released"]
@@ -703,21 +886,37 @@ def _risk_education(areas: pd.DataFrame, allocation: Allocation, donor: DonorPro
     a = a[done.isna() | (done > first if first is not None else True)]
     if donor.regions:
         a = a[a["region"].astype(str).isin(donor.regions)]
-    a = a.assign(cmr=a.get("contamination", "").map(
-        lambda s: bool(split_contamination(s) & CMR_TYPES)),
+    a = a.assign(
+        cmr=a.get("contamination", "").map(lambda s: bool(split_contamination(s) & CMR_TYPES)),
         area_m2=pd.to_numeric(a.get("area_m2", 0.0), errors="coerce"),
-        population=pd.to_numeric(a[pop_col], errors="coerce") if pop_col else np.nan)
-    g = a.groupby(a["region"].astype(str), sort=True).agg(
-        areas=("hazard_id", "size"), area_m2=("area_m2", "sum"), cmr_areas=("cmr", "sum"),
-        population_nearby=("population", "sum")).reset_index()
+        population=pd.to_numeric(a[pop_col], errors="coerce") if pop_col else np.nan,
+    )
+    g = (
+        a.groupby(a["region"].astype(str), sort=True)
+        .agg(
+            areas=("hazard_id", "size"),
+            area_m2=("area_m2", "sum"),
+            cmr_areas=("cmr", "sum"),
+            population_nearby=("population", "sum"),
+        )
+        .reset_index()
+    )
     if pop_col is None:
         g["population_nearby"] = np.nan
     return g
 
 
-def _assumptions(donor: DonorProfile, allocation: Allocation, pkg: pd.DataFrame,
-                 planning: PlanningSettings | None, wdays: float, pop_col: str | None,
-                 remote_min: float, speed_kmh: float, context: Context | None) -> pd.DataFrame:
+def _assumptions(
+    donor: DonorProfile,
+    allocation: Allocation,
+    pkg: pd.DataFrame,
+    planning: PlanningSettings | None,
+    wdays: float,
+    pop_col: str | None,
+    remote_min: float,
+    speed_kmh: float,
+    context: Context | None,
+) -> pd.DataFrame:
     rows: list[tuple[str, str, str]] = []
     methods = sorted(pkg["method"].astype(str).unique()) if len(pkg) else []
     if planning is not None:
@@ -726,62 +925,120 @@ def _assumptions(donor: DonorProfile, allocation: Allocation, pkg: pd.DataFrame,
             if m is None:
                 continue
             rows += [
-                (f"{name}: productivity", f"{m.productivity_m2_per_team_day:,.0f} m²/team-day",
-                 m.source or "planning settings"),
-                (f"{name}: cost per team-day", f"US${m.cost_usd_per_team_day:,.2f}",
-                 m.source or "planning settings"),
-                (f"{name}: cost per m²", f"US${m.cost_usd_per_m2:,.2f}",
-                 m.source or "planning settings")]
+                (
+                    f"{name}: productivity",
+                    f"{m.productivity_m2_per_team_day:,.0f} m²/team-day",
+                    m.source or "planning settings",
+                ),
+                (
+                    f"{name}: cost per team-day",
+                    f"US${m.cost_usd_per_team_day:,.2f}",
+                    m.source or "planning settings",
+                ),
+                (
+                    f"{name}: cost per m²",
+                    f"US${m.cost_usd_per_m2:,.2f}",
+                    m.source or "planning settings",
+                ),
+            ]
             if m.cancel_share or m.reduce_share:
-                rows.append((f"{name}: share released by survey",
-                             f"{max(m.cancel_share, m.reduce_share):.0%}", m.source))
+                rows.append(
+                    (
+                        f"{name}: share released by survey",
+                        f"{max(m.cancel_share, m.reduce_share):.0%}",
+                        m.source,
+                    )
+                )
     if "assumptions" in pkg.columns:
         for name in methods:
             texts = pkg.loc[pkg["method"].astype(str) == name, "assumptions"].dropna()
             if len(texts):
-                rows.append((f"{name}: figures of the planning stage", str(texts.iloc[0]),
-                             "task table (planning stage), first task of this method"))
+                rows.append(
+                    (
+                        f"{name}: figures of the planning stage",
+                        str(texts.iloc[0]),
+                        "task table (planning stage), first task of this method",
+                    )
+                )
     rows += [
-        ("Team-month", f"{wdays / 12:.2f} team-days",
-         f"{wdays:g} working days per team-year / 12 (planning settings; default: Lao PDR "
-         "planning figure, DOMAIN.md)"),
-        ("Exchange rate", f"1 US$ = {donor.exchange_rate:g} {donor.currency}",
-         donor.exchange_rate_source or "fixed in the project configuration (not fetched)"),
-        ("Implementing channel of tasks without one", allocation.default_channel,
-         "default channel of the donor matching (docs/requests.md)"),
-        ("Beneficiaries", pop_col or _NOT_ESTIMATED,
-         "people living within the radius of the hazardous area (criteria stage); the sum "
-         "over areas counts people near several areas more than once"),
-        ("CMR and mine area of a mixed area", "counted under each convention",
-         "as in the planning stage (rules.mixed_split) and in Article 7 reports"),
-        ("Donor matching", f"{allocation.status}, relative gap {_pct(allocation.gap)}",
-         f"HiGHS MILP; region penalty {allocation.region_penalty:,.1f} benefit units per "
-         "region in a package (5% of the median task benefit)"),
+        (
+            "Team-month",
+            f"{wdays / 12:.2f} team-days",
+            f"{wdays:g} working days per team-year / 12 (planning settings; default: Lao PDR "
+            "planning figure, DOMAIN.md)",
+        ),
+        (
+            "Exchange rate",
+            f"1 US$ = {donor.exchange_rate:g} {donor.currency}",
+            donor.exchange_rate_source or "fixed in the project configuration (not fetched)",
+        ),
+        (
+            "Implementing channel of tasks without one",
+            allocation.default_channel,
+            "default channel of the donor matching (docs/requests.md)",
+        ),
+        (
+            "Beneficiaries",
+            pop_col or _NOT_ESTIMATED,
+            "people living within the radius of the hazardous area (criteria stage); the sum "
+            "over areas counts people near several areas more than once",
+        ),
+        (
+            "CMR and mine area of a mixed area",
+            "counted under each convention",
+            "as in the planning stage (rules.mixed_split) and in Article 7 reports",
+        ),
+        (
+            "Donor matching",
+            f"{allocation.status}, relative gap {_pct(allocation.gap)}",
+            f"HiGHS MILP; region penalty {allocation.region_penalty:,.1f} benefit units per "
+            "region in a package (5% of the median task benefit)",
+        ),
     ]
     if "victim_assistance" in donor.thematic:
-        has_col = (context is not None and context.settlements is not None
-                   and "travel_min_health" in context.settlements.columns)
-        rows += [("Remote village", f"> {remote_min:g} min to the nearest health facility",
-                  "assumed: one hour to care"),
-                 ("Travel time to care",
-                  "travel_min_health of the criteria stage" if has_col
-                  else f"straight line at {speed_kmh:g} km/h",
-                  "criteria stage (road network)" if has_col else
-                  "assumed rural-track speed; straight lines underestimate the time")]
+        has_col = (
+            context is not None
+            and context.settlements is not None
+            and "travel_min_health" in context.settlements.columns
+        )
+        rows += [
+            (
+                "Remote village",
+                f"> {remote_min:g} min to the nearest health facility",
+                "assumed: one hour to care",
+            ),
+            (
+                "Travel time to care",
+                "travel_min_health of the criteria stage"
+                if has_col
+                else f"straight line at {speed_kmh:g} km/h",
+                "criteria stage (road network)"
+                if has_col
+                else "assumed rural-track speed; straight lines underestimate the time",
+            ),
+        ]
     return pd.DataFrame(rows, columns=["item", "value", "source"])
 
 
 def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
     s = context.settlements
-    out = pd.DataFrame({"settlement_id": s["settlement_id"].astype(str),
-                        "name": s["name"].astype(str) if "name" in s else ""})
+    out = pd.DataFrame(
+        {
+            "settlement_id": s["settlement_id"].astype(str),
+            "name": s["name"].astype(str) if "name" in s else "",
+        }
+    )
     if "region" in s.columns:
         out["region"] = s["region"].astype(str).to_numpy()
     elif context.admin is not None and "region" in context.admin.columns:
         import geopandas as gpd
 
-        j = gpd.sjoin(s[["geometry"]], context.admin[["region", "geometry"]].to_crs(s.crs),
-                      how="left", predicate="within")
+        j = gpd.sjoin(
+            s[["geometry"]],
+            context.admin[["region", "geometry"]].to_crs(s.crs),
+            how="left",
+            predicate="within",
+        )
         j = j[~j.index.duplicated()]
         out["region"] = j["region"].reindex(s.index).fillna("unknown").astype(str).to_numpy()
     else:
@@ -806,22 +1063,43 @@ def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
 def _form_f(areas: pd.DataFrame) -> pd.DataFrame:
     """Area by region and status, CMR apart from mines (a mixed area counts under each)."""
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name))
-    area = (pd.to_numeric(a["area_m2"], errors="coerce") if "area_m2" in a
-            else areas.geometry.area)
-    codes = (a["contamination"].map(split_contamination) if "contamination" in a
-             else pd.Series([frozenset()] * len(a), index=a.index))
-    f = pd.DataFrame({
-        "region": a["region"].astype(str), "status": a.get("status", "unknown"),
-        "area_m2": area.to_numpy(),
-        "cmr_m2": np.where(codes.map(lambda s: bool(s & CMR_TYPES)), area, 0.0),
-        "mine_m2": np.where(codes.map(lambda s: bool(s & MINE_TYPES)), area, 0.0)})
+    area = pd.to_numeric(a["area_m2"], errors="coerce") if "area_m2" in a else areas.geometry.area
+    codes = (
+        a["contamination"].map(split_contamination)
+        if "contamination" in a
+        else pd.Series([frozenset()] * len(a), index=a.index)
+    )
+    f = pd.DataFrame(
+        {
+            "region": a["region"].astype(str),
+            "status": a.get("status", "unknown"),
+            "area_m2": area.to_numpy(),
+            "cmr_m2": np.where(codes.map(lambda s: bool(s & CMR_TYPES)), area, 0.0),
+            "mine_m2": np.where(codes.map(lambda s: bool(s & MINE_TYPES)), area, 0.0),
+        }
+    )
     f["status"] = f["status"].astype(str)
-    g = f.groupby(["region", "status"], sort=True).agg(
-        areas=("area_m2", "size"), area_m2=("area_m2", "sum"), cmr_m2=("cmr_m2", "sum"),
-        mine_m2=("mine_m2", "sum")).reset_index()
-    tot = f.groupby("status", sort=True).agg(
-        areas=("area_m2", "size"), area_m2=("area_m2", "sum"), cmr_m2=("cmr_m2", "sum"),
-        mine_m2=("mine_m2", "sum")).reset_index().assign(region="all")
+    g = (
+        f.groupby(["region", "status"], sort=True)
+        .agg(
+            areas=("area_m2", "size"),
+            area_m2=("area_m2", "sum"),
+            cmr_m2=("cmr_m2", "sum"),
+            mine_m2=("mine_m2", "sum"),
+        )
+        .reset_index()
+    )
+    tot = (
+        f.groupby("status", sort=True)
+        .agg(
+            areas=("area_m2", "size"),
+            area_m2=("area_m2", "sum"),
+            cmr_m2=("cmr_m2", "sum"),
+            mine_m2=("mine_m2", "sum"),
+        )
+        .reset_index()
+        .assign(region="all")
+    )
     return pd.concat([g, tot[g.columns]], ignore_index=True)
 
 
@@ -870,12 +1148,18 @@ def _ben(v) -> str:
 def _money(currency: str):
     def fmt(v) -> str:
         return f"{float(v):,.0f} {currency}" if _finite(v) else "—"
+
     fmt.currency = currency
     return fmt
 
 
-def _table(tid: str, title: str, frame: pd.DataFrame, spec: list[tuple[str, str, Any]],
-           xlsx: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
+def _table(
+    tid: str,
+    title: str,
+    frame: pd.DataFrame,
+    spec: list[tuple[str, str, Any]],
+    xlsx: dict[str, tuple[str, int]] | None = None,
+) -> dict[str, Any]:
     """A table for every format: headers, display rows, the frame and the xlsx formats."""
     spec = [s for s in spec if s[0] in frame.columns]
     rows = [[fmt(r[key]) for key, _, fmt in spec] for _, r in frame.iterrows()]
@@ -886,26 +1170,58 @@ def _table(tid: str, title: str, frame: pd.DataFrame, spec: list[tuple[str, str,
     for key, header, fmt in spec:
         kind = (xlsx or {}).get(key)
         if kind is None:
-            kind = (("usd", 16) if fmt is _usd else ("int", 10) if fmt is _int else
-                    ("year", 8) if fmt is _year else ("pct", 12) if fmt is _pct else
-                    ("cur", 16) if getattr(fmt, "currency", None) else
-                    ("num2", 12) if fmt is _num2 else ("text", max(10, min(60, len(header) + 4)))
-                    if fmt is str else ("num", 14))
+            kind = (
+                ("usd", 16)
+                if fmt is _usd
+                else ("int", 10)
+                if fmt is _int
+                else ("year", 8)
+                if fmt is _year
+                else ("pct", 12)
+                if fmt is _pct
+                else ("cur", 16)
+                if getattr(fmt, "currency", None)
+                else ("num2", 12)
+                if fmt is _num2
+                else ("text", max(10, min(60, len(header) + 4)))
+                if fmt is str
+                else ("num", 14)
+            )
         xf[header] = kind
-    widths = [max(6, min(40, max([len(h)] + [len(r[i]) for r in rows]))) for i, (_, h, _) in
-              enumerate(spec)]
-    return {"id": tid, "title": title, "headers": [h for _, h, _ in spec], "rows": rows,
-            "numeric": numeric, "frame": data, "xlsx": xf, "widths": widths}
+    widths = [
+        max(6, min(40, max([len(h)] + [len(r[i]) for r in rows])))
+        for i, (_, h, _) in enumerate(spec)
+    ]
+    return {
+        "id": tid,
+        "title": title,
+        "headers": [h for _, h, _ in spec],
+        "rows": rows,
+        "numeric": numeric,
+        "frame": data,
+        "xlsx": xf,
+        "widths": widths,
+    }
 
 
 def _progress_table(progress: pd.DataFrame, title: str) -> dict[str, Any]:
-    return _table("progress", title, progress, [
-        ("year", "Year", _year), ("released_m2", "Released m²", _num),
-        ("cmr_m2", "CMR m²", _num), ("mine_m2", "Mines m²", _num),
-        ("tasks_completed", "Tasks", _int), ("tasks", "Tasks", _int),
-        ("cost_usd", "Cost, US$", _usd), ("progress_share", "Cumulative share", _pct),
-        ("cumulative_share", "Cumulative share", _pct),
-        ("cmr_remaining_m2", "CMR remaining m²", _num)])
+    return _table(
+        "progress",
+        title,
+        progress,
+        [
+            ("year", "Year", _year),
+            ("released_m2", "Released m²", _num),
+            ("cmr_m2", "CMR m²", _num),
+            ("mine_m2", "Mines m²", _num),
+            ("tasks_completed", "Tasks", _int),
+            ("tasks", "Tasks", _int),
+            ("cost_usd", "Cost, US$", _usd),
+            ("progress_share", "Cumulative share", _pct),
+            ("cumulative_share", "Cumulative share", _pct),
+            ("cmr_remaining_m2", "CMR remaining m²", _num),
+        ],
+    )
 
 
 def _request_tables(c: RequestContent) -> list[dict[str, Any]]:
@@ -914,45 +1230,106 @@ def _request_tables(c: RequestContent) -> list[dict[str, Any]]:
     cur = _money(d.currency)
     t = c.tasks
     tables = [
-        _table("tasks", L("tasks"), t, [
-            ("task_id", L("task_id"), str), ("hazard_id", "Hazard", str), ("name", "Name", str),
-            ("region", L("region"), str), ("area_m2", f"{L('area')} m²", _num),
-            ("area_ha", f"{L('area')} ha", _num2), ("cmr_m2", "CMR m²", _num),
-            ("mine_m2", "Mines m²", _num), ("method", L("method"), str),
-            ("channel", "Channel", str), ("cost_usd", f"{L('cost')} US$", _usd),
-            *([("cost_currency", f"{L('cost')} {d.currency}", cur)]
-              if d.currency != "USD" else []),
-            ("team_months", L("team_months"), _num2),
-            ("beneficiaries", L("beneficiaries"), _ben), ("year", L("year"), _year)]),
-        _table("milestones", L("milestones"), c.milestones, [
-            ("year", L("year"), _year), ("tasks", "Tasks", _int), ("area_m2", "Area m²", _num),
-            ("cmr_m2", "CMR m²", _num), ("mine_m2", "Mines m²", _num),
-            ("cost_usd", f"{L('cost')} US$", _usd),
-            *([("cost_currency", f"{L('cost')} {d.currency}", cur)]
-              if d.currency != "USD" else []),
-            ("cum_cost_share", "Cumulative share of cost", _pct)]),
+        _table(
+            "tasks",
+            L("tasks"),
+            t,
+            [
+                ("task_id", L("task_id"), str),
+                ("hazard_id", "Hazard", str),
+                ("name", "Name", str),
+                ("region", L("region"), str),
+                ("area_m2", f"{L('area')} m²", _num),
+                ("area_ha", f"{L('area')} ha", _num2),
+                ("cmr_m2", "CMR m²", _num),
+                ("mine_m2", "Mines m²", _num),
+                ("method", L("method"), str),
+                ("channel", "Channel", str),
+                ("cost_usd", f"{L('cost')} US$", _usd),
+                *(
+                    [("cost_currency", f"{L('cost')} {d.currency}", cur)]
+                    if d.currency != "USD"
+                    else []
+                ),
+                ("team_months", L("team_months"), _num2),
+                ("beneficiaries", L("beneficiaries"), _ben),
+                ("year", L("year"), _year),
+            ],
+        ),
+        _table(
+            "milestones",
+            L("milestones"),
+            c.milestones,
+            [
+                ("year", L("year"), _year),
+                ("tasks", "Tasks", _int),
+                ("area_m2", "Area m²", _num),
+                ("cmr_m2", "CMR m²", _num),
+                ("mine_m2", "Mines m²", _num),
+                ("cost_usd", f"{L('cost')} US$", _usd),
+                *(
+                    [("cost_currency", f"{L('cost')} {d.currency}", cur)]
+                    if d.currency != "USD"
+                    else []
+                ),
+                ("cum_cost_share", "Cumulative share of cost", _pct),
+            ],
+        ),
     ]
     if len(c.progress):
         tables.append(_progress_table(c.progress, f"{L('deadline')}: programme milestones"))
-    tables.append(_table("priority", L("priority"), c.priority, [
-        ("task_id", L("task_id"), str), ("hazard_id", "Hazard", str), ("name", "Name", str),
-        ("rank", "Rank", _int), ("score", "Score", lambda v: f"{v:.3f}" if _finite(v) else "—"),
-        ("priority_class", "Class", str), ("explanation", "Explanation", str),
-        ("contributions", "Contributions (weight × value)", str)],
-        xlsx={"explanation": ("wrap", 60), "contributions": ("wrap", 50)}))
+    tables.append(
+        _table(
+            "priority",
+            L("priority"),
+            c.priority,
+            [
+                ("task_id", L("task_id"), str),
+                ("hazard_id", "Hazard", str),
+                ("name", "Name", str),
+                ("rank", "Rank", _int),
+                ("score", "Score", lambda v: f"{v:.3f}" if _finite(v) else "—"),
+                ("priority_class", "Class", str),
+                ("explanation", "Explanation", str),
+                ("contributions", "Contributions (weight × value)", str),
+            ],
+            xlsx={"explanation": ("wrap", 60), "contributions": ("wrap", 50)},
+        )
+    )
     if c.victim_assistance is not None:
-        tables.append(_table("victim_assistance", L("victim_assistance"), c.victim_assistance, [
-            ("settlement_id", "Village id", str), ("name", "Village", str),
-            ("region", L("region"), str), ("accidents", "Accidents", _int),
-            ("survivors", "Survivors (injured)", _int), ("killed", "Killed", _int),
-            ("travel_min_health", "Minutes to care", _num),
-            ("remote", "Remote", lambda v: "yes" if bool(v) else "no"),
-            ("travel_source", "Travel time from", str)]))
+        tables.append(
+            _table(
+                "victim_assistance",
+                L("victim_assistance"),
+                c.victim_assistance,
+                [
+                    ("settlement_id", "Village id", str),
+                    ("name", "Village", str),
+                    ("region", L("region"), str),
+                    ("accidents", "Accidents", _int),
+                    ("survivors", "Survivors (injured)", _int),
+                    ("killed", "Killed", _int),
+                    ("travel_min_health", "Minutes to care", _num),
+                    ("remote", "Remote", lambda v: "yes" if bool(v) else "no"),
+                    ("travel_source", "Travel time from", str),
+                ],
+            )
+        )
     if c.risk_education is not None:
-        tables.append(_table("risk_education", L("risk_education"), c.risk_education, [
-            ("region", L("region"), str), ("areas", "Areas left after year 1", _int),
-            ("area_m2", "Area m²", _num), ("cmr_areas", "Areas with CMR", _int),
-            ("population_nearby", "People nearby (overlapping)", _ben)]))
+        tables.append(
+            _table(
+                "risk_education",
+                L("risk_education"),
+                c.risk_education,
+                [
+                    ("region", L("region"), str),
+                    ("areas", "Areas left after year 1", _int),
+                    ("area_m2", "Area m²", _num),
+                    ("cmr_areas", "Areas with CMR", _int),
+                    ("population_nearby", "People nearby (overlapping)", _ben),
+                ],
+            )
+        )
     return tables
 
 
@@ -970,8 +1347,12 @@ def _summary_lines(c: RequestContent) -> list[tuple[str, str]]:
         ("Cluster munition remnants (CCM)", f"{_num(t['cmr_m2'])} m²"),
         ("Mines (Mine Ban Convention)", f"{_num(t['mine_m2'])} m²"),
         ("Team-months", _num2(t["team_months"])),
-        ("Beneficiaries", _NOT_ESTIMATED if ben is None else
-         f"{_num(ben)} people ({t['beneficiaries_column']}, counted per area)"),
+        (
+            "Beneficiaries",
+            _NOT_ESTIMATED
+            if ben is None
+            else f"{_num(ben)} people ({t['beneficiaries_column']}, counted per area)",
+        ),
         ("Regions", ", ".join(t["regions"]) or "—"),
         ("Years", ", ".join(str(y) for y in t["years"]) or "—"),
     ]
@@ -980,8 +1361,10 @@ def _summary_lines(c: RequestContent) -> list[tuple[str, str]]:
 def _achieve_lines(c: RequestContent) -> list[str]:
     p, t = c.programme, c.totals
     if not t["tasks"]:
-        return ["No planned task fits this donor's constraints and envelope in this plan; the "
-                "programme's funding gap below shows what remains to be funded."]
+        return [
+            "No planned task fits this donor's constraints and envelope in this plan; the "
+            "programme's funding gap below shows what remains to be funded."
+        ]
     return [
         f"The plan costs {_usd(p['planned_usd'])} for {p['tasks_planned']:,d} tasks; donors "
         f"are asked for {_usd(p['proposed_usd'])} in all.",
@@ -1000,8 +1383,9 @@ def _deadline_lines(c: RequestContent) -> list[str]:
     lines = _deadline_lines_raw(c.deadline)
     share = c.deadline.get("package_cmr_share")
     if _finite(share):
-        lines.append(f"This package releases {_pct(share)} of the programme's CMR-contaminated "
-                     "area.")
+        lines.append(
+            f"This package releases {_pct(share)} of the programme's CMR-contaminated area."
+        )
     return lines
 
 
@@ -1009,55 +1393,79 @@ def _deadline_lines_raw(dl: Mapping[str, Any]) -> list[str]:
     if not dl or dl.get("deadline") is None:
         return ["No Article 4 deadline is configured for this programme."]
     meets = dl.get("meets")
-    lines = [f"Article 4 deadline: {dl['deadline']}. With the planned budget the CMR area "
-             f"{'is' if meets else 'is not'} released by then."]
+    lines = [
+        f"Article 4 deadline: {dl['deadline']}. With the planned budget the CMR area "
+        f"{'is' if meets else 'is not'} released by then."
+    ]
     if _finite(dl.get("cmr_total_m2")):
-        lines.append(f"CMR area: {_num(dl['cmr_total_m2'])} m² in all, "
-                     f"{_num(dl.get('cmr_released_m2'))} m² released by the deadline, "
-                     f"{_num(dl.get('cmr_remaining_m2'))} m² remaining.")
+        lines.append(
+            f"CMR area: {_num(dl['cmr_total_m2'])} m² in all, "
+            f"{_num(dl.get('cmr_released_m2'))} m² released by the deadline, "
+            f"{_num(dl.get('cmr_remaining_m2'))} m² remaining."
+        )
     if _finite(dl.get("budget_needed_per_year")):
-        lines.append(f"Budget needed to meet the deadline: "
-                     f"{_usd(dl['budget_needed_per_year'])} per year.")
+        lines.append(
+            f"Budget needed to meet the deadline: {_usd(dl['budget_needed_per_year'])} per year."
+        )
     fg = dl.get("funding_gap") or {}
     gaps = {k: v for k, v in fg.items() if _finite(v) and v > 0}
     if gaps:
-        lines.append("Shortfall against the configured budget: " + ", ".join(
-            f"{y}: {_usd(v)}" for y, v in sorted(gaps.items(), key=lambda kv: str(kv[0]))) + ".")
+        lines.append(
+            "Shortfall against the configured budget: "
+            + ", ".join(
+                f"{y}: {_usd(v)}" for y, v in sorted(gaps.items(), key=lambda kv: str(kv[0]))
+            )
+            + "."
+        )
     return lines
 
 
 def _totals_display(c: RequestContent) -> list[dict[str, Any]]:
     t = c.totals
-    return [{"key": k, "label": label, "value": float(t[k]), "text": fmt(t[k])}
-            for k, label, fmt in (
-                ("cost_usd", "Cost, US$", _usd), ("area_m2", "Area, m²", _num),
-                ("cmr_m2", "CMR, m²", _num), ("mine_m2", "Mines, m²", _num),
-                ("tasks", "Tasks", _int))]
+    return [
+        {"key": k, "label": label, "value": float(t[k]), "text": fmt(t[k])}
+        for k, label, fmt in (
+            ("cost_usd", "Cost, US$", _usd),
+            ("area_m2", "Area, m²", _num),
+            ("cmr_m2", "CMR, m²", _num),
+            ("mine_m2", "Mines, m²", _num),
+            ("tasks", "Tasks", _int),
+        )
+    ]
 
 
 def _summary_frame(c: RequestContent) -> pd.DataFrame:
     t, p = c.totals, c.programme
-    rows = [("Donor", c.donor.name, ""), ("Programme", c.project_name, ""),
-            ("Tasks", t["tasks"], "tasks"), ("Cost", t["cost_usd"], "US$"),
-            (f"Cost in {c.donor.currency}", t["cost_currency"], c.donor.currency),
-            ("Area", t["area_m2"], "m²"), ("Area", t["area_m2"] / 1e4, "ha"),
-            ("CMR area (CCM)", t["cmr_m2"], "m²"), ("Mine area (Mine Ban Convention)",
-                                                     t["mine_m2"], "m²"),
-            ("Team-months", t["team_months"], "team-months"),
-            ("Beneficiaries", t["beneficiaries"] if t["beneficiaries"] is not None
-             else _NOT_ESTIMATED, "people"),
-            ("Programme plan cost", p["planned_usd"], "US$"),
-            ("Proposed to all donors", p["proposed_usd"], "US$"),
-            ("Programme gap after all proposals", p["gap_usd"], "US$"),
-            ("Share of the plan", p["share_of_plan"], "share"),
-            ("Share of the gap without this contribution", p["share_of_gap"], "share")]
+    rows = [
+        ("Donor", c.donor.name, ""),
+        ("Programme", c.project_name, ""),
+        ("Tasks", t["tasks"], "tasks"),
+        ("Cost", t["cost_usd"], "US$"),
+        (f"Cost in {c.donor.currency}", t["cost_currency"], c.donor.currency),
+        ("Area", t["area_m2"], "m²"),
+        ("Area", t["area_m2"] / 1e4, "ha"),
+        ("CMR area (CCM)", t["cmr_m2"], "m²"),
+        ("Mine area (Mine Ban Convention)", t["mine_m2"], "m²"),
+        ("Team-months", t["team_months"], "team-months"),
+        (
+            "Beneficiaries",
+            t["beneficiaries"] if t["beneficiaries"] is not None else _NOT_ESTIMATED,
+            "people",
+        ),
+        ("Programme plan cost", p["planned_usd"], "US$"),
+        ("Proposed to all donors", p["proposed_usd"], "US$"),
+        ("Programme gap after all proposals", p["gap_usd"], "US$"),
+        ("Share of the plan", p["share_of_plan"], "share"),
+        ("Share of the gap without this contribution", p["share_of_gap"], "share"),
+    ]
     return pd.DataFrame(rows, columns=["item", "value", "unit"])
 
 
 def _xlsx_formats(wb, currency: str) -> dict[str, Any]:
     return {
-        "header": wb.add_format({"bold": True, "bg_color": "#dddddd", "border": 1,
-                                 "text_wrap": True, "valign": "top"}),
+        "header": wb.add_format(
+            {"bold": True, "bg_color": "#dddddd", "border": 1, "text_wrap": True, "valign": "top"}
+        ),
         "text": wb.add_format({"valign": "top"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
         "num": wb.add_format({"num_format": "#,##0", "valign": "top"}),
@@ -1070,8 +1478,9 @@ def _xlsx_formats(wb, currency: str) -> dict[str, Any]:
     }
 
 
-def _xlsx_sheet(wb, fmt: dict, name: str, frame: pd.DataFrame,
-                kinds: dict[str, tuple[str, int]]) -> None:
+def _xlsx_sheet(
+    wb, fmt: dict, name: str, frame: pd.DataFrame, kinds: dict[str, tuple[str, int]]
+) -> None:
     ws = wb.add_worksheet(name[:31])
     ws.freeze_panes(1, 0)
     for j, col in enumerate(frame.columns):
@@ -1102,18 +1511,31 @@ def _pdf_table(pdf, t: dict[str, Any], rows_per_page: int = 30) -> None:
     widths = t.get("widths") or [14] * len(t["headers"])
     scale = 150.0 / max(sum(widths), 1)
     widths = [max(6, int(w * min(scale, 1.5))) for w in widths]
-    rows = [[textwrap.fill(str(v), w) for v, w in zip(r, widths, strict=False)]
-            for r in t["rows"]] or [["—"] + [""] * (len(t["headers"]) - 1)]
-    pages = [rows[i:i + rows_per_page] for i in range(0, len(rows), rows_per_page)]
+    rows = [
+        [textwrap.fill(str(v), w) for v, w in zip(r, widths, strict=False)] for r in t["rows"]
+    ] or [["—"] + [""] * (len(t["headers"]) - 1)]
+    pages = [rows[i : i + rows_per_page] for i in range(0, len(rows), rows_per_page)]
     for p, chunk in enumerate(pages, start=1):
         fig = Figure(figsize=(11.69, 8.27))
         suffix = f" ({p}/{len(pages)})" if len(pages) > 1 else ""
-        fig.text(0.04, 0.96, f"{t['title']}{suffix}", fontsize=12, weight="bold", va="top",
-                 parse_math=False)
+        fig.text(
+            0.04,
+            0.96,
+            f"{t['title']}{suffix}",
+            fontsize=12,
+            weight="bold",
+            va="top",
+            parse_math=False,
+        )
         ax = fig.add_axes((0.03, 0.03, 0.94, 0.88))
         ax.set_axis_off()
-        tab = ax.table(cellText=chunk, colLabels=t["headers"], loc="upper center",
-                       cellLoc="left", colWidths=[w / sum(widths) for w in widths])
+        tab = ax.table(
+            cellText=chunk,
+            colLabels=t["headers"],
+            loc="upper center",
+            cellLoc="left",
+            colWidths=[w / sum(widths) for w in widths],
+        )
         tab.auto_set_font_size(False)
         tab.set_fontsize(6)
         for (r, _c), cell in tab.get_celld().items():
@@ -1125,8 +1547,14 @@ def _pdf_table(pdf, t: dict[str, Any], rows_per_page: int = 30) -> None:
         pdf.savefig(fig)
 
 
-def _static_map(rows: pd.DataFrame, areas: gpd.GeoDataFrame, settings: MapSettings, *,
-                title: str, by: str = "year") -> bytes | None:
+def _static_map(
+    rows: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    settings: MapSettings,
+    *,
+    title: str,
+    by: str = "year",
+) -> bytes | None:
     """PNG of every area (grey) with the rows' areas coloured by ``by`` (year or donor)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -1142,8 +1570,11 @@ def _static_map(rows: pd.DataFrame, areas: gpd.GeoDataFrame, settings: MapSettin
     if len(rows) and "hazard_id" in rows:
         r = rows.drop_duplicates("hazard_id")
         keys = sorted(r[by].astype(str).unique())
-        palette = list(settings.plan_palette) if by == "year" else [
-            "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+        palette = (
+            list(settings.plan_palette)
+            if by == "year"
+            else ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+        )
         for i, k in enumerate(keys):
             colour = "#bdbdbd" if k == "unfunded" else palette[i % len(palette)]
             ids = r.loc[r[by].astype(str) == k, "hazard_id"].astype(str)
@@ -1166,15 +1597,26 @@ def _static_map(rows: pd.DataFrame, areas: gpd.GeoDataFrame, settings: MapSettin
     bar = max(step, round(span / step) * step)
     y0 = ax.get_ylim()[0]
     ax.plot([x0 + bar * 0.1, x0 + bar * 1.1], [y0, y0], color="black", lw=2)
-    ax.text(x0 + bar * 0.6, y0, f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m",
-            ha="center", va="bottom", fontsize=7)
+    ax.text(
+        x0 + bar * 0.6,
+        y0,
+        f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m",
+        ha="center",
+        va="bottom",
+        fontsize=7,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return buf.getvalue()
 
 
-def _map_fragment(donor: DonorProfile, content: RequestContent, areas: gpd.GeoDataFrame,
-                  context: Context | None, settings: MapSettings) -> tuple[str | None, str | None]:
+def _map_fragment(
+    donor: DonorProfile,
+    content: RequestContent,
+    areas: gpd.GeoDataFrame,
+    context: Context | None,
+    settings: MapSettings,
+) -> tuple[str | None, str | None]:
     """The interactive map of the package's areas, embedded; or None and the reason."""
     try:
         from ccm_geo.publish.maps import embed_fragment, priority_map
@@ -1182,11 +1624,16 @@ def _map_fragment(donor: DonorProfile, content: RequestContent, areas: gpd.GeoDa
         return None, f"interactive map not included ({exc}); the static map is shown"
     pkg = content.tasks
     per_area = pkg.groupby("hazard_id", sort=False).agg(
-        method=("method", lambda s: " → ".join(s.astype(str))), cost_usd=("cost_usd", "sum"),
-        year=("year", "min"))
+        method=("method", lambda s: " → ".join(s.astype(str))),
+        cost_usd=("cost_usd", "sum"),
+        year=("year", "min"),
+    )
     sub = areas[areas["hazard_id"].astype(str).isin(per_area.index)].copy()
-    sub = sub.drop(columns=[c for c in ("method", "cost_usd", "year", "team", "start", "end")
-                            if c in sub.columns])
+    sub = sub.drop(
+        columns=[
+            c for c in ("method", "cost_usd", "year", "team", "start", "end") if c in sub.columns
+        ]
+    )
     hid = sub["hazard_id"].astype(str)
     for col in per_area.columns:
         sub[col] = hid.map(per_area[col]).to_numpy()
@@ -1198,9 +1645,28 @@ def _map_fragment(donor: DonorProfile, content: RequestContent, areas: gpd.GeoDa
 
 
 def _gpkg_frame(c: RequestContent) -> gpd.GeoDataFrame:
-    cols = ["task_id", "hazard_id", "name", "region", "method", "activity", "channel", "year",
-            "area_m2", "area_ha", "cmr_m2", "mine_m2", "cost_usd", "currency", "cost_currency",
-            "team_months", "beneficiaries", "score", "rank", "donor"]
+    cols = [
+        "task_id",
+        "hazard_id",
+        "name",
+        "region",
+        "method",
+        "activity",
+        "channel",
+        "year",
+        "area_m2",
+        "area_ha",
+        "cmr_m2",
+        "mine_m2",
+        "cost_usd",
+        "currency",
+        "cost_currency",
+        "team_months",
+        "beneficiaries",
+        "score",
+        "rank",
+        "donor",
+    ]
     g = c.tasks[[k for k in cols if k in c.tasks.columns] + [c.tasks.geometry.name]].copy()
     for k in ("team_months", "beneficiaries", "score", "rank"):
         if k in g:
@@ -1209,7 +1675,10 @@ def _gpkg_frame(c: RequestContent) -> gpd.GeoDataFrame:
         bad = g.loc[g.geometry.isna(), "task_id"].tolist()
         import warnings
 
-        warnings.warn(f"donor {c.donor.name!r}: tasks {bad} have no geometry (neither in the "
-                      "task table nor in the areas); they are in the GeoPackage without one",
-                      DataWarning, stacklevel=3)
+        warnings.warn(
+            f"donor {c.donor.name!r}: tasks {bad} have no geometry (neither in the "
+            "task table nor in the areas); they are in the GeoPackage without one",
+            DataWarning,
+            stacklevel=3,
+        )
     return g

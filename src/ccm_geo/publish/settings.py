@@ -29,68 +29,96 @@ class MapSettings(Frozen):
     """
 
     simplify_m: float = Field(
-        2.0, ge=0,
+        2.0,
+        ge=0,
         description="Tolerance (m, in the metric CRS) of the topology-preserving simplification "
         "of hazard polygons drawn in the HTML map. 0 keeps every vertex. The stored geometries "
-        "are never changed; only the drawing is simplified.")
+        "are never changed; only the drawing is simplified.",
+    )
     context_simplify_m: float = Field(
-        10.0, ge=0,
-        description="Simplification tolerance (m) for roads and admin boundaries in the HTML map.")
+        10.0,
+        ge=0,
+        description="Simplification tolerance (m) for roads and admin boundaries in the HTML map.",
+    )
     precision: int = Field(
-        5, ge=3, le=8,
+        5,
+        ge=3,
+        le=8,
         description="Decimal places of the longitude/latitude written to the HTML. 5 decimals "
-        "is about 1.1 m at the equator, finer than the simplification.")
+        "is about 1.1 m at the equator, finer than the simplification.",
+    )
     max_detailed_areas: int = Field(
-        20_000, ge=1,
+        20_000,
+        ge=1,
         description="Most hazardous areas drawn one by one. Beyond it the top areas by rank are "
         "drawn and the rest are aggregated into grid cells (count and area), and the map says so. "
-        "20,000 areas make an HTML of about 5 MB that Chromium draws in about a second.")
+        "20,000 areas make an HTML of about 5 MB that Chromium draws in about a second.",
+    )
     aggregate_cell_m: float = Field(
-        5_000.0, gt=0,
+        5_000.0,
+        gt=0,
         description="Side (m) of the square grid cells that aggregate the areas beyond "
-        "max_detailed_areas.")
+        "max_detailed_areas.",
+    )
     palette: dict[str, str] = Field(
         default_factory=lambda: {"high": "#bd0026", "medium": "#fd8d3c", "low": "#ffeda0"},
         description="Fill colour per priority class. Default: ColorBrewer YlOrRd (3 classes), a "
-        "sequential palette safe for colour-blind readers and ordered in greyscale.")
+        "sequential palette safe for colour-blind readers and ordered in greyscale.",
+    )
     value_palette: list[str] = Field(
         default_factory=lambda: ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"],
         min_length=2,
         description="Sequential colours (low to high) for the criterion layers: the criterion's "
-        "0-1 value is cut into as many equal bins. Default: viridis, 5 bins.")
+        "0-1 value is cut into as many equal bins. Default: viridis, 5 bins.",
+    )
     plan_palette: list[str] = Field(
         default_factory=lambda: ["#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef"],
         min_length=1,
         description="Colours of the work-plan years (first year first; repeated when there are "
-        "more years). Default: ColorBrewer Blues, dark to light.")
+        "more years). Default: ColorBrewer Blues, dark to light.",
+    )
     context_layers: list[ContextLayer] = Field(
         default_factory=lambda: ["admin", "roads", "settlements", "health", "accidents"],
-        description="Context layers included (when the context has them).")
+        description="Context layers included (when the context has them).",
+    )
     context_on: list[ContextLayer] = Field(
         default_factory=lambda: ["admin", "roads", "settlements", "health"],
         description="Context layers switched on when the HTML map opens; the others are in "
         "the layer control, off (accidents are off by default: at province scale their "
-        "markers hide the small hazard polygons).")
+        "markers hide the small hazard polygons).",
+    )
     show_criteria: bool = Field(
-        True, description="Add one switchable layer per criterion (the value_<criterion> columns).")
+        True, description="Add one switchable layer per criterion (the value_<criterion> columns)."
+    )
     show_plan: bool = Field(
-        True, description="Add one switchable layer per work-plan year when the areas have `year`.")
+        True, description="Add one switchable layer per work-plan year when the areas have `year`."
+    )
     popup_explanation: bool = Field(
-        True, description="Show the scoring explanation text in the popup.")
+        True, description="Show the scoring explanation text in the popup."
+    )
     popup_indicators: list[str] = Field(
-        default_factory=lambda: ["accidents_24m", "devices_per_ha", "travel_min_settlement",
-                                 "travel_min_health"],
-        description="Indicator columns shown in the popup, when present.")
+        default_factory=lambda: [
+            "accidents_24m",
+            "devices_per_ha",
+            "travel_min_settlement",
+            "travel_min_health",
+        ],
+        description="Indicator columns shown in the popup, when present.",
+    )
     tiles: str | None = Field(
         None,
         description="Tile URL template (e.g. 'https://tile.openstreetmap.org/{z}/{x}/{y}.png') "
-        "for a background. Off by default: a map with tiles needs the network.")
+        "for a background. Off by default: a map with tiles needs the network.",
+    )
     tiles_attribution: str = Field(
-        "", description="Attribution text shown with the tiles (required by most providers).")
+        "", description="Attribution text shown with the tiles (required by most providers)."
+    )
     label_top_n: int = Field(
-        10, ge=0, description="Print map: how many of the top-ranked areas are labelled by id.")
+        10, ge=0, description="Print map: how many of the top-ranked areas are labelled by id."
+    )
     print_size_in: tuple[float, float] = Field(
-        (11.69, 8.27), description="Print map: figure size in inches (default A4 landscape).")
+        (11.69, 8.27), description="Print map: figure size in inches (default A4 landscape)."
+    )
     print_dpi: int = Field(200, ge=50, le=1200, description="Print map: PNG resolution (dpi).")
 
     @field_validator("palette")
@@ -98,8 +126,10 @@ class MapSettings(Frozen):
     def _palette_classes(cls, v: dict[str, str]) -> dict[str, str]:
         missing = sorted({"high", "medium", "low"} - set(v))
         if missing:
-            msg = (f"maps.palette lacks colours for {missing}; give one '#rrggbb' per priority "
-                   "class: high, medium, low")
+            msg = (
+                f"maps.palette lacks colours for {missing}; give one '#rrggbb' per priority "
+                "class: high, medium, low"
+            )
             raise ValueError(msg)
         return _check_colours("maps.palette", v)
 
@@ -145,55 +175,78 @@ class DonorProfile(Frozen):
 
     name: str = Field(min_length=1, description="The donor's name as shown in its request.")
     slug: str | None = Field(
-        None, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
         description="Folder name of the donor's package (default: from the name, lower case, "
-        "letters and digits joined by '-').")
+        "letters and digits joined by '-').",
+    )
     thematic: list[Literal["clearance", "survey", "victim_assistance", "risk_education"]] = Field(
-        default_factory=lambda: ["clearance", "survey"], min_length=1,
+        default_factory=lambda: ["clearance", "survey"],
+        min_length=1,
         description="What the donor funds: 'clearance' (clearance tasks), 'survey' (non-technical "
         "and technical survey tasks), 'victim_assistance' and 'risk_education' (needs tables "
-        "in the request; no tasks are allocated for them).")
+        "in the request; no tasks are allocated for them).",
+    )
     contamination: Literal["cmr", "mines", "any"] = Field(
-        "any", description="'cmr': only tasks on land holding cluster munition remnants (CCM); "
+        "any",
+        description="'cmr': only tasks on land holding cluster munition remnants (CCM); "
         "'mines': only tasks on land holding AP/AT mines (Mine Ban Convention); 'any'. A mixed "
-        "area is eligible under either focus; the request shows its CMR and mine m² apart.")
+        "area is eligible under either focus; the request shows its CMR and mine m² apart.",
+    )
     regions: list[str] = Field(
-        default_factory=list, description="Regions (admin units) the donor funds; empty: all.")
+        default_factory=list, description="Regions (admin units) the donor funds; empty: all."
+    )
     channels_allowed: list[str] = Field(
         default_factory=list,
         description="Implementing channels the donor funds through, e.g. ['ngo', 'commercial']; "
-        "empty: any. A task's channel is its `channel` column, else the default channel.")
+        "empty: any. A task's channel is its `channel` column, else the default channel.",
+    )
     excludes_military: bool = Field(
-        False, description="Never fund tasks whose channel is 'military' (some donors' laws "
-        "forbid funding military authorities; CCM cooperation meeting 2017).")
+        False,
+        description="Never fund tasks whose channel is 'military' (some donors' laws "
+        "forbid funding military authorities; CCM cooperation meeting 2017).",
+    )
     budget_usd: float | dict[int, float] = Field(
         description="Envelope, US$: one total over the donor's years, or a table calendar year "
-        "-> amount (a year not in the table gets nothing).")
+        "-> amount (a year not in the table gets nothing)."
+    )
     years: list[int] = Field(
-        default_factory=list, description="Calendar years the donor funds; empty: all plan "
-        "years (with a per-year budget: the years of the table).")
+        default_factory=list,
+        description="Calendar years the donor funds; empty: all plan "
+        "years (with a per-year budget: the years of the table).",
+    )
     currency: str = Field(
-        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code amounts are also shown in.")
+        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code amounts are also shown in."
+    )
     exchange_rate: float = Field(
-        1.0, gt=0, description="Units of `currency` per US$, fixed in the config (never "
-        "fetched), e.g. 0.92 for EUR. Say in `exchange_rate_source` where it comes from.")
+        1.0,
+        gt=0,
+        description="Units of `currency` per US$, fixed in the config (never "
+        "fetched), e.g. 0.92 for EUR. Say in `exchange_rate_source` where it comes from.",
+    )
     exchange_rate_source: str = Field(
-        "", description="Where the exchange rate comes from (shown in the assumptions).")
+        "", description="Where the exchange rate comes from (shown in the assumptions)."
+    )
     min_grant_usd: float = Field(
-        0.0, ge=0, description="Smallest package the donor funds, US$ (else it gets none).")
+        0.0, ge=0, description="Smallest package the donor funds, US$ (else it gets none)."
+    )
     max_grant_usd: float | None = Field(
-        None, gt=0, description="Largest package, US$ (default: the envelope).")
+        None, gt=0, description="Largest package, US$ (default: the envelope)."
+    )
     labels: dict[str, str] = Field(
         default_factory=dict,
-        description="Label overrides for the request, e.g. {tasks = 'Tâches'}; keys: LABEL_KEYS.")
+        description="Label overrides for the request, e.g. {tasks = 'Tâches'}; keys: LABEL_KEYS.",
+    )
 
     @field_validator("budget_usd")
     @classmethod
     def _budget_non_negative(cls, v: float | dict[int, float]) -> float | dict[int, float]:
         values = list(v.values()) if isinstance(v, dict) else [v]
         if (isinstance(v, dict) and not v) or any(x < 0 for x in values):
-            msg = (f"donors.budget_usd must be a non-negative amount or a non-empty table "
-                   f"year -> amount (found {v!r})")
+            msg = (
+                f"donors.budget_usd must be a non-negative amount or a non-empty table "
+                f"year -> amount (found {v!r})"
+            )
             raise ValueError(msg)
         return v
 
@@ -202,22 +255,25 @@ class DonorProfile(Frozen):
     def _known_labels(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(cls.LABEL_KEYS))
         if unknown:
-            msg = (f"donors.labels has unknown keys {unknown}; known keys: "
-                   f"{sorted(cls.LABEL_KEYS)}")
+            msg = f"donors.labels has unknown keys {unknown}; known keys: {sorted(cls.LABEL_KEYS)}"
             raise ValueError(msg)
         return v
 
     @model_validator(mode="after")
     def _grants_fit(self) -> "DonorProfile":
         if self.max_grant_usd is not None and self.max_grant_usd < self.min_grant_usd:
-            msg = (f"donor {self.name!r}: max_grant_usd={self.max_grant_usd:,.0f} is below "
-                   f"min_grant_usd={self.min_grant_usd:,.0f}; raise max or lower min")
+            msg = (
+                f"donor {self.name!r}: max_grant_usd={self.max_grant_usd:,.0f} is below "
+                f"min_grant_usd={self.min_grant_usd:,.0f}; raise max or lower min"
+            )
             raise ValueError(msg)
         if isinstance(self.budget_usd, dict) and self.years:
             missing = sorted(set(self.years) - set(self.budget_usd))
             if missing:
-                msg = (f"donor {self.name!r}: years {missing} have no amount in budget_usd "
-                       f"(years in the table: {sorted(self.budget_usd)}); add them or drop them")
+                msg = (
+                    f"donor {self.name!r}: years {missing} have no amount in budget_usd "
+                    f"(years in the table: {sorted(self.budget_usd)}); add them or drop them"
+                )
                 raise ValueError(msg)
         return self
 
@@ -236,8 +292,11 @@ class DonorProfile(Frozen):
     def envelope(self) -> dict[int, float] | float:
         """The envelope, US$: per calendar year (a table, limited to ``years``) or one total."""
         if isinstance(self.budget_usd, dict):
-            return {int(y): float(a) for y, a in self.budget_usd.items()
-                    if not self.years or int(y) in self.years}
+            return {
+                int(y): float(a)
+                for y, a in self.budget_usd.items()
+                if not self.years or int(y) in self.years
+            }
         return float(self.budget_usd)
 
     def funds_year(self, year: int) -> bool:
@@ -245,4 +304,3 @@ class DonorProfile(Frozen):
         if self.years and year not in self.years:
             return False
         return not isinstance(self.budget_usd, dict) or year in self.budget_usd
-

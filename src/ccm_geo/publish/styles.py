@@ -7,10 +7,16 @@ from xml.sax.saxutils import quoteattr
 __all__ = ["hazard_style", "categorized_qml", "STATUS_COLOURS", "PRIORITY_COLOURS"]
 
 # Colour-blind-safe (ColorBrewer YlOrRd / Greys); SHA drawn dashed, CHA solid.
-STATUS_COLOURS = {"CHA": ("#d7301f", "solid"), "SHA": ("#fdbb84", "dash"),
-                  "released": ("#d9d9d9", "dot")}
-PRIORITY_COLOURS = {"high": ("#b30000", "solid"), "medium": ("#fc8d59", "solid"),
-                    "low": ("#fef0d9", "solid")}
+STATUS_COLOURS = {
+    "CHA": ("#d7301f", "solid"),
+    "SHA": ("#fdbb84", "dash"),
+    "released": ("#d9d9d9", "dot"),
+}
+PRIORITY_COLOURS = {
+    "high": ("#b30000", "solid"),
+    "medium": ("#fc8d59", "solid"),
+    "low": ("#fef0d9", "solid"),
+}
 
 
 def hazard_style(field: str = "status") -> str:
@@ -32,9 +38,11 @@ def categorized_qml(field: str, categories: list[tuple[str, str, str, str]]) -> 
     """
     cats = "\n".join(
         f'      <category render="true" symbol="{i}" value={quoteattr(v)} label={quoteattr(lab)}/>'
-        for i, (v, lab, _c, _s) in enumerate(categories))
-    symbols = "\n".join(_fill_symbol(str(i), colour, style)
-                        for i, (_v, _l, colour, style) in enumerate(categories))
+        for i, (v, lab, _c, _s) in enumerate(categories)
+    )
+    symbols = "\n".join(
+        _fill_symbol(str(i), colour, style) for i, (_v, _l, colour, style) in enumerate(categories)
+    )
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.28.0" styleCategories="Symbology">
   <renderer-v2 type="categorizedSymbol" attr={quoteattr(field)} symbollevels="0"
