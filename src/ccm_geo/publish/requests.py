@@ -708,6 +708,10 @@ def _package_frame(
         pkg["area_m2"] = hid.map(a["area_m2"]) if "area_m2" in a else np.nan
     pkg["area_m2"] = pd.to_numeric(pkg["area_m2"], errors="coerce").fillna(0.0)
     pkg["area_ha"] = pkg["area_m2"] / 1e4
+    # area_m2 is the area a task works on (survey, then what survey leaves, then what technical
+    # survey leaves): the same land appears in each step. Totals sum what each task releases.
+    released = pkg["released_m2"] if "released_m2" in pkg else pkg["area_m2"]
+    pkg["released_m2"] = pd.to_numeric(released, errors="coerce").fillna(0.0)
     pkg["cost_currency"] = pkg["cost_usd"] * donor.exchange_rate
     days = pd.to_numeric(pkg.get("team_days", np.nan), errors="coerce")
     pkg["team_months"] = days / (working_days / 12.0)
@@ -747,6 +751,7 @@ def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
         "cost_usd": float(pkg["cost_usd"].sum()),
         "cost_currency": float(pkg["cost_currency"].sum()),
         "area_m2": float(pkg["area_m2"].sum()),
+        "released_m2": float(pkg["released_m2"].sum()),
         "cmr_m2": float(pkg["cmr_m2"].sum()),
         "mine_m2": float(pkg["mine_m2"].sum()),
         "team_months": float(pd.to_numeric(pkg["team_months"], errors="coerce").sum()),
@@ -761,7 +766,7 @@ def _package_milestones(pkg: pd.DataFrame, donor: DonorProfile) -> pd.DataFrame:
     cols = [
         "year",
         "tasks",
-        "area_m2",
+        "released_m2",
         "cmr_m2",
         "mine_m2",
         "cost_usd",
@@ -773,7 +778,7 @@ def _package_milestones(pkg: pd.DataFrame, donor: DonorProfile) -> pd.DataFrame:
     m = (
         pkg.assign(tasks=1)
         .groupby("year", sort=True)[
-            ["tasks", "area_m2", "cmr_m2", "mine_m2", "cost_usd", "cost_currency"]
+            ["tasks", "released_m2", "cmr_m2", "mine_m2", "cost_usd", "cost_currency"]
         ]
         .sum()
     )
@@ -1239,8 +1244,8 @@ def _request_tables(c: RequestContent) -> list[dict[str, Any]]:
                 ("hazard_id", "Hazard", str),
                 ("name", "Name", str),
                 ("region", L("region"), str),
-                ("area_m2", f"{L('area')} m²", _num),
-                ("area_ha", f"{L('area')} ha", _num2),
+                ("area_m2", f"{L('area')} worked m²", _num),
+                ("released_m2", "Released m²", _num),
                 ("cmr_m2", "CMR m²", _num),
                 ("mine_m2", "Mines m²", _num),
                 ("method", L("method"), str),
@@ -1263,7 +1268,7 @@ def _request_tables(c: RequestContent) -> list[dict[str, Any]]:
             [
                 ("year", L("year"), _year),
                 ("tasks", "Tasks", _int),
-                ("area_m2", "Area m²", _num),
+                ("released_m2", "Released m²", _num),
                 ("cmr_m2", "CMR m²", _num),
                 ("mine_m2", "Mines m²", _num),
                 ("cost_usd", f"{L('cost')} US$", _usd),
@@ -1343,7 +1348,7 @@ def _summary_lines(c: RequestContent) -> list[tuple[str, str]]:
         ("Donor", d.name),
         ("Tasks proposed", _int(t["tasks"])),
         ("Cost", cost),
-        ("Area", f"{_num(t['area_m2'])} m² ({_num2(t['area_m2'] / 1e4)} ha)"),
+        ("Area released", f"{_num(t['released_m2'])} m² ({_num2(t['released_m2'] / 1e4)} ha)"),
         ("Cluster munition remnants (CCM)", f"{_num(t['cmr_m2'])} m²"),
         ("Mines (Mine Ban Convention)", f"{_num(t['mine_m2'])} m²"),
         ("Team-months", _num2(t["team_months"])),
@@ -1371,7 +1376,7 @@ def _achieve_lines(c: RequestContent) -> list[str]:
         f"This contribution of {_usd(p['donor_usd'])} is {_pct(p['share_of_plan'])} of the "
         f"plan and closes {_pct(p['share_of_gap'])} of the gap that would remain without it "
         f"({_usd(p['gap_without_usd'])}).",
-        f"It releases {_num2(t['area_m2'] / 1e4)} ha: {_num(t['cmr_m2'])} m² holding cluster "
+        f"It releases {_num2(t['released_m2'] / 1e4)} ha: {_num(t['cmr_m2'])} m² holding cluster "
         f"munition remnants (CCM Article 4) and {_num(t['mine_m2'])} m² holding mines (Mine "
         "Ban Convention Article 5).",
         f"After all proposed contributions the programme still lacks {_usd(p['gap_usd'])} "
@@ -1426,7 +1431,7 @@ def _totals_display(c: RequestContent) -> list[dict[str, Any]]:
         {"key": k, "label": label, "value": float(t[k]), "text": fmt(t[k])}
         for k, label, fmt in (
             ("cost_usd", "Cost, US$", _usd),
-            ("area_m2", "Area, m²", _num),
+            ("released_m2", "Released, m²", _num),
             ("cmr_m2", "CMR, m²", _num),
             ("mine_m2", "Mines, m²", _num),
             ("tasks", "Tasks", _int),
@@ -1442,8 +1447,8 @@ def _summary_frame(c: RequestContent) -> pd.DataFrame:
         ("Tasks", t["tasks"], "tasks"),
         ("Cost", t["cost_usd"], "US$"),
         (f"Cost in {c.donor.currency}", t["cost_currency"], c.donor.currency),
-        ("Area", t["area_m2"], "m²"),
-        ("Area", t["area_m2"] / 1e4, "ha"),
+        ("Area released", t["released_m2"], "m²"),
+        ("Area released", t["released_m2"] / 1e4, "ha"),
         ("CMR area (CCM)", t["cmr_m2"], "m²"),
         ("Mine area (Mine Ban Convention)", t["mine_m2"], "m²"),
         ("Team-months", t["team_months"], "team-months"),
