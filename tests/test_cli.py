@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import box
 from typer.testing import CliRunner
@@ -123,3 +124,16 @@ def test_validate_project_ok(project):
     result = runner.invoke(app, ["validate", str(project)])
     assert result.exit_code == 0, result.output
     assert "6 rows read" in result.stdout and "6 kept" in result.stdout
+
+
+def test_every_stage_runs_with_only_a_register_and_admin(project, tmp_path):
+    # No accidents, settlements, roads or land cover: their indicators are "no data" (with a
+    # warning each), and the default scoring, plan, maps and reports still come out.
+    out = tmp_path / "all"
+    result = runner.invoke(app, ["run", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no land-cover raster" in result.stderr
+    scores = pd.read_csv(out / "scores.csv", encoding="utf-8-sig")
+    assert scores["landuse_frac_cropland"].isna().all()
+    assert sorted(scores["rank"]) == [1, 2, 3, 4, 5, 6]
+    assert (out / "plan" / "tasks.csv").is_file() and (out / "priority_map.html").is_file()

@@ -261,7 +261,7 @@ def test_context_layer_rows_that_cannot_be_read_are_excluded_and_reported(tmp_pa
     acc = gpd.GeoDataFrame(
         {
             "ID": ["A1", "A2", "A3", "A4"],
-            "WHEN": ["2025-03-01", "not a date", "2024-12-31", "2026-01-15"],
+            "WHEN": ["2025-03-01", "not a date", "2024-12-31", None],
             "K": [1, 0, 2, 0],
             "I": [0, 3, 1, 2],
             "DEV": ["CMR", "AP", "CMR", "UXO"],
@@ -283,7 +283,7 @@ def test_context_layer_rows_that_cannot_be_read_are_excluded_and_reported(tmp_pa
     )
     gdf, report = load_layer(spec, "accidents", crs=UTM)
     assert list(gdf["accident_id"]) == ["A1", "A4"]
-    assert gdf["date"].dt.year.tolist() == [2025, 2026]
+    assert gdf["date"].iloc[0].year == 2025 and pd.isna(gdf["date"].iloc[1])  # unknown, kept
     assert list(gdf["killed"]) == [1, 0] and list(gdf["injured"]) == [0, 2]
     assert gdf["survivor_settlement_id"].isna().all()  # not mapped: unknown, not invented
     found = {(i.code, i.row) for i in report.of("excluded")}
@@ -310,3 +310,42 @@ def test_settlements_without_ids_get_row_ids_and_bad_population_is_reported(tmp_
     assert list(gdf["population"]) == [120, 3400]
     (issue,) = report.of("excluded")
     assert issue.code == "bad_population" and issue.row == 2 and issue.value == "many"
+
+
+def test_where_matches_codes_stored_as_numbers(write_register):
+    reg = register(4)
+    reg["KIND"] = [8.0, 1.0, 8.0, 2.0]  # a Real field, as many exports store codes
+    gdf, report = load_hazards(hazard_spec(write_register(reg), where={"KIND": ["8"]}))
+    assert list(gdf["hazard_id"]) == ["H000", "H002"] and report.rows_filtered == 2
+
+
+def test_no_usable_rows_is_a_clear_error(write_register):
+    reg = register(3, KIND=["1", "1", "2"])
+    with pytest.raises(ValidationError, match=r"no usable rows: 3 read, 3 left out by the `where`"):
+        load_hazards(hazard_spec(write_register(reg), where={"KIND": ["8"]}))
+
+
+def test_register_wider_than_one_utm_zone_keeps_its_rows(tmp_path):
+    # 14 degrees of longitude: beyond one UTM zone (6 degrees), still one country's register.
+    pts = [Point(lon, 15.0) for lon in (98.5, 101.0, 104.0, 107.0, 112.5)]
+    reg = gpd.GeoDataFrame(register(5).drop(columns="geometry"), geometry=pts, crs=4326)
+    path = tmp_path / "wide.geojson"
+    reg.to_file(path, driver="GeoJSON")
+    gdf, report = load_hazards(hazard_spec(path))
+    assert len(gdf) == 5 and not report.of("excluded")
+
+
+def test_duplicate_settlement_ids_are_an_error(tmp_path):
+    from ccm_geo.config import LayerInput
+    from ccm_geo.io import load_layer
+
+    vil = gpd.GeoDataFrame(
+        {"VID": ["V1", "V2", "V1"], "POP": [10, 20, 30]},
+        geometry=[Point(X0, Y0), Point(X0 + 1, Y0), Point(X0 + 2, Y0)],
+        crs=UTM,
+    )
+    path = tmp_path / "vil.gpkg"
+    vil.to_file(path)
+    spec = LayerInput(path=path, columns={"settlement_id": "VID", "population": "POP"})
+    with pytest.raises(ValidationError, match=r"settlement_id 'V1' appears on rows 1, 3"):
+        load_layer(spec, "settlements", crs=UTM)

@@ -238,15 +238,17 @@ def _print_report(report) -> None:
 
 def _print_summary(log) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console(stderr=False)
+    # Wide enough for region names when the output is a file or a pipe (rich's default is 80).
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 120)
     for w in log.warnings:
         typer.echo(f"warning ({w['stage']}): {w['message']}", err=True)
     for report in log.reports:
         counts = ", ".join(f"{k}={v}" for k, v in report.counts().items()) or "no issues"
         console.print(
-            f"{report.source}: {report.rows_read} read, {report.rows_kept} kept ({counts})",
+            escape(f"{report.source}: {report.rows_read} read, {report.rows_kept} kept ({counts})"),
             soft_wrap=True,
         )
     summary = log.tables.get("area_summary")
@@ -259,13 +261,14 @@ def _print_summary(log) -> None:
         table.add_row(name, f"{secs:.1f}")
     console.print(table)
     console.print(
-        f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists "
-        "them with their sha256)",
+        escape(f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists ")
+        + "them with their sha256)",
         soft_wrap=True,
     )
 
 
 def _print_area_summary(console, summary) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -285,8 +288,8 @@ def _print_area_summary(console, summary) -> None:
         table.add_column(col, justify="left" if col in ("region", "status") else "right")
     for row in summary.itertuples(index=False):
         table.add_row(
-            str(row.region),
-            str(row.status),
+            escape(str(row.region)),
+            escape(str(row.status)),
             f"{row.areas:,}",
             f"{row.total_ha:,.1f}",
             f"{row.cmr_ha:,.1f}",

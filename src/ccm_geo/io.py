@@ -69,6 +69,10 @@ _VECTOR_SUFFIXES = {
 # How far (degrees) a geometry may lie outside the CRS's published area of use before it is
 # taken for a coordinate error (a flipped sign, swapped lat/lon) rather than an edge case.
 _AREA_OF_USE_MARGIN_DEG = 1.0
+# Without a configured project CRS, a hazard this far (degrees of longitude or latitude) from
+# the register's median position is taken for a coordinate error (a flipped sign moves a point
+# by twice its longitude); no national register spans this much.
+_FAR_FROM_MEDIAN_DEG = 15.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,8 +201,19 @@ def load_hazards(
     df = _check_ids(df, spec, report)
     df = _check_geometry(df, spec, report)
     _raise_if_errors(report)
+    if len(df) == 0:
+        _raise_empty(report)
     crs = _project_crs(df, project_crs)
-    df = _check_area_of_use(df, [df.crs, crs], report)
+    # The project CRS's area of use only when the user chose it: an estimated UTM zone is a
+    # 6-degree band, and a national register may well extend beyond it.
+    df = _check_area_of_use(
+        df,
+        [df.crs] + ([crs] if project_crs else []),
+        report,
+        far_from_median_deg=None if project_crs else _FAR_FROM_MEDIAN_DEG,
+    )
+    if len(df) == 0:
+        _raise_empty(report)
     df = df.to_crs(crs)
     df = _points_to_areas(df, spec, report)
     df["area_m2"] = df.geometry.area.astype("float64")
@@ -230,6 +245,20 @@ def load_layer(
     id_col = next(iter(wanted))
     if id_col not in df:
         df[id_col] = [f"{name}-{r}" for r in df["_row"]]
+    ids = df[id_col].astype("string")
+    dup = ids.duplicated(keep=False).fillna(False).to_numpy() & ids.notna().to_numpy()
+    for value, group in df.loc[dup].groupby(id_col, sort=True):
+        rows = ", ".join(str(r) for r in group["_row"])
+        report.add(
+            "error",
+            "duplicate_id",
+            f"{id_col} {value!r} appears on rows {rows}; ids must be unique (other layers "
+            "refer to them). Merge the rows or give each its own id",
+            row=int(group["_row"].iloc[0]),
+            column=spec.columns.get(id_col, id_col),
+            value=str(value),
+        )
+    _raise_if_errors(report)
     keep = np.ones(len(df), dtype=bool)
     geom = df.geometry
     bad_geom = geom.isna().to_numpy() | geom.is_empty.to_numpy()
@@ -442,7 +471,7 @@ def _filter_where(
                 column=col,
             )
             continue
-        keep = raw[col].astype(str).isin([str(a) for a in allowed])
+        keep = raw[col].map(_code_text).isin([_code_text(a) for a in allowed])
         logger.info(
             "%s: %d of %d rows kept by where %s in %s",
             spec.path,
@@ -455,6 +484,13 @@ def _filter_where(
     report.rows_filtered = report.rows_read - len(raw)
     _raise_if_errors(report)
     return raw
+
+
+def _code_text(value) -> str:
+    """A code as text, so that 8, 8.0 and "8" compare equal (files store codes either way)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _map_columns(
@@ -755,6 +791,8 @@ def _check_area_of_use(
     df: gpd.GeoDataFrame,
     crss: list,
     report: ValidationReport,
+    *,
+    far_from_median_deg: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Exclude rows lying outside the area of use of the source or the project CRS."""
     keep = np.ones(len(df), dtype=bool)
@@ -775,7 +813,38 @@ def _check_area_of_use(
                 hazard_id=df["hazard_id"].iloc[i],
                 value=f"{lon:.5f},{lat:.5f}",
             )
+    if far_from_median_deg is not None and keep.sum() > 2:
+        far = _far_from_median(geoms, df.crs, keep, far_from_median_deg)
+        for i, (lon, lat, where) in far.items():
+            keep[i] = False
+            report.add(
+                "excluded",
+                "outside_area_of_use",
+                f"coordinates (lon {lon:.4f}, lat {lat:.4f}) lie {where}; a flipped sign or "
+                "swapped longitude/latitude? Fix the coordinates in the source, or set "
+                "project.crs to a CRS covering the whole region",
+                row=int(df["_row"].iloc[i]),
+                hazard_id=df["hazard_id"].iloc[i],
+                value=f"{lon:.5f},{lat:.5f}",
+            )
     return df.loc[keep]
+
+
+def _far_from_median(
+    geoms: np.ndarray, crs, keep: np.ndarray, limit: float
+) -> dict[int, tuple[float, float, str]]:
+    """Rows whose representative point is more than ``limit`` degrees from the median one."""
+    idx = np.flatnonzero(keep)
+    pts = gpd.GeoSeries(shapely.point_on_surface(geoms[idx]), crs=crs).to_crs(4326)
+    lon, lat = pts.x.to_numpy(), pts.y.to_numpy()
+    mlon, mlat = float(np.median(lon)), float(np.median(lat))
+    dlon = np.abs((lon - mlon + 180.0) % 360.0 - 180.0)
+    far = (dlon > limit) | (np.abs(lat - mlat) > limit)
+    where = (
+        f"more than {limit:g} degrees from the register's median position "
+        f"(lon {mlon:.2f}, lat {mlat:.2f})"
+    )
+    return {int(idx[j]): (float(lon[j]), float(lat[j]), where) for j in np.flatnonzero(far)}
 
 
 def _polygonal_parts(geom) -> shapely.Geometry | None:
@@ -902,6 +971,16 @@ def _finish(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry="geometry", crs=df.crs)
 
 
+def _raise_empty(report: ValidationReport) -> None:
+    excluded = len(report.of("excluded"))
+    msg = (
+        f"{report.source}: no usable rows: {report.rows_read} read, {report.rows_filtered} "
+        f"left out by the `where` filter, {excluded} excluded (see the report). Check the "
+        "filter values and the geometries."
+    )
+    raise ValidationError(msg, report)
+
+
 def _raise_if_errors(report: ValidationReport) -> None:
     errors = report.of("error")
     if errors:
@@ -953,7 +1032,7 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
         return n.fillna(0).clip(lower=0).round().astype("int64"), bad
     if kind.startswith("datetime"):
         d = pd.to_datetime(values.astype("string"), errors="coerce", format="mixed")
-        bad = d.isna().to_numpy()
+        bad = present & d.isna().to_numpy()  # empty stays unknown; unreadable is bad
         return d.astype("datetime64[ns]"), bad
     s = values.map(lambda v: None if pd.isna(v) else str(v).strip() or None).astype(object)
     return s, np.zeros(len(values), dtype=bool)

@@ -380,12 +380,7 @@ def load_inputs(
     if lc is not None and not lc.path.is_file():
         msg = f"{lc.path}: land cover raster not found (inputs.landcover.path)."
         raise InputFileNotFoundError(msg)
-    context = Context(
-        crs=crs,
-        **layers,
-        landcover_path=None if lc is None else lc.path,
-        landcover_classes={} if lc is None else dict(lc.classes),
-    )
+    context = Context(crs=crs, **layers, **_landcover(config))
     return hazards, context, reports
 
 
@@ -405,13 +400,7 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
             if kind.startswith("datetime"):
                 gdf[col] = pd.to_datetime(gdf[col]).astype("datetime64[ns]")
         layers[name] = gdf
-    lc = config.inputs.landcover
-    return Context(
-        crs=crs,
-        **layers,
-        landcover_path=None if lc is None else lc.path,
-        landcover_classes={} if lc is None else dict(lc.classes),
-    )
+    return Context(crs=crs, **layers, **_landcover(config))
 
 
 def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -458,6 +447,19 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _landcover(config: ProjectConfig) -> dict[str, Any]:
+    """The land-cover part of the context. Without a raster, the standard class table is kept,
+    so the ``landuse_frac_<class>`` columns exist (as NaN, "no data") and the default scoring
+    still runs; the criteria stage warns that land cover is missing."""
+    from ccm_geo.config import RasterInput
+
+    lc = config.inputs.landcover
+    if lc is None:
+        default = RasterInput.model_fields["classes"].default_factory()
+        return {"landcover_path": None, "landcover_classes": dict(default)}
+    return {"landcover_path": lc.path, "landcover_classes": dict(lc.classes)}
 
 
 def _regions_from_admin(hazards: gpd.GeoDataFrame, admin: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
