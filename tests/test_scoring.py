@@ -623,6 +623,22 @@ def test_sensitivity_with_huge_concentration_reproduces_the_base_ranking():
     assert (res.areas["rank_p05"] - res.areas["rank"]).abs().max() <= 1
 
 
+def test_sensitivity_ignores_criteria_that_weigh_nothing():
+    # Two areas differ only in a criterion of weight 0: they tie, in the base ranking and in
+    # every draw, and the tie is broken by hazard_id both times (rank intervals stay exact).
+    one = make_areas(1, seed=9)
+    areas = pd.concat([one] * 10, ignore_index=True)  # ten areas alike in every indicator...
+    areas["hazard_id"] = [f"A{i}" for i in range(10)]
+    areas["is_cmr"] = [i % 2 == 0 for i in range(10)]  # ...but the one that weighs nothing
+    crit = dict(ScoringSettings().criteria)
+    crit["cmr"] = crit["cmr"].model_copy(update={"weight": 0.0})
+    cfg = ScoringSettings(criteria=crit, sensitivity={"concentration": 1e12})
+    res = sensitivity(areas, cfg, seed=3, draws=30)
+    assert res.summary["spearman_min"] == pytest.approx(1.0)
+    assert (res.areas["rank_p05"] == res.areas["rank"]).all()
+    assert (res.areas["rank_p95"] == res.areas["rank"]).all()
+
+
 def _top_set(values: np.ndarray, w: np.ndarray, ids: np.ndarray, n: int) -> set:
     score = values @ w
     order = sorted(range(len(ids)), key=lambda i: (-round(score[i], 12), ids[i]))

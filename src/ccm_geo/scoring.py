@@ -1451,8 +1451,19 @@ def _mc_ranks(
     """
     n = vs.shape[0]
     draws = wdraws.shape[0]
+    # Criteria that weigh nothing in every draw cannot split areas: group on the others only.
+    live = np.any(wdraws != 0.0, axis=0)
+    vs, wdraws = vs[:, live], wdraws[:, live]
     uniq, inverse = np.unique(vs + 0.0, axis=0, return_inverse=True)  # + 0.0: -0.0 -> 0.0
     inverse = inverse.reshape(-1)
+    # Number the groups by their first area in hazard_id order, so that a stable sort breaks
+    # score ties between groups by hazard_id, as the base ranking does.
+    first = np.full(len(uniq), n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n))
+    perm = np.argsort(first, kind="stable")
+    relabel = np.empty_like(perm)
+    relabel[perm] = np.arange(len(perm))
+    uniq, inverse = uniq[perm], relabel[inverse]
     sizes = np.bincount(inverse, minlength=len(uniq))
     by_group = np.argsort(inverse, kind="stable")  # positions grouped, hazard_id order inside
     within = np.empty(n, dtype=np.int64)
@@ -1467,7 +1478,7 @@ def _mc_ranks(
     for s in range(0, draws, chunk):
         e = min(draws, s + chunk)
         neg = (-wdraws[s:e]) @ uniq.T  # (c x groups): minus the scores, ascending = best first
-        order = np.argsort(neg, axis=1)
+        order = np.argsort(np.round(neg, 12), axis=1, kind="stable")  # as _ranks rounds
         del neg
         starts = np.cumsum(sizes[order], axis=1) - sizes[order]  # first rank - 1 of each group
         start = np.empty_like(starts)
