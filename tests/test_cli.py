@@ -137,3 +137,16 @@ def test_every_stage_runs_with_only_a_register_and_admin(project, tmp_path):
     assert scores["landuse_frac_cropland"].isna().all()
     assert sorted(scores["rank"]) == [1, 2, 3, 4, 5, 6]
     assert (out / "plan" / "tasks.csv").is_file() and (out / "priority_map.html").is_file()
+
+
+def test_a_stage_run_alone_keeps_the_earlier_manifest_record(project, tmp_path):
+    out = tmp_path / "m"
+    stages = ["--stage", "load", "--stage", "criteria"]
+    assert runner.invoke(app, ["run", str(project), "--out", str(out), *stages]).exit_code == 0
+    result = runner.invoke(app, ["score", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["timings_s"]) == {"load", "criteria", "score"}
+    paths = {o["path"] for o in manifest["outputs"]}
+    assert {"hazards.gpkg", "criteria.gpkg", "scored.gpkg"} <= paths
+    assert manifest["validation"] and manifest["validation"][0]["rows_read"] == 6

@@ -619,6 +619,19 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _earlier_manifest(path: Path, log: RunLog) -> dict[str, Any]:
+    """The manifest an earlier run wrote in the same folder, when this run is only some of
+    the stages (so that ``ccm-geo map`` after ``ccm-geo run`` keeps the other stages' record);
+    empty when every stage runs or there is none."""
+    if set(log.timings_s) >= set(STAGES) or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        logger.warning("%s: unreadable earlier manifest, replaced", path)
+        return {}
+
+
 def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
     from ccm_geo.io import atomic_output
 
@@ -627,9 +640,22 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         inputs.append(config.source)
     for name in type(config.inputs).model_fields:
         spec = getattr(config.inputs, name)
-        if spec is not None:
+        if spec is None:
+            continue
+        if any(ch in spec.path.name for ch in "*?["):  # a glob: every file it reads
+            inputs.extend(sorted(spec.path.parent.glob(spec.path.name)))
+        else:
             inputs.append(spec.path)
-    outputs = sorted({p.resolve() for p in log.outputs if p.exists()})
+    path = log.out_dir / "manifest.json"
+    earlier = _earlier_manifest(path, log)
+    outputs = sorted(
+        {p.resolve() for p in log.outputs if p.exists()}
+        | {
+            (log.out_dir / o["path"]).resolve()
+            for o in earlier.get("outputs", [])
+            if (log.out_dir / o["path"]).is_file()
+        }
+    )
     manifest = {
         "tool": "ccm_geo",
         "version": __version__,
@@ -637,8 +663,9 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in inputs if Path(p).is_file()],
         "config": config.model_dump(mode="json"),
         "versions": _versions(),
-        "timings_s": log.timings_s,
-        "warnings": log.warnings,
+        "timings_s": {**earlier.get("timings_s", {}), **log.timings_s},
+        "warnings": [w for w in earlier.get("warnings", []) if w["stage"] not in log.timings_s]
+        + log.warnings,
         "validation": [
             {
                 "source": r.source,
@@ -648,13 +675,13 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
                 "counts": r.counts(),
             }
             for r in log.reports
-        ],
+        ]
+        or earlier.get("validation", []),
         "outputs": [
             {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p)}
             for p in outputs
         ],
     }
-    path = log.out_dir / "manifest.json"
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
