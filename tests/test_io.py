@@ -349,3 +349,11 @@ def test_duplicate_settlement_ids_are_an_error(tmp_path):
     spec = LayerInput(path=path, columns={"settlement_id": "VID", "population": "POP"})
     with pytest.raises(ValidationError, match=r"settlement_id 'V1' appears on rows 1, 3"):
         load_layer(spec, "settlements", crs=UTM)
+
+
+def test_csv_text_cannot_run_as_a_spreadsheet_formula(tmp_path):
+    path = write_csv(
+        pd.DataFrame({"name": ['=HYPERLINK("x")', "Ban Na", "@SUM(1)"]}), tmp_path / "t.csv"
+    )
+    back = pd.read_csv(path, encoding="utf-8-sig")
+    assert list(back["name"]) == ['\'=HYPERLINK("x")', "Ban Na", "'@SUM(1)"]

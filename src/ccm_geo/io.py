@@ -364,6 +364,8 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     out = pd.DataFrame(df).copy()
     for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_csv_safe)
         if pd.api.types.is_float_dtype(out[col]):
             digits = 2 if col.endswith(("_m2", "_usd")) else 6
             out[col] = out[col].round(digits)
@@ -406,6 +408,14 @@ def _read_many(pattern: Path, **kwargs) -> gpd.GeoDataFrame:
         gdf["_file_row"] = np.arange(1, len(gdf) + 1)
         frames.append(gdf)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
+def _csv_safe(value):
+    """Text that a spreadsheet would run as a formula (``=``, ``+``, ``@`` first) gets a
+    leading apostrophe, the spreadsheet convention for 'this is text'."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _first_line(exc: Exception) -> str:

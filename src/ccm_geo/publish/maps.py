@@ -642,8 +642,8 @@ function popup(layer) {
     if (A.ind[j][i] !== null) { h.push(row(esc(D.indicators[j]), fmt(A.ind[j][i], 2))); }
   }
   if (A.method[i] || A.year[i] !== null || A.cost[i] !== null) {
-    h.push(row("Task", esc(A.method[i] || "\u2013") + ", US$ " + fmt(A.cost[i], 0) +
-               ", year " + (A.year[i] === null ? "\u2013" : esc(A.year[i]))));
+    h.push(row("Plan", esc(A.method[i] || "\u2013") + ", US$ " + fmt(A.cost[i], 0) +
+               ", from " + (A.year[i] === null ? "\u2013" : esc(A.year[i]))));
     if (A.team[i] || A.start[i]) {
       h.push(row("Team", esc(A.team[i] || "\u2013") + " \u00b7 " + esc(A.start[i] || "?") +
                  " \u2013 " + esc(A.end[i] || "?")));
@@ -785,9 +785,9 @@ if (D.showPlan) {
     for (var i = 0; i < N; i++) { if (A.year[i] === y) { idx.push(i); cost += A.cost[i] || 0; } }
     var col = D.planPalette[k % D.planPalette.length];
     var g = lazy(hazardGroup(idx, function (i) { return outline(i, col); }));
-    register("Plan " + esc(y) + " (" + fmt(idx.length, 0) + " tasks)", g, false);
-    legend(g, "Work plan " + esc(y), [swatch(col) + fmt(idx.length, 0) + " tasks, US$ " +
-      fmt(cost, 0)]);
+    register("Plan " + esc(y) + " (" + fmt(idx.length, 0) + " areas starting)", g, false);
+    legend(g, "Work plan: work starts in " + esc(y), [swatch(col) + fmt(idx.length, 0) +
+      " areas; their planned tasks cost US$ " + fmt(cost, 0) + " (all years)"]);
   });
 }
 

@@ -1590,7 +1590,9 @@ def _static_map(
         if by == "year" and len(r) <= 40:
             for hid, g in geoms.reindex(r["hazard_id"].astype(str)).dropna().items():
                 p = g.representative_point()
-                ax.annotate(str(hid), (p.x, p.y), fontsize=6, ha="center", va="center")
+                ax.annotate(
+                    str(hid), (p.x, p.y), fontsize=6, ha="center", va="center", parse_math=False
+                )
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
     ax.set_axis_off()
