@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ccm_geo._highs import new_highs
+from ccm_geo._highs import new_highs, pass_binary_model
 from ccm_geo.errors import ConfigError, InputError, SolverError
 
 __all__ = ["Problem", "CompiledModel", "Solution", "discount_factors"]
@@ -405,15 +405,21 @@ class Problem:
             time_limit=float(time_limit_s),
             mip_rel_gap=float(gap),
         )
-        h.passModel(_highs_lp(highspy, model))
+        x0 = None
         if start is not None and start[1]:
             x0 = np.zeros(model.A.shape[1])
             sel = np.flatnonzero(start[0] >= 0)
             x0[sel * self.n_years + start[0][sel]] = 1.0
-            sol0 = highspy.HighsSolution()
-            sol0.col_value = x0.tolist()
-            sol0.value_valid = True
-            h.setSolution(sol0)
+        pass_binary_model(
+            h,
+            model.c,
+            model.A,
+            model.row_lower,
+            model.row_upper,
+            col_lower=model.col_lower,
+            col_upper=model.col_upper,
+            start=x0,
+        )
         h.run()
         status = h.getModelStatus()
         info = h.getInfo()
@@ -471,27 +477,6 @@ def _gap(objective: float, bound: float) -> float:
     if not np.isfinite(bound):
         return float("nan")
     return max(0.0, bound - objective) / max(abs(objective), 1e-9)
-
-
-def _highs_lp(highspy, m: CompiledModel):
-    csc = m.A.tocsc()
-    csc.sort_indices()
-    lp = highspy.HighsLp()
-    lp.num_col_ = m.A.shape[1]
-    lp.num_row_ = m.A.shape[0]
-    inf = highspy.kHighsInf
-    lp.col_cost_ = m.c
-    lp.col_lower_ = m.col_lower
-    lp.col_upper_ = m.col_upper
-    lp.row_lower_ = np.where(np.isfinite(m.row_lower), m.row_lower, -inf)
-    lp.row_upper_ = np.where(np.isfinite(m.row_upper), m.row_upper, inf)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * lp.num_col_
-    return lp
 
 
 def _depth(pred: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ccm_geo._highs import new_highs
+from ccm_geo._highs import new_highs, pass_binary_model
 from ccm_geo.errors import ConfigError, InputError
 from ccm_geo.publish.settings import DonorProfile
 
@@ -675,27 +675,7 @@ def _solve(
     h = new_highs(
         random_seed=int(seed), threads=1, time_limit=float(time_limit_s), mip_rel_gap=float(gap)
     )
-    csc = model.A.tocsc()
-    csc.sort_indices()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = model.A.shape[1], model.A.shape[0]
-    inf = highspy.kHighsInf
-    lp.col_cost_ = model.c
-    lp.col_lower_ = np.zeros(lp.num_col_)
-    lp.col_upper_ = np.ones(lp.num_col_)
-    lp.row_lower_ = np.where(np.isfinite(model.lower), model.lower, -inf)
-    lp.row_upper_ = np.where(np.isfinite(model.upper), model.upper, inf)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * lp.num_col_
-    h.passModel(lp)
-    sol0 = highspy.HighsSolution()
-    sol0.col_value = start.tolist()
-    sol0.value_valid = True
-    h.setSolution(sol0)
+    pass_binary_model(h, model.c, model.A, model.lower, model.upper, start=start)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
