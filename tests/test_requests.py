@@ -578,3 +578,18 @@ def test_request_renders_offline_in_chromium(written):
                 page.close()
         finally:
             browser.close()
+
+
+def test_risk_education_keeps_areas_the_plan_does_not_finish():
+    from ccm_geo.publish.requests import _risk_education
+
+    areas = make_areas()
+    tasks = make_tasks(areas)
+    alloc = match_donors(tasks, make_donors())
+    donor = DonorProfile(name="RE", thematic=["risk_education"], budget_usd=1)
+    re_table = _risk_education(areas, tasks, alloc, donor, None)
+    planned = tasks.groupby("hazard_id")["year"].agg(lambda y: y.isna().any())
+    unfinished = set(planned[planned].index)  # HZ-7: its clearance is not in the plan
+    assert unfinished == {"HZ-7"}
+    region = areas.set_index("hazard_id").loc["HZ-7", "region"]
+    assert re_table.set_index("region").loc[region, "areas"] >= 1

@@ -292,7 +292,7 @@ def request_content(
         if donor.regions:
             va = va[va["region"].isin(donor.regions)].reset_index(drop=True)
     if "risk_education" in donor.thematic:
-        ra = _risk_education(areas, allocation, donor, pop_col)
+        ra = _risk_education(areas, tasks, allocation, donor, pop_col)
     return RequestContent(
         donor=donor,
         project_name=project_name,
@@ -873,16 +873,28 @@ def _priority(pkg: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _risk_education(
-    areas: pd.DataFrame, allocation: Allocation, donor: DonorProfile, pop_col: str | None
+    areas: pd.DataFrame,
+    tasks: pd.DataFrame,
+    allocation: Allocation,
+    donor: DonorProfile,
+    pop_col: str | None,
 ) -> pd.DataFrame:
-    """Hazards not released in the plan's first year, by region: where people need RE."""
+    """Hazards not released in the plan's first year, by region: where people need RE.
+
+    An area is released in the year its last task ends; an area with any task the plan leaves
+    out is not released at all.
+    """
     cand = allocation.candidates
     first = int(cand["year"].min()) if len(cand) else None
-    last_year = (
-        cand.groupby(cand["hazard_id"].astype(str))["year"].max()
-        if "hazard_id" in cand and len(cand)
-        else pd.Series(dtype=float)
-    )
+    if "hazard_id" in tasks and len(tasks):
+        year = pd.to_numeric(tasks["year"], errors="coerce")
+        if "selected" in tasks:
+            year = year.where(tasks["selected"].astype(bool))
+        by_area = pd.DataFrame({"hazard_id": tasks["hazard_id"].astype(str), "year": year})
+        grouped = by_area.groupby("hazard_id")["year"]
+        last_year = grouped.max().where(~grouped.apply(lambda y: y.isna().any()))
+    else:
+        last_year = pd.Series(dtype=float)
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name))
     if "status" in a:
         a = a[a["status"].astype(str) != "released"]
