@@ -593,3 +593,21 @@ def test_risk_education_keeps_areas_the_plan_does_not_finish():
     assert unfinished == {"HZ-7"}
     region = areas.set_index("hazard_id").loc["HZ-7", "region"]
     assert re_table.set_index("region").loc[region, "areas"] >= 1
+
+
+def test_beneficiaries_count_each_village_once():
+    from ccm_geo.publish.requests import _unique_beneficiaries
+
+    pkg = gpd.GeoDataFrame(
+        {"hazard_id": ["A", "B"]},
+        geometry=[box(0, 0, 100, 100), box(300, 0, 400, 100)],
+        crs=CRS,
+    )
+    villages = gpd.GeoDataFrame(
+        {"settlement_id": ["V1", "V2"], "name": ["near both", "far"], "population": [500, 900]},
+        geometry=[Point(200, 50), Point(20_000, 0)],
+        crs=CRS,
+    )
+    ctx = Context(crs=CRS, settlements=villages)
+    assert _unique_beneficiaries(pkg, ctx, "population_within_5km") == 500.0
+    assert _unique_beneficiaries(pkg, ctx, "population_within_30min") is None

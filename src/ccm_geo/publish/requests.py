@@ -285,6 +285,10 @@ def request_content(
     package = _package_frame(allocation, donor, areas, tasks, wdays)
     pop_col = _population_column(areas)
     totals = _totals(package, pop_col)
+    unique = _unique_beneficiaries(package, context, pop_col)
+    if unique is not None:
+        totals["beneficiaries"] = unique
+        totals["beneficiaries_column"] = f"{pop_col}, each village counted once"
     content_notes = list(allocation.notes)
     va = ra = None
     if "victim_assistance" in donor.thematic:
@@ -741,6 +745,28 @@ def _package_frame(
     )
 
 
+def _unique_beneficiaries(
+    pkg: gpd.GeoDataFrame, context: Context | None, pop_col: str | None
+) -> float | None:
+    """People in the villages within the radius of ``pop_col`` of *any* package area, each
+    village counted once (the per-area column counts a village once per nearby area).
+
+    None when there are no settlements or no radius in the column name (``..._<r>km``).
+    """
+    import re
+
+    if pop_col is None or context is None or context.settlements is None or not len(pkg):
+        return None
+    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col)
+    if m is None:
+        return None
+    radius_m = float(m.group(1).replace("_", ".")) * 1000.0
+    s = context.settlements
+    near = s.geometry.dwithin(pkg.geometry.union_all(), radius_m)
+    pop = pd.to_numeric(s.loc[near.to_numpy(), "population"], errors="coerce")
+    return float(pop.sum())
+
+
 def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
     ben = None
     if pop_col is not None:
@@ -756,7 +782,9 @@ def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
         "mine_m2": float(pkg["mine_m2"].sum()),
         "team_months": float(pd.to_numeric(pkg["team_months"], errors="coerce").sum()),
         "beneficiaries": ben,
-        "beneficiaries_column": pop_col,
+        "beneficiaries_column": None
+        if pop_col is None
+        else f"{pop_col}, summed over areas: a village near several areas counts more than once",
         "regions": sorted(pkg["region"].astype(str).unique().tolist()),
         "years": sorted(int(y) for y in pkg["year"].unique()),
     }
@@ -1366,9 +1394,7 @@ def _summary_lines(c: RequestContent) -> list[tuple[str, str]]:
         ("Team-months", _num2(t["team_months"])),
         (
             "Beneficiaries",
-            _NOT_ESTIMATED
-            if ben is None
-            else f"{_num(ben)} people ({t['beneficiaries_column']}, counted per area)",
+            _NOT_ESTIMATED if ben is None else f"{_num(ben)} people ({t['beneficiaries_column']})",
         ),
         ("Regions", ", ".join(t["regions"]) or "—"),
         ("Years", ", ".join(str(y) for y in t["years"]) or "—"),
