@@ -222,3 +222,41 @@ def test_prebuilt_graph_without_roads_layer_is_used():
     with _warns("hazard_id Z"):
         out = remoteness_indicators(_hazards(), _context(roads=None), graph=g)
     assert out["travel_min_settlement"].notna().all()
+
+
+def test_settlement_access_uses_the_road_network_and_names_cut_off_villages():
+    import warnings
+
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    from ccm_geo.criteria import settlement_access
+    from ccm_geo.errors import DataWarning
+    from ccm_geo.model import Context
+
+    crs = "EPSG:32648"
+    # A 6 km primary road (60 km/h: 6 min) from the village to the clinic, and a village on a
+    # track cut off from it.
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1", "r2"], "road_class": ["primary", "track"]},
+        geometry=[LineString([(0, 0), (6000, 0)]), LineString([(0, 50_000), (100, 50_000)])],
+        crs=crs,
+    )
+    villages = gpd.GeoDataFrame(
+        {"settlement_id": ["V1", "V2"], "name": ["a", "b"], "population": [100, 200]},
+        geometry=[Point(0, 0), Point(0, 50_000)],
+        crs=crs,
+    )
+    clinic = gpd.GeoDataFrame(
+        {"facility_id": ["H1"], "name": ["c"]}, geometry=[Point(6000, 0)], crs=crs
+    )
+    ctx = Context(crs=crs, roads=roads, settlements=villages, health=clinic)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = settlement_access(ctx)
+    assert out.loc["V1", "travel_min_health"] == pytest.approx(6.0, abs=1e-6)
+    assert out.loc["V1", "nearest_health_id"] == "H1"
+    assert out.loc["V2", "travel_min_health"] == 600.0  # the documented penalty
+    assert any(
+        issubclass(w.category, DataWarning) and "settlement_id V2" in str(w.message) for w in caught
+    )

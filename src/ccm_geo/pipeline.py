@@ -9,6 +9,7 @@ the resolved configuration, versions, per-stage timings and every warning.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -105,27 +106,42 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
 def stage_criteria(
     config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
 ) -> None:
-    """Add the raw indicators to every area; write ``criteria.gpkg`` and ``criteria.csv``."""
-    from ccm_geo.criteria import compute_criteria
+    """Add the raw indicators to every area; write ``criteria.gpkg`` and ``criteria.csv``.
+
+    ``criteria.gpkg`` also holds a ``settlements`` layer with each village's travel time to
+    care over the road network, which the victim-assistance tables of the requests use.
+    """
+    from ccm_geo.criteria import build_road_graph, compute_criteria, settlement_access
     from ccm_geo.io import write_csv, write_gpkg
 
     hazards = _from_state_or_file(state, "hazards", out_dir / "hazards.gpkg", "hazards", "load")
     context = state.get("context") or read_context(config, out_dir, hazards.crs.to_string())
+    graph = None
+    if context.roads is not None:
+        log.step("criteria: road graph")
+        graph = build_road_graph(context.roads, config.criteria)
     indicators = compute_criteria(
         hazards,
         context,
         config.criteria,
         reference_date=config.project.start_date,
         progress=lambda name: log.step(f"criteria: {name}"),
+        graph=graph,
     )
     areas = hazards.merge(
         indicators, left_on="hazard_id", right_index=True, how="left", validate="one_to_one"
     )
     areas = _geometry_last(areas)
+    layers = {"areas": areas}
+    if context.settlements is not None:
+        access = settlement_access(context, config.criteria, graph=graph)
+        layers["settlements"] = _geometry_last(
+            context.settlements.merge(access, left_on="settlement_id", right_index=True, how="left")
+        )
     log.step("writing criteria.gpkg")
-    log.wrote(write_gpkg({"areas": areas}, out_dir / "criteria.gpkg"))
+    log.wrote(write_gpkg(layers, out_dir / "criteria.gpkg"))
     log.wrote(write_csv(_table(areas), out_dir / "criteria.csv"))
-    state.update(areas=areas, context=context)
+    state.update(areas=areas, context=context, settlements_access=layers.get("settlements"))
 
 
 def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
@@ -243,6 +259,11 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks", "prioritise"
     )
     context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    villages = state.get("settlements_access")
+    if villages is None and _has_layer(out_dir / "criteria.gpkg", "settlements"):
+        villages = _read(out_dir / "criteria.gpkg", "settlements")
+    if villages is not None:  # villages with their road travel time to care
+        context = dataclasses.replace(context, settlements=villages)
     milestones = state.get("milestones")
     if milestones is None:
         milestones = pd.read_csv(out_dir / "plan" / "milestones.csv", encoding="utf-8-sig")
@@ -265,6 +286,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         donor=state.get("donor"),
         planning=config.planning,
         allocation=allocation,
+        remote_min=config.criteria.remoteness.remote_threshold_min,
         seed=config.project.seed,
     )
     for paths in written.values():
@@ -497,6 +519,12 @@ def _read(path: Path, layer: str) -> gpd.GeoDataFrame:
     import pyogrio
 
     return pyogrio.read_dataframe(path, layer=layer)
+
+
+def _has_layer(path: Path, layer: str) -> bool:
+    import pyogrio
+
+    return path.is_file() and layer in {name for name, _ in pyogrio.list_layers(path)}
 
 
 def _geometry_last(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

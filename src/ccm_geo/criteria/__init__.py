@@ -20,6 +20,7 @@ from ccm_geo.criteria.remoteness import (
     build_road_graph,
     remoteness_columns,
     remoteness_indicators,
+    settlement_access,
 )
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.model import Context
@@ -30,6 +31,7 @@ __all__ = [
     "contamination_indicators",
     "landuse_indicators",
     "remoteness_indicators",
+    "settlement_access",
     "build_road_graph",
     "RoadGraph",
     "CriteriaSettings",

@@ -30,7 +30,13 @@ from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.errors import InputError
 from ccm_geo.model import Context
 
-__all__ = ["RoadGraph", "build_road_graph", "remoteness_indicators", "remoteness_columns"]
+__all__ = [
+    "RoadGraph",
+    "build_road_graph",
+    "remoteness_indicators",
+    "remoteness_columns",
+    "settlement_access",
+]
 
 #: Smallest edge weight (minutes): csgraph would treat an explicit 0 as a missing edge.
 _EPS_MIN = 1e-9
@@ -324,6 +330,56 @@ def remoteness_indicators(
     return out[cols]
 
 
+def settlement_access(
+    context: Context,
+    settings: CriteriaSettings | None = None,
+    *,
+    graph: RoadGraph | None = None,
+) -> pd.DataFrame:
+    """Each settlement's travel time to the nearest health facility, over the road network.
+
+    The same travel model as :func:`remoteness_indicators` (walk to the nearest road node,
+    fastest route, walk to the facility; a direct walk when quicker), so that a village's
+    "minutes to care" is one number wherever it is shown (criteria, victim-assistance tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``settlement_id``: ``travel_min_health`` (min; ``unreachable_penalty_min``
+        where no route exists, with a DataWarning) and ``nearest_health_id``. Empty when
+        settlements, health facilities or roads are missing.
+    """
+    settings = settings or CriteriaSettings()
+    rs = settings.remoteness
+    cols = ["travel_min_health", "nearest_health_id"]
+    settlements, health = context.settlements, context.health
+    if settlements is None or health is None or (graph is None and context.roads is None):
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="settlement_id"))
+    crs = settlements.crs
+    settlements = _points_layer(settlements, crs, "settlements", "settlement_id")
+    health = _points_layer(health, crs, "health", "facility_id")
+    if graph is None:
+        graph = build_road_graph(layer_in_crs(context.roads, crs, "roads"), settings)
+    ids = pd.Index(settlements["settlement_id"].astype(str), name="settlement_id")
+    if graph.n_nodes == 0 or len(health) == 0:
+        return pd.DataFrame({c: np.nan for c in cols}, index=ids)
+    walk = rs.offroad_speed_kmh * 1000.0 / 60.0
+    s_xy = shapely.get_coordinates(settlements.geometry.to_numpy())
+    h_xy = shapely.get_coordinates(health.geometry.to_numpy())
+    node, off = _attach(graph, s_xy, walk)
+    t, near = _travel(graph, node, off, s_xy, h_xy, walk, rs)
+    h_ids = health["facility_id"].astype(str).to_numpy()
+    return pd.DataFrame(
+        {
+            "travel_min_health": _penalised(
+                t, ids, rs, "health facility", "settlements", "settlement_id"
+            ),
+            "nearest_health_id": np.where(near >= 0, h_ids[np.maximum(near, 0)], None),
+        },
+        index=ids,
+    )
+
+
 # --------------------------------------------------------------------------------- helpers
 
 
@@ -465,13 +521,15 @@ def _travel(graph, area_node, area_off, area_xy, dest_xy, walk, rs):
     return t, near
 
 
-def _penalised(t: np.ndarray, ids: pd.Index, rs, what: str) -> np.ndarray:
-    """Replace unreachable travel times by the penalty, naming the areas in a warning."""
+def _penalised(
+    t: np.ndarray, ids: pd.Index, rs, what: str, who: str = "areas", id_name: str = "hazard_id"
+) -> np.ndarray:
+    """Replace unreachable travel times by the penalty, naming the places in a warning."""
     bad = ~np.isfinite(t)
     if bad.any():
         warn(
-            f"criteria: {int(bad.sum())} areas have no road route to any {what} (disconnected "
-            f"network parts): hazard_id {id_list(ids[bad])}; their travel time is set to "
+            f"criteria: {int(bad.sum())} {who} have no road route to any {what} (disconnected "
+            f"network parts): {id_name} {id_list(ids[bad])}; their travel time is set to "
             f"unreachable_penalty_min = {rs.unreachable_penalty_min:g}"
         )
     return np.where(bad, rs.unreachable_penalty_min, t)

@@ -147,6 +147,7 @@ def write_requests(
     seed: int = 20171005,
     interactive_map: bool = True,
     pdf: bool = True,
+    remote_min: float = REMOTE_MIN,
 ) -> dict[str, list[Path]]:
     """Write one request package per donor and the programme view, atomically.
 
@@ -186,6 +187,9 @@ def write_requests(
         Implementing channel of tasks without a ``channel`` value.
     interactive_map, pdf
         False leaves out the embedded interactive map, or the PDF.
+    remote_min
+        A survivors' village further than this from care (minutes) is remote; the pipeline
+        passes ``criteria.remoteness.remote_threshold_min`` so both stages agree.
 
     Returns
     -------
@@ -215,6 +219,7 @@ def write_requests(
             project_name=project_name,
             planning=planning,
             map_settings=settings,
+            remote_min=remote_min,
         )
         fragment = None
         if interactive_map and len(content.tasks):
@@ -1090,7 +1095,7 @@ def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
         out["region"] = "unknown"
     if "travel_min_health" in s.columns:
         out["travel_min_health"] = pd.to_numeric(s["travel_min_health"], errors="coerce")
-        out["travel_source"] = "criteria stage (travel_min_health)"
+        out["travel_source"] = "road network (criteria stage)"
     elif context.health is not None and len(context.health):
         import shapely
 
