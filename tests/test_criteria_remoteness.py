@@ -260,3 +260,28 @@ def test_settlement_access_uses_the_road_network_and_names_cut_off_villages():
     assert any(
         issubclass(w.category, DataWarning) and "settlement_id V2" in str(w.message) for w in caught
     )
+
+
+def test_area_travel_follows_roads_and_walks_when_quicker():
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from ccm_geo.criteria import area_travel, build_road_graph
+
+    crs = "EPSG:32648"
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1"], "road_class": ["primary"]},
+        geometry=[LineString([(0, 0), (12_000, 0)])],  # 12 km at 60 km/h: 12 min
+        crs=crs,
+    )
+    areas = gpd.GeoDataFrame(
+        {"hazard_id": ["A", "B", "C"]},
+        geometry=[box(-10, -10, 10, 10), box(11_990, -10, 12_010, 10), box(40, -10, 60, 10)],
+        crs=crs,
+    )
+    f = area_travel(areas, build_road_graph(roads))
+    t = f("A", ["B", "C", "A"])
+    assert t[0] == pytest.approx(12.0, abs=0.5)  # by road, not 3 h on foot
+    assert t[1] == pytest.approx(50 / (4000 / 60), rel=1e-6)  # 50 m on foot beats the road
+    assert t[2] == pytest.approx(0.0, abs=1e-9)  # an area to itself
+    assert f("B", "A")[0] == pytest.approx(t[0], abs=1e-9)  # the same both ways

@@ -141,7 +141,9 @@ def stage_criteria(
     log.step("writing criteria.gpkg")
     log.wrote(write_gpkg(layers, out_dir / "criteria.gpkg"))
     log.wrote(write_csv(_table(areas), out_dir / "criteria.csv"))
-    state.update(areas=areas, context=context, settlements_access=layers.get("settlements"))
+    state.update(
+        areas=areas, context=context, settlements_access=layers.get("settlements"), graph=graph
+    )
 
 
 def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
@@ -185,11 +187,19 @@ def stage_prioritise(
     from ccm_geo.publish.printmap import save_figure
 
     scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    travel = None  # teams move between tasks over the roads when there are roads
+    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    if context.roads is not None:
+        from ccm_geo.criteria import area_travel, build_road_graph
+
+        graph = state.get("graph") or build_road_graph(context.roads, config.criteria)
+        travel = area_travel(scored, graph, config.criteria)
     plan = make_plan(
         scored,
         config.planning,
         start_date=config.project.start_date,
         deadline=config.project.deadline,
+        travel_minutes=travel,
         progress=lambda name, frac: log.step(f"planning: {name} ({frac:.0%})"),
     )
     plan_dir = out_dir / "plan"

@@ -17,6 +17,7 @@ from ccm_geo.criteria.contamination import contamination_columns, contamination_
 from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
 from ccm_geo.criteria.remoteness import (
     RoadGraph,
+    area_travel,
     build_road_graph,
     remoteness_columns,
     remoteness_indicators,
@@ -32,6 +33,7 @@ __all__ = [
     "landuse_indicators",
     "remoteness_indicators",
     "settlement_access",
+    "area_travel",
     "build_road_graph",
     "RoadGraph",
     "CriteriaSettings",

@@ -36,6 +36,7 @@ __all__ = [
     "remoteness_indicators",
     "remoteness_columns",
     "settlement_access",
+    "area_travel",
 ]
 
 #: Smallest edge weight (minutes): csgraph would treat an explicit 0 as a missing edge.
@@ -378,6 +379,47 @@ def settlement_access(
         },
         index=ids,
     )
+
+
+def area_travel(
+    hazards: gpd.GeoDataFrame,
+    graph: RoadGraph,
+    settings: CriteriaSettings | None = None,
+    *,
+    limit_min: float = 480.0,
+):
+    """Travel time between hazardous areas over the road network, as a function.
+
+    Returns ``f(from_id, to_ids) -> minutes`` (an array, one per ``to_ids``), the form the
+    planner's team schedule takes (``planning.make_plan(travel_minutes=...)``): walk from the
+    area's surface point to its nearest road node, the fastest route, walk to the other area;
+    a straight walk at ``offroad_speed_kmh`` when that is quicker or when no route within
+    ``limit_min`` exists (so the answer is always finite). One bounded Dijkstra per origin,
+    cached, so a team's day-by-day sequencing costs one search per area it leaves.
+    """
+    settings = settings or CriteriaSettings()
+    rs = settings.remoteness
+    walk = rs.offroad_speed_kmh * 1000.0 / 60.0  # m per minute
+    ids = hazards["hazard_id"].astype(str).to_numpy()
+    xy = shapely.get_coordinates(shapely.point_on_surface(hazards.geometry.to_numpy()))
+    node, off = _attach(graph, xy, walk)
+    pos = {h: i for i, h in enumerate(ids)}
+    cache: dict[int, np.ndarray] = {}
+
+    def travel(from_id, to_ids) -> np.ndarray:
+        i = pos[str(from_id)]
+        js = np.array([pos[str(t)] for t in np.atleast_1d(to_ids)], dtype=np.int64)
+        dist = cache.get(int(node[i]))
+        if dist is None:
+            if len(cache) > 512:
+                cache.clear()
+            dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit_min)
+            cache[int(node[i])] = dist
+        by_road = off[i] + dist[node[js]] + off[js]
+        on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
+        return np.fmin(by_road, on_foot)
+
+    return travel
 
 
 # --------------------------------------------------------------------------------- helpers
