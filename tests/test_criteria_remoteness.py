@@ -285,3 +285,22 @@ def test_area_travel_follows_roads_and_walks_when_quicker():
     assert t[1] == pytest.approx(50 / (4000 / 60), rel=1e-6)  # 50 m on foot beats the road
     assert t[2] == pytest.approx(0.0, abs=1e-9)  # an area to itself
     assert f("B", "A")[0] == pytest.approx(t[0], abs=1e-9)  # the same both ways
+
+
+def test_area_travel_names_an_unknown_area():
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from ccm_geo.criteria import area_travel, build_road_graph
+    from ccm_geo.errors import InputError
+
+    crs = "EPSG:32648"
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1"], "road_class": ["track"]},
+        geometry=[LineString([(0, 0), (100, 0)])],
+        crs=crs,
+    )
+    areas = gpd.GeoDataFrame({"hazard_id": ["A"]}, geometry=[box(0, 0, 10, 10)], crs=crs)
+    f = area_travel(areas, build_road_graph(roads))
+    with pytest.raises(InputError, match="hazard_id 'Z' is not one of the areas it was built on"):
+        f("A", ["Z"])

@@ -357,3 +357,46 @@ def test_csv_text_cannot_run_as_a_spreadsheet_formula(tmp_path):
     )
     back = pd.read_csv(path, encoding="utf-8-sig")
     assert list(back["name"]) == ['\'=HYPERLINK("x")', "Ban Na", "'@SUM(1)"]
+
+
+def test_admin_regions_in_several_parts_are_allowed(tmp_path):
+    from ccm_geo.config import LayerInput
+    from ccm_geo.io import load_layer
+
+    admin = gpd.GeoDataFrame(
+        {"NAME": ["Island district", "Island district", "Mainland"]},
+        geometry=[square(0), square(3), square(6)],
+        crs=UTM,
+    )
+    path = tmp_path / "admin.gpkg"
+    admin.to_file(path)
+    gdf, _ = load_layer(LayerInput(path=path, columns={"region": "NAME"}), "admin", crs=UTM)
+    assert len(gdf) == 3
+
+
+def test_blank_accident_dates_stay_unknown(tmp_path):
+    from ccm_geo.config import LayerInput
+    from ccm_geo.io import load_layer
+
+    acc = gpd.GeoDataFrame(
+        {"ID": ["A1", "A2"], "WHEN": ["2025-03-01", "   "]},
+        geometry=[Point(X0, Y0), Point(X0 + 5, Y0)],
+        crs=UTM,
+    )
+    path = tmp_path / "acc.gpkg"
+    acc.to_file(path)
+    spec = LayerInput(path=path, columns={"accident_id": "ID", "date": "WHEN"})
+    gdf, report = load_layer(spec, "accidents", crs=UTM)
+    assert list(gdf["accident_id"]) == ["A1", "A2"] and pd.isna(gdf["date"].iloc[1])
+    assert not report.of("excluded")
+
+
+def test_register_in_two_far_apart_clusters_asks_for_a_crs(tmp_path):
+    pts = [Point(lon, 10.0) for lon in (100.0, 100.5, 101.0, 140.0, 140.5, 141.0)]
+    reg = gpd.GeoDataFrame(register(6).drop(columns="geometry"), geometry=pts, crs=4326)
+    path = tmp_path / "two.geojson"
+    reg.to_file(path, driver="GeoJSON")
+    with pytest.raises(
+        ValidationError, match=r"6 of 6 rows lie more than 15 degrees.*project\.crs"
+    ):
+        load_hazards(hazard_spec(path))

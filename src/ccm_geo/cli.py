@@ -224,7 +224,9 @@ class _progress:  # noqa: N801 - used as a context manager
 
     def step(self, text: str) -> None:
         if self.status is not None:
-            self.status.update(text)
+            from rich.markup import escape
+
+            self.status.update(escape(text))
 
     def __exit__(self, *exc):
         if self.status is not None:

@@ -178,9 +178,10 @@ def generate_region(
         ``(rows, cols)`` of the land-cover raster; overrides ``pixel_m`` (pixels are then not
         necessarily square). The national benchmark asks for ``(20000, 20000)``.
     road_edge_m
-        Longest road edge (m): roads are cut into pieces of at most this length (a multiple
-        of the 100 m vertex spacing), each a graph edge. 100 m gives the demo ~3,300 edges;
-        at national size, 400 m gives a graph of ~200,000 nodes at scale ~265.
+        Longest road edge (m, at least 100): roads are cut into pieces of at most this
+        length (whole multiples of the 100 m vertex spacing), each a graph edge. 100 m gives
+        the demo ~3,300 edges; at national size, 400 m gives a graph of ~200,000 nodes at
+        scale ~265.
 
     Returns
     -------
@@ -216,7 +217,7 @@ def generate_region(
     terrain = _terrain(prov, rivers, streams["terrain"])
     towns_villages = _settlements(prov, rivers, terrain, streams["settlements"])
     admin = _districts(prov, towns_villages)
-    steps = max(1, round(road_edge_m / _ROAD_STEP_M))
+    steps = max(1, math.floor(road_edge_m / _ROAD_STEP_M))  # edges never longer than asked
     roads = _roads(prov, towns_villages, terrain, streams["roads"], piece_steps=steps)
     hazards = _hazards(prov, towns_villages, admin, streams["hazards"])
     accidents = _accidents(prov, hazards, towns_villages, streams["accidents"])
@@ -374,8 +375,15 @@ def _check_options(
     road_edge_m: float = _ROAD_STEP_M,
 ) -> None:
     problems = []
-    if not (isinstance(road_edge_m, int | float) and road_edge_m >= _ROAD_STEP_M / 2):
-        problems.append(f"road_edge_m={road_edge_m!r} must be at least {_ROAD_STEP_M / 2:g} m")
+    if not (
+        isinstance(road_edge_m, int | float)
+        and math.isfinite(road_edge_m)
+        and road_edge_m >= _ROAD_STEP_M
+    ):
+        problems.append(
+            f"road_edge_m={road_edge_m!r} must be a number of metres, at least {_ROAD_STEP_M:g} "
+            "(the roads' vertex spacing)"
+        )
     if not (isinstance(scale, int | float) and math.isfinite(scale) and 0.01 <= scale <= 2000):
         problems.append(f"scale={scale!r} must be a number from 0.01 to 2000 (1 = the demo)")
     if not isinstance(seed, int | np.integer) or seed < 0:

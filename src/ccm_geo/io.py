@@ -73,6 +73,11 @@ _AREA_OF_USE_MARGIN_DEG = 1.0
 # the register's median position is taken for a coordinate error (a flipped sign moves a point
 # by twice its longitude); no national register spans this much.
 _FAR_FROM_MEDIAN_DEG = 15.0
+# ... unless more than this share of rows is that far: then the register spans regions far
+# apart, and the user must choose the CRS (an error, not a silent exclusion of many rows).
+_FAR_SHARE_MAX = 0.05
+# Context layers whose ids other layers refer to, so they must be unique.
+_UNIQUE_ID_LAYERS = frozenset({"accidents", "settlements", "health"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,6 +252,8 @@ def load_layer(
         df[id_col] = [f"{name}-{r}" for r in df["_row"]]
     ids = df[id_col].astype("string")
     dup = ids.duplicated(keep=False).fillna(False).to_numpy() & ids.notna().to_numpy()
+    if name not in _UNIQUE_ID_LAYERS:  # a region in several parts, a road in segments
+        dup[:] = False
     for value, group in df.loc[dup].groupby(id_col, sort=True):
         rows = ", ".join(str(r) for r in group["_row"])
         report.add(
@@ -497,10 +504,14 @@ def _filter_where(
 
 
 def _code_text(value) -> str:
-    """A code as text, so that 8, 8.0 and "8" compare equal (files store codes either way)."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
+    """A code as text, so that 8, 8.0, "8" and "8.0" compare equal (files store codes either
+    way)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def _map_columns(
@@ -825,6 +836,14 @@ def _check_area_of_use(
             )
     if far_from_median_deg is not None and keep.sum() > 2:
         far = _far_from_median(geoms, df.crs, keep, far_from_median_deg)
+        if len(far) > max(1, _FAR_SHARE_MAX * keep.sum()):
+            msg = (
+                f"{report.source}: {len(far)} of {int(keep.sum())} rows lie more than "
+                f"{far_from_median_deg:g} degrees from the register's median position: the "
+                "register spans regions far apart (or many coordinates are wrong). Set "
+                "project.crs to a CRS that covers the whole register."
+            )
+            raise ValidationError(msg, report)
         for i, (lon, lat, where) in far.items():
             keep[i] = False
             report.add(
@@ -1042,7 +1061,8 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
         return n.fillna(0).clip(lower=0).round().astype("int64"), bad
     if kind.startswith("datetime"):
         d = pd.to_datetime(values.astype("string"), errors="coerce", format="mixed")
-        bad = present & d.isna().to_numpy()  # empty stays unknown; unreadable is bad
+        blank = values.astype("string").str.strip().fillna("").eq("").to_numpy()
+        bad = present & ~blank & d.isna().to_numpy()  # empty stays unknown; unreadable is bad
         return d.astype("datetime64[ns]"), bad
     s = values.map(lambda v: None if pd.isna(v) else str(v).strip() or None).astype(object)
     return s, np.zeros(len(values), dtype=bool)

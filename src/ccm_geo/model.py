@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "Status",
@@ -23,6 +24,7 @@ __all__ = [
     "ValidationReport",
     "split_contamination",
     "join_contamination",
+    "area_summary",
 ]
 
 
@@ -198,3 +200,47 @@ def split_contamination(text: str | None) -> frozenset[str]:
 def join_contamination(codes) -> str:
     """Sorted ';'-joined text of contamination codes, as stored in files."""
     return ";".join(sorted(set(codes)))
+
+
+def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Area by region and status, CMR separated from mines (Article 7 Form F style).
+
+    An area holding both CMR and mines counts in both ``cmr_*`` and ``mine_*`` columns (and in
+    ``mixed_*``); ``total_*`` counts it once. Areas in m² and ha.
+    """
+    import pandas as pd
+
+    codes = hazards["contamination"].map(split_contamination)
+    frame = pd.DataFrame(
+        {
+            "region": hazards["region"].to_numpy(),
+            "status": hazards["status"].to_numpy(),
+            "area_m2": hazards["area_m2"].to_numpy(),
+            "is_cmr": codes.map(lambda c: bool(c & CMR_TYPES)).to_numpy(),
+            "is_mine": codes.map(lambda c: bool(c & MINE_TYPES)).to_numpy(),
+        }
+    )
+    frame["is_other"] = ~frame["is_cmr"] & ~frame["is_mine"]
+    frame["is_mixed"] = frame["is_cmr"] & frame["is_mine"]
+    rows = []
+    for keys, g in [
+        *frame.groupby(["region", "status"], sort=True),
+        *(((r, "all"), g) for r, g in frame.groupby("region", sort=True)),
+        (("all", "all"), frame),
+    ]:
+        row = {
+            "region": keys[0],
+            "status": keys[1],
+            "areas": len(g),
+            "total_m2": g["area_m2"].sum(),
+        }
+        for kind in ("cmr", "mine", "mixed", "other"):
+            sel = g[f"is_{kind}"]
+            row[f"{kind}_areas"] = int(sel.sum())
+            row[f"{kind}_m2"] = float(g.loc[sel, "area_m2"].sum())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for col in [c for c in out.columns if c.endswith("_m2")]:
+        out[col] = out[col].round(1)
+        out[col.replace("_m2", "_ha")] = (out[col] / 10_000).round(2)
+    return out

@@ -28,14 +28,7 @@ import pandas as pd
 from ccm_geo import __version__
 from ccm_geo.config import ProjectConfig
 from ccm_geo.errors import InputFileNotFoundError
-from ccm_geo.model import (
-    CMR_TYPES,
-    CONTEXT_COLUMNS,
-    MINE_TYPES,
-    Context,
-    ValidationReport,
-    split_contamination,
-)
+from ccm_geo.model import CONTEXT_COLUMNS, Context, ValidationReport, area_summary
 
 __all__ = ["STAGES", "RunLog", "run", "run_stage", "load_inputs", "area_summary", "read_context"]
 
@@ -133,8 +126,10 @@ def stage_criteria(
     )
     areas = _geometry_last(areas)
     layers = {"areas": areas}
+    access = None
     if context.settlements is not None:
         access = settlement_access(context, config.criteria, graph=graph)
+    if access is not None and access["travel_min_health"].notna().any():
         layers["settlements"] = _geometry_last(
             context.settlements.merge(access, left_on="settlement_id", right_index=True, how="left")
         )
@@ -193,7 +188,8 @@ def stage_prioritise(
         from ccm_geo.criteria import area_travel, build_road_graph
 
         graph = state.get("graph") or build_road_graph(context.roads, config.criteria)
-        travel = area_travel(scored, graph, config.criteria)
+        if graph.n_nodes > 0:
+            travel = area_travel(scored, graph, config.criteria)
     plan = make_plan(
         scored,
         config.planning,
@@ -433,48 +429,6 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
                 gdf[col] = pd.to_datetime(gdf[col]).astype("datetime64[ns]")
         layers[name] = gdf
     return Context(crs=crs, **layers, **_landcover(config))
-
-
-def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Area by region and status, CMR separated from mines (Article 7 Form F style).
-
-    An area holding both CMR and mines counts in both ``cmr_*`` and ``mine_*`` columns (and in
-    ``mixed_*``); ``total_*`` counts it once. Areas in m² and ha.
-    """
-    codes = hazards["contamination"].map(split_contamination)
-    frame = pd.DataFrame(
-        {
-            "region": hazards["region"].to_numpy(),
-            "status": hazards["status"].to_numpy(),
-            "area_m2": hazards["area_m2"].to_numpy(),
-            "is_cmr": codes.map(lambda c: bool(c & CMR_TYPES)).to_numpy(),
-            "is_mine": codes.map(lambda c: bool(c & MINE_TYPES)).to_numpy(),
-        }
-    )
-    frame["is_other"] = ~frame["is_cmr"] & ~frame["is_mine"]
-    frame["is_mixed"] = frame["is_cmr"] & frame["is_mine"]
-    rows = []
-    for keys, g in [
-        *frame.groupby(["region", "status"], sort=True),
-        *(((r, "all"), g) for r, g in frame.groupby("region", sort=True)),
-        (("all", "all"), frame),
-    ]:
-        row = {
-            "region": keys[0],
-            "status": keys[1],
-            "areas": len(g),
-            "total_m2": g["area_m2"].sum(),
-        }
-        for kind in ("cmr", "mine", "mixed", "other"):
-            sel = g[f"is_{kind}"]
-            row[f"{kind}_areas"] = int(sel.sum())
-            row[f"{kind}_m2"] = float(g.loc[sel, "area_m2"].sum())
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    for col in [c for c in out.columns if c.endswith("_m2")]:
-        out[col] = out[col].round(1)
-        out[col.replace("_m2", "_ha")] = (out[col] / 10_000).round(2)
-    return out
 
 
 # --------------------------------------------------------------------------------------------

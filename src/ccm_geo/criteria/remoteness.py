@@ -359,6 +359,8 @@ def settlement_access(
     crs = settlements.crs
     settlements = _points_layer(settlements, crs, "settlements", "settlement_id")
     health = _points_layer(health, crs, "health", "facility_id")
+    if settlements is None or health is None:  # layers with no usable rows
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="settlement_id"))
     if graph is None:
         graph = build_road_graph(layer_in_crs(context.roads, crs, "roads"), settings)
     ids = pd.Index(settlements["settlement_id"].astype(str), name="settlement_id")
@@ -403,15 +405,26 @@ def area_travel(
     ids = hazards["hazard_id"].astype(str).to_numpy()
     xy = shapely.get_coordinates(shapely.point_on_surface(hazards.geometry.to_numpy()))
     node, off = _attach(graph, xy, walk)
+    if graph.n_nodes == 0:
+        msg = "area_travel: the road graph has no nodes; give roads with usable lines"
+        raise InputError(msg)
     pos = {h: i for i, h in enumerate(ids)}
     cache: dict[int, np.ndarray] = {}
+    max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
+
+    def index(h) -> int:
+        try:
+            return pos[str(h)]
+        except KeyError:
+            msg = f"area_travel: hazard_id {str(h)!r} is not one of the areas it was built on"
+            raise InputError(msg) from None
 
     def travel(from_id, to_ids) -> np.ndarray:
-        i = pos[str(from_id)]
-        js = np.array([pos[str(t)] for t in np.atleast_1d(to_ids)], dtype=np.int64)
+        i = index(from_id)
+        js = np.array([index(t) for t in np.atleast_1d(to_ids)], dtype=np.int64)
         dist = cache.get(int(node[i]))
         if dist is None:
-            if len(cache) > 512:
+            if len(cache) >= max_cached:
                 cache.clear()
             dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit_min)
             cache[int(node[i])] = dist

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ccm_geo.errors import DataWarning, InputError
 from ccm_geo.io import atomic_output, write_gpkg
-from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
+from ccm_geo.model import CMR_TYPES, area_summary, split_contamination
 from ccm_geo.publish.donors import DEFAULT_CHANNEL, Allocation, match_donors
 from ccm_geo.publish.settings import DonorProfile, MapSettings
 
@@ -799,11 +799,13 @@ def _unique_beneficiaries(
     if pop_col is None or context is None or context.settlements is None or not len(pkg):
         return None
     m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col)
-    if m is None:
+    s = context.settlements
+    if m is None or "population" not in s.columns:
         return None
     radius_m = float(m.group(1).replace("_", ".")) * 1000.0
-    s = context.settlements
-    near = s.geometry.dwithin(pkg.geometry.union_all(), radius_m)
+    # as the criteria measure it: the village's point, straight-line to the area
+    points = s.to_crs(pkg.crs).geometry.representative_point()
+    near = points.dwithin(pkg.geometry.union_all(), radius_m)
     pop = pd.to_numeric(s.loc[near.to_numpy(), "population"], errors="coerce")
     return float(pop.sum())
 
@@ -950,8 +952,8 @@ def _risk_education(
 ) -> pd.DataFrame:
     """Hazards not released in the plan's first year, by region: where people need RE.
 
-    An area is released in the year its last task ends; an area with any task the plan leaves
-    out is not released at all.
+    An area counts as released in the plan year of its last task; an area with any task the
+    plan leaves out is not released at all.
     """
     cand = allocation.candidates
     first = int(cand["year"].min()) if len(cand) else None
@@ -1129,8 +1131,13 @@ def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
         out["region"] = j["region"].reindex(s.index).fillna("unknown").astype(str).to_numpy()
     else:
         out["region"] = "unknown"
-    if "travel_min_health" in s.columns:
-        out["travel_min_health"] = pd.to_numeric(s["travel_min_health"], errors="coerce")
+    road_times = (
+        pd.to_numeric(s["travel_min_health"], errors="coerce")
+        if "travel_min_health" in s.columns
+        else None
+    )
+    if road_times is not None and road_times.notna().any():
+        out["travel_min_health"] = road_times
         out["travel_source"] = "road network (criteria stage)"
     elif context.health is not None and len(context.health):
         import shapely
@@ -1147,46 +1154,16 @@ def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
 
 
 def _form_f(areas: pd.DataFrame) -> pd.DataFrame:
-    """Area by region and status, CMR apart from mines (a mixed area counts under each)."""
+    """Area by region and status, CMR apart from mines (a mixed area counts under each): the
+    load stage's summary (:func:`ccm_geo.model.area_summary`), in the request's columns."""
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name))
-    area = pd.to_numeric(a["area_m2"], errors="coerce") if "area_m2" in a else areas.geometry.area
-    codes = (
-        a["contamination"].map(split_contamination)
-        if "contamination" in a
-        else pd.Series([frozenset()] * len(a), index=a.index)
-    )
-    f = pd.DataFrame(
-        {
-            "region": a["region"].astype(str),
-            "status": a.get("status", "unknown"),
-            "area_m2": area.to_numpy(),
-            "cmr_m2": np.where(codes.map(lambda s: bool(s & CMR_TYPES)), area, 0.0),
-            "mine_m2": np.where(codes.map(lambda s: bool(s & MINE_TYPES)), area, 0.0),
-        }
-    )
-    f["status"] = f["status"].astype(str)
-    g = (
-        f.groupby(["region", "status"], sort=True)
-        .agg(
-            areas=("area_m2", "size"),
-            area_m2=("area_m2", "sum"),
-            cmr_m2=("cmr_m2", "sum"),
-            mine_m2=("mine_m2", "sum"),
-        )
-        .reset_index()
-    )
-    tot = (
-        f.groupby("status", sort=True)
-        .agg(
-            areas=("area_m2", "size"),
-            area_m2=("area_m2", "sum"),
-            cmr_m2=("cmr_m2", "sum"),
-            mine_m2=("mine_m2", "sum"),
-        )
-        .reset_index()
-        .assign(region="all")
-    )
-    return pd.concat([g, tot[g.columns]], ignore_index=True)
+    if "area_m2" not in a:
+        a["area_m2"] = areas.geometry.area.to_numpy()
+    for col, default in (("contamination", ""), ("status", "unknown"), ("region", "unknown")):
+        if col not in a:
+            a[col] = default
+    summary = area_summary(a).rename(columns={"total_m2": "area_m2"})
+    return summary[["region", "status", "areas", "area_m2", "cmr_m2", "mine_m2"]]
 
 
 # ---- formatting ------------------------------------------------------------------------
@@ -1780,6 +1757,7 @@ def _gpkg_frame(c: RequestContent) -> gpd.GeoDataFrame:
         "year",
         "area_m2",
         "area_ha",
+        "released_m2",
         "cmr_m2",
         "mine_m2",
         "cost_usd",
