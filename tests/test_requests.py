@@ -558,14 +558,15 @@ def test_request_renders_offline_in_chromium(written):
                     lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None,
                 )
                 page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-                page.goto(path.as_uri())
-                page.wait_for_load_state("load")
+                page.goto(path.as_uri(), timeout=60_000)
+                page.wait_for_load_state("load", timeout=60_000)
                 assert page.locator("h1").count() == 1
                 assert page.locator("table").count() >= 3
                 if path.name == "request.html":
                     assert page.locator("iframe.ccm-map").count() == 1
-                    frame = page.frames[1]
-                    frame.wait_for_function("() => window.ccm && window.ccm.map")
+                    frame = next(f for f in page.frames if f != page.main_frame)
+                    # the map says when its areas are drawn (generous: CI machines are shared)
+                    frame.wait_for_function("() => window.ccmReady === true", timeout=60_000)
                     drawn = frame.evaluate(
                         "() => { let n = 0; window.ccm.map.eachLayer(l => "
                         "{ if (l instanceof L.Path) n++; }); return n; }"
