@@ -35,20 +35,12 @@ from ccm_geo.criteria import compute_criteria
 from ccm_geo.criteria.landuse import _landcover_fractions
 from ccm_geo.criteria.remoteness import _attach, _travel, build_road_graph
 from ccm_geo.criteria.settings import CriteriaSettings
-from ccm_geo.model import Context
+from ccm_geo.model import LANDCOVER_CLASSES, Context
 
 __all__ = ["bench", "make_inputs", "main"]
 
 CRS = "EPSG:32648"
-CLASSES = {
-    1: "forest",
-    2: "cropland",
-    3: "paddy",
-    4: "settlement",
-    5: "water",
-    6: "shrub",
-    7: "bare",
-}
+CLASSES = LANDCOVER_CLASSES
 PIXEL_M = 10.0
 X0, Y0 = 400_000.0, 1_700_000.0
 

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator
 from ccm_geo._base import Frozen
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.errors import ConfigError, InputFileNotFoundError
+from ccm_geo.model import LANDCOVER_CLASSES
 from ccm_geo.planning.settings import PlanningSettings
 from ccm_geo.publish.settings import DonorProfile, MapSettings
 from ccm_geo.scoring import ScoringSettings
@@ -89,15 +90,7 @@ class RasterInput(Frozen):
 
     path: Path
     classes: dict[int, str] = Field(
-        default_factory=lambda: {
-            1: "forest",
-            2: "cropland",
-            3: "paddy",
-            4: "settlement",
-            5: "water",
-            6: "shrub",
-            7: "bare",
-        },
+        default_factory=lambda: dict(LANDCOVER_CLASSES),
         description="Raster value -> land-cover class name (lower_snake_case).",
     )
 

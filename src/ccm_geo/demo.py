@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ccm_geo.model import LANDCOVER_CLASSES as MODEL_LANDCOVER_CLASSES
+
 __all__ = [
     "DEMO_CRS",
     "DEMO_ORIGIN",
@@ -53,15 +55,7 @@ DEMO_SEED = 20171005
 #: Accidents fall in the ten years before this date.
 REFERENCE_DATE = date(2027, 1, 1)
 #: Land-cover codes of ``landcover.tif`` (0 is nodata).
-LANDCOVER_CLASSES: dict[int, str] = {
-    1: "forest",
-    2: "cropland",
-    3: "paddy",
-    4: "settlement",
-    5: "water",
-    6: "shrub",
-    7: "bare",
-}
+LANDCOVER_CLASSES = MODEL_LANDCOVER_CLASSES  # the standard classes of the data contract
 #: The two hazards written as self-intersecting "bow-tie" polygons, whatever the seed: the 7th
 #: strike and the 3rd minefield (ids have more digits above 9,999 of a kind, scale > ~28).
 BOWTIE_IDS = ("DP-CMR-0007", "DP-MIN-0003")

@@ -19,6 +19,7 @@ __all__ = [
     "MINE_TYPES",
     "HAZARD_COLUMNS",
     "CONTEXT_COLUMNS",
+    "LANDCOVER_CLASSES",
     "Context",
     "Issue",
     "ValidationReport",
@@ -58,6 +59,18 @@ class Evidence(StrEnum):
 CMR_TYPES = frozenset({Contamination.CMR})
 #: Types reported under the Mine Ban Convention (APMBC Article 5) and mine action generally.
 MINE_TYPES = frozenset({Contamination.AP, Contamination.AT})
+
+#: The standard land-cover classes (raster value -> class name): the default class table of
+#: ``[inputs.landcover]``, the demo's raster, and the names the default scoring reads.
+LANDCOVER_CLASSES: dict[int, str] = {
+    1: "forest",
+    2: "cropland",
+    3: "paddy",
+    4: "settlement",
+    5: "water",
+    6: "shrub",
+    7: "bare",
+}
 
 #: Hazard columns after loading: name -> (dtype kind, required in the input after mapping).
 HAZARD_COLUMNS: dict[str, tuple[str, bool]] = {

@@ -439,12 +439,11 @@ def _landcover(config: ProjectConfig) -> dict[str, Any]:
     """The land-cover part of the context. Without a raster, the standard class table is kept,
     so the ``landuse_frac_<class>`` columns exist (as NaN, "no data") and the default scoring
     still runs; the criteria stage warns that land cover is missing."""
-    from ccm_geo.config import RasterInput
+    from ccm_geo.model import LANDCOVER_CLASSES
 
     lc = config.inputs.landcover
     if lc is None:
-        default = RasterInput.model_fields["classes"].default_factory()
-        return {"landcover_path": None, "landcover_classes": dict(default)}
+        return {"landcover_path": None, "landcover_classes": dict(LANDCOVER_CLASSES)}
     return {"landcover_path": lc.path, "landcover_classes": dict(lc.classes)}
 
 
