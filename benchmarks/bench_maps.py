@@ -15,7 +15,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ccm_geo.publish.maps import priority_map, save_map
+from ccm_geo.io import write_text
+from ccm_geo.publish.maps import priority_map
 from ccm_geo.publish.settings import MapSettings
 
 __all__ = ["bench", "synthetic_areas", "main"]
@@ -54,7 +55,7 @@ def bench(sizes: tuple[int, ...] = (2000, 20000, 100000), *, seed: int = 0) -> l
             t0 = time.perf_counter()
             html = priority_map(areas, None, settings, title=f"Benchmark: {n:,} areas")
             build_s = time.perf_counter() - t0
-            path = save_map(html, Path(tmp) / f"map_{n}.html")
+            path = write_text(html, Path(tmp) / f"map_{n}.html")
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             blocked: list[str] = []
             page.route(

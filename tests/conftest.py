@@ -63,3 +63,25 @@ def write_register(tmp_path):
         return path
 
     return _write
+
+
+def write_raster(path: Path, grid, transform, crs: str = UTM) -> Path:
+    """A single-band uint8 GeoTIFF (0 = nodata) of ``grid`` at ``transform``."""
+    import numpy as np
+    import rasterio
+
+    grid = np.asarray(grid, dtype="uint8")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=grid.shape[1],
+        height=grid.shape[0],
+        count=1,
+        dtype="uint8",
+        crs=crs,
+        transform=transform,
+        nodata=0,
+    ) as ds:
+        ds.write(grid, 1)
+    return path

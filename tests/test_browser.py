@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ccm_geo.publish.maps import priority_map, save_map
+from ccm_geo.io import write_text
+from ccm_geo.publish.maps import priority_map
 from ccm_geo.publish.settings import MapSettings
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -77,7 +78,7 @@ COUNT_HAZARDS = """() => {
 
 def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
     areas = make_areas(50)
-    path = save_map(
+    path = write_text(
         priority_map(areas, make_context(), MapSettings(), title="Browser test"),
         tmp_path / "map.html",
     )
@@ -114,7 +115,7 @@ def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
 
 def test_aggregated_map_draws_the_top_areas(browser, tmp_path):
     settings = MapSettings(max_detailed_areas=20, aggregate_cell_m=2000)
-    path = save_map(
+    path = write_text(
         priority_map(make_areas(50), make_context(), settings, title="Aggregated"),
         tmp_path / "agg.html",
     )

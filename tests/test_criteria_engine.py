@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pydantic
 import pytest
-import rasterio
 from affine import Affine
 from shapely.geometry import LineString, Point, box
 
@@ -16,6 +15,7 @@ from ccm_geo.criteria import compute_criteria, criteria_columns
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.errors import DataWarning, InputError
 from ccm_geo.model import Context
+from conftest import write_raster
 
 CRS = "EPSG:32648"
 REF = dt.date(2024, 6, 30)
@@ -41,19 +41,7 @@ def _hazards():
 
 def _context(tmp_path):
     path = tmp_path / "lc.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=4,
-        height=2,
-        count=1,
-        dtype="uint8",
-        crs=CRS,
-        transform=Affine(10, 0, 0, 0, -10, 20),
-        nodata=0,
-    ) as ds:
-        ds.write(np.array([[1, 1, 2, 2], [1, 1, 2, 2]], dtype="uint8"), 1)
+    write_raster(path, [[1, 1, 2, 2], [1, 1, 2, 2]], Affine(10, 0, 0, 0, -10, 20), CRS)
     return Context(
         crs=CRS,
         accidents=gpd.GeoDataFrame(

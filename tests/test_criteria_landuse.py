@@ -3,7 +3,6 @@
 import geopandas as gpd
 import numpy as np
 import pytest
-import rasterio
 from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
@@ -12,6 +11,7 @@ from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
 from ccm_geo.criteria.settings import CriteriaSettings, LanduseSettings
 from ccm_geo.errors import DataWarning
 from ccm_geo.model import Context
+from conftest import write_raster
 
 CRS = "EPSG:32648"
 CLASSES = {1: "forest", 2: "cropland", 3: "paddy", 4: "settlement"}
@@ -22,19 +22,7 @@ GRID = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 0, 0], [3, 3, 4, 4]], dtype=
 @pytest.fixture
 def raster(tmp_path):
     path = tmp_path / "lc.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=4,
-        height=4,
-        count=1,
-        dtype="uint8",
-        crs=CRS,
-        transform=Affine(10, 0, 0, 0, -10, 40),
-        nodata=0,
-    ) as ds:
-        ds.write(GRID, 1)
+    write_raster(path, GRID, Affine(10, 0, 0, 0, -10, 40), CRS)
     return path
 
 
@@ -135,19 +123,7 @@ def test_raster_in_another_crs_reprojects_the_polygons(tmp_path):
     path = tmp_path / "lc4326.tif"
     arr = np.ones((200, 200), dtype="uint8")
     arr[:, 100:] = 2
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=200,
-        height=200,
-        count=1,
-        dtype="uint8",
-        crs="EPSG:4326",
-        transform=Affine(0.001, 0, 104.9, 0, -0.001, 15.2),
-        nodata=0,
-    ) as ds:
-        ds.write(arr, 1)
+    write_raster(path, arr, Affine(0.001, 0, 104.9, 0, -0.001, 15.2), "EPSG:4326")
     _, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(105.0, 15.1)
     hz = _hazards([box(500_000 - 100, y, 500_000 + 100, y + 200)])
     out = landuse_indicators(hz, _context(path, classes={1: "forest", 2: "cropland"}))

@@ -14,8 +14,9 @@ import pytest
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from ccm_geo.errors import InputError
+from ccm_geo.io import write_text
 from ccm_geo.model import Context
-from ccm_geo.publish.maps import MAP_NAME, embed_fragment, priority_map, save_map
+from ccm_geo.publish.maps import MAP_NAME, embed_fragment, priority_map
 from ccm_geo.publish.printmap import print_map, save_figure
 from ccm_geo.publish.settings import MapSettings
 
@@ -185,7 +186,7 @@ def page(areas, context) -> str:
 
 
 def test_written_page_links_nothing_online(page, tmp_path):
-    path = save_map(page, tmp_path / "map.html")
+    path = write_text(page, tmp_path / "map.html")
     doc = path.read_text(encoding="utf-8")
     assert _links(doc) == [] or all(not re.match(r"(?i)\s*https?:", u) for u in _links(doc))
     # no external script/stylesheet elements at all: everything is inline

@@ -43,6 +43,8 @@ __all__ = [
     "load_layer",
     "write_gpkg",
     "write_csv",
+    "write_text",
+    "polygonal_parts",
     "read_gpkg",
     "FIXED_TIMESTAMP",
 ]
@@ -358,6 +360,14 @@ def write_gpkg(
             )
         if styles:
             _write_layer_styles(tmp, layers, styles)
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file (UTF-8: HTML, JSON) atomically and return its path."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
@@ -756,7 +766,7 @@ def _check_geometry(
     pointlike = np.isin(kinds, [0, 4])
     for i in np.flatnonzero(keep & ~polygonal & ~pointlike):
         g = geoms[i]
-        parts = _polygonal_parts(g)
+        parts = polygonal_parts(g)
         if parts is not None and not parts.is_empty:
             geoms[i] = parts
             report.add(
@@ -782,7 +792,7 @@ def _check_geometry(
     invalid = keep & polygonal & ~shapely.is_valid(geoms)
     for i in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(geoms[i])
-        fixed = _polygonal_parts(shapely.make_valid(geoms[i]))
+        fixed = polygonal_parts(shapely.make_valid(geoms[i]))
         if fixed is None or fixed.is_empty:
             keep[i] = False
             report.add(
@@ -876,7 +886,7 @@ def _far_from_median(
     return {int(idx[j]): (float(lon[j]), float(lat[j]), where) for j in np.flatnonzero(far)}
 
 
-def _polygonal_parts(geom) -> shapely.Geometry | None:
+def polygonal_parts(geom) -> shapely.Geometry | None:
     """The (multi)polygon made of a geometry's polygonal parts, or None if it has none."""
     if geom is None:
         return None

@@ -28,6 +28,7 @@ import pandas as pd
 from ccm_geo import __version__
 from ccm_geo.config import ProjectConfig
 from ccm_geo.errors import InputFileNotFoundError
+from ccm_geo.io import read_gpkg
 from ccm_geo.model import CONTEXT_COLUMNS, Context, ValidationReport, area_summary
 
 __all__ = ["STAGES", "RunLog", "run", "run_stage", "load_inputs", "area_summary", "read_context"]
@@ -226,24 +227,21 @@ def stage_prioritise(
 
 def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog) -> None:
     """The interactive priority map (offline HTML), its embeddable form, and the print map."""
-    from ccm_geo.io import atomic_output
-    from ccm_geo.publish.maps import embed_fragment, priority_map, save_map
+    from ccm_geo.io import write_text
+    from ccm_geo.publish.maps import embed_fragment, priority_map
     from ccm_geo.publish.printmap import print_map, save_figure
 
     scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
     context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
     tasks = state.get("tasks")
     if tasks is None and (out_dir / "plan" / "tasks.gpkg").is_file():
-        tasks = _read(out_dir / "plan" / "tasks.gpkg", "tasks")
+        tasks = read_gpkg(out_dir / "plan" / "tasks.gpkg", "tasks")
     areas = scored if tasks is None else _with_plan(scored, tasks)
     title = f"{config.project.name}: clearance priorities"
     log.step("drawing the interactive map")
     html = priority_map(areas, context, config.maps, title=title, tiles=state.get("tiles"))
-    log.wrote(save_map(html, out_dir / "priority_map.html"))
-    embed = embed_fragment(html, title=title)
-    with atomic_output(out_dir / "priority_map_embed.html") as tmp:
-        tmp.write_text(embed, encoding="utf-8")
-    log.wrote(out_dir / "priority_map_embed.html")
+    log.wrote(write_text(html, out_dir / "priority_map.html"))
+    log.wrote(write_text(embed_fragment(html, title=title), out_dir / "priority_map_embed.html"))
     log.step("drawing the print map")
     fig = print_map(areas, context, config.maps, title=title)
     log.wrote(save_figure(fig, out_dir / "priority_map.png"))
@@ -267,7 +265,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
     context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
     villages = state.get("settlements_access")
     if villages is None and _has_layer(out_dir / "criteria.gpkg", "settlements"):
-        villages = _read(out_dir / "criteria.gpkg", "settlements")
+        villages = read_gpkg(out_dir / "criteria.gpkg", "settlements")
     if villages is not None:  # villages with their road travel time to care
         context = dataclasses.replace(context, settlements=villages)
     milestones = state.get("milestones")
@@ -475,13 +473,7 @@ def _from_state_or_file(
             f"`ccm-geo {stage}` with the same --out first, or `ccm-geo run`."
         )
         raise InputFileNotFoundError(msg)
-    return _read(path, layer)
-
-
-def _read(path: Path, layer: str) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    return pyogrio.read_dataframe(path, layer=layer)
+    return read_gpkg(path, layer)
 
 
 def _has_layer(path: Path, layer: str) -> bool:
@@ -563,13 +555,9 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write_json(obj: Any, path: Path) -> Path:
-    from ccm_geo.io import atomic_output
+    from ccm_geo.io import write_text
 
-    with atomic_output(path) as tmp:
-        tmp.write_text(
-            json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    return path
+    return write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", path)
 
 
 def _sha256(path: Path) -> str:
@@ -624,8 +612,6 @@ def _earlier_manifest(path: Path, log: RunLog) -> dict[str, Any]:
 
 
 def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
-    from ccm_geo.io import atomic_output
-
     inputs = []
     if config.source is not None:
         inputs.append(config.source)
@@ -673,6 +659,4 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
             for p in outputs
         ],
     }
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
+    return _write_json(manifest, path)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.errors import InputError
-from ccm_geo.model import split_contamination
+from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
 from ccm_geo.planning.settings import MethodSpec, PlanningSettings
 
 __all__ = ["TASK_COLUMNS", "make_tasks"]
@@ -118,8 +118,8 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         if area.status == "released":
             continue
         codes = split_contamination(area.contamination)
-        has_cmr = "CMR" in codes
-        has_mine = bool(codes & {"AP", "AT"})
+        has_cmr = bool(codes & CMR_TYPES)
+        has_mine = bool(codes & MINE_TYPES)
         cmr_factor, mine_factor = _convention_factors(has_cmr, has_mine, rules.mixed_split)
         weight = rules.benefit_floor + (1.0 - rules.benefit_floor) * float(area.score)
         left = float(area.area_m2)

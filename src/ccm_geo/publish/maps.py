@@ -17,7 +17,6 @@ import math
 import re
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 import shapely
 
 from ccm_geo.errors import InputError
-from ccm_geo.io import atomic_output
+from ccm_geo.io import polygonal_parts
 from ccm_geo.publish.settings import MapSettings
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "priority_map",
     "embed_fragment",
-    "save_map",
     "REQUIRED_COLUMNS",
     "PRIORITY_CLASSES",
     "MAP_NAME",
@@ -158,14 +156,6 @@ def embed_fragment(html_doc: str, *, height: str = "600px", title: str = "Map") 
         'sandbox="allow-scripts allow-popups" allowfullscreen '
         f'srcdoc="{html.escape(html_doc, quote=True)}"></iframe>'
     )
-
-
-def save_map(html_doc: str, path: str | Path) -> Path:
-    """Write a map document to ``path`` (UTF-8) atomically and return the path."""
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        tmp.write_text(html_doc, encoding="utf-8")
-    return path
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -358,7 +348,7 @@ def _encode_polygons(geoms, precision: int) -> list[list[list[list[int]]]]:
     empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     polys = shapely.get_type_id(geoms)
     if not np.isin(polys[~empty], (3, 6)).all():  # Polygon, MultiPolygon
-        geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
+        geoms = np.array([polygonal_parts(g) or shapely.Polygon() for g in geoms], dtype=object)
         empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     out: list = [[] for _ in range(len(geoms))]
     idx = np.flatnonzero(~empty)
@@ -415,14 +405,6 @@ def _delta_rings(
         seg = d[a:b][keep[a:b]]
         out.append(seg.ravel().tolist())
     return out
-
-
-def _polygonal(g):
-    """The polygonal part of a geometry (collections from make_valid), else empty."""
-    if g is None or g.is_empty:
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _texts(df: pd.DataFrame, col: str) -> list[str | None]:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.errors import DataWarning, InputError
-from ccm_geo.io import atomic_output, write_gpkg
+from ccm_geo.io import atomic_output, write_gpkg, write_text
 from ccm_geo.model import CMR_TYPES, area_summary, split_contamination
 from ccm_geo.publish.donors import DEFAULT_CHANNEL, Allocation, match_donors
 from ccm_geo.publish.settings import DonorProfile, MapSettings
@@ -228,9 +228,7 @@ def write_requests(
                 content = _with_note(content, note)
         folder = out / d.key
         paths = [
-            _write_text(
-                render_request_html(content, map_fragment=fragment), folder / "request.html"
-            )
+            write_text(render_request_html(content, map_fragment=fragment), folder / "request.html")
         ]
         if pdf:
             paths.append(write_request_pdf(content, folder / "request.pdf"))
@@ -240,7 +238,7 @@ def write_requests(
     programme = render_programme_html(
         areas, allocation, milestones, deadline, project_name=project_name, map_settings=settings
     )
-    written["programme"] = [_write_text(programme, out / "programme.html")]
+    written["programme"] = [write_text(programme, out / "programme.html")]
     return written
 
 
@@ -690,12 +688,6 @@ def _env():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-
-
-def _write_text(text: str, path: Path) -> Path:
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
 
 
 def _with_note(content: RequestContent, note: str) -> RequestContent:
