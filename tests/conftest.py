@@ -9,6 +9,21 @@ import pytest
 from shapely.geometry import box
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Debian's Chromium, and how the browser tests start it: as root (no sandbox), with nothing
+#: that calls the network, and with no throttling of timers or animation frames, which would
+#: stall pages on a loaded CI machine.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 UTM = "EPSG:32648"
 X0, Y0 = 600_000.0, 1_650_000.0

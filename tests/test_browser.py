@@ -11,19 +11,10 @@ import pytest
 from ccm_geo.io import write_text
 from ccm_geo.publish.maps import priority_map
 from ccm_geo.publish.settings import MapSettings
+from conftest import CHROMIUM, CHROMIUM_ARGS
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_maps import EVIL, make_areas, make_context  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,7 +33,7 @@ def browser():
         reason="playwright (Python) is not installed: pip install -e '.[test]'",
     )
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
         yield b
         b.close()
 
@@ -64,8 +55,8 @@ def open_offline(browser, path: Path):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.ccmReady === true", timeout=30_000)
+    page.goto(path.resolve().as_uri(), timeout=60_000)
+    page.wait_for_function("window.ccmReady === true", timeout=60_000)
     return page, blocked, errors
 
 
@@ -127,3 +118,30 @@ def test_aggregated_map_draws_the_top_areas(browser, tmp_path):
         assert blocked == [] and errors == []
     finally:
         page.close()
+
+
+def test_embedded_map_waits_for_its_frame_to_have_a_size(browser, tmp_path):
+    # A report can insert the map's iframe before laying it out: the map must not fit its
+    # areas into a 0 x 0 frame (NaN coordinates, a script error, no map) but wait for a size.
+    from ccm_geo.publish.maps import embed_fragment
+
+    doc = priority_map(make_areas(20), make_context(), MapSettings(), title="Embedded")
+    frame_html = embed_fragment(doc).replace("<iframe ", '<iframe style="width:0;height:0" ', 1)
+    host = write_text(f"<!doctype html><html><body>{frame_html}</body></html>", tmp_path / "r.html")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(host.as_uri(), timeout=60_000)
+    page.wait_for_load_state("load", timeout=60_000)
+    frame = next(f for f in page.frames if f != page.main_frame)
+    frame.wait_for_function("() => window.ccm && window.ccm.map", timeout=60_000)
+    page.eval_on_selector("iframe", "f => { f.style.width = '800px'; f.style.height = '500px'; }")
+    frame.wait_for_function(
+        "() => { const c = window.ccm.map.getCenter(); return isFinite(c.lat) && "
+        "window.ccm.map.getSize().x === 800; }",
+        timeout=60_000,
+    )
+    zoom = frame.evaluate("() => window.ccm.map.getZoom()")
+    page.close()
+    assert errors == []
+    assert 5 <= zoom <= 18

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from html.parser import HTMLParser
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -24,11 +23,11 @@ from ccm_geo.publish.requests import (
     write_requests,
 )
 from ccm_geo.publish.settings import DonorProfile
+from conftest import CHROMIUM, CHROMIUM_ARGS
 
 CRS = "EPSG:32648"
 X0, Y0 = 600_000.0, 1_650_000.0
 EVIL = "<script>alert(1)</script>"
-CHROMIUM = Path("/usr/bin/chromium")
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -507,15 +506,7 @@ def test_request_renders_offline_in_chromium(written):
     pages = [out / "requests" / key / "request.html", out / "requests" / "programme.html"]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
         )
         try:
             for path in pages:
@@ -541,9 +532,12 @@ def test_request_renders_offline_in_chromium(written):
                 assert page.locator("table").count() >= 3
                 if path.name == "request.html":
                     assert page.locator("iframe.ccm-map").count() == 1
+                    page.locator("iframe.ccm-map").scroll_into_view_if_needed(timeout=60_000)
                     frame = next(f for f in page.frames if f != page.main_frame)
-                    # the map says when its areas are drawn (generous: CI machines are shared)
-                    frame.wait_for_function("() => window.ccmReady === true", timeout=60_000)
+                    # Leaflet's layers exist once the map object does (counted below, as layer
+                    # objects); not ccmReady, which waits for animation frames that Chromium may
+                    # throttle in a sandboxed frame. Generous: CI machines are shared.
+                    frame.wait_for_function("() => window.ccm && window.ccm.map", timeout=60_000)
                     drawn = frame.evaluate(
                         "() => { let n = 0; window.ccm.map.eachLayer(l => "
                         "{ if (l instanceof L.Path) n++; }); return n; }"

@@ -906,7 +906,18 @@ var sub = L.DomUtil.create("div", "", box);
 sub.textContent = D.total.toLocaleString("en-US") + " hazardous areas";
 if (D.note) { var note = L.DomUtil.create("div", "ccm-note", box); note.textContent = D.note; }
 
-if (D.bounds) { map.fitBounds(D.bounds, {padding: [20, 20]}); }
+/* Fit the areas in view. An embedded map (an iframe in a report) may run before its frame has
+   a size; fitting then gives NaN coordinates, so wait until the frame is laid out. */
+function fit() {
+  var size = map.invalidateSize({pan: false}).getSize();
+  if (!D.bounds || size.x <= 0 || size.y <= 0) { return false; }
+  map.fitBounds(D.bounds, {padding: [20, 20]});
+  return true;
+}
+if (!fit()) {
+  var waited = 0;
+  (function again() { if (!fit() && (waited += 1) < 400) { setTimeout(again, 25); } })();
+}
 window.ccm = {map: map, hazards: hazards, layers: overlays, context: ctx, expected: N,
               count: function (layer) {
                 var n = 0;
