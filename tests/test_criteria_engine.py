@@ -79,7 +79,7 @@ def test_compute_criteria_all_families(tmp_path):
     out = compute_criteria(
         _hazards(), _context(tmp_path), reference_date=REF, progress=steps.append
     )
-    assert steps == ["contamination", "landuse", "road graph", "remoteness"]
+    assert steps == ["contamination", "landuse", "road graph", "remoteness", "risk"]
     assert list(out.index) == ["B", "A"] and out.index.name == "hazard_id"
     assert list(out.columns) == criteria_columns(_context(tmp_path))
     assert out.loc["B", "accidents_24m"] == 1

@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 DEFAULT_COLUMNS = [
+    "accident_risk",
+    "accident_recency",
+    "evidence_nearby",
     "casualties_24m",
     "status",
     "devices_per_ha",
@@ -65,6 +68,9 @@ def make_areas(n: int, seed: int = 0, *, prefix: str = "HA") -> pd.DataFrame:
             "population_within_30min": rng.integers(0, 8_000, n),
             "travel_min_settlement": rng.random(n) * 180,
             "near_remote_survivors": rng.random(n) < 0.2,
+            "accident_risk": rng.gamma(0.5, 2.0, n),
+            "accident_recency": rng.random(n),
+            "evidence_nearby": rng.gamma(1.0, 4.0, n),
         }
     )
 
@@ -90,6 +96,9 @@ def area_frames(draw, min_size: int = 1, max_size: int = 25) -> pd.DataFrame:
                     "population_within_30min": st.integers(0, 10_000),
                     "travel_min_settlement": maybe,
                     "near_remote_survivors": st.booleans(),
+                    "accident_risk": st.sampled_from([0.0, 0.5, 2.0, 40.0, np.nan]),
+                    "accident_recency": st.sampled_from([0.0, 0.25, 1.0]),
+                    "evidence_nearby": st.sampled_from([0.0, 3.0, 30.0]),
                 }
             ),
             min_size=n,
@@ -142,10 +151,16 @@ def test_one_area_scored_by_hand():
             "population_within_30min": [1_000],
             "travel_min_settlement": [60.0],
             "near_remote_survivors": [False],
+            "accident_risk": [1.0],
+            "accident_recency": [0.5],
+            "evidence_nearby": [5.0],
         }
     )
     out = score_areas(areas).iloc[0]
     expected = {
+        "accident_risk": 0.5,
+        "accident_recency": 0.5,
+        "evidence_nearby": 0.6,
         "casualties": 0.5,
         "status": 1.0,
         "device_density": 0.5,
@@ -163,11 +178,11 @@ def test_one_area_scored_by_hand():
         assert out[f"contrib_{key}"] == pytest.approx(w[key] * v)
     assert out["score"] == pytest.approx(sum(w[k] * v for k, v in expected.items()))
     assert out["rank"] == 1
-    # final weight = family weight x indicator weight: casualties 0.45 x 0.40
-    assert w["casualties"] == pytest.approx(0.18)
+    # final weight = family weight x indicator weight: casualties 0.25 x 0.40
+    assert w["casualties"] == pytest.approx(0.10)
     assert out["explanation"] == (
-        "confirmed hazardous area (0.11), 1 victim in the last 24 "
-        "months (0.09), 30,000 m² of productive land blocked (0.09)"
+        "1.0 weighted accident nearby (0.10), 5.0 weighted hazard records nearby (0.07), "
+        "confirmed hazardous area (0.06)"
     )
 
 
@@ -299,7 +314,8 @@ def test_hazard_id_must_be_present_and_unique():
 
 def _one(spec: dict, values: list) -> np.ndarray:
     """Values of one criterion ``x`` over a column of raw ``values``."""
-    cfg = ScoringSettings(criteria={"x": CriterionSpec(column="c", family="f", **spec)})
+    x = CriterionSpec(column="c", family="f", **spec)
+    cfg = ScoringSettings(replace_defaults=True, criteria={"x": x})
     frame = pd.DataFrame({"hazard_id": [f"h{i}" for i in range(len(values))], "c": values})
     return score_areas(frame, cfg)["value_x"].to_numpy()
 
@@ -344,6 +360,7 @@ def test_logistic_threshold_boolean_and_direction():
 
 def test_sum_of_columns():
     cfg = ScoringSettings(
+        replace_defaults=True,
         criteria={
             "x": CriterionSpec(
                 columns=["a", "b"], family="f", kind="linear", points=[[0, 0], [1, 1]]
@@ -453,6 +470,7 @@ def test_inconsistent_ahp_is_rejected_naming_the_worst_judgement():
     criteria = {k: CriterionSpec(column=k, family="f", kind="boolean") for k in "abcd"}
     with pytest.raises(ValueError, match=r"consistency ratio 0\.40\d >= 0\.10.*a vs d = 0\.5"):
         ScoringSettings(
+            replace_defaults=True,
             criteria=criteria, ahp={"f": {"items": ["a", "b", "c", "d"], "matrix": matrix}}
         )
 
@@ -464,6 +482,7 @@ def test_ahp_sets_family_and_indicator_weights():
         "c": CriterionSpec(column="c", family="two", kind="boolean"),
     }
     cfg = ScoringSettings(
+        replace_defaults=True,
         criteria=criteria,
         ahp={
             "families": {"items": ["one", "two"], "matrix": [[1, 3], ["1/3", 1]]},
@@ -485,6 +504,7 @@ def test_ahp_items_must_match_the_family():
     }
     with pytest.raises(ValueError, match=r"ahp\.one\.items must list exactly \['a', 'b'\]"):
         ScoringSettings(
+            replace_defaults=True,
             criteria=criteria, ahp={"one": {"items": ["a", "z"], "matrix": [[1, 2], [0.5, 1]]}}
         )
 
@@ -493,14 +513,14 @@ def test_negative_weights_are_rejected_naming_the_key():
     with pytest.raises(ValueError, match="weight must be a finite number >= 0"):
         CriterionSpec(column="c", family="f", kind="boolean", weight=-1)
     with pytest.raises(ValueError, match=r"scoring\.families\.land: weight must be"):
-        ScoringSettings(families={"contamination": 1, "land": -0.5, "people": 1})
+        ScoringSettings(families={"risk": 1, "contamination": 1, "land": -0.5, "people": 1})
     with pytest.raises(ValueError, match=r"scoring\.scenarios\.bad\.roads: weight must be"):
         ScoringSettings(scenarios={"bad": {"roads": -1}})
 
 
 def test_all_zero_weights_are_rejected_naming_the_keys():
     with pytest.raises(ValueError, match="every family weight is 0"):
-        ScoringSettings(families={"contamination": 0, "land": 0, "people": 0})
+        ScoringSettings(families={"risk": 0, "contamination": 0, "land": 0, "people": 0})
     criteria = {
         "a": CriterionSpec(column="a", family="f", kind="boolean", weight=0),
         "b": CriterionSpec(column="b", family="f", kind="boolean", weight=0),
@@ -510,14 +530,14 @@ def test_all_zero_weights_are_rejected_naming_the_keys():
         match=r"family 'f' has weight 0 \(scoring\.criteria\.a\."
         r"weight, scoring\.criteria\.b\.weight\)",
     ):
-        ScoringSettings(criteria=criteria)
+        ScoringSettings(replace_defaults=True, criteria=criteria)
 
 
 def test_config_loader_turns_weight_errors_into_config_error():
     config = pytest.importorskip("ccm_geo.config")
     raw = {
         "inputs": {"hazards": {"path": "hazards.gpkg"}},
-        "scoring": {"families": {"contamination": 1, "land": -1, "people": 1}},
+        "scoring": {"families": {"risk": 1, "contamination": 1, "land": -1, "people": 1}},
     }
     with pytest.raises(ConfigError, match=r"scoring.*scoring\.families\.land"):
         config.config_from_dict(raw)
@@ -525,9 +545,11 @@ def test_config_loader_turns_weight_errors_into_config_error():
 
 def test_family_weights_must_cover_the_families_in_use():
     with pytest.raises(ValueError, match="no weight for family 'people'"):
-        ScoringSettings(families={"contamination": 1, "land": 1})
+        ScoringSettings(families={"risk": 1, "contamination": 1, "land": 1})
     with pytest.raises(ValueError, match=r"scoring\.families\.landuse: no criterion"):
-        ScoringSettings(families={"contamination": 1, "land": 1, "people": 1, "landuse": 1})
+        ScoringSettings(
+            families={"risk": 1, "contamination": 1, "land": 1, "people": 1, "landuse": 1}
+        )
 
 
 def test_custom_criteria_without_families_weigh_families_equally():
@@ -535,7 +557,7 @@ def test_custom_criteria_without_families_weigh_families_equally():
         "a": CriterionSpec(column="a", family="one", kind="boolean"),
         "b": CriterionSpec(column="b", family="two", kind="boolean", weight=5),
     }
-    cfg = ScoringSettings(criteria=criteria)
+    cfg = ScoringSettings(replace_defaults=True, criteria=criteria)
     assert resolve_weights(cfg).to_dict() == {"a": 0.5, "b": 0.5}
     assert cfg.scenarios == {}
 
@@ -545,7 +567,7 @@ def test_scenario_overrides_and_unknown_scenario():
     w = resolve_weights(cfg, "agriculture")
     assert w.sum() == pytest.approx(1.0)
     land = [k for k, s in cfg.criteria.items() if s.family == "land"]
-    assert w[land].sum() == pytest.approx(0.6)
+    assert w[land].sum() == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="'harvest' is not defined.*agriculture"):
         resolve_weights(cfg, "harvest")
     with pytest.raises(ValueError, match=r"scoring\.scenarios\.x\.nothing: not a criterion"):
@@ -594,6 +616,7 @@ def test_sensitivity_shapes_and_determinism():
     assert list(a.areas.columns) == [
         "hazard_id",
         "rank",
+        "tied_with",
         "rank_p05",
         "rank_p50",
         "rank_p95",
@@ -624,8 +647,8 @@ def test_sensitivity_with_huge_concentration_reproduces_the_base_ranking():
 
 
 def test_sensitivity_ignores_criteria_that_weigh_nothing():
-    # Two areas differ only in a criterion of weight 0: they tie, in the base ranking and in
-    # every draw, and the tie is broken by hazard_id both times (rank intervals stay exact).
+    # Areas that differ only in a criterion of weight 0 tie, in the base ranking and in every
+    # draw: each is reported with its tie group's whole rank range, and no correlation.
     one = make_areas(1, seed=9)
     areas = pd.concat([one] * 10, ignore_index=True)  # ten areas alike in every indicator...
     areas["hazard_id"] = [f"A{i}" for i in range(10)]
@@ -634,9 +657,9 @@ def test_sensitivity_ignores_criteria_that_weigh_nothing():
     crit["cmr"] = crit["cmr"].model_copy(update={"weight": 0.0})
     cfg = ScoringSettings(criteria=crit, sensitivity={"concentration": 1e12})
     res = sensitivity(areas, cfg, seed=3, draws=30)
-    assert res.summary["spearman_min"] == pytest.approx(1.0)
-    assert (res.areas["rank_p05"] == res.areas["rank"]).all()
-    assert (res.areas["rank_p95"] == res.areas["rank"]).all()
+    assert res.summary["spearman_min"] is None  # one tie: there is no order to correlate
+    assert (res.areas["rank_p05"] == 1).all() and (res.areas["rank_p95"] == 10).all()
+    assert (res.areas["tied_with"] == 9).all() and res.summary["tied_share"] == 1.0
 
 
 def _top_set(values: np.ndarray, w: np.ndarray, ids: np.ndarray, n: int) -> set:
@@ -722,8 +745,9 @@ def test_scenarios_table_compares_top_sets():
 
 
 def test_a_scenario_equal_to_the_base_has_full_overlap():
-    cfg = ScoringSettings(scenarios={"same": {"contamination": 0.45}}, top_n=5)
-    row = compare_scenarios(make_areas(40), cfg).iloc[0]
+    cfg = ScoringSettings(scenarios={"same": {"contamination": 0.25}}, top_n=5)
+    table = compare_scenarios(make_areas(40), cfg)
+    row = table[(table["scenario_a"] == "base") & (table["scenario_b"] == "same")].iloc[0]
     assert (row["overlap"], row["jaccard"], row["entering"], row["spearman"]) == (5, 1.0, "", 1.0)
 
 
@@ -743,12 +767,35 @@ def test_toml_example_in_docs_is_valid_and_scores():
     assert compare_scenarios(make_areas(30), cfg)["jaccard"].between(0, 1).all()
 
 
-def test_sensitivity_keeps_identical_areas_in_hazard_id_order():
+def test_identical_areas_are_one_tie_not_a_stable_order():
+    # Thirty identical areas: the plan's order (rank) goes by hazard_id, but sensitivity must
+    # not report that tie-break as stability.
     row = make_areas(1).iloc[0].to_dict()
     areas = pd.DataFrame([{**row, "hazard_id": f"Z{i:02d}"} for i in range(30)][::-1])
     res = sensitivity(areas, ScoringSettings(top_n=5), seed=2, draws=50)
     table = res.areas.set_index("hazard_id").sort_index()
     assert table["rank"].tolist() == list(range(1, 31))
-    assert (table["rank_p05"] == table["rank"]).all() and (table["rank_p95"] == table["rank"]).all()
-    assert table["p_top_n"].tolist() == [1.0] * 5 + [0.0] * 25
-    assert res.summary["spearman_mean"] == 1.0 and res.summary["p_same_top_n"] == 1.0
+    assert (table["rank_p05"] == 1).all() and (table["rank_p95"] == 30).all()
+    assert table["p_top_n"].to_numpy() == pytest.approx(np.full(30, 5 / 30))
+    s = res.summary
+    assert s["spearman_mean"] is None and s["p_same_top_n"] is None
+    assert s["tied_share"] == 1.0 and s["top_n_tied"] is True
+
+
+def test_a_tie_group_gets_its_whole_rank_range_and_says_so():
+    # Two clearly distinct areas on top, then four identical ones: the four share places 3-6.
+    areas = make_areas(6, seed=4)
+    areas["accident_risk"] = [50.0, 20.0, 0.0, 0.0, 0.0, 0.0]
+    for col in DEFAULT_COLUMNS:
+        if col != "accident_risk":
+            areas[col] = areas[col].iloc[2]
+    scored = score_areas(areas, ScoringSettings(top_n=4))
+    assert scored["tied_with"].tolist() == [0, 0, 3, 3, 3, 3]
+    assert scored["explanation"].iloc[3].endswith("; tied with 3 other areas (ranks 3-6)")
+    assert "tied" not in scored["explanation"].iloc[0]
+    res = sensitivity(scored, ScoringSettings(top_n=4), seed=1, draws=40)
+    t = res.areas
+    assert t["rank_p05"].tolist()[2:] == [3] * 4 and t["rank_p95"].tolist()[2:] == [6] * 4
+    assert t["p_top_n"].tolist()[2:] == pytest.approx([0.5] * 4)  # 2 of the 4 places are in
+    assert res.summary["tied_share"] == pytest.approx(4 / 6) and res.summary["top_n_tied"]
+    assert res.summary["p_same_top_n"] is None

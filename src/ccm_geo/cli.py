@@ -178,6 +178,45 @@ def request(
     _run(project, out, ["request"], donor=donor)
 
 
+@app.command()
+def backtest(
+    project: ProjectArg,
+    as_of: Annotated[
+        list[str],
+        typer.Option(
+            "--as-of",
+            help="Cut-off date, YYYY-MM-DD or a year (1 January); repeat for several.",
+            show_default=False,
+        ),
+    ],
+    horizon: Annotated[
+        float | None,
+        typer.Option(help="Years of later accidents after the cut-off (default [backtest]: 5)."),
+    ] = None,
+    radius: Annotated[
+        float | None,
+        typer.Option(help="Capture radius in metres (default [backtest]: 1000)."),
+    ] = None,
+    out: OutOpt = Path("maps/run"),
+) -> None:
+    """Score the register as known at --as-of and measure how many later accidents its top
+    areas hold, beside random order and past accidents within the radius (--out/backtest/)."""
+    with _user_errors():
+        from ccm_geo.config import load_config
+        from ccm_geo.scoring.backtest import backtest as run_backtest
+        from ccm_geo.scoring.backtest import parse_as_of, summary_markdown, write_backtest
+
+        config = load_config(project)
+        dates = [parse_as_of(a) for a in as_of]
+        with _progress() as step:
+            result = run_backtest(
+                config, as_of=dates, horizon_years=horizon, radius_m=radius, progress=step
+            )
+        paths = write_backtest(result, out / "backtest")
+        typer.echo(summary_markdown(result))
+        typer.echo(f"outputs in {out / 'backtest'}/ ({len(paths)} files)")
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers
 

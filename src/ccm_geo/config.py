@@ -22,6 +22,7 @@ from ccm_geo.model import LANDCOVER_CLASSES
 from ccm_geo.planning.settings import PlanningSettings
 from ccm_geo.publish.settings import DonorProfile, MapSettings
 from ccm_geo.scoring import ScoringSettings
+from ccm_geo.scoring.backtest import BacktestSettings
 
 __all__ = [
     "Frozen",
@@ -147,6 +148,7 @@ class ProjectConfig(Frozen):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     maps: MapSettings = Field(default_factory=MapSettings)
     donors: list[DonorProfile] = Field(default_factory=list)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     source: Path | None = Field(None, description="The TOML file this was read from (set on load).")
 
 

@@ -154,7 +154,9 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
     scored = _geometry_last(_score(areas, config.scoring))
     log.step("sensitivity of the ranking to the weights")
     sens = sensitivity(scored, config.scoring, seed=config.project.seed)
-    scored = scored.merge(sens.areas.drop(columns=["rank"]), on="hazard_id", how="left")
+    scored = scored.merge(
+        sens.areas.drop(columns=["rank", "tied_with"]), on="hazard_id", how="left"
+    )
     scored = _geometry_last(scored)
     scenarios = compare_scenarios(scored, config.scoring)
     log.step("writing scored.gpkg")

@@ -23,6 +23,7 @@ from ccm_geo.criteria.remoteness import (
     remoteness_indicators,
     settlement_access,
 )
+from ccm_geo.criteria.risk import risk_columns, risk_indicators
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.model import Context
 
@@ -32,6 +33,7 @@ __all__ = [
     "contamination_indicators",
     "landuse_indicators",
     "remoteness_indicators",
+    "risk_indicators",
     "settlement_access",
     "area_travel",
     "build_road_graph",
@@ -49,7 +51,7 @@ def compute_criteria(
     progress: Callable[[str], None] | None = None,
     graph: RoadGraph | None = None,
 ) -> pd.DataFrame:
-    """Every indicator of every hazardous area: contamination, land use, remoteness.
+    """Every indicator of every hazardous area: contamination, land use, remoteness, risk.
 
     Parameters
     ----------
@@ -63,7 +65,7 @@ def compute_criteria(
         The day the indicators describe (recent accidents are counted back from it).
     progress : callable, optional
         Called with the name of each step as it starts ("contamination", "landuse",
-        "road graph", "remoteness"); the library itself prints nothing.
+        "road graph", "remoteness", "risk"); the library itself prints nothing.
     graph : RoadGraph, optional
         A road graph already built from ``context.roads`` (e.g. shared by Dask partitions);
         built once here when None.
@@ -90,6 +92,8 @@ def compute_criteria(
             hazards, context, settings, graph=graph, reference_date=reference_date
         )
     )
+    step("risk")
+    parts.append(risk_indicators(hazards, context, settings, reference_date=reference_date))
     out = pd.concat(parts, axis=1)
     return out[criteria_columns(context, settings)]
 
@@ -102,4 +106,5 @@ def criteria_columns(context: Context, settings: CriteriaSettings | None = None)
         contamination_columns(settings)
         + landuse_columns(context.landcover_classes or {}, settings)
         + remoteness_columns(settings)
+        + risk_columns(settings)
     )

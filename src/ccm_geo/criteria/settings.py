@@ -17,6 +17,7 @@ __all__ = [
     "ContaminationSettings",
     "LanduseSettings",
     "RemotenessSettings",
+    "RiskSettings",
     "DEFAULT_ROAD_SPEEDS_KMH",
 ]
 
@@ -174,9 +175,61 @@ class RemotenessSettings(Frozen):
         return v
 
 
+class RiskSettings(Frozen):
+    """[criteria.risk]: where harm happens, from the accident record and the register itself.
+
+    Every past accident adds ``kernel(distance) x decay(age)`` to the areas near it: a Gaussian
+    kernel of the distance from the accident's point to the area's polygon (0 inside) and an
+    exponential decay of its age. Sources and reasoning in docs/scoring.md.
+    """
+
+    kernel_sigma_m: float = Field(
+        1_000.0,
+        gt=0,
+        description="Standard deviation (m) of the Gaussian distance kernel. Assumption: "
+        "accident points are recorded at the village or field, often several hundred metres "
+        "from the hazard, and people walk to fields within about a kilometre; kernel density "
+        "estimation of accidents and near-repeat studies use bandwidths of this order "
+        "(Silverman 1986; Bowers, Johnson and Pease 2004).",
+    )
+    kernel_cutoff_sigmas: float = Field(
+        3.0,
+        gt=0,
+        description="Accidents further than this many sigmas from an area are ignored "
+        "(the Gaussian weight there is below 1.2 %).",
+    )
+    half_life_months: float = Field(
+        24.0,
+        gt=0,
+        description="An accident's weight halves every this many months. Default: the "
+        "Landmine Impact Survey's 24-month window of recent victims, so an accident at the "
+        "window's edge still counts half and older ones fade instead of dropping to 0.",
+    )
+    evidence_weights: dict[str, float] = Field(
+        default_factory=lambda: {"direct": 1.0, "indirect": 0.5, "none": 0.0},
+        description="Weight of another recorded hazardous area nearby in evidence_nearby, by "
+        "its evidence (IMSMA's 'Evidence of Contamination'). Assumption: direct evidence "
+        "(devices seen, found, destroyed) counts fully, indirect half.",
+    )
+
+    @field_validator("evidence_weights")
+    @classmethod
+    def _known_evidence(cls, v: dict[str, float]) -> dict[str, float]:
+        allowed = {"direct", "indirect", "none"}
+        bad = sorted(set(v) - allowed)
+        if bad or any(not 0 <= x <= 1 for x in v.values()):
+            msg = (
+                f"criteria.risk.evidence_weights: keys must be {sorted(allowed)} and weights "
+                f"in 0-1 (found {v}); e.g. {{direct = 1.0, indirect = 0.5}}"
+            )
+            raise ValueError(msg)
+        return v
+
+
 class CriteriaSettings(Frozen):
     """[criteria]: distances, time windows, speeds, grouped by criterion family."""
 
     contamination: ContaminationSettings = Field(default_factory=ContaminationSettings)
     landuse: LanduseSettings = Field(default_factory=LanduseSettings)
     remoteness: RemotenessSettings = Field(default_factory=RemotenessSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)

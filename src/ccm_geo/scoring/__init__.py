@@ -32,6 +32,7 @@ from ccm_geo.scoring.weights import (
     RANDOM_INDEX,
     AhpSpec,
     ahp_weights,
+    consistency_ratios,
     resolve_weights,
     weights_table,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "score_areas",
     "resolve_weights",
     "weights_table",
+    "consistency_ratios",
     "ahp_weights",
     "sensitivity",
     "scenario_ranks",

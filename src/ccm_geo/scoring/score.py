@@ -16,7 +16,7 @@ from ccm_geo.scoring.weights import resolve_weights
 logger = logging.getLogger(__name__)
 
 
-_OUTPUT_COLUMNS = ("score", "rank", "priority_class", "explanation")
+_OUTPUT_COLUMNS = ("score", "rank", "tied_with", "priority_class", "explanation")
 
 
 def score_areas(
@@ -41,6 +41,8 @@ def score_areas(
         A copy of ``areas`` (same index and type, e.g. a GeoDataFrame) with ``value_<key>``
         (0-1) and ``contrib_<key>`` (weight x value) per criterion key, ``score`` (sum of the
         contributions, 0-1), ``rank`` (1 = highest score; ties by hazard_id ascending),
+        ``tied_with`` (number of other areas with the same score: the explanation then ends
+        with "tied with N other areas (ranks a-b)"),
         ``priority_class`` (high/medium/low) and ``explanation`` (top contributions in words).
         ``attrs["scoring"]`` holds the weights, the scenario and the count of missing values
         per criterion.
@@ -75,8 +77,10 @@ def score_areas(
         new[f"contrib_{key}"] = contrib[:, j]
     new["score"] = score
     new["rank"] = rank
+    lo, hi = _tie_span(score, rank)
+    new["tied_with"] = hi - lo
     new["priority_class"] = _classes(score, rank, settings.classes)
-    new["explanation"] = _explanations(vals, contrib, settings)
+    new["explanation"] = _explanations(vals, contrib, settings, lo, hi)
     out = _attach(areas, pd.DataFrame(new))
     missing = {k: int(vals.missing[:, j].sum()) for j, k in enumerate(vals.keys)}
     if any(missing.values()):
@@ -149,7 +153,21 @@ def _classes(score: np.ndarray, rank: np.ndarray, cls: ClassSettings) -> np.ndar
     return out
 
 
-def _explanations(vals: _Values, contrib: np.ndarray, settings: ScoringSettings) -> np.ndarray:
+def _tie_span(score: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last rank of each area's tie group (scores equal to 12 decimals)."""
+    key = pd.Series(np.round(score, 12))
+    lo = pd.Series(rank).groupby(key).transform("min").to_numpy(dtype=np.int64)
+    hi = pd.Series(rank).groupby(key).transform("max").to_numpy(dtype=np.int64)
+    return lo, hi
+
+
+def _explanations(
+    vals: _Values,
+    contrib: np.ndarray,
+    settings: ScoringSettings,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
     n, k = contrib.shape
     top = min(settings.explain_top, k)
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
@@ -165,6 +183,12 @@ def _explanations(vals: _Values, contrib: np.ndarray, settings: ScoringSettings)
         text = ", ".join(parts) if parts else "no criterion contributes"
         if any_missing[i]:
             text += "; no data: " + ", ".join(vals.keys[j] for j in np.flatnonzero(vals.missing[i]))
+        if hi[i] > lo[i]:
+            others = int(hi[i] - lo[i])
+            text += (
+                f"; tied with {others} other area{'s' if others > 1 else ''} "
+                f"(ranks {lo[i]}-{hi[i]})"
+            )
         out[i] = text
     return out
 

@@ -25,13 +25,19 @@ class SensitivityResult:
     Attributes
     ----------
     areas
-        Per area, indexed like the input: ``hazard_id``, ``rank`` (base), ``rank_p05``,
-        ``rank_p50``, ``rank_p95`` (percentiles of the rank over the draws) and ``p_top_n``
-        (share of draws in which the area is in the top N).
+        Per area, indexed like the input: ``hazard_id``, ``rank`` (base, ties broken by
+        hazard_id), ``tied_with`` (other areas with the same base score), ``rank_p05``
+        (5th percentile of the best place of the area's tie group), ``rank_p50`` (median
+        mid-rank), ``rank_p95`` (95th percentile of the worst place of its tie group), so that
+        an interval always covers the tie group, and ``p_top_n`` (expected share of draws in
+        which the area is in the top N, a tie straddling place N counting its share of places).
     summary
-        ``spearman_mean``, ``spearman_p05`` (rank correlation of perturbed rankings with the
-        base one), ``p_same_top_n`` (share of draws with exactly the base top-N set),
-        ``draws``, ``concentration``, ``top_n``, ``seed``, ``scenario``.
+        ``spearman_mean``, ``spearman_p05``, ``spearman_min`` (Spearman correlation with ties,
+        of perturbed rankings with the base one; None when a ranking is all one tie),
+        ``p_same_top_n`` (share of draws with exactly the base top-N set; None when a tie
+        straddles place N in the base ranking, so the top N is not determined), ``tied_share``
+        (share of areas whose base score equals another's), ``top_n_tied``, ``draws``,
+        ``concentration``, ``top_n``, ``seed``, ``scenario``.
     sweep
         One row per criterion: its ``weight``, the weights at which the top-N set first
         changes when the weight is lowered (``weight_down``) or raised (``weight_up``, tested up
@@ -95,29 +101,40 @@ def sensitivity(
         vals = _value_matrix(areas, settings, warn=True).values
     w = weights.to_numpy()
     order = _hid_order(hid)
-    base_rank = _ranks((vals * w).sum(axis=1), order)
+    base_score = (vals * w).sum(axis=1)
+    base_rank = _ranks(base_score, order)
+    base_lo, base_hi = _tie_ranges(base_score)
     vs = np.ascontiguousarray(vals[order])
     rb = base_rank[order]
     top_n = settings.top_n
     conc = settings.sensitivity.concentration
     wdraws = _dirichlet(w, conc, draws, seed)
-    ranks, rho, same = _mc_ranks(vs, wdraws, rb, top_n)
-    pct = _row_percentiles(ranks, (5, 50, 95))
+    lo, hi, rho, same, p_top_sorted = _mc_ranks(vs, wdraws, base_lo[order], base_hi[order], top_n)
+    p05 = _row_percentiles(lo, (5,))[0]
+    p95 = _row_percentiles(hi, (95,))[0]
+    p50 = _row_percentiles(lo.astype(np.int64) + hi, (50,))[0] / 2.0
+    del lo, hi
     table = pd.DataFrame(index=areas.index)
     table["hazard_id"] = hid.to_numpy()
     table["rank"] = base_rank
-    for q, col in zip(pct, ("rank_p05", "rank_p50", "rank_p95"), strict=True):
-        col_vals = np.empty(n, dtype=np.int64)
+    table["tied_with"] = (base_hi - base_lo).astype(np.int64)
+    for q, col in zip((p05, p50, p95), ("rank_p05", "rank_p50", "rank_p95"), strict=True):
+        col_vals = np.empty(n, dtype=np.int64 if col != "rank_p50" else float)
         col_vals[order] = q
         table[col] = col_vals
     p_top = np.empty(n)
-    p_top[order] = (ranks <= top_n).mean(axis=1)
+    p_top[order] = p_top_sorted
     table["p_top_n"] = p_top
+    tied_share = float((base_hi > base_lo).mean())
+    top_tied = bool(np.any((base_lo <= top_n) & (base_hi > top_n)))
+    finite = rho[np.isfinite(rho)]
     summary = {
-        "spearman_mean": float(rho.mean()),
-        "spearman_p05": float(np.percentile(rho, 5)),
-        "spearman_min": float(rho.min()),
-        "p_same_top_n": float(same.mean()),
+        "spearman_mean": float(finite.mean()) if finite.size else None,
+        "spearman_p05": float(np.percentile(finite, 5)) if finite.size else None,
+        "spearman_min": float(finite.min()) if finite.size else None,
+        "p_same_top_n": None if top_tied else float(same.mean()),
+        "tied_share": tied_share,
+        "top_n_tied": top_tied,
         "draws": draws,
         "concentration": conc,
         "top_n": top_n,
@@ -144,14 +161,19 @@ def _dirichlet(w: np.ndarray, concentration: float, draws: int, seed: int) -> np
 def _mc_ranks(
     vs: np.ndarray,
     wdraws: np.ndarray,
-    rb: np.ndarray,
+    base_lo: np.ndarray,
+    base_hi: np.ndarray,
     top_n: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ranks (areas x draws, int32), Spearman rho and same-top-N flag per draw.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rank ranges (areas x draws, int32), Spearman rho, same-top-N flag and P(top N).
 
-    ``vs`` and ``rb`` are in hazard_id order. Areas with identical values tie in every draw:
-    they are scored once as a group and ranked inside it by hazard_id, so only distinct value
-    rows are sorted (real registers hold many identical rows, e.g. all-zero indicators).
+    ``vs`` is in hazard_id order; ``base_lo``/``base_hi`` are the base ranking's rank ranges
+    (a tie group of g areas starting after place s spans s + 1 .. s + g). Areas with identical
+    values tie in every draw: they are scored once as a group, and each area of a group gets
+    the group's whole rank range (``lo``..``hi``), never a place picked by a tie-break. Rho is
+    the Spearman correlation with ties (Pearson on mid-ranks; NaN where a ranking is all one
+    tie); a draw has the same top N when no tie straddles place N and the set is the base's;
+    P(top N) of an area in a straddling group is the share of the group's places within N.
     """
     n = vs.shape[0]
     draws = wdraws.shape[0]
@@ -160,42 +182,69 @@ def _mc_ranks(
     vs, wdraws = vs[:, live], wdraws[:, live]
     uniq, inverse = np.unique(vs + 0.0, axis=0, return_inverse=True)  # + 0.0: -0.0 -> 0.0
     inverse = inverse.reshape(-1)
-    # Number the groups by their first area in hazard_id order, so that a stable sort breaks
-    # score ties between groups by hazard_id, as the base ranking does.
-    first = np.full(len(uniq), n, dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(n))
-    perm = np.argsort(first, kind="stable")
-    relabel = np.empty_like(perm)
-    relabel[perm] = np.arange(len(perm))
-    uniq, inverse = uniq[perm], relabel[inverse]
     sizes = np.bincount(inverse, minlength=len(uniq))
-    by_group = np.argsort(inverse, kind="stable")  # positions grouped, hazard_id order inside
-    within = np.empty(n, dtype=np.int64)
-    within[by_group] = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    ranks = np.empty((n, draws), dtype=np.int32)
+    lo = np.empty((n, draws), dtype=np.int32)
+    hi = np.empty((n, draws), dtype=np.int32)
     rho = np.empty(draws)
-    same = np.empty(draws, dtype=bool)
+    same = np.zeros(draws, dtype=bool)
+    p_top = np.zeros(n)
     chunk = max(1, min(draws, 2_000_000 // max(n, 1)))
-    base_top = np.flatnonzero(rb <= top_n)
-    denom = n * (n * n - 1.0)
-    rbf = rb.astype(np.float64)
+    base_mid = (base_lo + base_hi) / 2.0
+    centre = (n + 1) / 2.0
+    bc = base_mid - centre
+    b_ss = float(bc @ bc)
+    base_set = base_hi <= top_n
+    base_straddles = bool(np.any((base_lo <= top_n) & (base_hi > top_n)))
     for s in range(0, draws, chunk):
         e = min(draws, s + chunk)
-        neg = (-wdraws[s:e]) @ uniq.T  # (c x groups): minus the scores, ascending = best first
-        order = np.argsort(np.round(neg, 12), axis=1, kind="stable")  # as _ranks rounds
-        del neg
-        starts = np.cumsum(sizes[order], axis=1) - sizes[order]  # first rank - 1 of each group
-        start = np.empty_like(starts)
-        np.put_along_axis(start, order, starts, axis=1)
-        del order, starts
-        r = (start[:, inverse] + within[None, :] + 1).astype(np.int32)
-        del start
-        d = r - rbf[None, :]
-        rho[s:e] = 1.0 - 6.0 * np.einsum("ij,ij->i", d, d) / denom if n > 1 else 1.0
-        del d
-        same[s:e] = np.all(r[:, base_top] <= top_n, axis=1)
-        ranks[:, s:e] = r.T
-    return ranks, rho, same
+        key = np.round((-wdraws[s:e]) @ uniq.T, 12)  # (c x groups), ascending = best first
+        order = np.argsort(key, axis=1, kind="stable")
+        sk = np.take_along_axis(key, order, axis=1)
+        sz = sizes[order]
+        # groups of equal score within a draw merge into one tie (rank range)
+        new = np.ones_like(sk, dtype=bool)
+        new[:, 1:] = sk[:, 1:] != sk[:, :-1]
+        before = np.cumsum(sz, axis=1) - sz
+        run_id = np.cumsum(new, axis=1) - 1
+        run_start = np.zeros_like(before)
+        run_end = np.zeros_like(before)
+        for r in range(e - s):  # per draw: ties are rare across distinct value rows
+            starts_r = before[r][new[r]]
+            ends_r = np.append(starts_r[1:], n)
+            run_start[r] = starts_r[run_id[r]]
+            run_end[r] = ends_r[run_id[r]]
+        g_lo = np.empty_like(run_start)
+        g_hi = np.empty_like(run_end)
+        np.put_along_axis(g_lo, order, run_start + 1, axis=1)
+        np.put_along_axis(g_hi, order, run_end, axis=1)
+        del key, order, sk, sz, new, before, run_id, run_start, run_end
+        rl = g_lo[:, inverse]
+        rh = g_hi[:, inverse]
+        mid = (rl + rh) / 2.0 - centre
+        ss = np.einsum("ij,ij->i", mid, mid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho[s:e] = np.where((ss > 0) & (b_ss > 0), (mid @ bc) / np.sqrt(ss * b_ss), np.nan)
+        del mid
+        inside = np.clip(top_n - rl + 1, 0, None)
+        p_top += (np.minimum(inside, rh - rl + 1) / (rh - rl + 1)).sum(axis=0)
+        straddles = np.any((rl <= top_n) & (rh > top_n), axis=1)
+        same[s:e] = ~straddles & np.all((rh <= top_n) == base_set[None, :], axis=1)
+        if base_straddles:
+            same[s:e] = False
+        lo[:, s:e] = rl.T
+        hi[:, s:e] = rh.T
+        del rl, rh
+    return lo, hi, rho, same, p_top / draws
+
+
+def _tie_ranges(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank range of each area's tie group: scores equal to 12 decimals share places
+    lo..hi (1 = highest score); an untied area has lo == hi."""
+    key = np.round(np.asarray(score, dtype=float), 12)
+    uniq, inv, counts = np.unique(-key, return_inverse=True, return_counts=True)
+    inv = inv.reshape(-1)
+    start = np.cumsum(counts) - counts
+    return start[inv] + 1, start[inv] + counts[inv]
 
 
 def _row_percentiles(ranks: np.ndarray, qs: tuple[int, ...]) -> list[np.ndarray]:

@@ -15,15 +15,24 @@ from ccm_geo.scoring.weights import AhpSpec, _weight_parts
 logger = logging.getLogger(__name__)
 
 
-DEFAULT_FAMILIES: dict[str, float] = {"contamination": 0.45, "land": 0.30, "people": 0.25}
+#: Default family weights (assumption, after GICHD's priority-setting briefs: "fewer lives and
+#: limbs lost" first, as where accidents happen (risk) and what the area holds
+#: (contamination), then economic use of land, then people exposed and remoteness).
+DEFAULT_FAMILIES: dict[str, float] = {
+    "risk": 0.40,
+    "contamination": 0.25,
+    "land": 0.20,
+    "people": 0.15,
+}
 
 #: Default scenarios: weight overrides (family or criterion keys), each renormalised.
 DEFAULT_SCENARIOS: dict[str, dict[str, float]] = {
-    "casualty_reduction": {"contamination": 0.6, "land": 0.1, "people": 0.3, "casualties": 0.6},
-    "agriculture": {"contamination": 0.25, "land": 0.6, "people": 0.15},
+    "casualty_reduction": {"risk": 0.6, "contamination": 0.2, "land": 0.05, "people": 0.15},
+    "agriculture": {"risk": 0.2, "contamination": 0.15, "land": 0.5, "people": 0.15},
     "treaty_compliance": {
-        "contamination": 0.7,
-        "land": 0.15,
+        "risk": 0.15,
+        "contamination": 0.6,
+        "land": 0.1,
         "people": 0.15,
         "cmr": 0.5,
         "status": 0.3,
@@ -98,6 +107,14 @@ class ScoringSettings(Frozen):
     scenarios apply only to the default criteria.
     """
 
+    replace_defaults: bool = Field(
+        False,
+        description="False (default): [scoring.criteria.X] changes criterion X (the keys "
+        "given replace the default's; a table with its own kind replaces it whole) or adds "
+        "it, and keeps every other default criterion and the default scenarios. True: the "
+        "criteria and scenarios given are the whole set (families weigh the same unless "
+        "families is given).",
+    )
     criteria: dict[str, CriterionSpec] = Field(
         default_factory=lambda: _default_criteria(),
         description="Criterion key -> specification; keys name value_<key>/contrib_<key>.",
@@ -126,13 +143,20 @@ class ScoringSettings(Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _defaults_follow_criteria(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "criteria" not in data:
-            data = dict(data)
-            ahp = data.get("ahp") or {}
-            if "families" not in data and not (isinstance(ahp, dict) and "families" in ahp):
-                data["families"] = dict(DEFAULT_FAMILIES)
-            data.setdefault("scenarios", {k: dict(v) for k, v in DEFAULT_SCENARIOS.items()})
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("replace_defaults"):
+            return data
+        ahp = data.get("ahp") or {}
+        ahp_keys = set(ahp) if isinstance(ahp, dict) else set()
+        data["criteria"] = _merged_criteria(data.get("criteria") or {}, ahp_keys)
+        if "families" not in data and "families" not in ahp_keys:
+            data["families"] = dict(DEFAULT_FAMILIES)
+        scenarios = {k: dict(v) for k, v in DEFAULT_SCENARIOS.items()}
+        scenarios.update(data.get("scenarios") or {})
+        data["scenarios"] = scenarios
         return data
 
     @model_validator(mode="after")
@@ -236,7 +260,71 @@ class ScoringSettings(Frozen):
 
 def _default_criteria() -> dict[str, CriterionSpec]:
     """Default criteria on the criteria stage's indicator columns (sources in docs/scoring.md)."""
-    specs: dict[str, dict[str, Any]] = {
+    return {k: CriterionSpec(**v) for k, v in _default_criterion_dicts().items()}
+
+
+def _merged_criteria(user: dict[str, Any], ahp_keys: set[str]) -> dict[str, Any]:
+    """The default criteria with the user's tables merged in (see ``replace_defaults``).
+
+    A user's table without ``kind`` changes only the keys it gives; with ``kind`` (or a whole
+    :class:`CriterionSpec`) it replaces the criterion. Default criteria of a family whose
+    weights come from ``[scoring.ahp.<family>]`` carry no weight of their own.
+    """
+    out: dict[str, Any] = {}
+    for key, spec in _default_criterion_dicts().items():
+        d = dict(spec)
+        if d["family"] in ahp_keys:
+            d.pop("weight", None)
+        out[key] = d
+    for key, given in user.items():
+        if isinstance(given, CriterionSpec):
+            given = given.model_dump(exclude_unset=True)
+        if not isinstance(given, dict):
+            out[key] = given  # let the model report the type error
+            continue
+        if key in out and "kind" not in given:
+            merged = {**out[key], **given}
+            if "columns" in given:
+                merged.pop("column", None)
+            if "column" in given:
+                merged.pop("columns", None)
+            out[key] = merged
+        else:
+            out[key] = dict(given)
+    return out
+
+
+def _default_criterion_dicts() -> dict[str, dict[str, Any]]:
+    """The default criteria as plain tables, in family order (risk, contamination, land, people)."""
+    return {
+        # risk: where harm happens (criteria/risk.py); kernel- and age-weighted accidents
+        "accident_risk": dict(
+            column="accident_risk",
+            family="risk",
+            kind="linear",
+            points=[(0, 0.0), (1, 0.5), (3, 0.75), (10, 0.9), (100, 1.0)],
+            weight=0.50,
+            label="{x:.1f} weighted accident{s} nearby",
+            unit="weighted accidents",
+        ),
+        "accident_recency": dict(
+            column="accident_recency",
+            family="risk",
+            kind="linear",
+            points=[(0, 0.0), (1, 1.0)],
+            weight=0.20,
+            label="latest accident nearby weighs {x:.2f}",
+            unit="0-1",
+        ),
+        "evidence_nearby": dict(
+            column="evidence_nearby",
+            family="risk",
+            kind="linear",
+            points=[(0, 0.0), (1, 0.3), (5, 0.6), (20, 0.85), (100, 1.0)],
+            weight=0.30,
+            label="{x:.1f} weighted hazard record{s} nearby",
+            unit="weighted areas",
+        ),
         # contamination: lives and limbs (GICHD), Landmine Impact Survey's 24-month victims
         "casualties": dict(
             column="casualties_24m",
@@ -330,4 +418,3 @@ def _default_criteria() -> dict[str, CriterionSpec]:
             label="survivors living far from care nearby",
         ),
     }
-    return {k: CriterionSpec(**v) for k, v in specs.items()}

@@ -152,13 +152,17 @@ def weights_table(
     pandas.DataFrame
         Indexed by criterion key: ``family``, ``family_weight`` (sum 1 over families),
         ``indicator_weight`` (sum 1 inside each family), ``weight`` (their product, sum 1),
-        ``column`` (input columns, '+'-joined), ``kind`` and ``unit``.
+        ``column`` (input columns, '+'-joined), ``kind``, ``unit``, and the consistency
+        ratios of the AHP matrices behind the weights: ``family_cr`` (of
+        ``[scoring.ahp.families]``) and ``indicator_cr`` (of ``[scoring.ahp.<family>]``), NaN
+        where the weights were given directly.
     """
     if settings is None:
         from ccm_geo.scoring.settings import ScoringSettings
 
         settings = ScoringSettings()
     fam_w, ind_w = _weight_parts(settings, scenario)
+    crs = consistency_ratios(settings)
     rows = []
     for key, spec in settings.criteria.items():
         rows.append(
@@ -171,9 +175,26 @@ def weights_table(
                 "column": "+".join(spec.source_columns),
                 "kind": spec.kind,
                 "unit": spec.unit,
+                "family_cr": crs.get("families", math.nan),
+                "indicator_cr": crs.get(spec.family, math.nan),
             }
         )
     return pd.DataFrame(rows).set_index("criterion")
+
+
+def consistency_ratios(settings: ScoringSettings) -> dict[str, float]:
+    """The consistency ratio (Saaty's CR) of every AHP matrix, by its key under [scoring.ahp].
+
+    Returns
+    -------
+    dict
+        ``{"families": cr, "<family>": cr, ...}`` for the matrices given; empty when every
+        weight is given directly. Each CR is below 0.10 (larger ones are rejected on load).
+    """
+    return {
+        key: ahp_weights(spec.reciprocal(), labels=spec.items)[1]
+        for key, spec in settings.ahp.items()
+    }
 
 
 def ahp_weights(

@@ -1,0 +1,174 @@
+"""Risk indicators: where harm happens, from the accident record and the register itself.
+
+Three indicators, each computable from what a mine action register already holds:
+
+- ``accident_risk``: past accidents near the area, each weighted by a Gaussian kernel of its
+  distance and an exponential decay of its age (a kernel density of accidents with a time
+  decay, as in prospective hot-spotting);
+- ``accident_recency``: the largest single such weight (1 = a fresh accident on the area);
+- ``evidence_nearby``: the other recorded hazardous areas near it, weighted by the same kernel
+  and by their evidence (devices seen or found count more than hearsay).
+
+Accidents are counted as events: casualty counts are not read, so a register without them
+(or with gaps in them) loses nothing here. Sources of the defaults: docs/scoring.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ccm_geo.criteria._common import check_hazards, id_list, layer_in_crs, pairs_within, warn
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.model import Context
+
+__all__ = ["risk_indicators", "risk_columns", "RISK_COLUMNS"]
+
+#: The columns :func:`risk_indicators` returns, in order.
+RISK_COLUMNS = ["accident_risk", "accident_recency", "evidence_nearby"]
+
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def risk_columns(settings: CriteriaSettings | None = None) -> list[str]:
+    """Names of the columns :func:`risk_indicators` returns, in order."""
+    return list(RISK_COLUMNS)
+
+
+def risk_indicators(
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings | None = None,
+    *,
+    reference_date: dt.date,
+) -> pd.DataFrame:
+    """Kernel- and age-weighted accidents, the latest accident's weight, and nearby evidence.
+
+    Parameters
+    ----------
+    hazards : geopandas.GeoDataFrame
+        Hazardous areas in the project's metric CRS with ``hazard_id`` and, for
+        ``evidence_nearby``, ``evidence`` (``direct``/``indirect``/``none``).
+    context : ccm_geo.model.Context
+        Only ``accidents`` is read (points with ``date``). When it is None the two accident
+        columns are NaN (no data) and a DataWarning says so.
+    settings : CriteriaSettings, optional
+        ``settings.risk``: kernel ``kernel_sigma_m`` (m), cut-off ``kernel_cutoff_sigmas``,
+        ``half_life_months`` and ``evidence_weights``.
+    reference_date : datetime.date
+        The day the indicators describe; accidents after it are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``hazard_id`` in the input's order:
+
+        - ``accident_risk`` (weighted accidents): sum over accidents dated up to
+          ``reference_date`` and at distance d <= cutoff x sigma of the polygon of
+          ``exp(-d^2 / (2 sigma^2)) x 0.5^(age_months / half_life_months)``. An accident on
+          the area today counts 1; each accident counts once per area it is near.
+        - ``accident_recency`` (0-1): the largest single term of that sum.
+        - ``evidence_nearby`` (weighted areas): sum over the *other* areas within the cut-off
+          of ``exp(-d^2 / (2 sigma^2)) x evidence weight`` (d between polygons).
+
+    Notes
+    -----
+    Accidents without a date or a point are left out with a DataWarning naming them.
+    Casualty counts are not used: an accident is one event whatever its toll.
+    """
+    settings = settings or CriteriaSettings()
+    ids = check_hazards(hazards)
+    rs = settings.risk
+    limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
+    out = pd.DataFrame(index=ids)
+    risk, recency = _accident_terms(hazards, context, settings, pd.Timestamp(reference_date))
+    out["accident_risk"] = risk
+    out["accident_recency"] = recency
+    out["evidence_nearby"] = _evidence_nearby(hazards, rs.kernel_sigma_m, limit, rs)
+    return out[RISK_COLUMNS]
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _kernel(d: np.ndarray, sigma: float) -> np.ndarray:
+    return np.exp(-0.5 * (d / sigma) ** 2)
+
+
+def _accident_terms(
+    hazards: gpd.GeoDataFrame, context: Context, settings: CriteriaSettings, ref: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(hazards)
+    acc = context.accidents
+    if acc is None:
+        warn(
+            "criteria: no accidents layer; accident_risk and accident_recency are NaN (no "
+            "data) for every area"
+        )
+        return np.full(n, np.nan), np.full(n, np.nan)
+    rs = settings.risk
+    acc = layer_in_crs(acc, hazards.crs, "accidents")
+    ids = (
+        acc["accident_id"].astype(str)
+        if "accident_id" in acc.columns
+        else pd.Series(acc.index.astype(str), index=acc.index)
+    )
+    dates = pd.to_datetime(acc["date"], errors="coerce")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    dates = dates.dt.normalize()
+    geoms = acc.geometry.to_numpy()
+    no_date = dates.isna().to_numpy()
+    no_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if no_date.any():
+        warn(
+            f"criteria: accident_risk leaves out {int(no_date.sum())} accidents without a "
+            f"date: accident_id {id_list(ids[no_date])}; fill in the date"
+        )
+    keep = ~no_date & ~no_geom & (dates <= ref.normalize()).to_numpy()
+    geoms = geoms[keep]
+    age_days = (ref.normalize() - dates[keep]).dt.days.to_numpy(dtype=float)
+    decay = 0.5 ** (age_days / _DAYS_PER_MONTH / rs.half_life_months)
+    limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
+    i_acc, i_haz = pairs_within(geoms, hazards.geometry.to_numpy(), limit)
+    d = shapely.distance(geoms[i_acc], hazards.geometry.to_numpy()[i_haz])
+    share = _shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms))
+    term = share * decay[i_acc]
+    risk = np.bincount(i_haz, weights=term, minlength=n)
+    recency = np.zeros(n)
+    np.maximum.at(recency, i_haz, term)
+    return risk, recency
+
+
+def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) -> np.ndarray:
+    n = len(hazards)
+    if "evidence" in hazards.columns:
+        ev = hazards["evidence"].astype(object).where(hazards["evidence"].notna(), None)
+        weight = np.array([rs.evidence_weights.get(str(e), 0.0) for e in ev], dtype=float)
+    else:
+        warn("criteria: the hazards have no 'evidence' column; evidence_nearby is NaN (no data)")
+        return np.full(n, np.nan)
+    polys = hazards.geometry.to_numpy()
+    if n < 2:
+        return np.zeros(n)
+    tree = shapely.STRtree(polys)
+    i, j = tree.query(polys, predicate="dwithin", distance=limit * (1 + 1e-9))
+    other = i != j
+    i, j = i[other], j[other]
+    d = shapely.distance(polys[i], polys[j])
+    ok = d <= limit
+    i, j, d = i[ok], j[ok], d[ok]
+    share = _shares(_kernel(d, sigma), j, n)
+    return np.bincount(i, weights=share * weight[j], minlength=n)
+
+
+def _shares(k: np.ndarray, source: np.ndarray, n_sources: int) -> np.ndarray:
+    """Each source's kernel weights over the areas near it, scaled so that they sum to at
+    most 1: one accident (or one record) is attributed once in total, shared among the areas
+    around it in proportion to their kernel weight."""
+    mass = np.bincount(source, weights=k, minlength=n_sources)
+    return k / np.maximum(mass, 1.0)[source]
