@@ -13,9 +13,13 @@ counted as one casualty (the data has no casualty counts).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
+from fractions import Fraction
+from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,6 +86,7 @@ def test_top_decile_of_the_ranking_holds_most_later_accidents():
     areas = hazards.merge(indicators, left_on="hazard_id", right_index=True)
     defaults = ScoringSettings()
     contamination_only = ScoringSettings(
+        replace_defaults=True,
         criteria={k: c for k, c in defaults.criteria.items() if c.family == "contamination"}
     )
     scored = score_areas(areas, contamination_only)
@@ -100,3 +105,147 @@ def test_top_decile_of_the_ranking_holds_most_later_accidents():
     # Measured: 1,275 areas; 13.9 % have a later accident within 1 km, 70 % of the top tenth.
     assert base_rate == pytest.approx(0.139, abs=0.01)
     assert top_rate / base_rate > 3.0
+
+
+# --------------------------------------------------------------------------------------------
+# ccm-geo backtest on a small cut of the register: Antioquia, the department with the most
+# accidents (chosen for that, before any measurement), all hazard event types (3-8).
+# --------------------------------------------------------------------------------------------
+
+HAZARD_TYPES = ["3", "4", "5", "6", "7", "8"]
+CUT_DEPARTMENT = "ANTIOQUIA"
+CUTOFFS = (2010, 2012, 2014)
+
+
+def _project(tmp_path) -> Path:
+    status = {t: "SHA" if t == "8" else "CHA" for t in HAZARD_TYPES}
+    evidence = {t: "indirect" if t == "8" else "direct" for t in HAZARD_TYPES}
+    contamination = {t: "UXO" if t == "6" else "AP" for t in HAZARD_TYPES}
+
+    def table(d):
+        return "{ " + ", ".join(f'"{k}" = "{v}"' for k, v in d.items()) + " }"
+
+    text = f"""
+[project]
+name = "Antioquia back-test"
+crs = "{CRS}"
+
+[inputs.hazards]
+path = "{EVENTS.resolve() / "*.json"}"
+where = {{ TIPO_EVENTO = {HAZARD_TYPES!r}, DEPARTAMENTO = ["{CUT_DEPARTMENT}"] }}
+codes.status = {table(status)}
+codes.evidence = {table(evidence)}
+codes.contamination = {table(contamination)}
+
+[inputs.hazards.columns]
+region = "DEPARTAMENTO"
+name = "MUNICIPIO"
+status = "TIPO_EVENTO"
+evidence = "TIPO_EVENTO"
+contamination = "TIPO_EVENTO"
+
+[inputs.accidents]
+path = "{EVENTS.resolve() / "*.json"}"
+columns = {{ date = "AÑO" }}
+where = {{ TIPO_EVENTO = ["1", "2"], DEPARTAMENTO = ["{CUT_DEPARTMENT}"] }}
+
+[backtest]
+recorded = "AÑO"
+"""
+    path = tmp_path / "project.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _expected_capture(groups: list[np.ndarray], cover: list[set[int]], k: int) -> Fraction:
+    """Exact expected capture of the top k when areas are taken group by group (best first)
+    and in random order inside a group: a plain re-derivation with integers."""
+    taken_for_sure: set[int] = set()
+    total = Fraction(0)
+    left = k
+    boundary, r = None, 0
+    for g in groups:
+        if left >= len(g):
+            taken_for_sure |= set(int(i) for i in g)
+            left -= len(g)
+            if left == 0:
+                break
+        else:
+            boundary, r = set(int(i) for i in g), left
+            break
+    for areas in cover:
+        if areas & taken_for_sure:
+            total += 1
+        elif boundary is not None and r > 0:
+            m, g = len(areas & boundary), len(boundary)
+            total += 1 - Fraction(math.comb(g - m, r), math.comb(g, r))
+    return total / len(cover)
+
+
+def test_backtest_command_on_the_register_beats_past_accidents(tmp_path):
+    from typer.testing import CliRunner
+
+    from ccm_geo.cli import app
+
+    project = _project(tmp_path)
+    out = tmp_path / "run"
+    args = ["backtest", str(project), "--out", str(out), "--horizon", "5", "--radius", "1000"]
+    for year in CUTOFFS:
+        args += ["--as-of", str(year)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    folder = out / "backtest"
+    for name in ("backtest.csv", "capture_curves.csv", "capture_curve.png", "summary.md"):
+        assert (folder / name).stat().st_size > 0
+    page = (folder / "summary.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "http" not in page
+    table = pd.read_csv(folder / "backtest.csv", encoding="utf-8-sig")
+    assert set(table["method"]) == {
+        "base",
+        "casualty_reduction",
+        "agriculture",
+        "treaty_compliance",
+        "past accidents within radius",
+        "random (expected)",
+    }
+
+    # Independent re-computation of both baselines at the 2012 cut-off, from the raw files.
+    events = pd.concat(
+        [gpd.read_file(f) for f in sorted(EVENTS.glob("*.json"))], ignore_index=True
+    )
+    events = events[(events["DEPARTAMENTO"] == CUT_DEPARTMENT) & (events.geometry.x < 0)]
+    events = events.to_crs(CRS)
+    year = events["AÑO"].astype(int)
+    cut = 2012
+    hazards = events[events["TIPO_EVENTO"].isin(HAZARD_TYPES) & (year < cut)]
+    accidents = events[events["TIPO_EVENTO"].isin(["1", "2"])]
+    known = accidents[year[accidents.index] < cut]
+    later = accidents[(year[accidents.index] >= cut) & (year[accidents.index] < cut + 5)]
+    circles = hazards.geometry.buffer(math.sqrt(10_000 / math.pi), 64).reset_index(drop=True)
+    n = len(circles)
+    row = table[(table["as_of"] == f"{cut}-01-01")].set_index("method")
+    assert row.loc["base", "areas"] == n
+    cover = []
+    for pt in later.geometry:
+        near = set(np.flatnonzero(circles.distance(pt).to_numpy() <= 1_000))
+        if near:
+            cover.append(near)
+    assert row.loc["base", "later_accidents"] == len(later)
+    assert row.loc["base", "reachable"] == pytest.approx(len(cover) / len(later))
+    k = math.ceil(0.2 * n)
+    rnd = _expected_capture([np.arange(n)], cover, k)
+    # backtest.csv holds 6 decimals: the expected values agree to the last one written
+    assert row.loc["random (expected)", "capture_top20"] == pytest.approx(float(rnd), abs=6e-7)
+    counts = np.array(
+        [int((known.geometry.distance(c) <= 1_000).sum()) for c in circles], dtype=int
+    )
+    groups = [np.flatnonzero(counts == v) for v in sorted(set(counts), reverse=True)]
+    past = _expected_capture(groups, cover, k)
+    assert row.loc["past accidents within radius", "capture_top20"] == pytest.approx(
+        float(past), abs=6e-7
+    )
+
+    # The default ranking beats the past-accident baseline at top 20% at every cut-off.
+    by = table.pivot(index="as_of", columns="method", values="capture_top20")
+    wins = by["base"] > by["past accidents within radius"]
+    assert wins.sum() >= 3, by

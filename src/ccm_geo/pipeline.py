@@ -49,6 +49,8 @@ class RunLog:
     reports: list[ValidationReport] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     progress: Progress | None = None
+    #: Facts a stage records in the manifest under its own key (e.g. "scoring").
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def step(self, text: str) -> None:
         """Tell the caller (the CLI's progress display) what is being done."""
@@ -146,7 +148,14 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
     """Score, rank, class and explain every area; sensitivity and scenarios beside it."""
     from ccm_geo.io import write_csv, write_gpkg
     from ccm_geo.publish.styles import hazard_style
-    from ccm_geo.scoring import compare_scenarios, sensitivity, weights_table
+    from ccm_geo.scoring import (
+        RankingWeakWarning,
+        compare_scenarios,
+        consistency_ratios,
+        ranking_weakness,
+        sensitivity,
+        weights_table,
+    )
     from ccm_geo.scoring import score_areas as _score
 
     areas = _from_state_or_file(state, "areas", out_dir / "criteria.gpkg", "areas", "criteria")
@@ -173,6 +182,14 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
     log.wrote(write_csv(scenarios, out_dir / "scenarios.csv"))
     log.wrote(_write_json(sens.summary, out_dir / "sensitivity_summary.json"))
     log.tables["top"] = _table(scored).sort_values("rank").head(10)
+    weak = ranking_weakness(scored, config.scoring)
+    if weak:
+        warnings.warn(weak, RankingWeakWarning, stacklevel=1)
+    log.facts["scoring"] = {
+        "consistency_ratios": consistency_ratios(config.scoring),
+        "tied_share": sens.summary["tied_share"],
+        "weak_ranking": weak,
+    }
     state.update(scored=scored)
 
 
@@ -232,6 +249,7 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     from ccm_geo.io import write_text
     from ccm_geo.publish.maps import embed_fragment, priority_map
     from ccm_geo.publish.printmap import print_map, save_figure
+    from ccm_geo.scoring import ranking_weakness
 
     scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
     context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
@@ -241,7 +259,10 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     areas = scored if tasks is None else _with_plan(scored, tasks)
     title = f"{config.project.name}: clearance priorities"
     log.step("drawing the interactive map")
-    html = priority_map(areas, context, config.maps, title=title, tiles=state.get("tiles"))
+    weak = ranking_weakness(scored, config.scoring)
+    html = priority_map(
+        areas, context, config.maps, title=title, tiles=state.get("tiles"), note=weak
+    )
     log.wrote(write_text(html, out_dir / "priority_map.html"))
     log.wrote(write_text(embed_fragment(html, title=title), out_dir / "priority_map_embed.html"))
     log.step("drawing the print map")
@@ -660,5 +681,7 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
             {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p)}
             for p in outputs
         ],
+        **{k: v for k, v in earlier.items() if k in ("scoring",) and k not in log.facts},
+        **log.facts,
     }
     return _write_json(manifest, path)

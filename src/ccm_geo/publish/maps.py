@@ -59,6 +59,7 @@ def priority_map(
     *,
     title: str,
     tiles: str | None = None,
+    note: str | None = None,
 ) -> str:
     """Build the interactive priority map as one self-contained HTML document.
 
@@ -81,6 +82,8 @@ def priority_map(
     tiles
         A tile URL template for a background layer; overrides ``settings.tiles``. Without one
         the page makes no network request at all.
+    note
+        One more line under the title (escaped), e.g. that the ranking is weak.
 
     Returns
     -------
@@ -121,7 +124,7 @@ def priority_map(
         ],
         "areas": _encode_areas(detailed, criteria, settings),
         "aggregate": _encode_aggregate(rest, settings) if len(rest) else None,
-        "note": _note(len(detailed), len(rest), settings),
+        "note": " ".join(t for t in (_note(len(detailed), len(rest), settings), note) if t),
         "context": _encode_context(context, settings),
         "contextOn": list(settings.context_on),
         "showPlan": settings.show_plan and "year" in areas.columns,

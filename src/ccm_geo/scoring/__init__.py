@@ -17,7 +17,7 @@ Modules: :mod:`~ccm_geo.scoring.values` (value functions), :mod:`~ccm_geo.scorin
 from __future__ import annotations
 
 from ccm_geo.scoring.scenarios import compare_scenarios, scenario_ranks
-from ccm_geo.scoring.score import score_areas
+from ccm_geo.scoring.score import RankingWeakWarning, ranking_weakness, score_areas
 from ccm_geo.scoring.sensitivity import SensitivityResult, sensitivity
 from ccm_geo.scoring.settings import (
     DEFAULT_FAMILIES,
@@ -50,6 +50,8 @@ __all__ = [
     "DEFAULT_FAMILIES",
     "DEFAULT_SCENARIOS",
     "score_areas",
+    "ranking_weakness",
+    "RankingWeakWarning",
     "resolve_weights",
     "weights_table",
     "consistency_ratios",

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ccm_geo.errors import InputError
+from ccm_geo.errors import CcmGeoWarning, InputError
 from ccm_geo.scoring.settings import ClassSettings, ScoringSettings
 from ccm_geo.scoring.values import _codes, _value_matrix, _Values
 from ccm_geo.scoring.weights import resolve_weights
@@ -224,3 +224,64 @@ def _attach(areas: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([base, new.reset_index(drop=True)], axis=1)
     out.index = areas.index
     return out
+
+
+class RankingWeakWarning(CcmGeoWarning):
+    """The ranking says little: most areas share one score, or the criterion that weighs most
+    has no data for most areas. The message is one line a planner can act on."""
+
+
+def ranking_weakness(
+    areas: pd.DataFrame, settings: ScoringSettings | None = None, *, share: float = 0.5
+) -> str | None:
+    """One line saying why the ranking is weak, or None when it is not.
+
+    Parameters
+    ----------
+    areas
+        Scored areas (``score``) with the indicator columns the criteria read.
+    settings
+        The [scoring] settings.
+    share
+        Weak when more than this share of areas share one score, or when the criterion of
+        largest final weight is missing (no data) for more than this share of areas.
+
+    Returns
+    -------
+    str or None
+        E.g. "ranking is weak: 64% of areas (7,430 of 11,652) share one score, so their order
+        is arbitrary; the leading criterion accident_risk has no data for 100% of areas".
+    """
+    settings = settings if settings is not None else ScoringSettings()
+    n = len(areas)
+    if n < 2:
+        return None
+    parts = []
+    if "score" in areas.columns:
+        counts = pd.Series(np.round(areas["score"].to_numpy(dtype=float), 12)).value_counts()
+        biggest = int(counts.iloc[0])
+        if biggest > share * n:
+            parts.append(
+                f"{biggest / n:.0%} of areas ({biggest:,} of {n:,}) share one score, so their "
+                "order is arbitrary"
+            )
+    w = resolve_weights(settings)
+    lead = str(w.idxmax())
+    cols = settings.criteria[lead].source_columns
+    if all(c in areas.columns for c in cols):
+        vals = _value_matrix(
+            areas[[*cols, "hazard_id"]] if "hazard_id" in areas.columns else areas[cols],
+            settings.model_copy(update={"criteria": {lead: settings.criteria[lead]}}),
+            warn=False,
+        )
+        missing = int(vals.missing[:, 0].sum())
+    else:
+        missing = n
+    if missing > share * n:
+        parts.append(
+            f"the leading criterion {lead} (weight {w[lead]:.2f}) has no data for "
+            f"{missing / n:.0%} of areas"
+        )
+    if not parts:
+        return None
+    return "ranking is weak: " + "; ".join(parts) + " (see docs/scoring.md, 'weak ranking')"
