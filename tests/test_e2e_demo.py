@@ -157,3 +157,31 @@ def test_two_runs_are_identical(demo_run, tmp_path):
         "plan/milestones.csv",
     ]
     assert _digests(again, names) == _digests(out, names)
+
+
+def test_ahp_per_family_with_the_default_criteria_writes_its_cr(demo_run, tmp_path):
+    # [scoring.ahp.people] on the default criteria (no weights of the user's own): the score
+    # stage runs, and the consistency ratio is in weights.csv and manifest.json.
+    out, _ = demo_run
+    demo = tmp_path / "demo"
+    shutil.copytree(PROJECT.parent, demo)
+    project = demo / "project.toml"
+    project.write_text(
+        project.read_text(encoding="utf-8")
+        + "\n[scoring.ahp.people]\n"
+        'items = ["population", "settlement_access", "remote_survivors"]\n'
+        'matrix = [[1, 2, 3], ["1/2", 1, 2], ["1/3", "1/2", 1]]\n',
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    result = runner.invoke(app, ["score", str(project), "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    weights = pd.read_csv(run / "weights.csv", encoding="utf-8-sig").set_index("criterion")
+    people = weights[weights["family"] == "people"]
+    assert people["indicator_cr"].between(0.001, 0.1).all()  # Saaty's CR of this matrix
+    assert weights.loc[weights["family"] != "people", "indicator_cr"].isna().all()
+    assert people["indicator_weight"].is_monotonic_decreasing
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    cr = manifest["scoring"]["consistency_ratios"]["people"]
+    assert cr == pytest.approx(people["indicator_cr"].iloc[0], abs=1e-6)

@@ -22,6 +22,8 @@ from ccm_geo.scoring import (
     SensitivityResult,
     ahp_weights,
     compare_scenarios,
+    consistency_ratios,
+    ranking_weakness,
     resolve_weights,
     scenario_ranks,
     score_areas,
@@ -365,7 +367,7 @@ def test_sum_of_columns():
             "x": CriterionSpec(
                 columns=["a", "b"], family="f", kind="linear", points=[[0, 0], [1, 1]]
             )
-        }
+        },
     )
     frame = pd.DataFrame(
         {"hazard_id": ["1", "2", "3"], "a": [0.2, 0.5, np.nan], "b": [0.3, 0.7, 0.1]}
@@ -471,7 +473,8 @@ def test_inconsistent_ahp_is_rejected_naming_the_worst_judgement():
     with pytest.raises(ValueError, match=r"consistency ratio 0\.40\d >= 0\.10.*a vs d = 0\.5"):
         ScoringSettings(
             replace_defaults=True,
-            criteria=criteria, ahp={"f": {"items": ["a", "b", "c", "d"], "matrix": matrix}}
+            criteria=criteria,
+            ahp={"f": {"items": ["a", "b", "c", "d"], "matrix": matrix}},
         )
 
 
@@ -505,7 +508,8 @@ def test_ahp_items_must_match_the_family():
     with pytest.raises(ValueError, match=r"ahp\.one\.items must list exactly \['a', 'b'\]"):
         ScoringSettings(
             replace_defaults=True,
-            criteria=criteria, ahp={"one": {"items": ["a", "z"], "matrix": [[1, 2], [0.5, 1]]}}
+            criteria=criteria,
+            ahp={"one": {"items": ["a", "z"], "matrix": [[1, 2], [0.5, 1]]}},
         )
 
 
@@ -799,3 +803,99 @@ def test_a_tie_group_gets_its_whole_rank_range_and_says_so():
     assert t["p_top_n"].tolist()[2:] == pytest.approx([0.5] * 4)  # 2 of the 4 places are in
     assert res.summary["tied_share"] == pytest.approx(4 / 6) and res.summary["top_n_tied"]
     assert res.summary["p_same_top_n"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration merges into the defaults; AHP per family; consistency ratios; weak rankings
+# ---------------------------------------------------------------------------------------------
+
+
+def test_one_criterion_table_changes_that_criterion_and_keeps_the_others():
+    defaults = ScoringSettings()
+    cfg = ScoringSettings.model_validate(
+        tomllib.loads("[criteria.productive_share]\nweight = 0.1\nmissing = 0.5\n")
+    )
+    assert list(cfg.criteria) == list(defaults.criteria)
+    changed = cfg.criteria["productive_share"]
+    assert (changed.weight, changed.missing) == (0.1, 0.5)
+    assert changed.columns == defaults.criteria["productive_share"].columns
+    assert cfg.scenarios == defaults.scenarios and cfg.families == defaults.families
+    for key in defaults.criteria:
+        if key != "productive_share":
+            assert cfg.criteria[key] == defaults.criteria[key]
+
+
+def test_a_new_criterion_is_added_and_a_kind_replaces_one_whole():
+    cfg = ScoringSettings.model_validate(
+        {
+            "criteria": {
+                "water": {"column": "water_points", "family": "land", "kind": "boolean"},
+                "roads": {"column": "road_km", "family": "land", "kind": "threshold", "at": 1},
+            },
+            "scenarios": {"water_first": {"water": 5}},
+        }
+    )
+    assert len(cfg.criteria) == len(ScoringSettings().criteria) + 1
+    assert cfg.criteria["roads"].kind == "threshold" and cfg.criteria["roads"].points is None
+    assert set(cfg.scenarios) == {*ScoringSettings().scenarios, "water_first"}
+
+
+def test_replace_defaults_takes_only_the_criteria_given():
+    cfg = ScoringSettings.model_validate(
+        {
+            "replace_defaults": True,
+            "criteria": {"a": {"column": "a", "family": "f", "kind": "boolean"}},
+        }
+    )
+    assert list(cfg.criteria) == ["a"] and cfg.scenarios == {}
+    with pytest.raises(ValueError, match="kind"):  # a partial table cannot stand alone
+        ScoringSettings.model_validate(
+            {"replace_defaults": True, "criteria": {"casualties": {"weight": 2}}}
+        )
+
+
+def test_ahp_of_a_family_works_with_the_default_criteria():
+    matrix = [[1, 2, 3], ["1/2", 1, 2], ["1/3", "1/2", 1]]
+    items = ["population", "settlement_access", "remote_survivors"]
+    cfg = ScoringSettings.model_validate({"ahp": {"people": {"items": items, "matrix": matrix}}})
+    expected, cr, _ = ahp_weights(np.array([[1, 2, 3], [0.5, 1, 2], [1 / 3, 0.5, 1]]), labels=items)
+    table = weights_table(cfg)
+    assert table.loc[items, "indicator_weight"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert table.loc[items, "indicator_cr"].to_numpy() == pytest.approx([cr] * 3)
+    assert (
+        0 < cr < 0.1 and table.loc["status", "indicator_cr"] != table.loc["status", "indicator_cr"]
+    )
+    assert consistency_ratios(cfg) == {"people": pytest.approx(cr)}
+    # a weight the user gives on top of the matrix is still a conflict, named
+    with pytest.raises(ValueError, match=r"scoring\.criteria\.population\.weight is also given"):
+        ScoringSettings.model_validate(
+            {
+                "ahp": {"people": {"items": items, "matrix": matrix}},
+                "criteria": {"population": {"weight": 2}},
+            }
+        )
+
+
+def test_family_ahp_cr_is_in_every_row():
+    fams = ["risk", "contamination", "land", "people"]
+    m = [[1, 2, 3, 4], ["1/2", 1, 2, 3], ["1/3", "1/2", 1, 2], ["1/4", "1/3", "1/2", 1]]
+    cfg = ScoringSettings.model_validate({"ahp": {"families": {"items": fams, "matrix": m}}})
+    table = weights_table(cfg)
+    assert table["family_cr"].nunique() == 1 and 0 < table["family_cr"].iloc[0] < 0.1
+    assert table["indicator_cr"].isna().all()
+
+
+def test_weak_ranking_is_said_in_one_line():
+    areas = make_areas(20)
+    assert ranking_weakness(score_areas(areas)) is None
+    same = areas.copy()
+    for col in DEFAULT_COLUMNS:
+        same[col] = same[col].iloc[0]
+    same.loc[:2, "accident_risk"] = [5.0, 4.0, 3.0]
+    line = ranking_weakness(score_areas(same))
+    assert line.startswith("ranking is weak: 85% of areas (17 of 20) share one score")
+    nodata = areas.copy()
+    nodata["accident_risk"] = np.nan
+    line = ranking_weakness(score_areas(nodata))
+    assert "the leading criterion accident_risk (weight 0.20) has no data for 100% of areas" in line
+    assert "\n" not in line

@@ -1,0 +1,46 @@
+"""Back-test arithmetic on tiny cases whose answers are known exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from math import comb
+
+import numpy as np
+import pytest
+
+from ccm_geo.errors import ConfigError
+from ccm_geo.scoring.backtest import capture_curve, parse_as_of
+
+# 5 areas, 4 accidents: accident 0 near area 0; 1 near areas 1 and 2; 2 near area 4; 3 near 3.
+PAIRS = (np.array([0, 1, 1, 2, 3]), np.array([0, 1, 2, 4, 3]))
+
+
+def test_distinct_scores_capture_in_rank_order():
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    got = capture_curve(scores, *PAIRS, 4, [0, 1, 2, 3, 4, 5])
+    assert got.tolist() == [0.0, 0.25, 0.5, 0.5, 0.75, 1.0]
+
+
+def test_ties_count_at_their_expected_value_not_by_a_tie_break():
+    # Areas 1-4 tie below area 0. Top 2 takes area 0 and one of four at random:
+    # accident 1 is caught with probability 2/4, accidents 2 and 3 with 1/4 each.
+    scores = np.array([2.0, 1.0, 1.0, 1.0, 1.0])
+    got = capture_curve(scores, *PAIRS, 4, [2, 3])
+    assert got[0] == pytest.approx((1 + 2 / 4 + 1 / 4 + 1 / 4) / 4)
+    # top 3: one of four taken twice: accident 1 missed with C(2,2)/C(4,2) = 1/6
+    assert got[1] == pytest.approx((1 + (1 - 1 / 6) + 2 / 4 + 2 / 4) / 4)
+
+
+def test_all_equal_scores_give_the_random_expectation():
+    n, k = 5, 2
+    got = capture_curve(np.zeros(n), *PAIRS, 4, [k])[0]
+    m = [1, 2, 1, 1]  # areas near each accident
+    expected = sum(1 - comb(n - mi, k) / comb(n, k) for mi in m) / 4
+    assert got == pytest.approx(expected)
+
+
+def test_cut_off_dates_from_the_command_line():
+    assert parse_as_of("2013") == dt.date(2013, 1, 1)
+    assert parse_as_of("2013-06-30") == dt.date(2013, 6, 30)
+    with pytest.raises(ConfigError, match="--as-of '13/06/2013' is not a date"):
+        parse_as_of("13/06/2013")

@@ -1,0 +1,102 @@
+"""Risk indicators: kernel, age decay, sharing among nearby areas, evidence, no data."""
+
+import datetime as dt
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from ccm_geo.criteria.risk import RISK_COLUMNS, risk_indicators
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.errors import DataWarning
+from ccm_geo.model import Context
+
+CRS = "EPSG:32648"
+REF = dt.date(2024, 1, 1)
+
+
+def _hazards(boxes, evidence=None):
+    return gpd.GeoDataFrame(
+        {
+            "hazard_id": [f"H{i}" for i in range(len(boxes))],
+            "evidence": evidence or ["direct"] * len(boxes),
+        },
+        geometry=boxes,
+        crs=CRS,
+    )
+
+
+def _accidents(points, dates, **extra):
+    return gpd.GeoDataFrame(
+        {"accident_id": [f"A{i}" for i in range(len(points))], "date": pd.to_datetime(dates)}
+        | extra,
+        geometry=[Point(*p) for p in points],
+        crs=CRS,
+    )
+
+
+def test_one_accident_by_kernel_and_age_without_casualty_columns():
+    # H0 holds the accident (d = 0); H1 is 1,000 m away (1 sigma); H2 is 3,500 m (beyond 3 sigma).
+    hz = _hazards([box(0, 0, 100, 100), box(1_100, 0, 1_200, 100), box(3_600, 0, 3_700, 100)])
+    acc = _accidents([(100, 50)], ["2022-01-01"])  # on H0's edge, about two years old
+    out = risk_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
+    assert list(out.columns) == RISK_COLUMNS
+    k1 = math.exp(-0.5)
+    decay = 0.5 ** ((REF - dt.date(2022, 1, 1)).days / (365.25 / 12) / 24)
+    mass = 1 + k1  # the accident is shared between H0 and H1: it counts once in total
+    assert out["accident_risk"].tolist() == pytest.approx([decay / mass, decay * k1 / mass, 0.0])
+    assert out["accident_risk"].sum() == pytest.approx(decay)
+    assert out["accident_recency"].tolist() == pytest.approx([decay / mass, decay * k1 / mass, 0.0])
+
+
+def test_an_accident_near_few_areas_is_not_diluted():
+    # Kernel mass below 1 (areas far from the accident): weights are not scaled up.
+    hz = _hazards([box(1_000, 0, 1_100, 100)])
+    acc = _accidents([(0, 50)], [REF.isoformat()])
+    out = risk_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
+    assert out["accident_risk"].iloc[0] == pytest.approx(math.exp(-0.5))
+
+
+def test_later_and_undated_accidents_are_left_out_and_said():
+    hz = _hazards([box(0, 0, 100, 100)])
+    acc = _accidents([(50, 50), (50, 50)], ["2030-01-01", None])
+    with pytest.warns(DataWarning, match=r"1 accidents without a date: accident_id A1"):
+        out = risk_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
+    assert out["accident_risk"].iloc[0] == 0.0
+
+
+def test_no_accidents_layer_is_no_data_not_zero():
+    hz = _hazards([box(0, 0, 100, 100), box(200, 0, 300, 100)])
+    with pytest.warns(DataWarning, match="accident_risk and accident_recency are NaN"):
+        out = risk_indicators(hz, Context(crs=CRS), reference_date=REF)
+    assert out["accident_risk"].isna().all() and out["accident_recency"].isna().all()
+    assert out["evidence_nearby"].notna().all()
+
+
+def test_evidence_nearby_shares_each_record_and_excludes_itself():
+    # Two records at one place and one 1 sigma away; indirect evidence counts half.
+    place = box(0, 0, 100, 100)
+    hz = _hazards(
+        [place, place, box(1_100, 0, 1_200, 100)], evidence=["direct", "indirect", "direct"]
+    )
+    out = risk_indicators(hz, Context(crs=CRS, accidents=_accidents([], [])), reference_date=REF)
+    k = math.exp(-0.5)
+    w = np.array([1.0, 0.5, 1.0])
+    d = np.array([[0, 1, k], [1, 0, k], [k, k, 0]])  # kernel between records, self excluded
+    mass = np.maximum(d.sum(axis=0), 1.0)
+    expected = (d * w[None, :] / mass[None, :]).sum(axis=1)
+    assert out["evidence_nearby"].to_numpy() == pytest.approx(expected)
+
+
+def test_kernel_and_half_life_come_from_the_settings():
+    s = CriteriaSettings.model_validate({"risk": {"kernel_sigma_m": 500, "half_life_months": 12}})
+    hz = _hazards([box(600, 0, 700, 100)])
+    acc = _accidents([(100, 50)], ["2023-01-01"])
+    out = risk_indicators(hz, Context(crs=CRS, accidents=acc), s, reference_date=REF)
+    decay = 0.5 ** ((REF - dt.date(2023, 1, 1)).days / (365.25 / 12) / 12)
+    assert out["accident_risk"].iloc[0] == pytest.approx(math.exp(-0.5) * decay)
+    with pytest.raises(ValueError, match="evidence_weights"):
+        CriteriaSettings.model_validate({"risk": {"evidence_weights": {"strong": 1.0}}})
