@@ -54,6 +54,9 @@ def synthetic_areas(areas_n: int, *, seed: int = 0) -> pd.DataFrame:
             ),
             "population_within_30min": rng.lognormal(6.5, 1.2, n).round(),
             "near_remote_survivors": rng.random(n) < 0.1,
+            "accident_risk": rng.gamma(0.3, 2.0, n),
+            "accident_recency": rng.beta(0.5, 3.0, n),
+            "evidence_nearby": rng.gamma(1.0, 3.0, n),
         }
     )
 

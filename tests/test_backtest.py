@@ -44,3 +44,34 @@ def test_cut_off_dates_from_the_command_line():
     assert parse_as_of("2013-06-30") == dt.date(2013, 6, 30)
     with pytest.raises(ConfigError, match="--as-of '13/06/2013' is not a date"):
         parse_as_of("13/06/2013")
+
+
+def test_backtest_on_the_demo_through_the_command(tmp_path):
+    import re
+    import shutil
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from ccm_geo.cli import app
+    from conftest import ROOT
+
+    demo = tmp_path / "demo"
+    shutil.copytree(ROOT / "data" / "demo", demo)
+    project = demo / "project.toml"
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["backtest", str(project), "--as-of", "2023-01-01", "--horizon", "4", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "backtest" / "backtest.csv", encoding="utf-8-sig")
+    assert table["method"].tolist()[-2:] == ["past accidents within radius", "random (expected)"]
+    assert table[["capture_top10", "capture_top20", "capture_top30"]].stack().between(0, 1).all()
+    summary = (out / "backtest" / "summary.md").read_text(encoding="utf-8")
+    assert "no [backtest] recorded column" in summary  # the leak is said, not hidden
+
+    text = project.read_text(encoding="utf-8")
+    project.write_text(re.sub(r"\[inputs\.accidents\][^\[]*", "", text), encoding="utf-8")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "needs the accident record" in result.output and "Traceback" not in result.output

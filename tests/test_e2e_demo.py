@@ -185,3 +185,25 @@ def test_ahp_per_family_with_the_default_criteria_writes_its_cr(demo_run, tmp_pa
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     cr = manifest["scoring"]["consistency_ratios"]["people"]
     assert cr == pytest.approx(people["indicator_cr"].iloc[0], abs=1e-6)
+
+
+def test_a_run_without_accidents_says_the_ranking_is_weak(demo_run, tmp_path):
+    import re
+
+    out, _ = demo_run
+    demo = tmp_path / "demo"
+    shutil.copytree(PROJECT.parent, demo)
+    project = demo / "project.toml"
+    text = project.read_text(encoding="utf-8")
+    project.write_text(re.sub(r"\[inputs\.accidents\][^\[]*", "", text), encoding="utf-8")
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    (run / "context.gpkg").unlink()  # the load stage's context held the accidents
+    args = ["run", str(project), "--out", str(run), "--stage", "load", "--stage", "criteria"]
+    result = runner.invoke(app, [*args, "--stage", "score"])
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.output.splitlines() if "ranking is weak" in x]
+    assert len(lines) == 1 and lines[0].startswith("warning (score): ranking is weak:")
+    assert "accident_risk (weight 0.20) has no data for 100% of areas" in lines[0]
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["scoring"]["weak_ranking"] in lines[0]

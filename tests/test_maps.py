@@ -341,3 +341,10 @@ def test_save_figure_png_and_pdf(areas, context, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pdf", "m.png"]  # no temp left
     with pytest.raises(InputError, match=r"\.svg"):
         save_figure(fig, tmp_path / "m.svg")
+
+
+def test_a_note_under_the_title_is_escaped(areas):
+    note = "ranking is weak: 90% of areas share one score <b>"
+    doc = priority_map(areas, None, MapSettings(), title="t", note=note)
+    assert "ranking is weak: 90% of areas share one score" in doc
+    assert "one score <b>" not in doc  # drawn with textContent from an escaped payload

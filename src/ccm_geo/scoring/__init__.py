@@ -10,7 +10,7 @@ scores are equal are reported as tied (``tied_with``), never as ordered. See
 
 Modules: :mod:`~ccm_geo.scoring.values` (value functions), :mod:`~ccm_geo.scoring.weights`
 (weights and AHP), :mod:`~ccm_geo.scoring.settings` ([scoring] and its defaults),
-:mod:`~ccm_geo.scoring.score`, :mod:`~ccm_geo.scoring.sensitivity`,
+:mod:`~ccm_geo.scoring.score`, :mod:`~ccm_geo.scoring.stability` (sensitivity),
 :mod:`~ccm_geo.scoring.scenarios` and :mod:`~ccm_geo.scoring.backtest`.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ccm_geo.scoring.scenarios import compare_scenarios, scenario_ranks
 from ccm_geo.scoring.score import RankingWeakWarning, ranking_weakness, score_areas
-from ccm_geo.scoring.sensitivity import SensitivityResult, sensitivity
+from ccm_geo.scoring.stability import SensitivityResult, sensitivity
 from ccm_geo.scoring.settings import (
     DEFAULT_FAMILIES,
     DEFAULT_SCENARIOS,

@@ -188,7 +188,7 @@ def _mc_ranks(
     rho = np.empty(draws)
     same = np.zeros(draws, dtype=bool)
     p_top = np.zeros(n)
-    chunk = max(1, min(draws, 2_000_000 // max(n, 1)))
+    chunk = max(1, min(draws, 1_000_000 // max(n, 1)))
     base_mid = (base_lo + base_hi) / 2.0
     centre = (n + 1) / 2.0
     bc = base_mid - centre
@@ -205,19 +205,16 @@ def _mc_ranks(
         new = np.ones_like(sk, dtype=bool)
         new[:, 1:] = sk[:, 1:] != sk[:, :-1]
         before = np.cumsum(sz, axis=1) - sz
-        run_id = np.cumsum(new, axis=1) - 1
-        run_start = np.zeros_like(before)
-        run_end = np.zeros_like(before)
-        for r in range(e - s):  # per draw: ties are rare across distinct value rows
-            starts_r = before[r][new[r]]
-            ends_r = np.append(starts_r[1:], n)
-            run_start[r] = starts_r[run_id[r]]
-            run_end[r] = ends_r[run_id[r]]
+        run_start = np.maximum.accumulate(np.where(new, before, 0), axis=1)
+        nxt = np.full_like(before, n)
+        nxt[:, :-1] = np.where(new[:, 1:], before[:, 1:], n)
+        run_end = np.minimum.accumulate(nxt[:, ::-1], axis=1)[:, ::-1]
+        del nxt
         g_lo = np.empty_like(run_start)
         g_hi = np.empty_like(run_end)
         np.put_along_axis(g_lo, order, run_start + 1, axis=1)
         np.put_along_axis(g_hi, order, run_end, axis=1)
-        del key, order, sk, sz, new, before, run_id, run_start, run_end
+        del key, order, sk, sz, new, before, run_start, run_end
         rl = g_lo[:, inverse]
         rh = g_hi[:, inverse]
         mid = (rl + rh) / 2.0 - centre
