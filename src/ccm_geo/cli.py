@@ -197,6 +197,14 @@ def backtest(
         float | None,
         typer.Option(help="Capture radius in metres (default [backtest]: 1000)."),
     ] = None,
+    learned: Annotated[
+        bool | None,
+        typer.Option(
+            "--learned/--no-learned",
+            help="Also back-test a logistic regression trained before each cut-off only.",
+            show_default=False,
+        ),
+    ] = None,
     out: OutOpt = Path("maps/run"),
 ) -> None:
     """Score the register as known at --as-of and measure how many later accidents its top
@@ -210,7 +218,12 @@ def backtest(
         dates = [parse_as_of(a) for a in as_of]
         with _progress() as step:
             result = run_backtest(
-                config, as_of=dates, horizon_years=horizon, radius_m=radius, progress=step
+                config,
+                as_of=dates,
+                horizon_years=horizon,
+                radius_m=radius,
+                learned=learned,
+                progress=step,
             )
         paths = write_backtest(result, out / "backtest")
         typer.echo(summary_markdown(result))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from ccm_geo.scoring.scenarios import compare_scenarios, scenario_ranks
 from ccm_geo.scoring.score import RankingWeakWarning, ranking_weakness, score_areas
-from ccm_geo.scoring.stability import SensitivityResult, sensitivity
 from ccm_geo.scoring.settings import (
     DEFAULT_FAMILIES,
     DEFAULT_SCENARIOS,
@@ -26,6 +25,7 @@ from ccm_geo.scoring.settings import (
     ScoringSettings,
     SensitivitySettings,
 )
+from ccm_geo.scoring.stability import SensitivityResult, sensitivity
 from ccm_geo.scoring.values import CriterionSpec, MinMaxWarning
 from ccm_geo.scoring.weights import (
     MAX_CONSISTENCY_RATIO,

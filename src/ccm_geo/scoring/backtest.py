@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 #: Method names of the two baselines in the outputs.
 RANDOM = "random (expected)"
 PAST_ACCIDENTS = "past accidents within radius"
+LEARNED = "learned (logistic)"
 
 
 class BacktestSettings(Frozen):
@@ -77,6 +78,13 @@ class BacktestSettings(Frozen):
     shares: tuple[float, ...] = Field(
         (0.1, 0.2, 0.3),
         description="Shares of areas (top p of the ranking) reported in backtest.csv.",
+    )
+    learned: bool = Field(
+        False,
+        description="Also back-test a logistic regression on the criteria values, trained at "
+        "each cut-off on what was known before it only (features as of cut-off minus the "
+        "horizon, labels from the accidents between then and the cut-off). Never the "
+        "default ranking.",
     )
 
 
@@ -130,6 +138,7 @@ def backtest(
     as_of: Sequence[dt.date],
     horizon_years: float | None = None,
     radius_m: float | None = None,
+    learned: bool | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Back-test the project's ranking at one or more cut-off dates.
@@ -146,6 +155,9 @@ def backtest(
         default ``config.backtest.horizon_years``.
     radius_m
         Capture radius (m); default ``config.backtest.radius_m``.
+    learned
+        Also back-test the learned model (see :mod:`ccm_geo.scoring.learned`); default
+        ``config.backtest.learned``.
     progress
         Called with a short text before each step.
 
@@ -161,14 +173,9 @@ def backtest(
     from ccm_geo.pipeline import load_inputs
 
     settings = _settings(config)
-    if horizon_years is not None or radius_m is not None:
-        settings = settings.model_copy(
-            update={
-                k: v
-                for k, v in (("horizon_years", horizon_years), ("radius_m", radius_m))
-                if v is not None
-            }
-        )
+    given = (("horizon_years", horizon_years), ("radius_m", radius_m), ("learned", learned))
+    if any(v is not None for _, v in given):
+        settings = settings.model_copy(update={k: v for k, v in given if v is not None})
         BacktestSettings.model_validate(settings.model_dump())
     say = progress or (lambda _t: None)
     if not as_of:
@@ -409,24 +416,20 @@ def _recorded_dates(
 def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
     import geopandas as gpd
 
-    from ccm_geo.criteria import compute_criteria
     from ccm_geo.criteria._common import pairs_within
     from ccm_geo.scoring.scenarios import scenario_ranks
 
     cut_ts = pd.Timestamp(cut)
     end_ts = cut_ts + pd.DateOffset(days=round(s.horizon_years * 365.25))
     notes: list[str] = []
-    keep = np.ones(len(hazards), dtype=bool)
     if recorded is not None:
         unknown = pd.isna(recorded)
         if unknown.any():
             notes.append(
-                f"{int(unknown.sum())} areas have no readable recorded date "
-                f"({config.backtest.recorded if hasattr(config, 'backtest') else 'recorded'}) "
+                f"{int(unknown.sum())} areas have no readable recorded date ({s.recorded}) "
                 "and are left out"
             )
-        keep = ~unknown & (recorded < cut_ts.to_datetime64())
-    areas = hazards.loc[keep].reset_index(drop=True)
+    areas = _known_areas(hazards, recorded, cut_ts)
     if len(areas) == 0:
         msg = f"backtest: no area was recorded before {cut.isoformat()}; choose a later --as-of"
         raise InputError(msg)
@@ -440,11 +443,9 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
             f"cut-off {cut.isoformat()}: the accident record ends in {last.year}, before the "
             f"horizon ({end_ts.date().isoformat()}); later accidents are counted to its end"
         )
-    ctx = dataclasses.replace(context, accidents=known)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ind = compute_criteria(areas, ctx, config.criteria, reference_date=cut)
-        scored = areas.merge(ind, left_on="hazard_id", right_index=True, how="left")
+        scored, values = _criteria_values(config, areas, context, known, cut)
         ranks = scenario_ranks(scored, config.scoring)
     notes.extend(f"cut-off {cut.isoformat()}: {w.message}" for w in caught)
     n = len(areas)
@@ -460,6 +461,11 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
     methods: dict[str, np.ndarray] = {}
     for name in ["base", *config.scoring.scenarios]:
         methods[name] = ranks[f"score_{name}"].to_numpy()
+    if s.learned:
+        learned_score, note = _learned(config, hazards, context, dates, recorded, cut, values, s)
+        notes.append(note)
+        if learned_score is not None:
+            methods[LEARNED] = learned_score
     methods[PAST_ACCIDENTS] = past_accident_counts(areas, known, s.radius_m)
     methods[RANDOM] = np.zeros(n)
     rows, curves = [], []
@@ -490,6 +496,61 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
             )
         )
     return rows, pd.concat(curves, ignore_index=True), notes
+
+
+def _known_areas(hazards, recorded, cut_ts: pd.Timestamp):
+    if recorded is None:
+        return hazards.reset_index(drop=True)
+    keep = ~pd.isna(recorded) & (recorded < cut_ts.to_datetime64())
+    return hazards.loc[keep].reset_index(drop=True)
+
+
+def _criteria_values(config, areas, context, known, day: dt.date):
+    """The areas with their indicators as of ``day`` (accidents ``known`` only) and the
+    criteria values (areas x criteria, missing values already set by each criterion)."""
+    from ccm_geo.criteria import compute_criteria
+    from ccm_geo.scoring.values import _value_matrix
+
+    ctx = dataclasses.replace(context, accidents=known)
+    ind = compute_criteria(areas, ctx, config.criteria, reference_date=day)
+    scored = areas.merge(ind, left_on="hazard_id", right_index=True, how="left")
+    return scored, _value_matrix(scored, config.scoring, warn=False).values
+
+
+def _learned(config, hazards, context, dates, recorded, cut, values, s):
+    """Scores of a logistic regression trained on what was known before ``cut`` only."""
+    from ccm_geo.criteria._common import pairs_within
+    from ccm_geo.scoring.learned import fit_logistic
+
+    cut_ts = pd.Timestamp(cut)
+    start = cut_ts - pd.DateOffset(days=round(s.horizon_years * 365.25))
+    areas = _known_areas(hazards, recorded, start)
+    acc = context.accidents
+    valid = dates.notna().to_numpy() & ~acc.geometry.is_empty.to_numpy()
+    before = acc.loc[valid & (dates < start).to_numpy()]
+    window = acc.loc[valid & (dates >= start).to_numpy() & (dates < cut_ts).to_numpy()]
+    where = f"cut-off {cut.isoformat()}: learned model"
+    if len(areas) < 10:
+        return None, f"{where} not trained: fewer than 10 areas recorded before {start.date()}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same data warnings as the cut-off itself
+        _, x = _criteria_values(config, areas, context, before, start.date())
+    _, hit = pairs_within(window.geometry.to_numpy(), areas.geometry.to_numpy(), s.radius_m)
+    y = np.zeros(len(areas))
+    y[np.unique(hit)] = 1.0
+    keys = list(config.scoring.criteria)
+    try:
+        model = fit_logistic(x, y, keys)
+    except ValueError as exc:
+        return None, f"{where} not trained: {exc}"
+    top = np.argsort(-np.abs(model.coef))[:3]
+    coefs = ", ".join(f"{keys[i]} {model.coef[i]:+.2f}" for i in top)
+    note = (
+        f"{where} trained on {len(areas):,} areas as of {start.date()} ({int(y.sum()):,} with an "
+        f"accident within {s.radius_m:,.0f} m before the cut-off); largest coefficients "
+        f"(log-odds per standard deviation): {coefs}"
+    )
+    return model.log_odds(values), note
 
 
 def _verdict(result: BacktestResult) -> str:
