@@ -96,3 +96,19 @@ def test_logistic_regression_recovers_known_coefficients_and_explains_them():
     assert (parts.sum(axis=1) + model.intercept).to_numpy() == pytest.approx(model.log_odds(x[:5]))
     with pytest.raises(ValueError, match="all one class"):
         fit_logistic(x, np.zeros(len(x)), ["a", "b"])
+
+
+def test_bad_backtest_options_are_one_line_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from ccm_geo.cli import app
+    from ccm_geo.scoring.backtest import BacktestSettings
+    from conftest import ROOT
+
+    project = ROOT / "data" / "demo" / "project.toml"
+    args = ["backtest", str(project), "--as-of", "2023", "--horizon", "-1", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "horizon_years" in result.output
+    assert "Traceback" not in result.output
+    with pytest.raises(ValueError, match=r"shares must be fractions in \(0, 1\]"):
+        BacktestSettings(shares=(0.2, 1.5))

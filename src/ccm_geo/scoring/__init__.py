@@ -11,7 +11,8 @@ scores are equal are reported as tied (``tied_with``), never as ordered. See
 Modules: :mod:`~ccm_geo.scoring.values` (value functions), :mod:`~ccm_geo.scoring.weights`
 (weights and AHP), :mod:`~ccm_geo.scoring.settings` ([scoring] and its defaults),
 :mod:`~ccm_geo.scoring.score`, :mod:`~ccm_geo.scoring.stability` (sensitivity),
-:mod:`~ccm_geo.scoring.scenarios` and :mod:`~ccm_geo.scoring.backtest`.
+:mod:`~ccm_geo.scoring.scenarios`, :mod:`~ccm_geo.scoring.backtest` and the optional
+:mod:`~ccm_geo.scoring.learned` model it can compare with.
 """
 
 from __future__ import annotations

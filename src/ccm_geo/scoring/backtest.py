@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 
 from ccm_geo._base import Frozen
 from ccm_geo.errors import ConfigError, InputError
@@ -86,6 +86,14 @@ class BacktestSettings(Frozen):
         "horizon, labels from the accidents between then and the cut-off). Never the "
         "default ranking.",
     )
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_in_range(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(not 0 < p <= 1 for p in v):
+            msg = f"shares must be fractions in (0, 1], e.g. [0.1, 0.2, 0.3] (found {list(v)})"
+            raise ValueError(msg)
+        return v
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,8 +183,13 @@ def backtest(
     settings = _settings(config)
     given = (("horizon_years", horizon_years), ("radius_m", radius_m), ("learned", learned))
     if any(v is not None for _, v in given):
-        settings = settings.model_copy(update={k: v for k, v in given if v is not None})
-        BacktestSettings.model_validate(settings.model_dump())
+        update = {k: v for k, v in given if v is not None}
+        try:
+            settings = BacktestSettings.model_validate({**settings.model_dump(), **update})
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            msg = f"backtest: {problems} (found {update}); give a positive --horizon and --radius"
+            raise ConfigError(msg) from None
     say = progress or (lambda _t: None)
     if not as_of:
         msg = "backtest: give at least one cut-off date (--as-of YYYY-MM-DD)"
