@@ -253,6 +253,8 @@ def _print_summary(log) -> None:
             escape(f"{report.source}: {report.rows_read} read, {report.rows_kept} kept ({counts})"),
             soft_wrap=True,
         )
+        for line in report.missing_lines():  # e.g. population: 7,886 of 8,277 ... have none
+            console.print(escape(f"  missing {line}"), soft_wrap=True)
     summary = log.tables.get("area_summary")
     if summary is not None:
         _print_area_summary(console, summary)

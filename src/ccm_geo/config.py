@@ -11,9 +11,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -248,7 +246,8 @@ def settings_problems(config: ProjectConfig) -> list[str]:
             "yearly budget in US$"
         )
     for i, d in enumerate(config.donors):
-        given = sorted(set(d.years) | (set(d.budget_usd) if isinstance(d.budget_usd, dict) else set()))
+        table = set(d.budget_usd) if isinstance(d.budget_usd, dict) else set()
+        given = sorted(set(d.years) | table)
         if given and not set(given) & set(years):
             out.append(
                 f"donors[{i}] ({d.name}): years {given} are all outside the plan's years "
