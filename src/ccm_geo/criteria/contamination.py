@@ -193,9 +193,16 @@ def _accident_indicators(
         )
     keep = ~no_date & ~no_geom & (dates <= ref).to_numpy()
     geoms, day = geoms[keep], dates.to_numpy()[keep]
-    killed = _counts(acc, "killed", acc_ids)[keep]
-    injured = _counts(acc, "injured", acc_ids)[keep]
+    killed = _counts(acc, "killed")[keep]
+    injured = _counts(acc, "injured")[keep]
     neither = np.isnan(killed) & np.isnan(injured)
+    partial = np.isnan(killed) ^ np.isnan(injured)
+    if partial.any():
+        warn(
+            f"criteria: {int(partial.sum()):,} dated accidents give killed or injured but not "
+            "both; the missing count is no data, so the areas they count for have NaN in it: "
+            f"accident_id {id_list(acc_ids[keep][partial])}"
+        )
     one_event = cs.unknown_casualties == "one_event"
     if neither.any():
         rule = (
@@ -234,15 +241,8 @@ def _accident_indicators(
     return dict(zip(cols, [accidents, k, j, casualties, days], strict=True))
 
 
-def _counts(acc: gpd.GeoDataFrame, column: str, acc_ids: pd.Series) -> np.ndarray:
-    """A casualty count column as float, NaN (no data) where the layer gives none (warned)."""
+def _counts(acc: gpd.GeoDataFrame, column: str) -> np.ndarray:
+    """A casualty count column as float, NaN (no data) where the layer gives none."""
     if column not in acc.columns:
-        warn(f"criteria: the accidents layer has no {column!r} column; {column} is no data")
         return np.full(len(acc), np.nan)
-    values = pd.to_numeric(acc[column], errors="coerce")
-    if values.isna().any():
-        warn(
-            f"criteria: {column}: {int(values.isna().sum()):,} of {len(values):,} accidents have "
-            f"none (no data): accident_id {id_list(acc_ids[values.isna().to_numpy()])}"
-        )
-    return values.to_numpy(dtype=float)
+    return pd.to_numeric(acc[column], errors="coerce").to_numpy(dtype=float)

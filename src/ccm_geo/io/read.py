@@ -489,10 +489,8 @@ def parse_counts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     A count is a finite, non-negative whole number: ``"many"``, ``-1``, ``2.5`` and ``inf`` are
     not (nothing is rounded or clipped). Empty cells are no data, not 0.
     """
-    text = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-    blank = text.map(lambda v: v is None or (isinstance(v, str) and not v.strip())).to_numpy(
-        dtype=bool
-    )
+    blank = np.fromiter((_is_blank(v) for v in values), dtype=bool, count=len(values))
+    text = pd.Series(values.to_numpy(dtype=object), index=values.index)
     n = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
     arr = n.to_numpy()
     with np.errstate(invalid="ignore"):
@@ -564,6 +562,16 @@ def read_raster(path: str | Path) -> dict:
         )
         raise InputError(msg)
     return info
+
+
+def _is_blank(value) -> bool:
+    """A cell that gives no value: null, NaN, NA, NaT, or only spaces."""
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _contamination_parts(value, table: dict[str, str]) -> list[str]:
