@@ -39,7 +39,6 @@ from ccm_geo import __version__
 from ccm_geo.config import ProjectConfig
 from ccm_geo.errors import (
     ConfigError,
-    DataWarning,
     InputError,
     InputFileNotFoundError,
     ValidationError,
@@ -652,7 +651,7 @@ def _check_earlier_stages(config: ProjectConfig, log: RunLog, names: list[str]) 
                 f"`ccm-geo run` (or the stages from "
                 f"'{stage}') to bring them up to date"
             )
-            warnings.warn(msg, DataWarning, stacklevel=2)
+            logger.info(msg)  # the CLI prints the run's warnings
             log.warnings.append(
                 {"stage": names[0], "category": "DataWarning", "message": msg}
             )
