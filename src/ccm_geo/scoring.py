@@ -1387,7 +1387,10 @@ def _explanations(vals: _Values, contrib: np.ndarray, settings: ScoringSettings)
             parts.append(f"{_words(vals, i, j)} ({c:.2f})")
         text = ", ".join(parts) if parts else "no criterion contributes"
         if any_missing[i]:
-            text += "; no data: " + ", ".join(vals.keys[j] for j in np.flatnonzero(vals.missing[i]))
+            text += "; no data: " + ", ".join(  # and the value its `missing` policy gives
+                f"{vals.keys[j]} (valued {vals.specs[j].missing:g})"
+                for j in np.flatnonzero(vals.missing[i])
+            )
         out[i] = text
     return out
 

@@ -978,9 +978,12 @@ def _risk_education(
             area_m2=("area_m2", "sum"),
             cmr_areas=("cmr", "sum"),
             population_nearby=("population", "sum"),
+            population_unknown=("population", lambda p: int(p.isna().sum())),
         )
         .reset_index()
     )
+    # no data is not 0 people: a region whose figure includes an unknown shows "not estimated"
+    g.loc[g.pop("population_unknown") > 0, "population_nearby"] = np.nan
     if pop_col is None:
         g["population_nearby"] = np.nan
     return g
