@@ -24,12 +24,12 @@ from conftest import ROOT, register
 PROJECT = ROOT / "data" / "demo" / "project.toml"
 runner = CliRunner()
 
-#: For each stage, a step it announces (with -v) just before writing its outputs: the kill
-#: lands while the stage works or writes.
+#: For each stage, a step it announces (with -v): the kill lands while the stage works (the
+#: short stages are killed at their start, so they cannot finish first) or writes.
 _LAST_STEP = {
-    "load": "writing the validated layers",
-    "criteria": "writing criteria.gpkg",
-    "score": "writing scored.gpkg",
+    "load": "loading hazards from",
+    "criteria": "criteria: contamination",
+    "score": "sensitivity of the ranking",
     "prioritise": "planning: budget curve",
     "map": "drawing the print map",
     "request": "writing the request packages",
