@@ -343,6 +343,21 @@ def test_a_point_hazard_gets_exactly_the_area_asked_for(tmp_path):
     np.testing.assert_allclose(gdf.area, 10_000.0, rtol=1e-12)
 
 
+def test_a_default_point_hazard_is_not_too_small_for_technical_survey(tmp_path):
+    from ccm_geo.planning import make_tasks
+    from ccm_geo.planning.settings import PlanningSettings
+
+    reg = gpd.GeoDataFrame(
+        register(2).drop(columns="geometry"),  # H001 is a CHA: no NTS, straight to TS?
+        geometry=[Point(X0, Y0), Point(X0 + 5_000, Y0)],
+        crs=UTM,
+    )
+    gdf, _ = _quiet(load_hazards, hazard_spec(_write(tmp_path, reg)))  # default 1 ha
+    areas = gdf.assign(score=0.5, rank=[1, 2])
+    tasks = make_tasks(areas, PlanningSettings())
+    assert "H001-ts" in set(tasks["task_id"])  # 10,000 m² >= ts_min_area_m2 = 10,000 m²
+
+
 def test_one_code_can_map_onto_several_types(write_register):
     reg = register(2, CONTAM=["Suspected Minefield", "CMR"])
     spec = hazard_spec(
@@ -374,6 +389,14 @@ def test_metres_labelled_as_degrees_is_a_one_line_error(tmp_path):
         r"longitude/latitude .*look like metres: set `crs`",
     ):
         load_hazards(hazard_spec(path))
+
+
+def test_unknown_crs_on_the_command_line_is_a_one_line_error(write_register):
+    path = write_register(register(2))
+    result = runner.invoke(app, ["validate", str(path), "--crs", "EPSG:99999999"])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --crs 'EPSG:99999999': ") and "EPSG:<code>" in line
 
 
 def test_unknown_crs_string_is_a_config_error(tmp_path):
