@@ -214,6 +214,20 @@ def test_settlements_as_polygons_are_an_error(tmp_path):
         load_layer(spec, "settlements", crs=UTM)
 
 
+def test_a_few_odd_geometries_in_a_context_layer_are_excluded_and_reported(tmp_path):
+    vil = gpd.GeoDataFrame(
+        {"VID": ["V1", "V2", "V3"]},
+        geometry=[Point(X0, Y0), square(1), Point(X0 + 9, Y0)],
+        crs=UTM,
+    )
+    spec = _layer(tmp_path, "vil", vil, columns={"settlement_id": "VID"})
+    gdf, report = load_layer(spec, "settlements", crs=UTM)
+    assert list(gdf["settlement_id"]) == ["V1", "V3"]
+    (issue,) = report.of("excluded")
+    assert issue.code == "wrong_geometry_type" and issue.row == 2 and issue.value == "Polygon"
+    _nothing_lost(report)
+
+
 def test_a_layer_labelled_with_the_neighbouring_utm_zone_is_an_error(tmp_path):
     hazards = _hazards(tmp_path, 3)
     # the right coordinates, declared in UTM 47N instead of 48N: some 650 km west
@@ -295,6 +309,18 @@ def test_settings_that_make_the_result_empty_fail_before_any_work(tmp_path, extr
     raw = {"inputs": {"hazards": {"path": "h.gpkg"}}, **extra}
     with pytest.raises(ConfigError, match=match):
         config_from_dict(raw, base=tmp_path)
+
+
+def test_validate_catches_a_deadline_before_the_start(tmp_path):
+    project = _project(tmp_path)
+    text = project.read_text().replace(
+        'crs = "EPSG:32648"', 'crs = "EPSG:32648"\nstart_date = 2027-01-01\ndeadline = 2026-08-01'
+    )
+    project.write_text(text)
+    result = runner.invoke(app, ["validate", str(project)])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "deadline 2026-08-01 is not after" in line
 
 
 def test_a_donor_region_that_does_not_exist_is_an_error(tmp_path):
