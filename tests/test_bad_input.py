@@ -535,3 +535,43 @@ region = "DISTRICT"
     path = tmp_path / "project.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_a_request_never_shows_zero_people_for_unknown_populations():
+    from ccm_geo.publish.requests import _totals, _unique_beneficiaries
+
+    pkg = gpd.GeoDataFrame(
+        {
+            "hazard_id": ["H1", "H2"],
+            "beneficiaries": [np.nan, 300.0],
+            "cost_usd": [1.0, 1.0],
+        },
+        geometry=[square(0), square(1)],
+        crs=UTM,
+    )
+    villages = gpd.GeoDataFrame(
+        {"settlement_id": ["V1", "V2"], "population": [np.nan, 100.0]},
+        geometry=[Point(X0, Y0), Point(X0 + 10, Y0)],
+        crs=UTM,
+    )
+    ctx = Context(crs=UTM, settlements=villages)
+    assert np.isnan(_unique_beneficiaries(pkg, ctx, "population_within_5km"))  # not 100, not 0
+    known = ctx.settlements.assign(population=[50.0, 100.0])
+    assert (
+        _unique_beneficiaries(pkg, Context(crs=UTM, settlements=known), "population_within_5km")
+        == 150
+    )
+    totals = _totals(
+        pkg.assign(
+            released_m2=1.0,
+            cost_currency=1.0,
+            area_m2=1.0,
+            cmr_m2=0.0,
+            mine_m2=0.0,
+            team_months=1.0,
+            year=2027,
+            region="A",
+        ),
+        "population_within_5km",
+    )
+    assert np.isnan(totals["beneficiaries"])
