@@ -138,3 +138,28 @@ devices_found = "DEVICES"
     assert "another configuration ([project], [inputs], [criteria]" in other.stderr
     assert "'load' outputs" not in other.stderr  # [project] and [inputs] did not change
     assert _temporaries(out) == []
+
+
+def test_temporaries_of_a_dead_run_are_removed_those_of_a_live_one_kept(tmp_path):
+    from ccm_geo.io import remove_temporaries
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        (tmp_path / "plan").mkdir()
+        mine = tmp_path / f"{TEMP_PREFIX}score-{dead.pid}-run1"
+        (mine / "plan").mkdir(parents=True)
+        (mine / "plan" / "tasks.csv").write_text("half")
+        half = tmp_path / "plan" / f"{TEMP_PREFIX}{dead.pid}-tasks.x1y2.csv"
+        half.write_text("half")
+        other = tmp_path / f"{TEMP_PREFIX}map-{live.pid}-run2"
+        other.mkdir()
+        (tmp_path / "scores.csv").write_text("kept")
+        removed = remove_temporaries(tmp_path)
+        assert sorted(removed) == sorted([mine, half])
+        assert other.is_dir() and (tmp_path / "scores.csv").is_file()
+    finally:
+        live.kill()
+        live.wait()
+    assert remove_temporaries(tmp_path) == [other]

@@ -43,7 +43,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{path.stem}.", suffix=path.suffix, dir=path.parent
+        prefix=f"{TEMP_PREFIX}{os.getpid()}-{path.stem}.", suffix=path.suffix, dir=path.parent
     )
     os.close(fd)
     os.unlink(tmp)  # writers (GDAL, xlsxwriter) want to create the file themselves
@@ -116,6 +116,8 @@ def remove_temporaries(folder: str | Path) -> list[Path]:
     ``folder`` or below it; return what was removed.
 
     Only names this tool creates are touched: :data:`TEMP_PREFIX` is not a name a user gives.
+    Each name carries the id of the process that made it; those of a process still running
+    (another run writing into the same folder) are left alone.
     """
     import shutil
 
@@ -127,12 +129,33 @@ def remove_temporaries(folder: str | Path) -> list[Path]:
     for p in found:
         if not p.exists() and not p.is_symlink():
             continue  # inside a temporary folder removed just before
+        if _owner_running(p.name):
+            continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+def _owner_running(name: str) -> bool:
+    """True when the temporary ``name`` was made by another process that is still running."""
+    import re
+
+    m = re.match(rf"^{re.escape(TEMP_PREFIX)}(?:[a-z]+-)?(\d+)(?:-|$)", name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user
+        return True
+    return True
 
 
 def _csv_safe(value):
