@@ -16,15 +16,11 @@ a folder whose earlier stages came from another configuration says so.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import platform
-import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,14 +33,17 @@ import pandas as pd
 
 from ccm_geo import __version__
 from ccm_geo.config import ProjectConfig
-from ccm_geo.errors import (
-    ConfigError,
-    InputError,
-    InputFileNotFoundError,
-    ValidationError,
-)
-from ccm_geo.io import TEMP_PREFIX, read_gpkg, remove_temporaries
+from ccm_geo.errors import InputFileNotFoundError, ValidationError
+from ccm_geo.io import read_gpkg, remove_temporaries
 from ccm_geo.model import CONTEXT_COLUMNS, Context, ValidationReport, area_summary
+from ccm_geo.runfolder import (
+    moved_path,
+    new_run_id,
+    stage_config_sha256,
+    stage_folder,
+    stale_stages,
+    usable_out_dir,
+)
 
 __all__ = ["STAGES", "RunLog", "run", "run_stage", "load_inputs", "area_summary", "read_context"]
 
@@ -65,10 +64,7 @@ class RunLog:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     progress: Progress | None = None
     #: This run's id (UTC time and a random suffix), recorded beside each output it wrote.
-    run_id: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-")
-        + uuid.uuid4().hex[:6]
-    )
+    run_id: str = field(default_factory=new_run_id)
     #: Stage that wrote each output (path -> stage), filled as stages finish.
     written_by: dict[Path, str] = field(default_factory=dict)
     #: Solver wall-clock seconds (kept here, in the manifest, never in the outputs).
@@ -93,6 +89,7 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     """Load and validate every input; write ``hazards.gpkg``, ``context.gpkg``, the report
     and the area summary (Article 7 Form F style)."""
     from ccm_geo.io import write_csv, write_gpkg
+    from ccm_geo.io.validate import write_report
     from ccm_geo.publish.styles import hazard_style
 
     try:
@@ -101,7 +98,7 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
         if exc.report is None:
             raise
         # the stage fails, but the report of what was found is written where the user looks
-        path = _write_report([exc.report], log.out_dir / "validation_report.csv")
+        path = write_report([exc.report], log.out_dir / "validation_report.csv")
         msg = f"{exc}; every finding is in {path}"
         raise ValidationError(msg, exc.report) from None
     log.reports.extend(reports)
@@ -120,7 +117,7 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     }
     if layers:
         log.wrote(write_gpkg(layers, out_dir / "context.gpkg"))
-    log.wrote(_write_report(reports, out_dir / "validation_report.csv"))
+    log.wrote(write_report(reports, out_dir / "validation_report.csv"))
     summary = area_summary(hazards)
     log.wrote(write_csv(summary, out_dir / "area_summary.csv"))
     log.tables["area_summary"] = summary
@@ -383,13 +380,18 @@ def run(
     donor
         Write the request package of this donor only (name or slug); default: every donor.
     """
-    out_dir = _usable_out_dir(Path(out_dir))
+    out_dir = usable_out_dir(out_dir)
     left = remove_temporaries(out_dir)
     if left:
         logger.warning("%s: removed %d temporary file(s) a killed run left", out_dir, len(left))
     names = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
     log = RunLog(out_dir=out_dir, progress=progress)
-    _check_earlier_stages(config, log, names)
+    if names:  # outputs of earlier stages written under another configuration: say so
+        earlier = list(STAGES)[: list(STAGES).index(names[0])]
+        recorded = _earlier_manifest(out_dir / "manifest.json", log).get("stages", {})
+        for msg in stale_stages(config, out_dir, earlier, recorded):
+            logger.info(msg)  # the CLI prints the run's warnings
+            log.warnings.append({"stage": names[0], "category": "DataWarning", "message": msg})
     state: dict[str, Any] = {"tiles": tiles, "donor": donor}
     for name in names:
         run_stage(name, config, out_dir, state, log)
@@ -408,16 +410,13 @@ def run_stage(
     next run).
     """
     start = time.perf_counter()
-    tmp = Path(os.path.abspath(out_dir)) / f"{TEMP_PREFIX}{name}-{os.getpid()}-{log.run_id}"
-    tmp.mkdir(parents=True, exist_ok=False)
     first = len(log.outputs)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            STAGES[name](config, tmp, state, log)
-        log.outputs[first:] = _swap_in(tmp, Path(out_dir), log.outputs[first:])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with stage_folder(Path(out_dir), name, log.run_id) as tmp, warnings.catch_warnings(
+        record=True
+    ) as caught:
+        warnings.simplefilter("always")
+        STAGES[name](config, tmp, state, log)
+    log.outputs[first:] = [moved_path(p, tmp, Path(out_dir)) for p in log.outputs[first:]]
     for p in log.outputs[first:]:
         log.written_by[Path(p).resolve()] = name
     log.timings_s[name] = round(time.perf_counter() - start, 3)
@@ -441,6 +440,7 @@ def load_inputs(
     Hazards without a region get the admin unit holding their representative point.
     """
     from ccm_geo.io import load_hazards, load_layer
+    from ccm_geo.io.validate import check_donor_regions, check_raster, note_casualty_convention
 
     say = progress or (lambda _t: None)
     say(f"loading hazards from {config.inputs.hazards.path.name}")
@@ -459,13 +459,15 @@ def load_inputs(
         )
         reports.append(rep)
         if name == "accidents":
-            _note_casualty_convention(layers[name], rep, config)
+            note_casualty_convention(
+                layers[name], rep, config.criteria.contamination.unknown_casualties
+            )
     if layers.get("admin") is not None:
         hazards = _regions_from_admin(hazards, layers["admin"])
     lc = config.inputs.landcover
     if lc is not None:
-        _check_raster(lc.path, hazards)
-    _check_donor_regions(config, hazards)
+        check_raster(lc.path, hazards)
+    check_donor_regions(config.donors, hazards, config.source or "config")
     context = Context(crs=crs, **layers, **_landcover(config))
     return hazards, context, reports
 
@@ -491,179 +493,6 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _note_casualty_convention(
-    accidents: gpd.GeoDataFrame, report: ValidationReport, config: ProjectConfig
-) -> None:
-    """Say in the accidents' report how many accidents the casualty convention applies to."""
-    neither = int((accidents["killed"].isna() & accidents["injured"].isna()).sum())
-    if not neither:
-        return
-    rule = config.criteria.contamination.unknown_casualties
-    what = (
-        "each counts as one casualty event in casualties_<N>m"
-        if rule == "one_event"
-        else "the casualty indicators of the areas they count for are no data (NaN)"
-    )
-    report.add(
-        "warning",
-        "casualty_convention",
-        f"{neither:,} of {len(accidents):,} accidents give neither killed nor injured; {what} "
-        f"(criteria.contamination.unknown_casualties = {rule!r}; 'one_event' or 'no_data')",
-        value=str(neither),
-    )
-
-
-def _check_raster(path: Path, hazards: gpd.GeoDataFrame) -> None:
-    """The land-cover raster opens, declares a CRS and covers ground near the hazards."""
-    import shapely
-    from pyproj import Transformer
-
-    from ccm_geo.io import read_raster
-    from ccm_geo.io.validate import check_extent
-
-    info = read_raster(path)
-    w, s_, e, n = info["bounds"]
-    tr = Transformer.from_crs(info["crs"], hazards.crs, always_xy=True)
-    xs, ys = tr.transform([w, e, e, w], [s_, s_, n, n])
-    extent = shapely.box(min(xs), min(ys), max(xs), max(ys))
-    frame = gpd.GeoDataFrame(geometry=[extent], crs=hazards.crs)
-    check_extent(frame, hazards, f"{path} (landcover)")
-
-
-def _check_donor_regions(config: ProjectConfig, hazards: gpd.GeoDataFrame) -> None:
-    """A donor region that no hazard lies in is a typo: nothing there could be funded."""
-    known = set(hazards["region"].astype(str))
-    problems = []
-    for i, d in enumerate(config.donors):
-        missing = sorted(set(d.regions) - known)
-        if missing:
-            problems.append(
-                f"donors[{i}] ({d.name}): regions {missing} hold no hazardous area (regions: "
-                f"{', '.join(sorted(known)[:12])}{' ...' if len(known) > 12 else ''})"
-            )
-    if problems:
-        where = config.source or "config"
-        msg = f"{where}: {'; '.join(problems)}; correct the spelling or remove the region"
-        raise ConfigError(msg)
-
-
-def _usable_out_dir(out_dir: Path) -> Path:
-    """Create the run folder, or say in one line why it cannot be one."""
-    for parent in [out_dir, *out_dir.parents]:
-        if parent.exists() and not parent.is_dir():
-            what = "is a file" if parent == out_dir else f"is under {parent}, which is a file"
-            msg = f"--out {out_dir}: {what}, not a folder; give a folder for the outputs"
-            raise InputError(msg)
-        if parent.exists():
-            break
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f"{TEMP_PREFIX}probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        msg = (
-            f"--out {out_dir}: cannot write there ({exc.strerror or exc}); choose a folder you "
-            "can write to"
-        )
-        raise InputError(msg) from None
-    return out_dir
-
-
-def _swap_in(tmp: Path, out_dir: Path, written: list[Path]) -> list[Path]:
-    """Move every file a stage wrote into ``tmp`` to the same place under ``out_dir``; return
-    the paths of ``written`` as they are now."""
-    tmp_abs = tmp.resolve()
-    moved = []
-    for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
-        target = out_dir / f.relative_to(tmp)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(f, target)
-        moved.append(target)
-    out = []
-    for p in written:
-        p = Path(p).resolve()
-        out.append(out_dir / p.relative_to(tmp_abs) if p.is_relative_to(tmp_abs) else p)
-    return out
-
-
-def _write_report(reports: list[ValidationReport], path: Path) -> Path:
-    """The validation report: every finding, one row each."""
-    from ccm_geo.io import write_csv
-
-    records = [dict(r, source=rep.source) for rep in reports for r in rep.to_records()]
-    cols = ["source", "level", "code", "row", "hazard_id", "column", "value", "message"]
-    table = pd.DataFrame(records, columns=cols)
-    table["row"] = table["row"].astype("Int64")
-    return write_csv(table, path)
-
-
-#: Sections of the configuration each stage depends on (with every earlier stage's).
-_STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "load": ("project", "inputs"),
-    "criteria": ("criteria",),
-    "score": ("scoring",),
-    "prioritise": ("planning",),
-    "map": ("maps",),
-    "request": ("donors",),
-}
-
-
-def stage_config_sha256(config: ProjectConfig, stage: str) -> str:
-    """Fingerprint of the configuration that determines ``stage``'s outputs: its own sections
-    and those of every stage before it (a change of [criteria] changes every later stage)."""
-    dump = config.model_dump(mode="json")
-    sections: list[str] = []
-    for name, own in _STAGE_SECTIONS.items():
-        sections.extend(own)
-        if name == stage:
-            break
-    if stage == "map":  # maps read scores and the plan, not the donors
-        sections = [s for s in sections if s != "donors"]
-    text = json.dumps({k: dump.get(k) for k in sections}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _check_earlier_stages(config: ProjectConfig, log: RunLog, names: list[str]) -> None:
-    """Warn when the stages run read outputs that another configuration wrote."""
-    if not names:
-        return
-    first = list(STAGES).index(names[0])
-    earlier = [s for s in list(STAGES)[:first]]
-    if not earlier:
-        return
-    path = log.out_dir / "manifest.json"
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("stages", {})
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        recorded = {}
-    for stage in earlier:
-        rec = recorded.get(stage)
-        if rec is None:
-            continue
-        if rec.get("config_sha256") != stage_config_sha256(config, stage):
-            msg = (
-                f"{log.out_dir}: the '{stage}' outputs here were written by run "
-                f"{rec.get('run_id')} with another configuration "
-                f"({', '.join(_sections_upto(stage))} differ from this project file); run "
-                f"`ccm-geo run` (or the stages from "
-                f"'{stage}') to bring them up to date"
-            )
-            logger.info(msg)  # the CLI prints the run's warnings
-            log.warnings.append(
-                {"stage": names[0], "category": "DataWarning", "message": msg}
-            )
-
-
-def _sections_upto(stage: str) -> list[str]:
-    out: list[str] = []
-    for name, own in _STAGE_SECTIONS.items():
-        out.extend(f"[{s}]" for s in own)
-        if name == stage:
-            break
-    return out
 
 
 def _landcover(config: ProjectConfig) -> dict[str, Any]:
