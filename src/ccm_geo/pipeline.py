@@ -411,9 +411,10 @@ def run_stage(
     """
     start = time.perf_counter()
     first = len(log.outputs)
-    with stage_folder(Path(out_dir), name, log.run_id) as tmp, warnings.catch_warnings(
-        record=True
-    ) as caught:
+    with (
+        stage_folder(Path(out_dir), name, log.run_id) as tmp,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         STAGES[name](config, tmp, state, log)
     log.outputs[first:] = [moved_path(p, tmp, Path(out_dir)) for p in log.outputs[first:]]
