@@ -101,7 +101,8 @@ def test_geographic_crs_is_reprojected_to_metric(write_register):
 
 
 def test_invalid_polygon_is_repaired_and_reported(write_register):
-    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    x1 = X0 + 1_000.0  # where square(1) was: the bowtie overlaps no other area
+    bowtie = Polygon([(x1, Y0), (x1 + 100, Y0 + 100), (x1 + 100, Y0), (x1, Y0 + 100)])
     reg = register(2)
     reg.loc[1, "geometry"] = bowtie
     with pytest.warns(DataWarning, match="1 geometry repair"):
@@ -173,7 +174,7 @@ def test_flipped_longitude_is_excluded_and_reported(tmp_path):
         gdf, report = load_hazards(hazard_spec(path))
     assert list(gdf["hazard_id"]) == ["H000", "H002"]
     (ex,) = report.of("excluded")
-    assert ex.code == "outside_area_of_use" and ex.row == 2 and ex.value.startswith("-105.")
+    assert ex.code == "far_from_register" and ex.row == 2 and ex.value.startswith("-105.")
     assert gdf.crs.to_epsg() == 32648  # the stray point did not move the UTM zone
 
 

@@ -281,7 +281,7 @@ def test_missing_values_take_the_missing_value_and_are_counted():
     assert out.loc[1, "value_status"] == 0.0
     assert out.attrs["scoring"]["missing"]["settlement_access"] == 2
     assert out.attrs["scoring"]["missing"]["status"] == 1
-    assert "no data: settlement_access" in out.loc[0, "explanation"]
+    assert "no data: settlement_access (valued 0.25)" in out.loc[0, "explanation"]
 
 
 def test_missing_column_names_column_key_and_columns_present():

@@ -78,11 +78,19 @@ def validate(
                 _print_report(exc.report)
                 raise
         else:
+            from pydantic import ValidationError as SettingsError
+
             from ccm_geo.config import HazardInput
+            from ccm_geo.errors import ConfigError
             from ccm_geo.io import load_hazards
 
             try:
-                _hazards, report = _quietly(load_hazards, HazardInput(path=target, crs=crs))
+                spec = HazardInput(path=target, crs=crs)
+            except SettingsError as exc:
+                reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ConfigError(f"--crs {crs!r}: {reason}") from None
+            try:
+                _hazards, report = _quietly(load_hazards, spec)
             except ValidationError as exc:
                 _print_report(exc.report)
                 raise
@@ -305,6 +313,8 @@ def _print_summary(log) -> None:
             escape(f"{report.source}: {report.rows_read} read, {report.rows_kept} kept ({counts})"),
             soft_wrap=True,
         )
+        for line in report.missing_lines():  # e.g. population: 7,886 of 8,277 ... have none
+            console.print(escape(f"  missing {line}"), soft_wrap=True)
     summary = log.tables.get("area_summary")
     if summary is not None:
         _print_area_summary(console, summary)

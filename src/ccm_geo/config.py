@@ -11,9 +11,9 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ccm_geo._base import Frozen
 from ccm_geo.criteria.settings import CriteriaSettings
@@ -66,6 +66,28 @@ class LayerInput(Frozen):
         description="Keep only rows whose (file) column value is in the list, e.g. "
         "{TIPO_EVENTO = ['8']}. Rows left out are counted in the report.",
     )
+    date_format: str | None = Field(
+        None,
+        description="How dates are written, as a strftime pattern (e.g. '%d/%m/%Y'). Default: "
+        "ISO 8601 only (2026-01-05), so that 05/01/2026 is never guessed month-first or "
+        "day-first; a bare year (2004) is read as 1 July of that year, and reported.",
+    )
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, v: str | None) -> str | None:
+        return _check_crs(v)
+
+    @field_validator("date_format")
+    @classmethod
+    def _strftime_pattern(cls, v: str | None) -> str | None:
+        if v is not None and "%" not in v:
+            msg = (
+                f"date_format {v!r} is not a strftime pattern; write it with % codes, e.g. "
+                "'%d/%m/%Y' for 05/01/2026 meaning 5 January"
+            )
+            raise ValueError(msg)
+        return v
 
 
 class HazardInput(LayerInput):
@@ -83,6 +105,22 @@ class HazardInput(LayerInput):
     default_evidence: str | None = Field(None, description="Evidence for rows without one.")
     default_contamination: str | None = Field(
         None, description="Contamination for rows without one (';'-joined codes)."
+    )
+    min_area_m2: float = Field(
+        10.0,
+        ge=0,
+        description="Smallest area (m², after repair) scored as a hazardous area; smaller "
+        "polygons (slivers of digitising or of overlap removal) are excluded and reported. "
+        "Default 10 m²: below a single deminer's daily manual output (10-50 m², HALO Trust, "
+        "DOMAIN.md), so no real survey polygon is that small.",
+    )
+    overlaps: Literal["clip", "keep"] = Field(
+        "clip",
+        description="Land shared by two areas: 'clip' (default) keeps it in one area only (CHA "
+        "before SHA before released, then by hazard_id), so every area figure counts land "
+        "once; identical geometries are excluded as duplicates of the area kept. 'keep' "
+        "leaves the polygons as they are (shared land then counts in each). Both report "
+        "every overlap with its area.",
     )
 
 
@@ -129,6 +167,23 @@ class ProjectInfo(Frozen):
         description="The project's metric CRS (e.g. 'EPSG:32648'). Default: the UTM zone "
         "of the hazards (geopandas' estimate_utm_crs()).",
     )
+
+    @field_validator("crs")
+    @classmethod
+    def _metric_crs(cls, v: str | None) -> str | None:
+        v = _check_crs(v)
+        if v is not None:
+            from pyproj import CRS
+
+            if not CRS.from_user_input(v).is_projected:
+                msg = (
+                    f"{v!r} is not a metric (projected) CRS; areas need metres. Use the "
+                    "projected CRS of the region (e.g. its UTM zone 'EPSG:326NN'), or leave "
+                    "project.crs out to use the UTM zone of the hazards"
+                )
+                raise ValueError(msg)
+        return v
+
     start_date: date = Field(date(2027, 1, 1), description="First day of the work plan.")
     deadline: date | None = Field(
         None,
@@ -150,6 +205,82 @@ class ProjectConfig(Frozen):
     donors: list[DonorProfile] = Field(default_factory=list)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     source: Path | None = Field(None, description="The TOML file this was read from (set on load).")
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ProjectConfig:
+        """Settings that would make the result empty or meaningless fail before any work."""
+        problems = settings_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def plan_years(config: ProjectConfig) -> list[int]:
+    """The calendar years of the plan: ``planning.years`` from the start date's year, extended
+    to the deadline's year when that is later (as the planner does)."""
+    first = config.project.start_date.year
+    last = first + config.planning.years - 1
+    if config.project.deadline is not None:
+        last = max(last, config.project.deadline.year)
+    return list(range(first, last + 1))
+
+
+def settings_problems(config: ProjectConfig) -> list[str]:
+    """Settings that make the result empty or meaningless, each as ``key: what; fix``."""
+    out = []
+    p = config.project
+    if p.deadline is not None and p.deadline <= p.start_date:
+        out.append(
+            f"project.deadline {p.deadline} is not after project.start_date {p.start_date}: "
+            "no plan can meet it; check both dates"
+        )
+    teams = config.planning.teams
+    if teams and all(t.count == 0 for t in teams.values()):
+        out.append(
+            f"planning.teams: every team count is 0 ({', '.join(sorted(teams))}): nothing can "
+            "be planned; give at least one team type a count"
+        )
+    years = plan_years(config)
+    budgets = config.planning.budget_for(years)
+    if all(b == 0 for b in budgets):
+        out.append(
+            "planning.budget_usd is 0 in every plan year: nothing can be funded; set the "
+            "yearly budget in US$"
+        )
+    for i, d in enumerate(config.donors):
+        table = set(d.budget_usd) if isinstance(d.budget_usd, dict) else set()
+        given = sorted(set(d.years) | table)
+        if given and not set(given) & set(years):
+            out.append(
+                f"donors[{i}] ({d.name}): years {given} are all outside the plan's years "
+                f"{years[0]}-{years[-1]}: this donor can fund nothing; fix its years or "
+                "planning.years"
+            )
+        total = sum(d.budget_usd.values()) if isinstance(d.budget_usd, dict) else d.budget_usd
+        if total == 0:
+            out.append(
+                f"donors[{i}] ({d.name}): budget_usd is 0: this donor can fund nothing; set "
+                "its envelope or remove it"
+            )
+    return out
+
+
+def _check_crs(v: str | None) -> str | None:
+    """A CRS string pyproj knows, or a one-line error naming it."""
+    if v is None:
+        return v
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(v)
+    except CRSError:
+        msg = (
+            f"{v!r} is not a coordinate reference system pyproj knows; write it as "
+            "'EPSG:<code>' (e.g. 'EPSG:4326' for longitude/latitude, 'EPSG:32648' for UTM 48N)"
+        )
+        raise ValueError(msg) from None
+    return v
 
 
 def load_config(path: str | Path) -> ProjectConfig:

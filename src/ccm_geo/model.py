@@ -19,6 +19,7 @@ __all__ = [
     "MINE_TYPES",
     "HAZARD_COLUMNS",
     "CONTEXT_COLUMNS",
+    "CONTEXT_GEOMETRY",
     "LANDCOVER_CLASSES",
     "Context",
     "Issue",
@@ -77,30 +78,41 @@ HAZARD_COLUMNS: dict[str, tuple[str, bool]] = {
     "hazard_id": ("str", True),
     "status": ("str", True),
     "contamination": ("str", True),  # ';'-joined sorted codes, e.g. "AP;CMR"
-    "evidence": ("str", False),  # default: direct for CHA, indirect for SHA
-    "devices_found": ("int", False),  # default 0
+    "evidence": ("str", False),  # when not given: direct for CHA, indirect for SHA (reported)
+    "devices_found": ("float", False),  # NaN where the register gives no count (no data)
     "region": ("str", False),  # default: from admin boundaries, else "unknown"
     "name": ("str", False),
     "area_m2": ("float", False),  # always recomputed in the metric CRS
     "area_estimated": ("bool", False),  # True where a point became an estimated-area circle
 }
 
-#: Context layers after loading: layer -> columns (besides geometry).
+#: Context layers after loading: layer -> columns (besides geometry). A ``count`` is a
+#: non-negative whole number stored as float, NaN where the input gives none (no data).
 CONTEXT_COLUMNS: dict[str, dict[str, str]] = {
     # points; date is a calendar date; device_type a Contamination code;
     # survivor_settlement_id: the settlement_id of the survivors' home village (may be null)
     "accidents": {
         "accident_id": "str",
         "date": "datetime64[ns]",
-        "killed": "int",
-        "injured": "int",
+        "killed": "count",
+        "injured": "count",
         "device_type": "str",
         "survivor_settlement_id": "str",
     },
-    "settlements": {"settlement_id": "str", "name": "str", "population": "int"},  # points
+    "settlements": {"settlement_id": "str", "name": "str", "population": "count"},  # points
     "health": {"facility_id": "str", "name": "str"},  # points
     "roads": {"road_id": "str", "road_class": "str"},  # lines
     "admin": {"region": "str"},  # polygons
+}
+
+
+#: The geometry each context layer must have (its family: multi-part forms are accepted).
+CONTEXT_GEOMETRY: dict[str, str] = {
+    "accidents": "Point",
+    "settlements": "Point",
+    "health": "Point",
+    "roads": "LineString",
+    "admin": "Polygon",
 }
 
 
@@ -147,9 +159,48 @@ class ValidationReport:
     rows_kept: int = 0
     rows_filtered: int = 0  # left out on purpose by the input's `where` filter
     issues: list[Issue] = field(default_factory=list)
+    #: Per contract column: how many kept rows give no value, of how many, and what stands in
+    #: for the missing values ("no data" unless a documented convention applies).
+    missing: dict[str, dict] = field(default_factory=dict)
 
     def add(self, level: Level, code: str, message: str, **where) -> None:
         self.issues.append(Issue(level, code, message, **where))
+
+    def count_missing(
+        self,
+        column: str,
+        n_missing: int,
+        n_rows: int,
+        *,
+        noun: str = "rows",
+        assumed: str = "no data (NaN): each criterion's `missing` policy decides",
+        source_column: str | None = None,
+    ) -> None:
+        """Record that ``n_missing`` of ``n_rows`` rows give no ``column`` value (reported as a
+        ``missing_values`` warning when any does, and in :meth:`missing_lines`)."""
+        self.missing[column] = {
+            "missing": int(n_missing),
+            "rows": int(n_rows),
+            "noun": noun,
+            "assumed": assumed,
+        }
+        if n_missing:
+            self.add(
+                "warning",
+                "missing_values",
+                f"{column}: {n_missing:,} of {n_rows:,} {noun} have none; taken as {assumed}",
+                column=source_column or column,
+                value=str(int(n_missing)),
+            )
+
+    def missing_lines(self) -> list[str]:
+        """One line per column with missing values, e.g. ``population: 7,886 of 8,277
+        settlements have none (no data ...)``."""
+        return [
+            f"{col}: {m['missing']:,} of {m['rows']:,} {m['noun']} have none; {m['assumed']}"
+            for col, m in self.missing.items()
+            if m["missing"]
+        ]
 
     def of(self, level: Level) -> list[Issue]:
         return [i for i in self.issues if i.level == level]
@@ -187,6 +238,7 @@ class ValidationReport:
             f"{len(self.of('error'))} errors, {len(self.of('warning'))} warnings, "
             f"{len(self.of('repair'))} repairs, {len(self.of('excluded'))} excluded"
         ]
+        lines += [f"  missing  {line}" for line in self.missing_lines()]
         for i in self.issues:
             where = ", ".join(
                 f"{k}={v}"

@@ -5,6 +5,12 @@ Every stage is a function ``(config, out_dir, state, log)``: it takes what it ne
 file the previous stage wrote into ``out_dir``. ``ccm-geo run`` and the stage subcommands call
 these same functions. A run writes ``manifest.json``: inputs and outputs with their sha256,
 the resolved configuration, versions, per-stage timings and every warning.
+
+Each stage is atomic: it writes into a temporary folder inside the run folder
+(``.ccm-tmp-<stage>-...``) and its files are moved into place only when the stage has finished,
+so a failed or killed stage never leaves half its outputs beside the previous run's. The
+manifest records which run (and which configuration) wrote each output; a stage run alone on
+a folder whose earlier stages came from another configuration says so.
 """
 
 from __future__ import annotations
@@ -27,9 +33,17 @@ import pandas as pd
 
 from ccm_geo import __version__
 from ccm_geo.config import ProjectConfig
-from ccm_geo.errors import InputFileNotFoundError
-from ccm_geo.io import read_gpkg
+from ccm_geo.errors import InputFileNotFoundError, ValidationError
+from ccm_geo.io import read_gpkg, remove_temporaries
 from ccm_geo.model import CONTEXT_COLUMNS, Context, ValidationReport, area_summary
+from ccm_geo.runfolder import (
+    moved_path,
+    new_run_id,
+    stage_config_sha256,
+    stage_folder,
+    stale_stages,
+    usable_out_dir,
+)
 
 __all__ = ["STAGES", "RunLog", "run", "run_stage", "load_inputs", "area_summary", "read_context"]
 
@@ -51,6 +65,12 @@ class RunLog:
     progress: Progress | None = None
     #: Facts a stage records in the manifest under its own key (e.g. "scoring").
     facts: dict[str, Any] = field(default_factory=dict)
+    #: This run's id (UTC time and a random suffix), recorded beside each output it wrote.
+    run_id: str = field(default_factory=new_run_id)
+    #: Stage that wrote each output (path -> stage), filled as stages finish.
+    written_by: dict[Path, str] = field(default_factory=dict)
+    #: Solver wall-clock seconds (kept here, in the manifest, never in the outputs).
+    solver_seconds: dict[str, float] = field(default_factory=dict)
 
     def step(self, text: str) -> None:
         """Tell the caller (the CLI's progress display) what is being done."""
@@ -71,9 +91,18 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     """Load and validate every input; write ``hazards.gpkg``, ``context.gpkg``, the report
     and the area summary (Article 7 Form F style)."""
     from ccm_geo.io import write_csv, write_gpkg
+    from ccm_geo.io.validate import write_report
     from ccm_geo.publish.styles import hazard_style
 
-    hazards, context, reports = load_inputs(config, progress=log.step)
+    try:
+        hazards, context, reports = load_inputs(config, progress=log.step)
+    except ValidationError as exc:
+        if exc.report is None:
+            raise
+        # the stage fails, but the report of what was found is written where the user looks
+        path = write_report([exc.report], log.out_dir / "validation_report.csv")
+        msg = f"{exc}; every finding is in {path}"
+        raise ValidationError(msg, exc.report) from None
     log.reports.extend(reports)
     log.step("writing the validated layers")
     log.wrote(
@@ -90,9 +119,7 @@ def stage_load(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log:
     }
     if layers:
         log.wrote(write_gpkg(layers, out_dir / "context.gpkg"))
-    records = [dict(r, source=rep.source) for rep in reports for r in rep.to_records()]
-    cols = ["source", "level", "code", "row", "hazard_id", "column", "value", "message"]
-    log.wrote(write_csv(pd.DataFrame(records, columns=cols), out_dir / "validation_report.csv"))
+    log.wrote(write_report(reports, out_dir / "validation_report.csv"))
     summary = area_summary(hazards)
     log.wrote(write_csv(summary, out_dir / "area_summary.csv"))
     log.tables["area_summary"] = summary
@@ -110,8 +137,9 @@ def stage_criteria(
     from ccm_geo.criteria import build_road_graph, compute_criteria, settlement_access
     from ccm_geo.io import write_csv, write_gpkg
 
-    hazards = _from_state_or_file(state, "hazards", out_dir / "hazards.gpkg", "hazards", "load")
-    context = state.get("context") or read_context(config, out_dir, hazards.crs.to_string())
+    src = log.out_dir  # earlier stages' outputs; this stage writes into out_dir (its temp folder)
+    hazards = _from_state_or_file(state, "hazards", src / "hazards.gpkg", "hazards", "load")
+    context = state.get("context") or read_context(config, src, hazards.crs.to_string())
     graph = None
     if context.roads is not None:
         log.step("criteria: road graph")
@@ -158,7 +186,7 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
     )
     from ccm_geo.scoring import score_areas as _score
 
-    areas = _from_state_or_file(state, "areas", out_dir / "criteria.gpkg", "areas", "criteria")
+    areas = _from_state_or_file(state, "areas", log.out_dir / "criteria.gpkg", "areas", "criteria")
     log.step("scoring")
     scored = _geometry_last(_score(areas, config.scoring))
     log.step("sensitivity of the ranking to the weights")
@@ -201,9 +229,10 @@ def stage_prioritise(
     from ccm_geo.planning import make_plan
     from ccm_geo.publish.printmap import save_figure
 
-    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    src = log.out_dir
+    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score")
     travel = None  # teams move between tasks over the roads when there are roads
-    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    context = state.get("context") or read_context(config, src, scored.crs.to_string())
     if context.roads is not None:
         from ccm_geo.criteria import area_travel, build_road_graph
 
@@ -226,13 +255,18 @@ def stage_prioritise(
     log.wrote(write_csv(plan.milestones, plan_dir / "milestones.csv"))
     log.wrote(write_csv(plan.budget_curve, plan_dir / "budget_curve.csv"))
     log.wrote(save_figure(plan.budget_curve_figure(), plan_dir / "budget_curve.png"))
+    log.solver_seconds["plan"] = round(float(plan.solution.seconds), 3)
+    log.solver_seconds["greedy"] = round(float(plan.greedy.seconds), 3)
     summary = {
         "solution": _solution_dict(plan.solution),
         "greedy": _solution_dict(plan.greedy),
         "greedy_objective": plan.greedy_objective,
         "deadline": plan.deadline,
-        "summary": plan.summary,
+        # timings vary run to run: they go to the manifest, never into an output
+        "summary": {k: v for k, v in plan.summary.items() if k not in _TIMING_KEYS},
     }
+    for key, value in (plan.summary.get("timings_s") or {}).items():
+        log.solver_seconds[f"planning_{key}"] = round(float(value), 3)
     log.wrote(_write_json(summary, plan_dir / "plan_summary.json"))
     log.tables["plan"] = plan.milestones
     state.update(
@@ -251,11 +285,12 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     from ccm_geo.publish.printmap import print_map, save_figure
     from ccm_geo.scoring import ranking_weakness
 
-    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
-    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    src = log.out_dir
+    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score")
+    context = state.get("context") or read_context(config, src, scored.crs.to_string())
     tasks = state.get("tasks")
-    if tasks is None and (out_dir / "plan" / "tasks.gpkg").is_file():
-        tasks = read_gpkg(out_dir / "plan" / "tasks.gpkg", "tasks")
+    if tasks is None and (src / "plan" / "tasks.gpkg").is_file():
+        tasks = read_gpkg(src / "plan" / "tasks.gpkg", "tasks")
     areas = scored if tasks is None else _with_plan(scored, tasks)
     title = f"{config.project.name}: clearance priorities"
     log.step("drawing the interactive map")
@@ -281,22 +316,21 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
     if not config.donors:
         log.step("no [[donors]] in the project: no requests written")
         return
-    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
-    tasks = _from_state_or_file(
-        state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks", "prioritise"
-    )
-    context = state.get("context") or read_context(config, out_dir, scored.crs.to_string())
+    src = log.out_dir
+    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score")
+    tasks = _from_state_or_file(state, "tasks", src / "plan" / "tasks.gpkg", "tasks", "prioritise")
+    context = state.get("context") or read_context(config, src, scored.crs.to_string())
     villages = state.get("settlements_access")
-    if villages is None and _has_layer(out_dir / "criteria.gpkg", "settlements"):
-        villages = read_gpkg(out_dir / "criteria.gpkg", "settlements")
+    if villages is None and _has_layer(src / "criteria.gpkg", "settlements"):
+        villages = read_gpkg(src / "criteria.gpkg", "settlements")
     if villages is not None:  # villages with their road travel time to care
         context = dataclasses.replace(context, settlements=villages)
     milestones = state.get("milestones")
     if milestones is None:
-        milestones = pd.read_csv(out_dir / "plan" / "milestones.csv", encoding="utf-8-sig")
+        milestones = pd.read_csv(src / "plan" / "milestones.csv", encoding="utf-8-sig")
     summary = state.get("plan_summary")
     if summary is None:
-        summary = json.loads((out_dir / "plan" / "plan_summary.json").read_text("utf-8"))
+        summary = json.loads((src / "plan" / "plan_summary.json").read_text("utf-8"))
     log.step("matching tasks to donors")
     allocation = match_donors(tasks, config.donors, seed=config.project.seed)
     log.step("writing the request packages")
@@ -328,6 +362,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
     log.wrote(write_csv(funded, out_dir / "requests" / "funded_by.csv"))
     log.wrote(write_csv(allocation.funding_gap(), out_dir / "requests" / "funding_gap.csv"))
     log.tables["donors"] = allocation.totals()
+    log.solver_seconds["donor_allocation"] = round(float(allocation.seconds), 3)
 
 
 #: The stages, in the pipeline's order.
@@ -368,10 +403,18 @@ def run(
     donor
         Write the request package of this donor only (name or slug); default: every donor.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = usable_out_dir(out_dir)
+    left = remove_temporaries(out_dir)
+    if left:
+        logger.warning("%s: removed %d temporary file(s) a killed run left", out_dir, len(left))
     names = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
     log = RunLog(out_dir=out_dir, progress=progress)
+    if names:  # outputs of earlier stages written under another configuration: say so
+        earlier = list(STAGES)[: list(STAGES).index(names[0])]
+        recorded = _earlier_manifest(out_dir / "manifest.json", log).get("stages", {})
+        for msg in stale_stages(config, out_dir, earlier, recorded):
+            logger.info(msg)  # the CLI prints the run's warnings
+            log.warnings.append({"stage": names[0], "category": "DataWarning", "message": msg})
     state: dict[str, Any] = {"tiles": tiles, "donor": donor}
     for name in names:
         run_stage(name, config, out_dir, state, log)
@@ -382,11 +425,24 @@ def run(
 def run_stage(
     name: str, config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
 ) -> None:
-    """Run one stage, timing it and recording its warnings in ``log``."""
+    """Run one stage, timing it and recording its warnings in ``log``.
+
+    The stage writes into a temporary folder inside ``out_dir``; when it has finished, its
+    files are moved into place, so a failure (or a kill) leaves the earlier outputs as they
+    were. The temporary folder never outlives the call (a killed process's is removed by the
+    next run).
+    """
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    first = len(log.outputs)
+    with (
+        stage_folder(Path(out_dir), name, log.run_id) as tmp,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
-        STAGES[name](config, out_dir, state, log)
+        STAGES[name](config, tmp, state, log)
+    log.outputs[first:] = [moved_path(p, tmp, Path(out_dir)) for p in log.outputs[first:]]
+    for p in log.outputs[first:]:
+        log.written_by[Path(p).resolve()] = name
     log.timings_s[name] = round(time.perf_counter() - start, 3)
     for w in caught:
         log.warnings.append(
@@ -408,6 +464,7 @@ def load_inputs(
     Hazards without a region get the admin unit holding their representative point.
     """
     from ccm_geo.io import load_hazards, load_layer
+    from ccm_geo.io.validate import check_donor_regions, check_raster, note_casualty_convention
 
     say = progress or (lambda _t: None)
     say(f"loading hazards from {config.inputs.hazards.path.name}")
@@ -421,14 +478,20 @@ def load_inputs(
             layers[name] = None
             continue
         say(f"loading {name} from {spec.path.name}")
-        layers[name], rep = load_layer(spec, name, crs=crs)
+        layers[name], rep = load_layer(
+            spec, name, crs=crs, hazards=hazards, reference_date=config.project.start_date
+        )
         reports.append(rep)
+        if name == "accidents":
+            note_casualty_convention(
+                layers[name], rep, config.criteria.contamination.unknown_casualties
+            )
     if layers.get("admin") is not None:
         hazards = _regions_from_admin(hazards, layers["admin"])
     lc = config.inputs.landcover
-    if lc is not None and not lc.path.is_file():
-        msg = f"{lc.path}: land cover raster not found (inputs.landcover.path)."
-        raise InputFileNotFoundError(msg)
+    if lc is not None:
+        check_raster(lc.path, hazards)
+    check_donor_regions(config.donors, hazards, config.source or "config")
     context = Context(crs=crs, **layers, **_landcover(config))
     return hazards, context, reports
 
@@ -537,13 +600,15 @@ def _with_plan(scored: gpd.GeoDataFrame, tasks: pd.DataFrame) -> gpd.GeoDataFram
     return _geometry_last(out)
 
 
+_TIMING_KEYS = frozenset({"solve_seconds", "timings_s", "seconds"})
+
+
 def _solution_dict(sol) -> dict[str, Any]:
     return {
         "status": sol.status,
         "objective": sol.objective,
         "bound": sol.bound,
         "gap": sol.gap,
-        "seconds": sol.seconds,
         "tasks_selected": int((sol.year_index >= 0).sum()),
     }
 
@@ -656,14 +721,32 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
             if (log.out_dir / o["path"]).is_file()
         }
     )
+    stages = dict(earlier.get("stages", {}))
+    for name in log.timings_s:
+        stages[name] = {
+            "run_id": log.run_id,
+            "config_sha256": stage_config_sha256(config, name),
+        }
+    earlier_by = {o["path"]: o for o in earlier.get("outputs", [])}
+
+    def _who(p: Path) -> dict[str, Any]:
+        stage = log.written_by.get(p)
+        if stage is not None:
+            return {"stage": stage, "run_id": log.run_id}
+        old = earlier_by.get(str(p.relative_to(log.out_dir.resolve())), {})
+        return {"stage": old.get("stage"), "run_id": old.get("run_id")}
+
     manifest = {
         "tool": "ccm_geo",
         "version": __version__,
+        "run_id": log.run_id,
         "project": config.project.name,
         "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in inputs if Path(p).is_file()],
         "config": config.model_dump(mode="json"),
         "versions": _versions(),
         "timings_s": {**earlier.get("timings_s", {}), **log.timings_s},
+        "solver_seconds": {**earlier.get("solver_seconds", {}), **log.solver_seconds},
+        "stages": stages,
         "warnings": [w for w in earlier.get("warnings", []) if w["stage"] not in log.timings_s]
         + log.warnings,
         "validation": [
@@ -673,12 +756,13 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
                 "rows_filtered": r.rows_filtered,
                 "rows_kept": r.rows_kept,
                 "counts": r.counts(),
+                "missing": r.missing,
             }
             for r in log.reports
         ]
         or earlier.get("validation", []),
         "outputs": [
-            {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p)}
+            {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p), **_who(p)}
             for p in outputs
         ],
         **{k: v for k, v in earlier.items() if k in ("scoring",) and k not in log.facts},

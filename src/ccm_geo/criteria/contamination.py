@@ -89,6 +89,12 @@ def contamination_indicators(
         - ``days_since_last_accident``: days from the latest accident within the distance, at
           any date up to ``reference_date``, to ``reference_date``; NaN when there is none.
 
+        ``devices_per_ha`` is NaN where ``devices_found`` is unknown. An accident whose killed
+        and injured counts are both unknown counts as one casualty event in
+        ``casualties_<N>m`` under ``unknown_casualties = "one_event"`` (the default), or
+        makes the area's casualty columns NaN under ``"no_data"``; a count known for one
+        column and not the other leaves that column NaN for the areas it counts in.
+
     Notes
     -----
     Accident dates are calendar days (a time of day is dropped). Accidents without a date or a
@@ -130,10 +136,16 @@ def _devices_per_ha(hazards: gpd.GeoDataFrame) -> np.ndarray:
     else:
         area = hazards.geometry.area.to_numpy(dtype=float)
     if "devices_found" in hazards.columns:
-        found = pd.to_numeric(hazards["devices_found"], errors="coerce").fillna(0)
-        found = found.to_numpy(dtype=float)
+        found = pd.to_numeric(hazards["devices_found"], errors="coerce").to_numpy(dtype=float)
     else:
-        found = np.zeros(n)
+        found = np.full(n, np.nan)
+    if np.isnan(found).any():
+        ids = hazards["hazard_id"].astype(str).to_numpy()
+        warn(
+            f"criteria: devices_found: {int(np.isnan(found).sum()):,} of {n:,} areas have none; "
+            "devices_per_ha is NaN (no data) for them, and scoring's `missing` policy decides: "
+            f"hazard_id {id_list(ids[np.isnan(found)])}"
+        )
     ha = area / 10_000.0
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ha > 0, found / ha, np.nan)
@@ -183,31 +195,54 @@ def _accident_indicators(
     geoms, day = geoms[keep], dates.to_numpy()[keep]
     killed = _counts(acc, "killed")[keep]
     injured = _counts(acc, "injured")[keep]
+    neither = np.isnan(killed) & np.isnan(injured)
+    partial = np.isnan(killed) ^ np.isnan(injured)
+    if partial.any():
+        warn(
+            f"criteria: {int(partial.sum()):,} dated accidents give killed or injured but not "
+            "both; the missing count is no data, so the areas they count for have NaN in it: "
+            f"accident_id {id_list(acc_ids[keep][partial])}"
+        )
+    one_event = cs.unknown_casualties == "one_event"
+    if neither.any():
+        rule = (
+            "each counts as one casualty event in casualties (not in killed or injured): "
+            "criteria.contamination.unknown_casualties = 'one_event'"
+            if one_event
+            else "the casualty indicators of the areas they count for are NaN (no data): "
+            "criteria.contamination.unknown_casualties = 'no_data'"
+        )
+        warn(
+            f"criteria: {int(neither.sum()):,} of {len(neither):,} dated accidents have no "
+            f"killed or injured count; {rule}"
+        )
 
     i_acc, i_haz = pairs_within(geoms, hazards.geometry.to_numpy(), cs.accident_distance_m)
     recent = day[i_acc] >= start.to_datetime64()
     h_recent = i_haz[recent]
+    a_recent = i_acc[recent]
     accidents = np.bincount(h_recent, minlength=n).astype(np.int64)
-    k = np.bincount(h_recent, weights=killed[i_acc][recent], minlength=n).astype(np.int64)
-    j = np.bincount(h_recent, weights=injured[i_acc][recent], minlength=n).astype(np.int64)
+
+    def _sum(values: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+        total = np.bincount(h_recent, weights=np.nan_to_num(values[a_recent]), minlength=n)
+        bad = np.bincount(h_recent, weights=unknown[a_recent].astype(float), minlength=n)
+        return np.where(bad > 0, np.nan, total)
+
+    # one known, the other unknown: the unknown stays no data; both unknown: the convention
+    k = _sum(killed, np.isnan(killed) & (~neither | ~one_event))
+    j = _sum(injured, np.isnan(injured) & (~neither | ~one_event))
+    events = _sum(neither.astype(float), np.zeros(len(neither), dtype=bool)) if one_event else 0
+    casualties = k + j + events
 
     days = np.full(n, np.nan)
     if len(i_haz):
         last = pd.Series(day[i_acc]).groupby(i_haz).max()
         days[last.index.to_numpy()] = (ref - last).dt.days.to_numpy(dtype=float)
-    return dict(zip(cols, [accidents, k, j, k + j, days], strict=True))
+    return dict(zip(cols, [accidents, k, j, casualties, days], strict=True))
 
 
 def _counts(acc: gpd.GeoDataFrame, column: str) -> np.ndarray:
-    """A casualty count column as int64; missing values count 0 (with a warning)."""
+    """A casualty count column as float, NaN (no data) where the layer gives none."""
     if column not in acc.columns:
-        warn(f"criteria: the accidents layer has no {column!r} column; counted as 0")
-        return np.zeros(len(acc), dtype=np.int64)
-    values = pd.to_numeric(acc[column], errors="coerce")
-    if values.isna().any():
-        ids = acc["accident_id"] if "accident_id" in acc.columns else acc.index
-        warn(
-            f"criteria: {int(values.isna().sum())} accidents have no {column!r} count, "
-            f"counted as 0: accident_id {id_list(ids[values.isna().to_numpy()])}"
-        )
-    return values.fillna(0).to_numpy(dtype=np.int64)
+        return np.full(len(acc), np.nan)
+    return pd.to_numeric(acc[column], errors="coerce").to_numpy(dtype=float)

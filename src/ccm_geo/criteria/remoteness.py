@@ -268,13 +268,15 @@ def remoteness_indicators(
         )
 
     if settlements is not None:
-        pop = _population(settlements)
+        pop, unknown_pop = _population(settlements, rs.unknown_population)
         i_pt, i_poly = pairs_within(
             settlements.geometry.to_numpy(),
             hazards.geometry.to_numpy(),
             rs.population_radius_km * 1000.0,
         )
-        out[cols[4]] = np.bincount(i_poly, weights=pop[i_pt], minlength=n).astype(np.int64)
+        total = np.bincount(i_poly, weights=pop[i_pt], minlength=n)
+        unknown_in = np.bincount(i_poly, weights=unknown_pop[i_pt], minlength=n)
+        out[cols[4]] = _no_data_where(total, unknown_in)
 
     if roads is None or n == 0:
         return out[cols]
@@ -309,12 +311,12 @@ def remoteness_indicators(
             area_off,
             area_xy,
             s_xy,
-            pop[:, None],
+            np.column_stack([pop, unknown_pop]),
             walk,
             rs.population_travel_min,
             rs,
         )
-        out[cols[5]] = reach[:, 0].astype(np.int64)
+        out[cols[5]] = _no_data_where(reach[:, 0], reach[:, 1])
 
     if health is not None:
         h_xy = shapely.get_coordinates(health.geometry.to_numpy())
@@ -519,18 +521,39 @@ def _points_layer(layer, crs, name: str, id_col: str) -> gpd.GeoDataFrame | None
     return layer
 
 
-def _population(settlements: gpd.GeoDataFrame) -> np.ndarray:
-    """Population of each settlement (missing -> 0, warned)."""
-    if "population" not in settlements.columns:
-        warn("criteria: the settlements layer has no 'population' column; counted as 0")
-        return np.zeros(len(settlements))
-    pop = pd.to_numeric(settlements["population"], errors="coerce")
-    if pop.isna().any():
-        warn(
-            f"criteria: {int(pop.isna().sum())} settlements have no population, counted as 0: "
-            f"settlement_id {id_list(settlements['settlement_id'][pop.isna().to_numpy()])}"
+def _population(settlements: gpd.GeoDataFrame, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """Population of each settlement (0 where unknown) and a 0/1 mark of the unknown ones.
+
+    Under ``policy = "zero"`` nothing is marked unknown (the unknown count 0 people); under
+    ``"no_data"`` the callers turn a sum that includes an unknown into NaN. Either way a
+    warning says how many settlements have no figure and what was done.
+    """
+    n = len(settlements)
+    if "population" in settlements.columns:
+        pop = pd.to_numeric(settlements["population"], errors="coerce")
+    else:
+        pop = pd.Series(np.nan, index=settlements.index)
+    unknown = pop.isna().to_numpy()
+    if unknown.any():
+        what = (
+            "population_within_* is NaN (no data) for areas that count any of them "
+            "(criteria.remoteness.unknown_population = 'no_data')"
+            if policy == "no_data"
+            else "each counted as 0 people (criteria.remoteness.unknown_population = 'zero')"
         )
-    return pop.fillna(0).to_numpy(dtype=float)
+        warn(
+            f"criteria: population: {int(unknown.sum()):,} of {n:,} settlements have none; "
+            f"{what}: settlement_id {id_list(settlements['settlement_id'][unknown])}"
+        )
+    mark = unknown.astype(float) if policy == "no_data" else np.zeros(n)
+    return pop.fillna(0).to_numpy(dtype=float), mark
+
+
+def _no_data_where(total: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """People counted (float), NaN where a settlement of unknown population was counted."""
+    out = np.round(total).astype(float)
+    out[unknown > 0] = np.nan
+    return out
 
 
 def _attach(graph: RoadGraph, xy: np.ndarray, walk: float) -> tuple[np.ndarray, np.ndarray]:

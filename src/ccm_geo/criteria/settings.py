@@ -57,6 +57,16 @@ class ContaminationSettings(Frozen):
         "Impact Survey counted recent victims (Survey Action Center, LIS protocols). The "
         "column names carry the figure: accidents_<N>m, killed_<N>m, ...",
     )
+    unknown_casualties: Literal["one_event", "no_data"] = Field(
+        "one_event",
+        description="An accident whose killed and injured counts are both unknown (registers "
+        "that record events, not victims). 'one_event' (default): it counts as one casualty "
+        "event in casualties_<N>m (not in killed or injured), and the criteria warning says "
+        "how many accidents this convention applied to; an accident records at least one "
+        "casualty. 'no_data': casualty indicators of an area are NaN (no data) when any "
+        "accident counted for it has unknown counts; scoring's `missing` policy then decides. "
+        "One count known and the other not: the unknown one is no data under either setting.",
+    )
 
 
 class LanduseSettings(Frozen):
@@ -123,6 +133,13 @@ class RemotenessSettings(Frozen):
         description="population_within_<N>km counts settlements whose point lies at most this "
         "far (straight line) from the area's polygon. Assumption: the daily range of farming "
         "and foraging around a village.",
+    )
+    unknown_population: Literal["no_data", "zero"] = Field(
+        "no_data",
+        description="A settlement without a population figure. 'no_data' (default): an "
+        "area's population_within_* is NaN (no data) when any settlement counted for it has "
+        "none, so an unknown never reads as '0 people'; scoring's `missing` policy decides. "
+        "'zero': such settlements count 0 people (a warning names them).",
     )
     population_travel_min: float = Field(
         30.0,

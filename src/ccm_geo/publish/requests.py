@@ -92,7 +92,8 @@ class RequestContent:
         currency), cumulative share of the package cost.
     totals
         Package totals: ``tasks``, ``cost_usd``, ``cost_currency``, ``area_m2``, ``cmr_m2``,
-        ``mine_m2``, ``team_months``, ``beneficiaries`` (None: not estimated).
+        ``mine_m2``, ``team_months``, ``beneficiaries`` (None or NaN: not estimated; NaN when
+        some settlements counted have no population).
     programme
         Programme figures: plan cost, cost proposed to all donors, gap, this donor's share.
     deadline
@@ -450,8 +451,8 @@ def render_programme_html(
             overall_raw={k: float(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
             deadline_lines=deadline_lines,
             allocation=allocation,
-            status=f"{allocation.status}, relative gap {_pct(allocation.gap)}, "
-            f"{allocation.seconds:.2f} s",
+            # no solve time here: outputs are byte-identical across runs (timings: manifest)
+            status=f"{allocation.status}, relative gap {_pct(allocation.gap)}",
             notes=list(allocation.notes),
         )
     )
@@ -799,7 +800,7 @@ def _unique_beneficiaries(
     points = s.to_crs(pkg.crs).geometry.representative_point()
     near = points.dwithin(pkg.geometry.union_all(), radius_m)
     pop = pd.to_numeric(s.loc[near.to_numpy(), "population"], errors="coerce")
-    return float(pop.sum())
+    return float(pop.sum()) if pop.notna().all() else float("nan")  # unknown is not 0 people
 
 
 def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
@@ -807,6 +808,8 @@ def _totals(pkg: pd.DataFrame, pop_col: str | None) -> dict[str, Any]:
     if pop_col is not None:
         per_area = pkg.drop_duplicates("hazard_id")["beneficiaries"]
         ben = float(per_area.sum()) if per_area.notna().any() else None
+        if ben is not None and per_area.isna().any():
+            ben = float("nan")  # some areas' people are unknown: the total is not estimated
     return {
         "tasks": len(pkg),
         "cost_usd": float(pkg["cost_usd"].sum()),
@@ -978,9 +981,12 @@ def _risk_education(
             area_m2=("area_m2", "sum"),
             cmr_areas=("cmr", "sum"),
             population_nearby=("population", "sum"),
+            population_unknown=("population", lambda p: int(p.isna().sum())),
         )
         .reset_index()
     )
+    # no data is not 0 people: a region whose figure includes an unknown shows "not estimated"
+    g.loc[g.pop("population_unknown") > 0, "population_nearby"] = np.nan
     if pop_col is None:
         g["population_nearby"] = np.nan
     return g
@@ -1404,7 +1410,9 @@ def _summary_lines(c: RequestContent) -> list[tuple[str, str]]:
         ("Team-months", _num2(t["team_months"])),
         (
             "Beneficiaries",
-            _NOT_ESTIMATED if ben is None else f"{_num(ben)} people ({t['beneficiaries_column']})",
+            _NOT_ESTIMATED
+            if not _finite(ben)
+            else f"{_num(ben)} people ({t['beneficiaries_column']})",
         ),
         ("Regions", ", ".join(t["regions"]) or "—"),
         ("Years", ", ".join(str(y) for y in t["years"]) or "—"),
@@ -1502,7 +1510,7 @@ def _summary_frame(c: RequestContent) -> pd.DataFrame:
         ("Team-months", t["team_months"], "team-months"),
         (
             "Beneficiaries",
-            t["beneficiaries"] if t["beneficiaries"] is not None else _NOT_ESTIMATED,
+            t["beneficiaries"] if _finite(t["beneficiaries"]) else _NOT_ESTIMATED,
             "people",
         ),
         ("Programme plan cost", p["planned_usd"], "US$"),

@@ -182,7 +182,10 @@ def _explanations(
             parts.append(f"{_words(vals, i, j)} ({c:.2f})")
         text = ", ".join(parts) if parts else "no criterion contributes"
         if any_missing[i]:
-            text += "; no data: " + ", ".join(vals.keys[j] for j in np.flatnonzero(vals.missing[i]))
+            text += "; no data: " + ", ".join(  # and the value its `missing` policy gives
+                f"{vals.keys[j]} (valued {vals.specs[j].missing:g})"
+                for j in np.flatnonzero(vals.missing[i])
+            )
         if hi[i] > lo[i]:
             others = int(hi[i] - lo[i])
             text += (

@@ -1,0 +1,251 @@
+"""Writing: every output is written atomically, reproducibly, and safe to open in a spreadsheet.
+
+A write goes to a temporary file beside its target (named ``.ccm-tmp-*``) and is renamed onto
+the target only when complete; :func:`remove_temporaries` clears what a killed run left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+__all__ = [
+    "FIXED_TIMESTAMP",
+    "TEMP_PREFIX",
+    "atomic_output",
+    "write_gpkg",
+    "write_csv",
+    "write_text",
+    "remove_temporaries",
+]
+
+#: Timestamp written into GeoPackage metadata so that identical runs give identical files.
+FIXED_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+#: Name prefix of every temporary file or folder this tool creates in an output folder.
+TEMP_PREFIX = ".ccm-tmp-"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A failed write leaves no half-written file and never replaces a good output.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{os.getpid()}-{path.stem}.", suffix=path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    os.unlink(tmp)  # writers (GDAL, xlsxwriter) want to create the file themselves
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_gpkg(
+    layers: dict[str, gpd.GeoDataFrame], path: str | Path, *, styles: dict[str, str] | None = None
+) -> Path:
+    """Write one or more layers into a new GeoPackage, atomically and reproducibly.
+
+    Parameters
+    ----------
+    layers
+        Layer name -> GeoDataFrame. Set-valued or list-valued cells are not allowed: store
+        contamination as ``;``-joined text.
+    styles
+        Layer name -> QGIS QML text, stored in the ``layer_styles`` table as the layer's
+        default style, so QGIS opens the layer already coloured.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp, _fixed_gpkg_time():
+        for name, gdf in layers.items():
+            pyogrio.write_dataframe(
+                _for_file(gdf), tmp, layer=name, driver="GPKG", SPATIAL_INDEX="YES"
+            )
+        if styles:
+            _write_layer_styles(tmp, layers, styles)
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file (UTF-8: HTML, JSON) atomically and return its path."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as UTF-8 CSV (with BOM, so Excel shows accents), atomically.
+
+    Geometry, if any, is written as WKT in a ``geometry`` column. Floats are rounded for
+    reading: m² and US$ columns to 0.01, others to 6 decimals (the GeoPackages keep full
+    precision).
+    """
+    path = Path(path)
+    out = pd.DataFrame(df).copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_csv_safe)
+        if pd.api.types.is_float_dtype(out[col]):
+            digits = 2 if col.endswith(("_m2", "_usd")) else 6
+            out[col] = out[col].round(digits)
+    if isinstance(df, gpd.GeoDataFrame):
+        out[df.geometry.name] = shapely.to_wkt(df.geometry.values, rounding_precision=3)
+    with atomic_output(path) as tmp:
+        out.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return path
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Remove every temporary file or folder (``.ccm-tmp-*``) an earlier, killed run left in
+    ``folder`` or below it; return what was removed.
+
+    Only names this tool creates are touched: :data:`TEMP_PREFIX` is not a name a user gives.
+    Each name carries the id of the process that made it; those of a process still running
+    (another run writing into the same folder) are left alone.
+    """
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = sorted(folder.rglob(f"{TEMP_PREFIX}*"), key=lambda p: len(p.parts))
+    removed = []
+    for p in found:
+        if not p.exists() and not p.is_symlink():
+            continue  # inside a temporary folder removed just before
+        if _owner_running(p.name):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _owner_running(name: str) -> bool:
+    """True when the temporary ``name`` was made by another process that is still running."""
+    import re
+
+    m = re.match(rf"^{re.escape(TEMP_PREFIX)}(?:[a-z]+-)?(\d+)(?:-|$)", name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user
+        return True
+    return True
+
+
+def _csv_safe(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe, the
+    spreadsheet convention for 'this is text': text starting with ``=``, ``+``, ``@``, a tab or
+    a carriage return, and text starting with ``-`` that is not a plain number (``-12.5``
+    stays a number; ``-2+3`` or ``-cmd|...`` is escaped)."""
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0]
+    if first in ("=", "+", "@", "\t", "\r"):
+        return "'" + value
+    if first == "-" and len(value) > 1 and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip() == text and text.lower().lstrip("-+") not in ("inf", "nan", "infinity")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: writing
+
+
+@contextlib.contextmanager
+def _fixed_gpkg_time() -> Iterator[None]:
+    """Make GDAL stamp GeoPackage metadata with a fixed time (reproducible files)."""
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def _for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy fit for a file: categoricals and objects that are not text/numbers as text."""
+    out = gdf.copy()
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out[col] = s.astype(str)
+        elif s.dtype == object:
+            out[col] = s.map(
+                lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
+            )
+    return out
+
+
+def _write_layer_styles(
+    path: Path, layers: dict[str, gpd.GeoDataFrame], styles: dict[str, str]
+) -> None:
+    """Store QML styles in the GeoPackage's ``layer_styles`` table (QGIS's own convention)."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
+            "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
+            "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+            "update_time DATETIME)"
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+            "description, last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+            "'QGIS layer styles', ?)",
+            (FIXED_TIMESTAMP,),
+        )
+        for name, qml in styles.items():
+            geom_col = layers[name].geometry.name if name in layers else "geom"
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'ccm_geo', '', ?)",
+                (
+                    name,
+                    "geom" if geom_col == "geometry" else geom_col,
+                    name,
+                    qml,
+                    "written by ccm_geo",
+                    FIXED_TIMESTAMP,
+                ),
+            )
+        con.commit()
+    finally:
+        con.close()
