@@ -196,8 +196,8 @@ def load_hazards(
         Problems that make the register unusable (duplicate ids, unknown codes, missing mapped
         columns); the message lists them all, with rows and values, and carries the report.
     """
-    raw = read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
-    report = ValidationReport(source=str(spec.path), rows_read=len(raw))
+    raw = _read_input(spec)
+    report = ValidationReport(source=spec.label, rows_read=len(raw))
     raw = raw.reset_index(drop=True)
     raw["_row"] = np.arange(1, len(raw) + 1)
     raw = _filter_where(raw, spec, report)
@@ -241,8 +241,8 @@ def load_layer(
     Rows with null or empty geometry, or with values that cannot be read (a date that is not a
     date, a population that is not a number) are excluded and reported.
     """
-    raw = read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
-    report = ValidationReport(source=f"{spec.path} ({name})", rows_read=len(raw))
+    raw = _read_input(spec)
+    report = ValidationReport(source=f"{spec.label} ({name})", rows_read=len(raw))
     raw = raw.reset_index(drop=True)
     raw["_row"] = np.arange(1, len(raw) + 1)
     raw = _filter_where(raw, spec, report)
@@ -405,6 +405,15 @@ _HAZARD_FIELDS = (
     "region",
     "name",
 )
+
+
+def _read_input(spec: LayerInput) -> gpd.GeoDataFrame:
+    """An input as read: from its file, or from PostGIS (``ccm_geo.postgis``)."""
+    if spec.postgis is not None:
+        from ccm_geo.postgis import read_postgis
+
+        return read_postgis(spec.postgis, crs=spec.crs)
+    return read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
 
 
 def _read_many(pattern: Path, **kwargs) -> gpd.GeoDataFrame:
@@ -575,7 +584,8 @@ def _hazard_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationRepor
         if "_file" in df:  # several files: <file>-<row in that file>
             made = [f"{f}-{r}" for f, r in zip(df["_file"], df["_file_row"], strict=True)]
         else:
-            made = [f"{Path(spec.path).stem}-{r}" for r in df["_row"]]
+            stem = Path(spec.path).stem if spec.path else spec.postgis.table or "query"
+            made = [f"{stem}-{r}" for r in df["_row"]]
         return pd.Series(made, index=df.index, dtype=object)
     ids = df["hazard_id"].map(lambda v: None if pd.isna(v) else str(v).strip() or None)
     return ids.astype(object)
