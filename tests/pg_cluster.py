@@ -53,6 +53,12 @@ class Cluster:
             f"password={self.admin_password}"
         )
 
+    def connect(self, **kwargs):
+        """A psycopg connection as the planner (autocommit)."""
+        import psycopg
+
+        return psycopg.connect(self.url, password=self.password, autocommit=True, **kwargs)
+
     def stop(self) -> None:
         _run(
             self,
@@ -192,3 +198,36 @@ def _init(cluster: Cluster) -> None:
         conn.execute(f"CREATE DATABASE {DATABASE} OWNER {USER}")
     with psycopg.connect(cluster.admin_conninfo(), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
+
+
+def upload(conn, gdf, table: str, schema: str = "register") -> None:
+    """Put a layer into PostGIS as a register's DBA would: its own columns, a serial key."""
+    import pandas as pd
+    import shapely
+    from psycopg import sql
+
+    kinds = {
+        c: "bigint"
+        if pd.api.types.is_integer_dtype(gdf[c])
+        else "double precision"
+        if pd.api.types.is_float_dtype(gdf[c])
+        else "text"
+        for c in gdf.columns
+        if c != gdf.geometry.name
+    }
+    srid = gdf.crs.to_epsg()
+    ref = sql.Identifier(schema, table)
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(k)) for c, k in kinds.items()]
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (id serial PRIMARY KEY, {}, geom geometry(Geometry, {}))").format(
+            ref, sql.SQL(", ").join(cols), sql.Literal(srid)
+        )
+    )
+    names = sql.SQL(", ").join(map(sql.Identifier, [*kinds, "geom"]))
+    geoms = shapely.set_srid(gdf.geometry.to_numpy(), srid)
+    wkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
+    columns = [[None if pd.isna(v) else v for v in gdf[c].astype(object)] for c in kinds]
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(ref, names)) as cp:
+        for row in zip(*columns, wkb, strict=True):
+            cp.write_row(row)

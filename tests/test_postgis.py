@@ -11,11 +11,9 @@ import hashlib
 import json
 import tomllib
 
-import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-import shapely
 from typer.testing import CliRunner
 
 from ccm_geo.cli import app
@@ -24,10 +22,10 @@ from ccm_geo.errors import ConfigError, DatabaseError
 from conftest import ROOT, UTM, register
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 not installed (extra [postgis])")
-from psycopg import sql  # noqa: E402
 
 import pg_cluster  # noqa: E402
 from ccm_geo import postgis  # noqa: E402
+from pg_cluster import upload  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
 PASSWORD_ENV = "CCM_TEST_PGPASSWORD"
@@ -57,35 +55,6 @@ def db(cluster, password):
     with psycopg.connect(cluster.url, password=password, autocommit=True) as conn:
         yield conn
         conn.execute("DROP SCHEMA IF EXISTS scratch CASCADE")
-
-
-def upload(conn, gdf: gpd.GeoDataFrame, table: str, schema: str = "register") -> None:
-    """Put a layer into PostGIS as a register's DBA would (its own columns, a serial key)."""
-    kinds = {
-        c: "bigint"
-        if pd.api.types.is_integer_dtype(gdf[c])
-        else "double precision"
-        if pd.api.types.is_float_dtype(gdf[c])
-        else "text"
-        for c in gdf.columns
-        if c != gdf.geometry.name
-    }
-    srid = gdf.crs.to_epsg()
-    ref = sql.Identifier(schema, table)
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(k)) for c, k in kinds.items()]
-    conn.execute(
-        sql.SQL("CREATE TABLE {} (id serial PRIMARY KEY, {}, geom geometry(Geometry, {}))").format(
-            ref, sql.SQL(", ").join(cols), sql.Literal(srid)
-        )
-    )
-    names = sql.SQL(", ").join(map(sql.Identifier, [*kinds, "geom"]))
-    geoms = shapely.set_srid(gdf.geometry.to_numpy(), srid)
-    wkb = shapely.to_wkb(geoms, hex=True, include_srid=True)
-    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(ref, names)) as cp:
-        for i in range(len(gdf)):
-            row = [None if pd.isna(gdf[c].iloc[i]) else gdf[c].iloc[i] for c in kinds]
-            cp.write_row([*row, wkb[i]])
 
 
 def demo_config(cluster, *, hazards_from_db: bool, publish: dict | None = None):
@@ -314,7 +283,8 @@ def test_published_tables_have_srid_and_spatial_indexes_and_qgis_styles(demo_run
         "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = 'results' "
         "ORDER BY 1"
     ).fetchall()
-    assert geoms == [("areas", 32648), ("plan", 32648), ("tasks", 32648)]
+    names = ["areas", "areas_latest", "plan", "plan_latest", "tasks", "tasks_latest"]
+    assert geoms == [(name, 32648) for name in names]
     gist = db.execute(
         "SELECT tablename FROM pg_indexes WHERE schemaname = 'results' "
         "AND indexdef LIKE '%USING gist%' ORDER BY 1"
@@ -324,10 +294,7 @@ def test_published_tables_have_srid_and_spatial_indexes_and_qgis_styles(demo_run
         "SELECT f_table_catalog, f_table_schema, f_table_name, f_geometry_column, useasdefault, "
         "xpath('/qgis/renderer-v2/@attr', styleqml)::text[] FROM layer_styles ORDER BY 3"
     ).fetchall()
-    assert styles == [
-        ("ccm", "results", name, "geom", True, ["priority_class"])
-        for name in ("areas", "plan", "tasks")
-    ]
+    assert styles == [("ccm", "results", name, "geom", True, ["priority_class"]) for name in names]
 
 
 def test_earlier_runs_stay_and_a_failed_publication_writes_nothing(
@@ -363,6 +330,11 @@ def test_earlier_runs_stay_and_a_failed_publication_writes_nothing(
     after = counts()
     assert after[0] == before[0] + 1 and after[1] == 2 * before[1] and after[2] == 2 * before[2]
     assert after[3] == before[3]  # one default style per table, replaced
+    latest = db.execute(
+        "SELECT count(*), min(r.project), max(r.project) FROM results.areas_latest a "
+        "JOIN results.runs r USING (run_id)"
+    ).fetchone()
+    assert latest == (before[1], "second run", "second run")
     # Publishing fails after the areas and tasks are written: nothing of it remains.
     real = postgis._write_table
 

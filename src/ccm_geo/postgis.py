@@ -58,6 +58,8 @@ _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 _KEY_COLUMNS = ("fid", "run_id")
 _GEOMETRY_COLUMN = "geom"
 _STYLE_NAME = "ccm_geo"
+# Suffix of the view showing a table's rows of the latest published run.
+_LATEST = "_latest"
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,6 +351,7 @@ def publish_layers(
     ``fid`` identity key, ``run_id`` (referencing ``runs``), the frame's columns and, for a
     GeoDataFrame, ``geom`` typed with the frame's SRID and a GiST index. Later runs append;
     columns a later run adds are added. Publishing a run id again replaces that run's rows.
+    A view ``<table>_latest`` shows the rows of the run published last.
 
     Parameters
     ----------
@@ -387,10 +390,12 @@ def publish_layers(
                 _insert_run(cur, schema, run_id, manifest, run_info or {})
                 for name, frame in layers.items():
                     result.rows[name] = _write_table(cur, schema, name, frame, run_id)
+                    _latest_view(cur, schema, name)
                 dbname = conn.info.dbname
                 for name, qml in (styles or {}).items():
                     if name in layers:
                         _store_style(cur, dbname, schema, name, qml)
+                        _store_style(cur, dbname, schema, f"{name}{_LATEST}", qml)
         except psycopg.Error as exc:
             msg = (
                 f"publishing to {redact_url(target.url)} schema {schema} failed, nothing was "
@@ -600,6 +605,20 @@ def _write_table(cur, schema: str, name: str, frame: pd.DataFrame, run_id: str) 
     return n
 
 
+def _latest_view(cur, schema: str, name: str) -> None:
+    """``<name>_latest``: the table's rows of the run published last (for QGIS layers)."""
+    from psycopg import sql
+
+    view = sql.Identifier(schema, check_identifier(f"{name}{_LATEST}", what="view"))
+    cur.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(view))
+    cur.execute(
+        sql.SQL(
+            "CREATE VIEW {} AS SELECT * FROM {} WHERE run_id = (SELECT run_id FROM {} "
+            "ORDER BY published_at DESC, run_id DESC LIMIT 1)"
+        ).format(view, sql.Identifier(schema, name), sql.Identifier(schema, "runs"))
+    )
+
+
 def _match_columns(cur, schema, name, types: dict[str, str], srid: int | None) -> None:
     """Add the columns a later run brings; refuse a geometry of another SRID."""
     from psycopg import sql
@@ -611,6 +630,8 @@ def _match_columns(cur, schema, name, types: dict[str, str], srid: int | None) -
     )
     existing = dict(cur.fetchall())
     ref = sql.Identifier(schema, name)
+    # the view is made again after the rows are written; it would block a change of type
+    cur.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(schema, name + _LATEST)))
     for col, kind in types.items():
         if col not in existing:
             cur.execute(
