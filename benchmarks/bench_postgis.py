@@ -9,8 +9,8 @@ Starts a throw-away PostgreSQL/PostGIS cluster (``tests/pg_cluster.py``, Debian'
   beside ``write_gpkg`` of the same layers (the file floor) and, when SQLAlchemy and
   GeoAlchemy2 are installed, geopandas' ``to_postgis`` of the areas alone (the peer).
 
-Sizes above the demo's 450 areas are the demo's register and run repeated side by side (new
-ids, geometries shifted), so the columns are the real ones. Usage::
+Sizes above the demo's 450 areas are the demo's register and run repeated (new ids,
+geometries shifted by 500 m steps), so the columns are the real ones. Usage::
 
     python -m benchmarks.bench_postgis --areas 450 100000
 """
@@ -134,8 +134,9 @@ def _timed(fn, *args, **kwargs):
 
 
 def _shift(gdf: gpd.GeoDataFrame, i: int) -> gpd.GeoSeries:
-    # Copies side by side on a grid of 50 km cells (the demo province is 30 x 40 km).
-    return gdf.geometry.translate(xoff=50_000.0 * (i % 20), yoff=50_000.0 * (i // 20))
+    # Copies shifted by 500 m steps (overlapping, as they may): within the CRS's area of use,
+    # which the loader checks, whereas copies side by side would leave the UTM zone.
+    return gdf.geometry.translate(xoff=500.0 * (i % 20), yoff=500.0 * (i // 20))
 
 
 def _repeat(gdf: gpd.GeoDataFrame, n: int, id_col: str) -> gpd.GeoDataFrame:

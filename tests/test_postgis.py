@@ -216,8 +216,8 @@ def test_a_register_reads_the_same_from_postgis_as_from_a_file(cluster, db, tmp_
 
 @pytest.fixture(scope="module")
 def demo_runs(cluster, tmp_path_factory):
-    """The demo up to the plan twice: hazards from the GeoPackage, and from PostGIS with the
-    run published back."""
+    """The demo up to the plan with hazards from the GeoPackage; the whole demo with hazards
+    from PostGIS, published back at the end of the run."""
     from ccm_geo.pipeline import run
 
     mp = pytest.MonkeyPatch()
@@ -229,7 +229,7 @@ def demo_runs(cluster, tmp_path_factory):
         base = tmp_path_factory.mktemp("pg_demo")
         run(demo_config(cluster, hazards_from_db=False), base / "file", stages=stages)
         config = demo_config(cluster, hazards_from_db=True, publish={"schema": "results"})
-        log = run(config, base / "db", stages=stages)
+        log = run(config, base / "db")  # every stage; [publish.postgis] publishes at the end
         yield base / "file", base / "db", log, config
         with psycopg.connect(cluster.url, password=cluster.password, autocommit=True) as conn:
             conn.execute("DROP SCHEMA register CASCADE")
@@ -379,3 +379,19 @@ def test_run_publish_postgis_needs_the_section(tmp_path):
     )
     assert result.exit_code == 1
     assert "no [publish.postgis] section" in result.output
+
+
+def test_publishing_a_run_again_replaces_it(demo_runs, cluster, db, tmp_path):
+    _, out, _, _ = demo_runs
+    project = tmp_path / "p.toml"
+    project.write_text(
+        f'[inputs.hazards]\npath = "{DEMO / "hazards.gpkg"}"\n\n[publish.postgis]\n'
+        f'url = "{cluster.url}"\npassword_env = "{PASSWORD_ENV}"\nschema = "results"\n'
+    )
+    query = "SELECT (SELECT count(*) FROM results.runs), (SELECT count(*) FROM results.areas)"
+    before = db.execute(query).fetchone()
+    result = runner.invoke(app, ["publish", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run_id = _digest(out / "manifest.json")
+    assert f"published run {run_id[:12]} to schema results: areas 450, tasks" in result.output
+    assert db.execute(query).fetchone() == before

@@ -356,7 +356,8 @@ def run(
         Write the request package of this donor only (name or slug); default: every donor.
     publish
         Publish the run to these targets after the manifest is written (``["postgis"]``:
-        ``[publish.postgis]`` of the config). Default: the config's targets with ``on_run``.
+        ``[publish.postgis]`` of the config). Default: the config's targets with ``on_run``,
+        when every stage runs.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -369,7 +370,10 @@ def run(
         run_stage(name, config, out_dir, state, log)
     _write_manifest(config, log)
     target = config.publish.postgis
-    if "postgis" in (publish or []) or (publish is None and target and target.on_run):
+    every_stage = stages is None or set(stages) >= set(STAGES)
+    if "postgis" in (publish or []) or (
+        publish is None and every_stage and target is not None and target.on_run
+    ):
         publish_postgis(config, out_dir, state=state, log=log)
     return log
 
