@@ -1,7 +1,7 @@
 """PostGIS: the demo register read from a real server, a run published back, all or nothing.
 
-The server is a throw-away cluster (``pg_cluster.py``) started once for this module on a free
-loopback port and stopped at the end; the tests skip, saying why, when none can be started
+The server is a throw-away cluster (``pg_cluster.py``) started once per test session on a free
+loopback port and stopped at its end; the tests skip, saying why, when none can be started
 (``make postgis-deps`` installs Debian's postgresql and postgis when we are root).
 """
 
@@ -32,7 +32,7 @@ PASSWORD_ENV = "CCM_TEST_PGPASSWORD"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
     try:
         server = pg_cluster.start()
@@ -395,3 +395,26 @@ def test_publishing_a_run_again_replaces_it(demo_runs, cluster, db, tmp_path):
     run_id = _digest(out / "manifest.json")
     assert f"published run {run_id[:12]} to schema results: areas 450, tasks" in result.output
     assert db.execute(query).fetchone() == before
+
+
+def test_a_later_run_may_bring_columns_and_fractions_but_not_another_crs(cluster, db):
+    target = postgis.PostgisTarget(url=cluster.url, schema="scratch", password_env=PASSWORD_ENV)
+    first = register(3)[["HAZ_ID", "DEVICES", "geometry"]]
+    postgis.publish_layers(target, {"t": first}, run_id="r1", manifest={"project": "a"})
+    second = first.assign(DEVICES=[0.5, 1.0, 2.0], NOTE=["x", None, "z"])
+    postgis.publish_layers(target, {"t": second}, run_id="r2", manifest={"project": "b"})
+    rows = db.execute('SELECT run_id, "DEVICES", "NOTE" FROM scratch.t ORDER BY fid').fetchall()
+    assert rows == [
+        ("r1", 0.0, None),
+        ("r1", 1.0, None),
+        ("r1", 2.0, None),
+        ("r2", 0.5, "x"),
+        ("r2", 1.0, None),
+        ("r2", 2.0, "z"),
+    ]
+    words = first.assign(DEVICES=["many", "few", "none"])
+    with pytest.raises(DatabaseError, match="column DEVICES is double precision in the database"):
+        postgis.publish_layers(target, {"t": words}, run_id="r3", manifest={})
+    with pytest.raises(DatabaseError, match="SRID 32648, this run's CRS is EPSG:4326"):
+        postgis.publish_layers(target, {"t": first.to_crs(4326)}, run_id="r4", manifest={})
+    assert db.execute("SELECT count(*) FROM scratch.runs").fetchone()[0] == 2
