@@ -40,8 +40,8 @@ browser-deps:
 	  fi; \
 	fi
 
-# Debian's PostgreSQL and PostGIS for the database tests (each test starts its own throw-away
-# cluster on a free loopback port); installed only when missing and when we are root.
+# Debian's PostgreSQL and PostGIS for the database tests (the tests start a throw-away cluster
+# on a free loopback port and stop it); installed only when missing and when we are root.
 postgis-deps:
 	@if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

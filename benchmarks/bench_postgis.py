@@ -6,8 +6,9 @@ Starts a throw-away PostgreSQL/PostGIS cluster (``tests/pg_cluster.py``, Debian'
 - *read*: ``load_hazards`` with the register in a PostGIS table, beside the same register read
   from a GeoPackage (the file floor);
 - *publish*: ``publish_layers`` of the areas, tasks, plan and milestones in one transaction,
-  beside ``write_gpkg`` of the same layers (the file floor) and, when SQLAlchemy and
-  GeoAlchemy2 are installed, geopandas' ``to_postgis`` of the areas alone (the peer).
+  beside ``write_gpkg`` of the same layers (the file floor); and the areas alone, beside
+  geopandas' ``to_postgis`` of the same frame (the peer; only when SQLAlchemy and GeoAlchemy2
+  are installed, which ccm_geo does not need).
 
 Sizes above the demo's 450 areas are the demo's register and run repeated (new ids,
 geometries shifted by 500 m steps), so the columns are the real ones. Usage::
@@ -110,6 +111,8 @@ def _one_size(n: int, cluster, raw: dict, out: Path, tmp: Path) -> dict:
         run_id=f"bench-{n}",
         manifest={"project": "bench", "version": "bench"},
     )
+    alone = PostgisTarget(url=cluster.url, schema="bench_areas", password_env=PASSWORD_ENV)
+    t_areas, _ = _timed(publish_layers, alone, {"areas": scored}, run_id=f"bench-{n}", manifest={})
     spatial = {k: v for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame)}
     t_gpkg, _ = _timed(write_gpkg, spatial, tmp / f"out_{n}.gpkg")
     t_peer = _to_postgis(cluster, scored, n)
@@ -121,6 +124,7 @@ def _one_size(n: int, cluster, raw: dict, out: Path, tmp: Path) -> dict:
         "read GeoPackage s": t_file,
         "publish PostGIS s": t_pub,
         "write GeoPackage s": t_gpkg,
+        "publish areas only s": t_areas,
         "to_postgis (areas only) s": t_peer,
         "round trip s": round(t_read + t_pub, 2),
         "rows published": sum(result.rows.values()),
