@@ -418,3 +418,13 @@ def test_a_later_run_may_bring_columns_and_fractions_but_not_another_crs(cluster
     with pytest.raises(DatabaseError, match="SRID 32648, this run's CRS is EPSG:4326"):
         postgis.publish_layers(target, {"t": first.to_crs(4326)}, run_id="r4", manifest={})
     assert db.execute("SELECT count(*) FROM scratch.runs").fetchone()[0] == 2
+
+
+def test_a_server_that_does_not_answer_is_one_line_naming_host_and_port():
+    port = pg_cluster._free_port()  # nothing listens there
+    source = postgis.PostgisSource(url=f"postgresql://planner@127.0.0.1:{port}/ccm", table="h")
+    with pytest.raises(DatabaseError) as err:
+        postgis.read_postgis(source)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert f"user 'planner' at 127.0.0.1:{port}, database 'ccm': Connection refused" in msg

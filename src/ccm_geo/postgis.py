@@ -864,12 +864,14 @@ def _reason(exc: Exception, secret: str | None = None) -> str:
     if primary:
         return primary.replace(secret, "***") if secret else primary
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    text = lines[-1] if lines else type(exc).__name__
+    text = lines[0] if lines else type(exc).__name__
     for line in lines:
         if "FATAL:" in line or "ERROR:" in line:
             text = line
             break
-    text = re.sub(r"^.*?(FATAL|ERROR):\s*", "", text).strip()
+    # libpq: 'connection to server at "h", port 5432 failed: FATAL:  <reason>'
+    text = re.sub(r"^.*\bfailed:\s*", "", text)
+    text = re.sub(r"^(FATAL|ERROR):\s*", "", text).strip()
     if secret:
         text = text.replace(secret, "***")
     return text
