@@ -428,3 +428,34 @@ def test_a_server_that_does_not_answer_is_one_line_naming_host_and_port():
     msg = str(err.value)
     assert "\n" not in msg
     assert f"user 'planner' at 127.0.0.1:{port}, database 'ccm': Connection refused" in msg
+
+
+QGIS_PYTHON = "/usr/bin/python3"  # Debian's python3-qgis installs QGIS's bindings for it
+
+
+def test_qgis_opens_the_published_layers_with_their_style(demo_runs, cluster, tmp_path):
+    import subprocess
+
+    probe = subprocess.run(
+        [QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            "QGIS's Python bindings are not installed (apt-get install python3-qgis "
+            "qgis-providers to open the published layers in QGIS itself)"
+        )
+    script = ROOT / "tests" / "qgis_open_layer.py"
+    env = {"PGPASSWORD": cluster.password, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for table in ("areas", "areas_latest", "plan_latest"):
+        args = [QGIS_PYTHON, str(script), "127.0.0.1", str(cluster.port), "ccm", "planner"]
+        done = subprocess.run(
+            [*args, "results", table], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert seen["valid"] and seen["crs"] == "EPSG:32648"
+        assert seen["features"] >= 450
+        assert seen["renderer"] == "categorizedSymbol"
+        assert seen["attribute"] == "priority_class"
+        assert seen["categories"] == ["high", "medium", "low"]
+        assert seen["colours"] == ["#b30000", "#fc8d59", "#fef0d9"]
