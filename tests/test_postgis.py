@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from ccm_geo.cli import app
 from ccm_geo.config import config_from_dict
-from ccm_geo.errors import ConfigError, DatabaseError
+from ccm_geo.errors import ConfigError, DatabaseError, InputError
 from conftest import ROOT, UTM, register
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 not installed (extra [postgis])")
@@ -161,12 +161,12 @@ def test_the_cli_prints_a_connection_failure_in_one_line(cluster, tmp_path, monk
 
 def test_a_missing_table_and_a_failing_query_are_named(cluster, password):
     source = postgis.PostgisSource(url=cluster.url, table="nowhere", password_env=PASSWORD_ENV)
-    with pytest.raises(postgis.InputError, match="table nowhere.*table not found"):
+    with pytest.raises(InputError, match="table nowhere.*table not found"):
         postgis.read_postgis(source)
     source = postgis.PostgisSource(
         url=cluster.url, query="SELECT 1 AS x; DROP TABLE y", password_env=PASSWORD_ENV
     )
-    with pytest.raises(postgis.InputError, match="the query failed"):
+    with pytest.raises(InputError, match="the query failed"):
         postgis.read_postgis(source)
 
 
@@ -183,7 +183,7 @@ def test_a_query_runs_read_only(cluster, db):
         query="SELECT t.*, scratch.wipe() AS n FROM scratch.t",
         password_env=PASSWORD_ENV,
     )
-    with pytest.raises(postgis.InputError, match="cannot execute .* in a read-only transaction"):
+    with pytest.raises(InputError, match="cannot execute .* in a read-only transaction"):
         postgis.read_postgis(source)
     assert db.execute("SELECT count(*) FROM scratch.t").fetchone()[0] == 1
 
@@ -336,14 +336,16 @@ def test_earlier_runs_stay_and_a_failed_publication_writes_nothing(
     ).fetchone()
     assert latest == (before[1], "second run", "second run")
     # Publishing fails after the areas and tasks are written: nothing of it remains.
-    real = postgis._write_table
+    from ccm_geo.postgis import publish as publishing
+
+    real = publishing._write_table
 
     def failing(cur, schema, name, frame, run_id):
         if name == "plan":
             raise psycopg.errors.DiskFull("could not extend file: No space left on device")
         return real(cur, schema, name, frame, run_id)
 
-    monkeypatch.setattr(postgis, "_write_table", failing)
+    monkeypatch.setattr(publishing, "_write_table", failing)
     manifest["project"] = "third run"
     (second / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DatabaseError, match="nothing was written.*No space left"):
