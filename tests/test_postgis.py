@@ -60,12 +60,19 @@ def db(cluster, password):
 def demo_config(cluster, *, hazards_from_db: bool, publish: dict | None = None):
     raw = tomllib.loads((DEMO / "project.toml").read_text("utf-8"))
     raw["donors"] = []
-    if hazards_from_db:
+    if hazards_from_db:  # the register from a table, the accidents from a query
         spec = raw["inputs"]["hazards"]
         del spec["path"], spec["layer"]
         spec["postgis"] = {
             "url": cluster.url,
             "table": "register.hazards",
+            "password_env": PASSWORD_ENV,
+        }
+        spec = raw["inputs"]["accidents"]
+        del spec["path"]
+        spec["postgis"] = {
+            "url": cluster.url,
+            "query": "SELECT * FROM register.accidents ORDER BY id",
             "password_env": PASSWORD_ENV,
         }
     if publish is not None:
@@ -225,6 +232,7 @@ def demo_runs(cluster, tmp_path_factory):
     try:
         with psycopg.connect(cluster.url, password=cluster.password, autocommit=True) as conn:
             upload(conn, pyogrio.read_dataframe(DEMO / "hazards.gpkg"), "hazards")
+            upload(conn, pyogrio.read_dataframe(DEMO / "accidents.gpkg"), "accidents")
         stages = ["load", "criteria", "score", "prioritise"]
         base = tmp_path_factory.mktemp("pg_demo")
         run(demo_config(cluster, hazards_from_db=False), base / "file", stages=stages)
@@ -245,6 +253,8 @@ def test_the_demo_from_postgis_gives_the_same_results_as_from_the_geopackage(dem
         assert _digest(db_out / name) == _digest(file_out / name), name
     assert "register.hazards" in log.reports[0].source
     assert log.reports[0].rows_read == 450
+    assert "(query) (accidents)" in log.reports[1].source
+    assert log.reports[1].rows_read == 110
 
 
 def test_a_published_run_reads_back_the_same(demo_runs, cluster, db):
@@ -461,3 +471,24 @@ def test_qgis_opens_the_published_layers_with_their_style(demo_runs, cluster, tm
         assert seen["attribute"] == "priority_class"
         assert seen["categories"] == ["high", "medium", "low"]
         assert seen["colours"] == ["#b30000", "#fc8d59", "#fef0d9"]
+
+
+def test_validate_reads_a_postgis_register(demo_runs, cluster, password, tmp_path):
+    raw = tomllib.loads((DEMO / "project.toml").read_text("utf-8"))
+    mapping = raw["inputs"]["hazards"]
+    project = tmp_path / "p.toml"
+    project.write_text(
+        f"[inputs.hazards]\ncolumns = {_toml_table(mapping['columns'])}\n"
+        f"codes.status = {_toml_table(mapping['codes']['status'])}\n"
+        f"codes.evidence = {_toml_table(mapping['codes']['evidence'])}\n\n"
+        f'[inputs.hazards.postgis]\nurl = "{cluster.url}"\ntable = "register.hazards"\n'
+        f'password_env = "{PASSWORD_ENV}"\n'
+    )
+    result = runner.invoke(app, ["validate", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "(table register.hazards)" in result.output and "450" in result.output
+    assert password not in result.output
+
+
+def _toml_table(d: dict) -> str:
+    return "{ " + ", ".join(f'{k} = "{v}"' for k, v in d.items()) + " }"
