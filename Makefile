@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= maps/demo
 SCALE  ?= 1.0
 
-.PHONY: demo test lint bench browser-deps clean
+.PHONY: demo test lint bench browser-deps postgis-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## run the whole pipeline on the embedded demo province
 	$(BIN)/ccm-geo run data/demo/project.toml --out $(OUT)
 
-test: $(STAMP) browser-deps  ## the whole test suite (browser tests included when Chromium is present)
+test: $(STAMP) browser-deps postgis-deps  ## the whole test suite (browser tests included when Chromium is present)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
@@ -37,6 +37,21 @@ browser-deps:
 	      || echo "WARNING: could not install chromium: the browser tests will be skipped"; \
 	  else \
 	    echo "chromium not found and cannot install it: browser tests will be skipped"; \
+	  fi; \
+	fi
+
+# Debian's PostgreSQL and PostGIS for the database tests (the tests start a throw-away cluster
+# on a free loopback port and stop it); installed only when missing and when we are root.
+postgis-deps:
+	@if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian postgresql and postgis for the database tests"; \
+	    (apt-get -o DPkg::Lock::Timeout=900 update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+	         postgresql postgresql-postgis >/dev/null) \
+	      || echo "WARNING: could not install postgresql/postgis: the PostGIS tests will be skipped"; \
+	  else \
+	    echo "postgis not found and cannot install it: the PostGIS tests will be skipped"; \
 	  fi; \
 	fi
 

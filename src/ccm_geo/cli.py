@@ -111,9 +111,34 @@ def run(
         str | None,
         typer.Option(help="Tile URL template for the maps' background (default: none, offline)."),
     ] = None,
+    publish: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--publish",
+            help="Publish the run to 'postgis' ([publish.postgis] of the project) at the end.",
+        ),
+    ] = None,
 ) -> None:
     """Run every stage in order on a project, writing each stage's output into --out."""
-    _run(project, out, stage, tiles=tiles)
+    unknown = sorted(set(publish or []) - {"postgis"})
+    if unknown:
+        raise typer.BadParameter(f"unknown target(s) {', '.join(unknown)}; targets: postgis")
+    _run(project, out, stage, tiles=tiles, publish=publish)
+
+
+@app.command()
+def publish(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
+    """Publish a finished run (--out) to the database of [publish.postgis], in one transaction."""
+    with _user_errors():
+        from ccm_geo.config import load_config
+        from ccm_geo.pipeline import publish_postgis
+
+        result = publish_postgis(load_config(project), out)
+        rows = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
+        typer.echo(
+            f"published run {result.run_id[:12]} to schema {result.schema}: {rows} rows "
+            f"({result.seconds:.1f} s)"
+        )
 
 
 def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
@@ -324,6 +349,11 @@ def _print_summary(log) -> None:
     for name, secs in log.timings_s.items():
         table.add_row(name, f"{secs:.1f}")
     console.print(table)
+    published = log.tables.get("published")
+    if published is not None:
+        pairs = zip(published["table"], published["rows"], strict=True)
+        rows = ", ".join(f"{t} {n:,}" for t, n in pairs)
+        console.print(escape(f"published to PostGIS: {rows} rows"), soft_wrap=True)
     console.print(
         escape(f"outputs in {log.out_dir}/ ({len(log.outputs)} files; manifest.json lists ")
         + "them with their sha256)",

@@ -20,6 +20,7 @@ from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.errors import ConfigError, InputFileNotFoundError
 from ccm_geo.model import LANDCOVER_CLASSES
 from ccm_geo.planning.settings import PlanningSettings
+from ccm_geo.postgis import PostgisSource, PostgisTarget, redact_url, source_label
 from ccm_geo.publish.settings import DonorProfile, MapSettings
 from ccm_geo.scoring import ScoringSettings
 from ccm_geo.scoring.backtest import BacktestSettings
@@ -31,17 +32,24 @@ __all__ = [
     "RasterInput",
     "Inputs",
     "ProjectInfo",
+    "PublishSection",
     "ProjectConfig",
     "load_config",
 ]
 
 
 class LayerInput(Frozen):
-    """A vector input file and how its fields map onto the data contract."""
+    """A vector input (a file or a PostGIS table/query) and how its fields map onto the
+    data contract."""
 
-    path: Path = Field(
+    path: Path | None = Field(
+        None,
         description="File path (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, "
-        "GeoParquet, or CSV with WKT or lon/lat columns); relative to the TOML."
+        "GeoParquet, or CSV with WKT or lon/lat columns); relative to the TOML.",
+    )
+    postgis: PostgisSource | None = Field(
+        None,
+        description="Read from PostGIS instead of a file: {url, table or query, password_env}.",
     )
     layer: str | None = Field(None, description="Layer name for multi-layer files (GeoPackage).")
     crs: str | None = Field(
@@ -88,6 +96,18 @@ class LayerInput(Frozen):
             )
             raise ValueError(msg)
         return v
+
+    @model_validator(mode="after")
+    def _path_or_postgis(self):
+        if (self.path is None) == (self.postgis is None):
+            msg = "give exactly one of `path` (a file) or `postgis` (a database table or query)"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def label(self) -> str:
+        """How this input is named in reports: the file path, or the database and table."""
+        return str(self.path) if self.postgis is None else source_label(self.postgis)
 
 
 class HazardInput(LayerInput):
@@ -193,6 +213,12 @@ class ProjectInfo(Frozen):
     seed: int = Field(20171005, description="Seed of every random draw (sensitivity, demo).")
 
 
+class PublishSection(Frozen):
+    """Where a run is published besides its folder (``[publish.postgis]``)."""
+
+    postgis: PostgisTarget | None = None
+
+
 class ProjectConfig(Frozen):
     """The whole project configuration, as loaded from one TOML file."""
 
@@ -204,6 +230,7 @@ class ProjectConfig(Frozen):
     maps: MapSettings = Field(default_factory=MapSettings)
     donors: list[DonorProfile] = Field(default_factory=list)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    publish: PublishSection = Field(default_factory=PublishSection)
     source: Path | None = Field(None, description="The TOML file this was read from (set on load).")
 
     @model_validator(mode="after")
@@ -348,6 +375,8 @@ def _explain(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     found = err.get("input")
+    if err.get("loc") and err["loc"][-1] == "url" and isinstance(found, str):
+        found = redact_url(found)  # never echo a password written into a URL
     shown = repr(found) if not isinstance(found, dict) else "a table"
     return f"{err['msg']} (found {shown})"
 

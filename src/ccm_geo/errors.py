@@ -7,6 +7,7 @@ __all__ = [
     "InputFileNotFoundError",
     "ValidationError",
     "SolverError",
+    "DatabaseError",
     "CcmGeoWarning",
     "DataWarning",
 ]
@@ -42,6 +43,10 @@ class ValidationError(InputError):
 
 class SolverError(CcmGeoError, RuntimeError):
     """The optimisation model could not be solved as configured (infeasible locks, ...)."""
+
+
+class DatabaseError(CcmGeoError, ConnectionError):
+    """A database cannot be reached or refused a statement; the message names host and user."""
 
 
 class CcmGeoWarning(UserWarning):

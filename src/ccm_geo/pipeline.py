@@ -45,7 +45,16 @@ from ccm_geo.runfolder import (
     usable_out_dir,
 )
 
-__all__ = ["STAGES", "RunLog", "run", "run_stage", "load_inputs", "area_summary", "read_context"]
+__all__ = [
+    "STAGES",
+    "RunLog",
+    "run",
+    "run_stage",
+    "load_inputs",
+    "area_summary",
+    "read_context",
+    "publish_postgis",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -384,6 +393,7 @@ def run(
     progress: Progress | None = None,
     tiles: str | None = None,
     donor: str | None = None,
+    publish: list[str] | None = None,
 ) -> RunLog:
     """Run the stages (default: all, in order) and write ``manifest.json``.
 
@@ -402,6 +412,10 @@ def run(
         A tile URL template for the interactive maps (default: none; the maps stay offline).
     donor
         Write the request package of this donor only (name or slug); default: every donor.
+    publish
+        Publish the run to these targets after the manifest is written (``["postgis"]``:
+        ``[publish.postgis]`` of the config). Default: the config's targets with ``on_run``,
+        when every stage runs.
     """
     out_dir = usable_out_dir(out_dir)
     left = remove_temporaries(out_dir)
@@ -416,10 +430,85 @@ def run(
             logger.info(msg)  # the CLI prints the run's warnings
             log.warnings.append({"stage": names[0], "category": "DataWarning", "message": msg})
     state: dict[str, Any] = {"tiles": tiles, "donor": donor}
+    if "postgis" in (publish or []) and config.publish.postgis is None:
+        publish_postgis(config, out_dir)  # raises: no target (before any stage runs)
     for name in names:
         run_stage(name, config, out_dir, state, log)
     _write_manifest(config, log)
+    target = config.publish.postgis
+    every_stage = stages is None or set(stages) >= set(STAGES)
+    if "postgis" in (publish or []) or (
+        publish is None and every_stage and target is not None and target.on_run
+    ):
+        publish_postgis(config, out_dir, state=state, log=log)
     return log
+
+
+def publish_postgis(
+    config: ProjectConfig,
+    out_dir: str | Path,
+    *,
+    state: dict[str, Any] | None = None,
+    log: RunLog | None = None,
+):
+    """Publish a finished run to ``[publish.postgis]``, in one transaction.
+
+    Writes the scored areas (``areas``), every task (``tasks``), each area's plan (``plan``)
+    and the milestones (``milestones``), each row with the run id: the sha256 of the run's
+    ``manifest.json``, which the ``runs`` table holds. Frames come from ``state`` when this
+    run made them, else from the files in ``out_dir``.
+
+    Returns
+    -------
+    ccm_geo.postgis.PublishResult
+    """
+    from ccm_geo.errors import ConfigError
+    from ccm_geo.postgis import publish_layers
+    from ccm_geo.publish.styles import hazard_style
+
+    target = config.publish.postgis
+    if target is None:
+        msg = (
+            f"{config.source or 'config'}: no [publish.postgis] section; add one with url and "
+            "schema (see the README) to publish to PostGIS"
+        )
+        raise ConfigError(msg)
+    out_dir, state = Path(out_dir), state or {}
+    manifest = out_dir / "manifest.json"
+    if not manifest.is_file():
+        msg = f"{manifest}: not found; publish a finished run (`ccm-geo run` with this --out)."
+        raise InputFileNotFoundError(msg)
+    if log is not None:
+        log.step(f"publishing to PostGIS schema {target.db_schema}")
+    scored = _from_state_or_file(state, "scored", out_dir / "scored.gpkg", "areas", "score")
+    layers: dict[str, pd.DataFrame] = {"areas": scored}
+    summary = {}
+    if state.get("tasks") is not None or (out_dir / "plan" / "tasks.gpkg").is_file():
+        tasks = _from_state_or_file(
+            state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks", "prioritise"
+        )
+        milestones = state.get("milestones")
+        if milestones is None:
+            milestones = pd.read_csv(out_dir / "plan" / "milestones.csv", encoding="utf-8-sig")
+        summary = state.get("plan_summary")
+        if summary is None:
+            summary = json.loads((out_dir / "plan" / "plan_summary.json").read_text("utf-8"))
+        layers.update(tasks=tasks, plan=_with_plan(scored, tasks), milestones=milestones)
+    style = hazard_style("priority_class")
+    result = publish_layers(
+        target,
+        layers,
+        run_id=_sha256(manifest),
+        manifest=json.loads(manifest.read_text(encoding="utf-8")),
+        styles={"areas": style, "plan": style, "tasks": style},
+        run_info=_jsonable({"plan": summary}),
+    )
+    if log is not None:
+        log.timings_s["publish"] = result.seconds
+        log.tables["published"] = pd.DataFrame(
+            {"table": list(result.rows), "rows": list(result.rows.values())}
+        )
+    return result
 
 
 def run_stage(
@@ -467,7 +556,7 @@ def load_inputs(
     from ccm_geo.io.validate import check_donor_regions, check_raster, note_casualty_convention
 
     say = progress or (lambda _t: None)
-    say(f"loading hazards from {config.inputs.hazards.path.name}")
+    say(f"loading hazards from {config.inputs.hazards.label}")
     hazards, report = load_hazards(config.inputs.hazards, project_crs=config.project.crs)
     reports = [report]
     crs = hazards.crs.to_string()
@@ -477,7 +566,7 @@ def load_inputs(
         if spec is None:
             layers[name] = None
             continue
-        say(f"loading {name} from {spec.path.name}")
+        say(f"loading {name} from {spec.label}")
         layers[name], rep = load_layer(
             spec, name, crs=crs, hazards=hazards, reference_date=config.project.start_date
         )
@@ -705,8 +794,8 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         inputs.append(config.source)
     for name in type(config.inputs).model_fields:
         spec = getattr(config.inputs, name)
-        if spec is None:
-            continue
+        if spec is None or getattr(spec, "postgis", None) is not None:
+            continue  # a database table has no file to hash; its source is in the config
         if any(ch in spec.path.name for ch in "*?["):  # a glob: every file it reads
             inputs.extend(sorted(spec.path.parent.glob(spec.path.name)))
         else:

@@ -18,7 +18,7 @@ from ccm_geo.config import HazardInput, LayerInput
 from ccm_geo.errors import InputError, InputFileNotFoundError
 from ccm_geo.model import Contamination, Evidence, Status, ValidationReport, join_contamination
 
-__all__ = ["read_vector", "read_gpkg", "polygonal_parts"]
+__all__ = ["read_vector", "read_input", "read_gpkg", "polygonal_parts"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ _VECTOR_SUFFIXES = {
 
 # --------------------------------------------------------------------------------------------
 # Public: reading
+
+
+def read_input(spec: LayerInput) -> gpd.GeoDataFrame:
+    """An input as read: from its file, or from PostGIS (``ccm_geo.postgis``)."""
+    if spec.postgis is not None:
+        from ccm_geo.postgis import read_postgis
+
+        return read_postgis(spec.postgis, crs=spec.crs)
+    return read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
 
 
 def read_vector(
@@ -232,7 +241,7 @@ def _filter_where(
         keep = raw[col].map(_code_text).isin([_code_text(a) for a in allowed])
         logger.info(
             "%s: %d of %d rows kept by where %s in %s",
-            spec.path,
+            spec.label,
             keep.sum(),
             len(raw),
             col,
@@ -305,7 +314,8 @@ def _hazard_ids(df: gpd.GeoDataFrame, spec: HazardInput, report: ValidationRepor
         if "_file" in df:  # several files: <file>-<row in that file>
             made = [f"{f}-{r}" for f, r in zip(df["_file"], df["_file_row"], strict=True)]
         else:
-            made = [f"{Path(spec.path).stem}-{r}" for r in df["_row"]]
+            stem = Path(spec.path).stem if spec.path else spec.postgis.table or "query"
+            made = [f"{stem}-{r}" for r in df["_row"]]
         return pd.Series(made, index=df.index, dtype=object)
     ids = df["hazard_id"].map(lambda v: None if pd.isna(v) else str(v).strip() or None)
     return ids.astype(object)

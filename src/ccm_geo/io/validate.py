@@ -36,7 +36,7 @@ from ccm_geo.io.read import (
     _map_columns,
     parse_counts,
     parse_dates,
-    read_vector,
+    read_input,
 )
 from ccm_geo.model import CONTEXT_COLUMNS, CONTEXT_GEOMETRY, ValidationReport
 
@@ -93,8 +93,8 @@ def load_hazards(
         columns, coordinates that are not what the CRS says); the message lists them all, with
         rows and values, and carries the report.
     """
-    raw = read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
-    report = ValidationReport(source=str(spec.path), rows_read=len(raw))
+    raw = read_input(spec)
+    report = ValidationReport(source=spec.label, rows_read=len(raw))
     raw = raw.reset_index(drop=True)
     raw["_row"] = np.arange(1, len(raw) + 1)
     raw = _filter_where(raw, spec, report)
@@ -182,8 +182,8 @@ def load_layer(
         that are mostly in another format than the one expected, or a layer far away from the
         hazards.
     """
-    raw = read_vector(spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt)
-    report = ValidationReport(source=f"{spec.path} ({name})", rows_read=len(raw))
+    raw = read_input(spec)
+    report = ValidationReport(source=f"{spec.label} ({name})", rows_read=len(raw))
     raw = raw.reset_index(drop=True)
     raw["_row"] = np.arange(1, len(raw) + 1)
     raw = _filter_where(raw, spec, report)
@@ -250,7 +250,7 @@ def load_layer(
     if "date" in wanted:
         _report_dates(df, spec, id_col, reference_date, report)
     if hazards is not None and len(df):
-        check_extent(df, hazards, f"{spec.path} ({name})")
+        check_extent(df, hazards, f"{spec.label} ({name})")
     for col, kind in wanted.items():
         if kind == "str":  # names and references: None is their "no value", nothing is summed
             continue

@@ -403,16 +403,14 @@ def _recorded_dates(
     if s.recorded in hazards.columns:
         values = hazards[s.recorded]
     else:
-        from ccm_geo.io import read_vector
+        from ccm_geo.io.read import read_input
 
         spec = config.inputs.hazards
-        raw = read_vector(
-            spec.path, layer=spec.layer, crs=spec.crs, x=spec.x, y=spec.y, wkt=spec.wkt
-        ).reset_index(drop=True)
+        raw = read_input(spec).reset_index(drop=True)
         if s.recorded not in raw.columns:
             present = ", ".join(str(c) for c in raw.columns if c != raw.geometry.name)
             msg = (
-                f"backtest.recorded = {s.recorded!r}: the hazard file {spec.path} has no such "
+                f"backtest.recorded = {s.recorded!r}: the hazard register {spec.label} has no such "
                 f"column; columns present: {present}"
             )
             raise InputError(msg)
