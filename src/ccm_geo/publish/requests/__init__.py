@@ -205,9 +205,9 @@ def write_requests(
         html = render_request_html(content, map_fragment=fragment)
         paths = [write_text(html, folder / "request.html")]
         if pdf and not pdf_missing:
-            # the same document; the interactive map is for screens only (print CSS hides it)
-            printed = html if fragment is None else render_request_html(content)
-            paths.append(write_request_pdf(content, folder / "request.pdf", html=printed))
+            # the same document (the interactive map is for screens: print CSS hides it),
+            # with its images and fonts handed to the printer from memory
+            paths.append(write_request_pdf(content, folder / "request.pdf"))
         paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
         paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
         written[d.key] = paths

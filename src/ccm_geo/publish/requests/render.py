@@ -98,7 +98,9 @@ _METHODS = {
 }
 
 
-def render_request_html(content: RequestContent, *, map_fragment: str | None = None) -> str:
+def render_request_html(
+    content: RequestContent, *, map_fragment: str | None = None, for_print: bool = False
+) -> str:
     """Render one donor's request as a self-contained HTML document, in the donor's language.
 
     Parameters
@@ -108,6 +110,10 @@ def render_request_html(content: RequestContent, *, map_fragment: str | None = N
     map_fragment
         The interactive map (:func:`request_map_fragment`; trusted: that function escapes the
         map document into ``srcdoc``). On paper the static map replaces it.
+    for_print
+        The document WeasyPrint prints (:func:`write_request_pdf`): the same, but images and
+        fonts referenced as ``ccm:`` resources that the printer reads from memory, rather than
+        inlined (the HTML parser would otherwise tokenize a megabyte of base64 per request).
 
     Returns
     -------
@@ -130,11 +136,14 @@ def render_request_html(content: RequestContent, *, map_fragment: str | None = N
         lang=lang,
         dir="rtl" if lang in RTL_LANGUAGES else "ltr",
         map_fragment=Markup(map_fragment) if map_fragment else None,
-        png=_b64(content.static_map_png),
-        region_pngs={k: _b64(v) for k, v in content.region_maps.items()},
+        png=_src(content.static_map_png, "map", for_print),
+        region_pngs={
+            k: _src(v, f"sheet-{i}", for_print)
+            for i, (k, v) in enumerate(content.region_maps.items())
+        },
         **ctx,
     )
-    return html.replace("/*@fonts@*/", font_css(html), 1)
+    return html.replace("/*@fonts@*/", font_css(html, inline=not for_print), 1)
 
 
 def write_request_pdf(
@@ -160,12 +169,45 @@ def write_request_pdf(
     import weasyprint
 
     if html is None:
-        html = render_request_html(content)
+        html = render_request_html(content, for_print=True)
+    resources = {"ccm:img/map": content.static_map_png or b""}
+    for i, png in enumerate(content.region_maps.values()):
+        resources[f"ccm:img/sheet-{i}"] = png
+
+    def resource(url: str) -> tuple[bytes, str]:
+        if url.startswith("ccm:font/"):
+            data = (_FONT_DIR / f"{url[len('ccm:font/') :]}.woff2").read_bytes()
+            return data, "font/woff2"
+        if url in resources:
+            return resources[url], "image/png"
+        msg = f"request PDF: no resource {url!r} (the document refers only to its own)"
+        raise ValueError(msg)
+
+    fetch = _fetcher(weasyprint, resource)
     path = Path(path)
-    doc = weasyprint.HTML(string=html, base_url=str(_PUBLISH)).render()
+    doc = weasyprint.HTML(string=html, base_url=str(_PUBLISH), url_fetcher=fetch).render()
     with atomic_output(path) as tmp:
         doc.write_pdf(tmp, uncompressed_pdf=False)
     return path
+
+
+def _fetcher(weasyprint, resource: Callable[[str], tuple[bytes, str]]):
+    """A WeasyPrint URL fetcher serving the document's own resources (and nothing else)."""
+    urls = weasyprint.urls
+    if hasattr(urls, "URLFetcherResponse"):  # WeasyPrint >= 68: fetcher objects
+
+        class _Fetcher(urls.URLFetcher):
+            def fetch(self, url, headers=None):
+                data, mime = resource(url)
+                return urls.URLFetcherResponse(url, data, {"Content-Type": mime})
+
+        return _Fetcher(fail_on_errors=True)
+
+    def fetch(url: str) -> dict[str, Any]:  # older WeasyPrint: a function returning a dict
+        data, mime = resource(url)
+        return {"string": data, "mime_type": mime}
+
+    return fetch
 
 
 def pdf_engine_available() -> str | None:
@@ -286,15 +328,19 @@ class Numbers:
         return format_list([str(i) for i in items], locale=self.locale) if items else "—"
 
 
-def font_css(text: str) -> str:
-    """``@font-face`` rules (data URIs) for Latin and every other script used in ``text``."""
+def font_css(text: str, *, inline: bool = True) -> str:
+    """``@font-face`` rules for Latin and every other script used in ``text``: data URIs, or
+    (``inline=False``) ``ccm:font/<file>`` resources that :func:`write_request_pdf` serves."""
     rules = []
     for family, stem, pattern in _FONTS:
         if pattern is not None and not re.search(pattern, text):
             continue
         for weight in (400, 700):
-            data = (_FONT_DIR / f"{stem}-{weight}-normal.woff2").read_bytes()
-            uri = "data:font/woff2;base64," + base64.b64encode(data).decode("ascii")
+            if inline:
+                data = (_FONT_DIR / f"{stem}-{weight}-normal.woff2").read_bytes()
+                uri = "data:font/woff2;base64," + base64.b64encode(data).decode("ascii")
+            else:
+                uri = f"ccm:font/{stem}-{weight}-normal"
             rules.append(
                 f'@font-face {{ font-family: "{family}"; font-style: normal; '
                 f'font-weight: {weight}; src: url({uri}) format("woff2"); }}'
@@ -322,8 +368,13 @@ def _env(tr=None, *, trim_blocks: bool = True):
     return env
 
 
-def _b64(png: bytes | None) -> str | None:
-    return base64.b64encode(png).decode("ascii") if png else None
+def _src(png: bytes | None, name: str, for_print: bool) -> str | None:
+    """An image's ``src``: a data URI, or the ``ccm:img/<name>`` resource of the printer."""
+    if not png:
+        return None
+    if for_print:
+        return f"ccm:img/{name}"
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _criterion(key: str, gettext: Callable[[str], str]) -> str:
@@ -406,6 +457,15 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         _("Score"),
     ]
     widths = [11, 12, 9, 12, 7, 7, 7, 6, 6, 9, *([9] if show_cur else []), 5, 5]
+    # a package without mined (or CMR) land has no column for it
+    keep = [
+        j
+        for j in range(len(task_heads))
+        if not (j == 6 and t["cmr_m2"] <= 0) and not (j == 7 and t["mine_m2"] <= 0)
+    ]
+    task_heads = [task_heads[j] for j in keep]
+    rows = [[r[j] for j in keep] for r in rows]
+    widths = [widths[j] for j in keep]
     task_widths = [round(w * 100 / sum(widths), 1) for w in widths]
     priority = []
     budget_years = [int(y) for y in c.budget.columns] if len(c.budget) else []
