@@ -47,6 +47,7 @@ from ccm_geo.publish.requests.render import (
     package_bounds,
     pdf_engine_available,
     region_maps,
+    render_request_documents,
     render_request_html,
     request_map_fragment,
     static_map,
@@ -202,12 +203,14 @@ def write_requests(
             if note:
                 content = _with_note(content, note)
         folder = out / d.key
-        html = render_request_html(content, map_fragment=fragment)
+        html, printed = render_request_documents(
+            content, map_fragment=fragment, prints=bool(pdf and not pdf_missing)
+        )
         paths = [write_text(html, folder / "request.html")]
-        if pdf and not pdf_missing:
+        if printed is not None:
             # the same document (the interactive map is for screens: print CSS hides it),
             # with its images and fonts handed to the printer from memory
-            paths.append(write_request_pdf(content, folder / "request.pdf"))
+            paths.append(write_request_pdf(content, folder / "request.pdf", html=printed))
         paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
         paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
         written[d.key] = paths

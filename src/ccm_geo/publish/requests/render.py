@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_request_html",
+    "render_request_documents",
     "write_request_pdf",
     "request_map_fragment",
     "static_map",
@@ -121,6 +122,15 @@ def render_request_html(
         HTML with inline CSS and fonts, no external reference; text from input data escaped;
         ``lang`` (and ``dir="rtl"`` for Arabic) on the root element.
     """
+    screen, printed = render_request_documents(content, map_fragment=map_fragment, prints=for_print)
+    return printed if for_print else screen
+
+
+def render_request_documents(
+    content: RequestContent, *, map_fragment: str | None = None, prints: bool = True
+) -> tuple[str, str | None]:
+    """The screen HTML and the HTML WeasyPrint prints (None when ``prints`` is False), worded
+    once: see :func:`render_request_html`."""
     from markupsafe import Markup
 
     d = content.donor
@@ -129,21 +139,25 @@ def render_request_html(
     n = Numbers(lang, d.currency)
     env = _env(tr, trim_blocks=False)  # keeps the spaces between sentences joined by blocks
     ctx = _document(content, tr.gettext, n)
-    html = env.get_template("request.html.j2").render(
-        c=content,
-        d=d,
-        n=n,
-        lang=lang,
-        dir="rtl" if lang in RTL_LANGUAGES else "ltr",
-        map_fragment=Markup(map_fragment) if map_fragment else None,
-        png=_src(content.static_map_png, "map", for_print),
-        region_pngs={
-            k: _src(v, f"sheet-{i}", for_print)
-            for i, (k, v) in enumerate(content.region_maps.items())
-        },
-        **ctx,
-    )
-    return html.replace("/*@fonts@*/", font_css(html, inline=not for_print), 1)
+    template = env.get_template("request.html.j2")
+    out = []
+    for for_print in (False, True) if prints else (False,):
+        html = template.render(
+            c=content,
+            d=d,
+            n=n,
+            lang=lang,
+            dir="rtl" if lang in RTL_LANGUAGES else "ltr",
+            map_fragment=Markup(map_fragment) if map_fragment and not for_print else None,
+            png=_src(content.static_map_png, "map", for_print),
+            region_pngs={
+                k: _src(v, f"sheet-{i}", for_print)
+                for i, (k, v) in enumerate(content.region_maps.items())
+            },
+            **ctx,
+        )
+        out.append(html.replace("/*@fonts@*/", font_css(html, inline=not for_print), 1))
+    return out[0], (out[1] if prints else None)
 
 
 def write_request_pdf(
@@ -158,7 +172,8 @@ def write_request_pdf(
     path
         The PDF to write.
     html
-        The request's HTML (:func:`render_request_html`); rendered here when None.
+        The printable HTML (``render_request_documents(content)[1]``, or
+        ``render_request_html(content, for_print=True)``); rendered here when None.
 
     Returns
     -------
