@@ -306,13 +306,13 @@ class Numbers:
     def ha(self, m2, digits: int = 1) -> str:
         return f"{self.num(float(m2) / 1e4, digits)}\u00a0ha" if _finite(m2) else "—"
 
-    def money(self, v, currency: str = "USD") -> str:
+    def money(self, v, currency: str = "USD", digits: int = 0) -> str:
         from babel.numbers import get_currency_symbol
 
         if not _finite(v):
             return "—"
         symbol = "US$" if currency == "USD" else get_currency_symbol(currency, self.locale)
-        amount = self.num(round(float(v)), 0)
+        amount = self.num(round(float(v), digits), digits)
         return f"{amount}\u00a0{symbol}" if self._money_after else f"{symbol}{amount}"
 
     def usd(self, v) -> str:
@@ -556,9 +556,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             n.num(m["team_days"], 0),
             n.num(m["productivity_m2_per_team_day"]),
             n.usd(m["cost_usd_per_team_day"]),
-            n.money(m["cost_usd_per_m2"], "USD")
-            if m["cost_usd_per_m2"] >= 1
-            else (n.num(m["cost_usd_per_m2"], 2) + "\u00a0US$"),
+            n.money(m["cost_usd_per_m2"], "USD", 2),
         ]
         for _i, m in c.methods.iterrows()
     ]
