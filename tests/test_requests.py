@@ -730,3 +730,36 @@ def test_catalogues_translate_every_message():
             catalog = read_po(fh)
         missing = sorted(i for i in ids if not (catalog.get(i) and catalog.get(i).string))
         assert not missing, (lang, missing[:5])
+
+
+def test_a_mines_only_programme_never_mentions_the_cluster_munition_deadline(tmp_path):
+    """Mined land is judged against the Mine Ban Convention's Article 5 deadline only."""
+    import datetime as dt
+
+    areas = make_areas()
+    areas["contamination"] = "AP"
+    tasks = make_tasks(areas)
+    tasks["mine_m2"] = tasks["released_m2"]
+    tasks["cmr_m2"] = 0.0
+    donor = DonorProfile(name="Landmine Fund", budget_usd=1_000_000)
+    alloc = match_donors(tasks, [donor], seed=1)
+    content = request_content(
+        donor,
+        alloc,
+        areas,
+        tasks,
+        make_milestones(tasks),
+        DEADLINE,
+        make_context(),
+        project_name="P",
+        mine_ban_deadline=dt.date(2028, 3, 1),
+    )
+    assert [t["treaty"] for t in content.treaties] == ["apmbc"]
+    text = render_request_html(content)
+    assert "Mine Ban Convention, Article 5 deadline March 1, 2028" in text
+    for word in ("Article 4", "Cluster Munitions", "cluster munition remnants is released"):
+        assert word not in text, word
+    # the share released by the deadline: tasks ending by then, over the mined land
+    tr = content.treaties[0]
+    assert tr["total_m2"] == pytest.approx(areas["area_m2"].sum())
+    assert 0 < tr["share"] <= 1

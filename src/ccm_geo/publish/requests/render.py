@@ -572,6 +572,22 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         ]
         for _i, r in c.context_regions.iterrows()
     ]
+    ctx_heads = [
+        _("Region"),
+        _("Hazardous areas"),
+        _("Cluster munitions"),
+        _("Mines"),
+        _("Accidents"),
+        _("Casualties"),
+        _("People living nearby"),
+    ]
+    # a programme without cluster munition (or mined) land has no column for it
+    treaties = {tr["treaty"] for tr in c.treaties}
+    ctx_keep = [
+        j for j in range(7) if (j != 2 or "ccm" in treaties) and (j != 3 or "apmbc" in treaties)
+    ]
+    ctx_heads = [ctx_heads[j] for j in ctx_keep]
+    ctx_rows = [[row[j] for j in ctx_keep] for row in ctx_rows]
     va_rows = []
     if c.victim_assistance is not None:
         for r in c.victim_assistance.itertuples(index=False):
@@ -681,6 +697,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         "results": results,
         "methods": methods,
         "ctx_rows": ctx_rows,
+        "ctx_heads": ctx_heads,
         "va_rows": va_rows,
         "re_rows": re_rows,
         "assumptions": assumptions,
