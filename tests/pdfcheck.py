@@ -114,3 +114,18 @@ def recalculated(xlsx: Path, out_dir: Path) -> Path:
         timeout=240,
     )
     return target / xlsx.name
+
+
+def links(pdf: Path) -> int:
+    """Link annotations in the PDF (WeasyPrint stores them in compressed object streams)."""
+    import re
+    import zlib
+
+    data = pdf.read_bytes()
+    n = data.count(b"/Subtype /Link")
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            n += zlib.decompress(m.group(1)).count(b"/Link")
+        except zlib.error:
+            continue
+    return n

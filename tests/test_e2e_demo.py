@@ -209,6 +209,7 @@ def test_demo_requests_print_as_proposals(demo_run):
         assert re.sub(r"\s", "", need) in re.sub(r"\s", "", flat), key
         assert caption in flat and pdfcheck.images_on(pdf, 1, 2) >= 1, key
         assert all(f["emb"] == "yes" for f in pdfcheck.fonts(pdf)), pdfcheck.fonts(pdf)
+        assert pdfcheck.links(pdf) >= 10, key  # the table of contents links to its sections
         assert any("NotoSans" in f["name"].replace("-", "") for f in pdfcheck.fonts(pdf))
         whole = pdfcheck.text(pdf)
         leaked = sorted(t for t in forbidden if t in whole)
