@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= maps/demo
 SCALE  ?= 1.0
 
-.PHONY: demo test lint bench browser-deps postgis-deps clean
+.PHONY: demo test lint bench browser-deps postgis-deps pdf-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## run the whole pipeline on the embedded demo province
+demo: $(STAMP) pdf-deps  ## run the whole pipeline on the embedded demo province
 	$(BIN)/ccm-geo run data/demo/project.toml --out $(OUT)
 
-test: $(STAMP) browser-deps postgis-deps  ## the whole test suite (browser tests included when Chromium is present)
+test: $(STAMP) browser-deps postgis-deps pdf-deps  ## the whole test suite (browser tests included when Chromium is present)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
@@ -52,6 +52,25 @@ postgis-deps:
 	      || echo "WARNING: could not install postgresql/postgis: the PostGIS tests will be skipped"; \
 	  else \
 	    echo "postgis not found and cannot install it: the PostGIS tests will be skipped"; \
+	  fi; \
+	fi
+
+# Debian's libraries WeasyPrint prints the request PDFs with (Pango, HarfBuzz), poppler-utils
+# (pdftotext, pdffonts, pdfinfo, pdftoppm) that the request tests read the PDFs with, and
+# LibreOffice Calc (headless) that recalculates the request workbooks in a test. Installed only
+# when missing and when we are root; a failure warns and those tests skip with their reason.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils libreoffice-calc-nogui
+pdf-deps:
+	@if ! command -v pdftotext >/dev/null || ! command -v soffice >/dev/null \
+	    || ! ldconfig -p | grep -q libpangoft2-1.0; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's $(PDF_DEBS) for the request PDFs and their tests"; \
+	    (apt-get -o DPkg::Lock::Timeout=900 update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+	         --no-install-recommends $(PDF_DEBS) >/dev/null) \
+	      || echo "WARNING: could not install $(PDF_DEBS): the PDF tests will be skipped"; \
+	  else \
+	    echo "poppler-utils/LibreOffice/Pango missing and cannot install them: PDF tests will be skipped"; \
 	  fi; \
 	fi
 

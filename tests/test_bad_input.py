@@ -538,7 +538,7 @@ region = "DISTRICT"
 
 
 def test_a_request_never_shows_zero_people_for_unknown_populations():
-    from ccm_geo.publish.requests import _totals, _unique_beneficiaries
+    from ccm_geo.publish.requests.content import _totals, _unique_beneficiaries
 
     pkg = gpd.GeoDataFrame(
         {

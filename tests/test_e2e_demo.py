@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import geopandas as gpd
@@ -206,3 +207,120 @@ def test_a_run_without_accidents_says_the_ranking_is_weak(demo_run, tmp_path):
     assert "accident_risk (weight 0.20) has no data for 100% of areas" in lines[0]
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["scoring"]["weak_ranking"] in lines[0]
+
+
+# ---- the demo's funding requests, read as a donor officer reads them -----------------------
+
+DONOR_KEYS = ("nordic-ccm-fund", "pacific-dca", "fondation-survivants")
+
+
+def _forbidden_tokens(out) -> set[str]:
+    """Internal key names a donor must never read: every column name with an underscore of
+    the run's tables, the solver's name and the tool's files."""
+    import pyogrio
+
+    cols: set[str] = set()
+    for path, layer in (
+        (out / "scored.gpkg", "areas"),
+        (out / "plan" / "tasks.gpkg", "tasks"),
+        (out / "criteria.gpkg", "areas"),
+    ):
+        cols |= set(pyogrio.read_info(path, layer=layer)["fields"])
+    cols |= set(pd.read_csv(out / "plan" / "milestones.csv", encoding="utf-8-sig").columns)
+    tokens = {c for c in cols if "_" in c}
+    return tokens | {"HiGHS", "MILP", "rules.mixed_split", "DESIGN.md", ".gpkg", ".csv", ".json"}
+
+
+def test_demo_requests_print_as_proposals(demo_run):
+    """Every demo request PDF: the ask, the right treaty, the total need and a labelled map on
+    pages 1-2; every font embedded; no internal key name; no page under a quarter full but
+    the last of a section."""
+    import pdfcheck
+
+    if not pdfcheck.POPPLER:
+        pytest.skip(pdfcheck.POPPLER_MISSING)
+    out, _ = demo_run
+    forbidden = _forbidden_tokens(out)
+    expect = {  # ask, Article 4 shown, Article 5 shown, need, map caption
+        "nordic-ccm-fund": ("We ask", True, False, "costs US$3,576,692", "Map 1."),
+        "pacific-dca": ("We ask", True, True, "costs US$3,576,692", "Map 1."),
+        "fondation-survivants": ("Nous demandons", True, True, "coûte 3 576 692", "Carte 1."),
+    }
+    for key in DONOR_KEYS:
+        pdf = out / "requests" / key / "request.pdf"
+        ask, art4, art5, need, caption = expect[key]
+        first = pdfcheck.text(pdf, 1, 2)
+        flat = " ".join(first.split())
+        assert ask in flat, key
+        assert ("Article 4" in flat or "article 4" in flat) is art4, key
+        assert ("Article 5" in flat or "article 5" in flat) is art5, key
+        assert ("Mine Ban" in flat or "mines antipersonnel" in flat) is art5, key
+        assert re.sub(r"\s", "", need) in re.sub(r"\s", "", flat), key
+        assert caption in flat and pdfcheck.images_on(pdf, 1, 2) >= 1, key
+        assert all(f["emb"] == "yes" for f in pdfcheck.fonts(pdf)), pdfcheck.fonts(pdf)
+        assert pdfcheck.links(pdf) >= 10, key  # the table of contents links to its sections
+        assert any("NotoSans" in f["name"].replace("-", "") for f in pdfcheck.fonts(pdf))
+        whole = pdfcheck.text(pdf)
+        leaked = sorted(t for t in forbidden if t in whole)
+        assert not leaked, (key, leaked)
+        n = pdfcheck.pages(pdf)
+        fills = pdfcheck.fill(pdf)
+        assert len(fills) == n
+        for i, share in enumerate(fills, start=1):
+            if share >= 0.25 or i == n:
+                continue
+            following = " ".join(pdfcheck.text(pdf, i + 1, i + 1).split()[:12])
+            assert "Annex" in following, (key, i, share, following)
+
+
+def test_demo_request_workbooks_calculate(demo_run, tmp_path):
+    """tasks.xlsx: costs are formulas of the assumption cells; the cached values match the
+    plan; LibreOffice recalculating them gives the same numbers."""
+    import openpyxl
+
+    import pdfcheck
+
+    out, _ = demo_run
+    plan = pd.read_csv(out / "plan" / "tasks.csv", encoding="utf-8-sig").set_index("task_id")
+    for key in DONOR_KEYS:
+        path = out / "requests" / key / "tasks.xlsx"
+        wb = openpyxl.load_workbook(path)
+        cached = openpyxl.load_workbook(path, data_only=True)
+        assert all(ws.max_row > 1 for ws in wb.worksheets), key  # no empty sheet
+        summary = wb.worksheets[0]
+        assert any(str(c.value).startswith("=") for c in summary["B"]), key
+        if key == "fondation-survivants":
+            continue
+        ws, wsv = wb.worksheets[1], cached.worksheets[1]
+        assert "Tasks" in ws.tables
+        heads = [c.value for c in ws[1]]
+        cost_col = heads.index("Cost, US$")
+        n = 0
+        for row, vals in zip(
+            ws.iter_rows(min_row=2, max_row=ws.max_row - 1),
+            wsv.iter_rows(min_row=2, max_row=ws.max_row - 1, values_only=True),
+            strict=True,
+        ):
+            assert str(row[cost_col].value).startswith("="), row[cost_col].value
+            assert row[cost_col].number_format.endswith('"US$"')
+            assert vals[cost_col] == pytest.approx(plan.loc[vals[0], "cost_usd"], abs=0.01)
+            n += 1
+        assert n == len(pd.read_csv(out / "requests" / "funded_by.csv").query("funded_by == @key"))
+        prio = wb["Priority"]
+        assert prio.cell(row=2, column=4).number_format == "0.00"
+        assert summary.page_setup.fitToWidth in (1, "1", None) and summary.sheet_properties
+        if pdfcheck.SOFFICE:
+            again = openpyxl.load_workbook(pdfcheck.recalculated(path, tmp_path), data_only=True)
+            for a, b in zip(
+                cached.worksheets[1].iter_rows(values_only=True),
+                again.worksheets[1].iter_rows(values_only=True),
+                strict=True,
+            ):
+                for x, y in zip(a, b, strict=True):
+                    if isinstance(x, float):
+                        assert y == pytest.approx(x, rel=1e-9, abs=1e-6), (key, a[0])
+            sa = [r[1] for r in cached.worksheets[0].iter_rows(min_row=2, values_only=True)]
+            sb = [r[1] for r in again.worksheets[0].iter_rows(min_row=2, values_only=True)]
+            assert [round(v, 4) if isinstance(v, float) else v for v in sa] == [
+                round(v, 4) if isinstance(v, float) else v for v in sb
+            ], key

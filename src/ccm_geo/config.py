@@ -210,6 +210,16 @@ class ProjectInfo(Frozen):
         description="Article 4 (CCM) clearance deadline: 10 years after entry into force "
         "for the State, plus any extension granted (CCM Art. 4).",
     )
+    mine_ban_deadline: date | None = Field(
+        None,
+        description="Article 5 (Mine Ban Convention) clearance deadline for mined areas, as "
+        "extended; the requests judge mined land against it (never against Article 4).",
+    )
+    contact: str = Field(
+        "",
+        description="Who donors write to about the requests (office, name, e-mail), shown "
+        "in each request's contact section.",
+    )
     seed: int = Field(20171005, description="Seed of every random draw (sensitivity, demo).")
 
 

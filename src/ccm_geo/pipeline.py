@@ -358,6 +358,9 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         allocation=allocation,
         remote_min=config.criteria.remoteness.remote_threshold_min,
         seed=config.project.seed,
+        plan_summary=summary.get("summary"),
+        mine_ban_deadline=config.project.mine_ban_deadline,
+        contact=config.project.contact,
     )
     for paths in written.values():
         for path in paths:

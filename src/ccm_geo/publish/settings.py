@@ -151,26 +151,26 @@ class DonorProfile(Frozen):
     #: Label keys a request uses, with their English text; ``labels`` may override any of them.
     LABEL_KEYS: ClassVar[dict[str, str]] = {
         "title": "Funding request",
-        "summary": "Summary of the need",
-        "map": "Map of the proposed tasks",
-        "tasks": "Tasks proposed",
-        "milestones": "Yearly milestones and cost",
-        "deadline": "Progress towards the Article 4 deadline",
-        "gap": "What this contribution achieves against the funding gap",
-        "priority": "Why each task is a priority",
-        "victim_assistance": "Victim assistance needs",
-        "risk_education": "Risk education needs",
-        "assumptions": "Assumptions and sources",
+        "summary": "Summary",
+        "map": "Map of the proposed areas",
+        "tasks": "Annex A. Areas and tasks",
+        "milestones": "Work plan",
+        "deadline": "Treaty deadlines",
+        "gap": "The whole picture",
+        "priority": "Why these areas first",
+        "victim_assistance": "Victim assistance",
+        "risk_education": "Risk education",
+        "assumptions": "Annex C. Figures and sources",
         "task_id": "Task",
         "region": "Region",
         "area": "Area",
         "method": "Method",
-        "cost": "Cost",
+        "cost": "Cost, US$",
         "team_months": "Team-months",
         "beneficiaries": "Beneficiaries",
         "year": "Year",
-        "cmr": "Cluster munition remnants (CCM)",
-        "mines": "Mines (Mine Ban Convention)",
+        "cmr": "Cluster munitions",
+        "mines": "Mines",
     }
 
     name: str = Field(min_length=1, description="The donor's name as shown in its request.")
@@ -237,6 +237,33 @@ class DonorProfile(Frozen):
         default_factory=dict,
         description="Label overrides for the request, e.g. {tasks = 'Tâches'}; keys: LABEL_KEYS.",
     )
+    language: Literal["en", "fr", "es", "ar"] = Field(
+        "en",
+        description="Language of the donor's request: 'en', 'fr', 'es' (translated text and "
+        "numbers), 'ar' (right-to-left layout and Arabic number formats; the text stays "
+        "English until a catalogue is added).",
+    )
+    indirect_cost_share: float = Field(
+        0.07,
+        ge=0,
+        le=0.5,
+        description="Indirect (support) costs as a share of the direct cost, shown as its own "
+        "budget line and added to the ask. Default 7%: the ceiling of indirect costs in "
+        "European Union humanitarian grants and UN multi-partner trust funds.",
+    )
+    victim_assistance_usd_per_survivor: float = Field(
+        400.0,
+        gt=0,
+        description="Cost of assisting one survivor over the grant (referral, transport to "
+        "care, physical rehabilitation, psychosocial support), US$. Default: a planning "
+        "assumption of this tool (docs/requests.md); set your operator's figure.",
+    )
+    risk_education_usd_per_person: float = Field(
+        4.0,
+        gt=0,
+        description="Cost of reaching one person with risk education sessions, US$. Default: "
+        "a planning assumption of this tool (docs/requests.md); set your operator's figure.",
+    )
 
     @field_validator("budget_usd")
     @classmethod
@@ -286,7 +313,8 @@ class DonorProfile(Frozen):
         return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "donor"
 
     def label(self, key: str) -> str:
-        """The label ``key`` in the donor's language (its override, else English)."""
+        """The label ``key``: the donor's override, else its English text (which the request
+        translates into the donor's ``language``)."""
         return self.labels.get(key, self.LABEL_KEYS[key])
 
     def envelope(self) -> dict[int, float] | float:

@@ -1,0 +1,969 @@
+"""Templates to HTML and PDF: one donor's request in the donor's language.
+
+The HTML (jinja2, autoescaped) is the document; the PDF is that HTML printed by WeasyPrint with
+the print CSS of the template (A4, running header and footer with page numbers, a linked table
+of contents, table headers repeated on every page). Words come from the gettext catalogues in
+``ccm_geo/publish/locale`` (English, French, Spanish), numbers, money and dates from Babel in the
+donor's locale, and the fonts (Noto Sans for Latin, Cyrillic, Arabic, Khmer and Lao, OFL) from
+``publish/vendor/fonts``, embedded in the HTML and in every PDF, so no page depends on the fonts
+of the machine that opens or prints it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ccm_geo.errors import InputError
+from ccm_geo.io import atomic_output
+from ccm_geo.publish.requests.content import RequestContent, _finite
+from ccm_geo.publish.settings import DonorProfile, MapSettings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from ccm_geo.model import Context
+
+__all__ = [
+    "render_request_html",
+    "render_request_documents",
+    "write_request_pdf",
+    "request_map_fragment",
+    "static_map",
+    "needs_map",
+    "package_bounds",
+    "region_maps",
+    "translations",
+    "Numbers",
+    "LANGUAGES",
+    "RTL_LANGUAGES",
+    "pdf_engine_available",
+]
+
+_PUBLISH = Path(__file__).resolve().parent.parent
+_LOCALE_DIR = _PUBLISH / "locale"
+_FONT_DIR = _PUBLISH / "vendor" / "fonts"
+#: Languages with a catalogue (English is the source language).
+LANGUAGES = ("en", "fr", "es")
+#: Languages written right to left.
+RTL_LANGUAGES = frozenset({"ar"})
+
+#: Font files (vendored from the npm packages @fontsource/noto-sans*, OFL) and the scripts
+#: they cover: (family, file stem, regex of the characters that need it; None: always).
+_FONTS = (
+    ("Noto Sans", "noto-sans-latin", None),
+    ("Noto Sans LatinExt", "noto-sans-latin-ext", r"[\u0100-\u024f\u1e00-\u1eff]"),
+    ("Noto Sans Cyrillic", "noto-sans-cyrillic", r"[\u0400-\u04ff]"),
+    ("Noto Sans Arabic", "noto-sans-arabic-arabic", r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufeff]"),
+    ("Noto Sans Khmer", "noto-sans-khmer-khmer", r"[\u1780-\u17ff\u19e0-\u19ff]"),
+    ("Noto Sans Lao", "noto-sans-lao-lao", r"[\u0e80-\u0eff]"),
+)
+_FONT_STACK = ", ".join(f'"{f}"' for f, _, _ in _FONTS) + ", sans-serif"
+
+
+def _(message: str) -> str:
+    """Mark a message for extraction; the catalogue of the document translates it."""
+    return message
+
+
+#: Plain words for the default criteria (scoring keys); other keys are shown with spaces.
+_CRITERIA = {
+    "casualties": _("recent accidents and casualties nearby"),
+    "status": _("confirmed contamination (direct evidence)"),
+    "device_density": _("devices found per hectare"),
+    "cmr": _("cluster munition remnants"),
+    "productive_share": _("farmland and other productive land blocked"),
+    "productive_area": _("productive land blocked"),
+    "roads": _("roads and paths blocked"),
+    "population": _("people living nearby"),
+    "settlement_access": _("close to villages"),
+    "remote_survivors": _("survivors living far from care"),
+}
+
+_METHODS = {
+    "nts": _("non-technical survey"),
+    "ts": _("technical survey"),
+    "clearance_manual": _("manual clearance"),
+    "clearance_mechanical": _("mechanical clearance"),
+    "clearance_dog": _("clearance with mine detection dogs"),
+    "clearance_bac": _("battle area clearance"),
+    "mine_clearance_manual": _("manual mine clearance"),
+}
+
+
+def render_request_html(
+    content: RequestContent, *, map_fragment: str | None = None, for_print: bool = False
+) -> str:
+    """Render one donor's request as a self-contained HTML document, in the donor's language.
+
+    Parameters
+    ----------
+    content
+        From :func:`~ccm_geo.publish.requests.content.request_content` (with its maps drawn).
+    map_fragment
+        The interactive map (:func:`request_map_fragment`; trusted: that function escapes the
+        map document into ``srcdoc``). On paper the static map replaces it.
+    for_print
+        The document WeasyPrint prints (:func:`write_request_pdf`): the same, but images and
+        fonts referenced as ``ccm:`` resources that the printer reads from memory, rather than
+        inlined (the HTML parser would otherwise tokenize a megabyte of base64 per request).
+
+    Returns
+    -------
+    str
+        HTML with inline CSS and fonts, no external reference; text from input data escaped;
+        ``lang`` (and ``dir="rtl"`` for Arabic) on the root element.
+    """
+    screen, printed = render_request_documents(content, map_fragment=map_fragment, prints=for_print)
+    return printed if for_print else screen
+
+
+def render_request_documents(
+    content: RequestContent, *, map_fragment: str | None = None, prints: bool = True
+) -> tuple[str, str | None]:
+    """The screen HTML and the HTML WeasyPrint prints (None when ``prints`` is False), worded
+    once: see :func:`render_request_html`."""
+    from markupsafe import Markup
+
+    d = content.donor
+    lang = d.language
+    tr = _Labelled(translations(lang), d)
+    n = Numbers(lang, d.currency)
+    env = _env(tr, trim_blocks=False)  # keeps the spaces between sentences joined by blocks
+    ctx = _document(content, tr.gettext, n)
+    template = env.get_template("request.html.j2")
+    out = []
+    for for_print in (False, True) if prints else (False,):
+        html = template.render(
+            c=content,
+            d=d,
+            n=n,
+            lang=lang,
+            dir="rtl" if lang in RTL_LANGUAGES else "ltr",
+            map_fragment=Markup(map_fragment) if map_fragment and not for_print else None,
+            png=_src(content.static_map_png, "map", for_print),
+            region_pngs={
+                k: _src(v, f"sheet-{i}", for_print)
+                for i, (k, v) in enumerate(content.region_maps.items())
+            },
+            **ctx,
+        )
+        out.append(html.replace("/*@fonts@*/", font_css(html, inline=not for_print), 1))
+    return out[0], (out[1] if prints else None)
+
+
+def write_request_pdf(
+    content: RequestContent, path: str | Path, *, html: str | None = None
+) -> Path:
+    """Print the request's HTML to PDF with WeasyPrint, atomically.
+
+    Parameters
+    ----------
+    content
+        The request.
+    path
+        The PDF to write.
+    html
+        The printable HTML (``render_request_documents(content)[1]``, or
+        ``render_request_html(content, for_print=True)``); rendered here when None.
+
+    Returns
+    -------
+    Path
+        ``path``. Identical inputs give identical bytes (no creation date; fonts embedded as
+        subsets named from their content).
+    """
+    import weasyprint
+
+    if html is None:
+        html = render_request_html(content, for_print=True)
+    resources = {"ccm:img/map": content.static_map_png or b""}
+    for i, png in enumerate(content.region_maps.values()):
+        resources[f"ccm:img/sheet-{i}"] = png
+
+    def resource(url: str) -> tuple[bytes, str]:
+        if url.startswith("ccm:font/"):
+            data = (_FONT_DIR / f"{url[len('ccm:font/') :]}.woff2").read_bytes()
+            return data, "font/woff2"
+        if url in resources:
+            return resources[url], "image/png"
+        msg = f"request PDF: no resource {url!r} (the document refers only to its own)"
+        raise ValueError(msg)
+
+    fetch = _fetcher(weasyprint, resource)
+    path = Path(path)
+    doc = weasyprint.HTML(string=html, base_url=str(_PUBLISH), url_fetcher=fetch).render()
+    with atomic_output(path) as tmp:
+        doc.write_pdf(tmp, uncompressed_pdf=False)
+    return path
+
+
+def _fetcher(weasyprint, resource: Callable[[str], tuple[bytes, str]]):
+    """A WeasyPrint URL fetcher serving the document's own resources (and nothing else)."""
+    urls = weasyprint.urls
+    if hasattr(urls, "URLFetcherResponse"):  # WeasyPrint >= 68: fetcher objects
+
+        class _Fetcher(urls.URLFetcher):
+            def fetch(self, url, headers=None):
+                data, mime = resource(url)
+                return urls.URLFetcherResponse(url, data, {"Content-Type": mime})
+
+        return _Fetcher(fail_on_errors=True)
+
+    def fetch(url: str) -> dict[str, Any]:  # older WeasyPrint: a function returning a dict
+        data, mime = resource(url)
+        return {"string": data, "mime_type": mime}
+
+    return fetch
+
+
+def pdf_engine_available() -> str | None:
+    """None when WeasyPrint and its system libraries load; else the reason they do not."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: Pango or HarfBuzz missing
+        return f"WeasyPrint cannot load ({exc}); install the pdf-deps of the Makefile"
+    return None
+
+
+# ---- words and numbers ---------------------------------------------------------------------
+
+
+@functools.cache
+def translations(language: str):
+    """The gettext translations of ``language`` (English: the messages themselves).
+
+    Read from ``publish/locale/<language>/LC_MESSAGES/ccm_geo.po`` with Babel and compiled in
+    memory, so the package ships only the editable catalogues.
+    """
+    import gettext
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    po = _LOCALE_DIR / language / "LC_MESSAGES" / "ccm_geo.po"
+    if not po.is_file():
+        return gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(fp=buf)
+
+
+class _Labelled:
+    """A donor's ``labels`` over the catalogue: a label replaces the translation of its text."""
+
+    def __init__(self, base, donor: DonorProfile) -> None:
+        self._base = base
+        self._labels = {donor.LABEL_KEYS[k]: v for k, v in donor.labels.items()}
+
+    def gettext(self, message: str) -> str:
+        return self._labels.get(message) or self._base.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._base.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._base.pgettext(context, message)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return self._base.npgettext(context, singular, plural, n)
+
+
+class Numbers:
+    """Numbers, money, shares and dates in a locale (Babel), each with its unit."""
+
+    def __init__(self, locale: str, currency: str = "USD") -> None:
+        from babel import Locale
+
+        self.locale = locale
+        self.currency = currency
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern
+        self._money_after = not pattern.split(";")[0].strip().startswith("¤")
+
+    def num(self, v, digits: int = 0) -> str:
+        from babel.numbers import format_decimal
+
+        if not _finite(v):
+            return "—"
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(float(v), format=fmt, locale=self.locale)
+
+    def int(self, v) -> str:
+        return self.num(v, 0)
+
+    def ha(self, m2, digits: int = 1) -> str:
+        return f"{self.num(float(m2) / 1e4, digits)}\u00a0ha" if _finite(m2) else "—"
+
+    def money(self, v, currency: str = "USD", digits: int = 0) -> str:
+        from babel.numbers import get_currency_symbol
+
+        if not _finite(v):
+            return "—"
+        symbol = "US$" if currency == "USD" else get_currency_symbol(currency, self.locale)
+        amount = self.num(round(float(v), digits), digits)
+        return f"{amount}\u00a0{symbol}" if self._money_after else f"{symbol}{amount}"
+
+    def usd(self, v) -> str:
+        return self.money(v, "USD")
+
+    def cur(self, v) -> str:
+        return self.money(v, self.currency)
+
+    def pct(self, v, digits: int = 1) -> str:
+        from babel import Locale
+        from babel.numbers import format_percent
+
+        if not _finite(v):
+            return "—"
+        pattern = Locale.parse(self.locale).percent_formats[None].pattern.split(";")[0]
+        if digits:  # the locale's pattern (spacing, sign), with decimals
+            pattern = re.sub(r"0(?!.*0)", "0." + "0" * digits, pattern, count=1)
+        return format_percent(float(v), format=pattern, locale=self.locale)
+
+    def date(self, d) -> str:
+        from babel.dates import format_date
+
+        return format_date(d, "long", locale=self.locale) if d is not None else "—"
+
+    def join(self, items: list[str]) -> str:
+        from babel.lists import format_list
+
+        return format_list([str(i) for i in items], locale=self.locale) if items else "—"
+
+
+def font_css(text: str, *, inline: bool = True) -> str:
+    """``@font-face`` rules for Latin and every other script used in ``text``: data URIs, or
+    (``inline=False``) ``ccm:font/<file>`` resources that :func:`write_request_pdf` serves."""
+    rules = []
+    for family, stem, pattern in _FONTS:
+        if pattern is not None and not re.search(pattern, text):
+            continue
+        for weight in (400, 700):
+            if inline:
+                data = (_FONT_DIR / f"{stem}-{weight}-normal.woff2").read_bytes()
+                uri = "data:font/woff2;base64," + base64.b64encode(data).decode("ascii")
+            else:
+                uri = f"ccm:font/{stem}-{weight}-normal"
+            rules.append(
+                f'@font-face {{ font-family: "{family}"; font-style: normal; '
+                f'font-weight: {weight}; src: url({uri}) format("woff2"); }}'
+            )
+    return "\n".join(rules)
+
+
+def _env(tr=None, *, trim_blocks: bool = True):
+    """The jinja2 environment of the package templates: autoescape, i18n (new style)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ccm_geo.publish", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=trim_blocks,
+        lstrip_blocks=trim_blocks,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    import gettext
+
+    env.install_gettext_translations(tr or gettext.NullTranslations(), newstyle=True)
+    env.globals["font_stack"] = _FONT_STACK
+    return env
+
+
+def _src(png: bytes | None, name: str, for_print: bool) -> str | None:
+    """An image's ``src``: a data URI, or the ``ccm:img/<name>`` resource of the printer."""
+    if not png:
+        return None
+    if for_print:
+        return f"ccm:img/{name}"
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _criterion(key: str, gettext: Callable[[str], str]) -> str:
+    text = _CRITERIA.get(key)
+    return gettext(text) if text else key.replace("_", " ")
+
+
+def _method(key: str, gettext: Callable[[str], str]) -> str:
+    text = _METHODS.get(key)
+    if text:
+        return gettext(text)
+    return key.replace("_", " ")
+
+
+def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> dict[str, Any]:
+    """Every table and figure of the request, worded and formatted for the template."""
+    _ = gettext  # noqa: F811 - the document's catalogue from here on
+    d, t, p, w = c.donor, c.totals, c.programme, c.picture
+    show_cur = d.currency != "USD"
+    regions = t["regions"] or sorted(c.context_regions["region"].astype(str).tolist())
+    years = t["years"]
+    radius = _radius(c.assumptions.get("population_column"))
+    key_figures = [
+        ("ask_usd", _("Amount requested"), c.ask_usd, n.usd(c.ask_usd)),
+        ("cost_usd", _("Direct cost of the tasks"), t["cost_usd"], n.usd(t["cost_usd"])),
+        ("released_m2", _("Land released"), t["released_m2"], n.ha(t["released_m2"])),
+        ("cmr_m2", _("Cluster munition land"), t["cmr_m2"], n.ha(t["cmr_m2"])),
+        ("mine_m2", _("Mined land"), t["mine_m2"], n.ha(t["mine_m2"])),
+        ("tasks", _("Tasks"), t["tasks"], n.int(t["tasks"])),
+    ]
+    key_figures = [
+        k for k in key_figures if k[0] not in ("cmr_m2", "mine_m2") or k[2] > 0 or not t["tasks"]
+    ]
+    if not t["tasks"]:
+        key_figures = key_figures[:1] + [
+            (
+                f"{pk['key']}_people",
+                _pkg_label(pk["key"], _),
+                pk["people"] * pk["share_funded"],
+                n.int(pk["people"] * pk["share_funded"]),
+            )
+            for pk in c.packages
+        ]
+    # the annex: one row per area (its survey and clearance tasks together), with its rank
+    rows = []
+    score = c.priority.drop_duplicates("hazard_id").set_index("hazard_id")
+    for hid, g in c.tasks.groupby("hazard_id", sort=False):
+        first = g.iloc[0]
+        ys = sorted({int(y) for y in g["year"]})
+        rows.append(
+            [
+                str(hid),
+                str(first.get("name", "") or ""),
+                str(first["region"]),
+                " + ".join(_method(str(m), _) for m in g["method"]),
+                "–".join(str(y) for y in (ys[0], ys[-1])) if len(ys) > 1 else str(ys[0]),
+                n.num(g["released_m2"].sum()),
+                n.num(g["cmr_m2"].sum()),
+                n.num(g["mine_m2"].sum()),
+                n.num(pd.to_numeric(g["team_months"], errors="coerce").sum(), 1),
+                n.usd(g["cost_usd"].sum()),
+                *([n.cur(g["cost_currency"].sum())] if show_cur else []),
+                n.int(score["rank"].get(hid)) if hid in score.index else "—",
+                n.num(score["score"].get(hid), 2) if hid in score.index else "—",
+            ]
+        )
+    task_heads = [
+        _("Area"),
+        _("Place"),
+        _("Region"),
+        _("Work"),
+        _("Year"),
+        _("Released, m²"),
+        _("Cluster munitions, m²"),
+        _("Mines, m²"),
+        _("Team-months"),
+        _("Cost, US$"),
+        *([_("Cost, %(currency)s") % {"currency": d.currency}] if show_cur else []),
+        _("Rank"),
+        _("Score"),
+    ]
+    widths = [11, 12, 9, 12, 7, 7, 7, 6, 6, 9, *([9] if show_cur else []), 5, 5]
+    # a package without mined (or CMR) land has no column for it
+    keep = [
+        j
+        for j in range(len(task_heads))
+        if not (j == 6 and t["cmr_m2"] <= 0) and not (j == 7 and t["mine_m2"] <= 0)
+    ]
+    task_heads = [task_heads[j] for j in keep]
+    rows = [[r[j] for j in keep] for r in rows]
+    widths = [widths[j] for j in keep]
+    task_widths = [round(w * 100 / sum(widths), 1) for w in widths]
+    priority = []
+    budget_years = [int(y) for y in c.budget.columns] if len(c.budget) else []
+    budget_rows = []
+    for act, row in c.budget.iterrows():
+        budget_rows.append(
+            [_("Survey") if act == "survey" else _("Clearance")]
+            + [n.usd(row[y]) for y in budget_years]
+            + [n.usd(row.sum())]
+        )
+    for pk in c.packages:
+        budget_rows.append(
+            [_pkg_label(pk["key"], _), *([""] * len(budget_years)), n.usd(pk["cost_usd"])]
+        )
+    direct = c.ask_usd - c.indirect_usd
+    by_year = c.budget.sum() if len(c.budget) else pd.Series(dtype=float)
+    budget_rows.append(
+        [_("Indirect costs (%(share)s)") % {"share": n.pct(d.indirect_cost_share, 0)}]
+        + [n.usd(by_year[y] * d.indirect_cost_share) for y in budget_years]
+        + [n.usd(c.indirect_usd)]
+    )
+    budget_total = (
+        [_("Total")]
+        + [n.usd(by_year[y] * (1 + d.indirect_cost_share)) for y in budget_years]
+        + [n.usd(c.ask_usd)]
+    )
+    gantt_cols = [col for col in c.gantt.columns if col not in ("region", "activity")]
+    gantt = [
+        {
+            "label": r["region"]
+            + ": "
+            + (_("survey") if r["activity"] == "survey" else _("clearance")),
+            "cells": [int(r[q]) for q in gantt_cols],
+        }
+        for _i, r in c.gantt.iterrows()
+    ]
+    indicator_words = {
+        "released_ha": _("Land released (hectares)"),
+        "cmr_ha": _("Land released from cluster munition remnants (hectares)"),
+        "mine_ha": _("Land released from mines (hectares)"),
+        "tasks": _("Survey and clearance tasks completed"),
+        "people": _("People living near the released land"),
+        "survivors": _("Survivors assisted"),
+        "re_people": _("People reached by risk education"),
+    }
+    output_words = {
+        "land": _("Land released and handed back for use"),
+        "tasks": _("Work completed to national standards"),
+        "people": _("Communities safer"),
+        "victim_assistance": _("Survivors assisted"),
+        "risk_education": _("Risk education delivered"),
+    }
+    result_years = [y for y in c.results.columns if y not in ("output", "indicator")]
+    results = [
+        [
+            output_words.get(r["output"], r["output"]),
+            indicator_words.get(r["indicator"], r["indicator"]),
+            *[
+                n.num(r[y], 1 if r["indicator"].endswith("_ha") else 0) if _finite(r[y]) else "—"
+                for y in result_years
+            ],
+        ]
+        for _i, r in c.results.iterrows()
+    ]
+    result_heads = [_("Output"), _("Indicator")] + [
+        str(y) if y else _("Grant period") for y in result_years
+    ]
+    methods = [
+        [
+            _method(str(m["method"]), _),
+            n.int(m["tasks"]),
+            n.ha(m["area_m2"]),
+            n.num(m["team_days"], 0),
+            n.num(m["productivity_m2_per_team_day"]),
+            n.usd(m["cost_usd_per_team_day"]),
+            n.money(m["cost_usd_per_m2"], "USD", 2),
+        ]
+        for _i, m in c.methods.iterrows()
+    ]
+    ctx_rows = [
+        [
+            str(r["region"]),
+            n.int(r["areas"]),
+            n.ha(r["cmr_ha"] * 1e4),
+            n.ha(r["mine_ha"] * 1e4),
+            n.int(r["accidents"]) if _finite(r["accidents"]) else _("no data"),
+            n.int(r["casualties"]) if _finite(r["casualties"]) else _("no data"),
+            n.int(r["people"]) if _finite(r["people"]) else _("no data"),
+        ]
+        for _i, r in c.context_regions.iterrows()
+    ]
+    ctx_heads = [
+        _("Region"),
+        _("Hazardous areas"),
+        _("Cluster munitions"),
+        _("Mines"),
+        _("Accidents"),
+        _("Casualties"),
+        _("People living nearby"),
+    ]
+    # a programme without cluster munition (or mined) land has no column for it
+    treaties = {tr["treaty"] for tr in c.treaties}
+    ctx_keep = [
+        j for j in range(7) if (j != 2 or "ccm" in treaties) and (j != 3 or "apmbc" in treaties)
+    ]
+    ctx_heads = [ctx_heads[j] for j in ctx_keep]
+    ctx_rows = [[row[j] for j in ctx_keep] for row in ctx_rows]
+    va_rows = []
+    if c.victim_assistance is not None:
+        for r in c.victim_assistance.itertuples(index=False):
+            va_rows.append(
+                [
+                    str(r.name),
+                    str(r.region),
+                    n.int(r.survivors),
+                    n.int(r.killed),
+                    n.num(r.travel_min_health) if _finite(r.travel_min_health) else _("no data"),
+                    _("yes") if bool(r.remote) else _("no"),
+                ]
+            )
+    re_rows = []
+    if c.risk_education is not None:
+        for r in c.risk_education.itertuples(index=False):
+            re_rows.append(
+                [
+                    str(r.region),
+                    n.int(r.areas),
+                    n.ha(r.area_m2),
+                    n.int(r.cmr_areas),
+                    n.int(r.population_nearby) if _finite(r.population_nearby) else _("no data"),
+                ]
+            )
+    a = c.assumptions
+    assumptions = [
+        (
+            _("Team-month"),
+            _("%(days)s working days") % {"days": n.num(a["working_days"] / 12, 1)},
+            _("%(days)s working days per team and year, divided by 12")
+            % {"days": n.num(a["working_days"])},
+        ),
+        (
+            _("Indirect costs"),
+            n.pct(a["indirect_cost_share"], 0),
+            _("share of the direct cost, set per donor"),
+        ),
+    ]
+    if show_cur:
+        assumptions.append(
+            (
+                _("Exchange rate"),
+                f"1 US$ = {n.num(a['exchange_rate'], 4)} {a['currency']}",
+                a["exchange_rate_source"] or _("fixed in the project settings"),
+            )
+        )
+    for m in c.methods.itertuples(index=False):
+        assumptions.append(
+            (
+                _method(str(m.method), _),
+                _("%(m2)s m² per team-day; %(day)s per team-day; %(per_m2)s US$ per m²")
+                % {
+                    "m2": n.num(m.productivity_m2_per_team_day),
+                    "day": n.usd(m.cost_usd_per_team_day),
+                    "per_m2": n.num(m.cost_usd_per_m2, 2),
+                },
+                str(m.source) or _("planning settings of the programme"),
+            )
+        )
+    for pk in c.packages:
+        assumptions.append(
+            (
+                _pkg_label(pk["key"], _),
+                _("%(cost)s per person") % {"cost": n.usd(pk["unit_usd"])},
+                _("planning assumption of the programme, to be replaced by the operator's budget"),
+            )
+        )
+    if radius is not None:
+        assumptions.append(
+            (
+                _("People living nearby"),
+                _("within %(km)s km") % {"km": n.num(radius, 0)},
+                _("villages of the settlements register within this distance of a hazardous area"),
+            )
+        )
+    if c.victim_assistance is not None:
+        assumptions.append(
+            (
+                _("Remote village"),
+                _("more than %(min)s minutes from care") % {"min": n.num(a["remote_min"])},
+                _("travel time over the road network")
+                if a["travel_from_roads"]
+                else _("straight line to the nearest health facility at %(kmh)s km/h")
+                % {"kmh": n.num(a["speed_kmh"])},
+            )
+        )
+    evidence = _evidence(c)
+    return {
+        "key_figures": key_figures,
+        "regions": n.join(regions),
+        "years": n.join([str(y) for y in years]),
+        "radius": radius,
+        "reasons": [(_criterion(k, _), n.pct(v, 0)) for k, v in c.reasons],
+        "evidence": evidence,
+        "direct_usd": direct,
+        "task_heads": task_heads,
+        "task_widths": task_widths,
+        "task_rows": rows,
+        "priority_rows": priority,
+        "budget_years": budget_years,
+        "budget_rows": budget_rows,
+        "budget_total": budget_total,
+        "gantt_cols": gantt_cols,
+        "gantt": gantt,
+        "result_heads": result_heads,
+        "results": results,
+        "methods": methods,
+        "ctx_rows": ctx_rows,
+        "ctx_heads": ctx_heads,
+        "va_rows": va_rows,
+        "re_rows": re_rows,
+        "assumptions": assumptions,
+        "method_names": n.join([_method(str(m), _) for m in c.methods["method"]]),
+        "teams": n.join([f"{_team(k, _)} ({v})" for k, v in w["teams"].items()]),
+        "packages": [{**pk, "label": _pkg_label(pk["key"], _)} for pk in c.packages],
+        "programme": p,
+    }
+
+
+def _pkg_label(key: str, _: Callable[[str], str]) -> str:
+    return _("Victim assistance") if key == "victim_assistance" else _("Risk education")
+
+
+def _team(key: str, _: Callable[[str], str]) -> str:
+    words = {
+        "manual": _("manual clearance teams"),
+        "mechanical": _("mechanical teams"),
+        "dog": _("mine detection dog teams"),
+        "nts": _("survey teams"),
+    }
+    return words.get(key, key.replace("_", " "))
+
+
+def _radius(pop_col: str | None) -> float | None:
+    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
+    return float(m.group(1).replace("_", ".")) if m else None
+
+
+def _evidence(c: RequestContent) -> dict[str, int]:
+    """How many of the package's areas are confirmed (CHA) and suspected (SHA)."""
+    if not len(c.priority):
+        return {"areas": 0, "confirmed": 0}
+    classes = c.tasks.drop_duplicates("hazard_id")
+    status = classes["status"].astype(str) if "status" in classes else pd.Series(dtype=str)
+    return {"areas": len(classes), "confirmed": int((status == "CHA").sum())}
+
+
+# ---- maps ----------------------------------------------------------------------------------
+
+
+def request_map_fragment(
+    donor: DonorProfile,
+    content: RequestContent,
+    areas: gpd.GeoDataFrame,
+    context: Context | None,
+    settings: MapSettings,
+) -> tuple[str | None, str | None]:
+    """The interactive map of the package's areas, embedded; or None and the reason.
+
+    The one place where a request embeds its interactive map (``maps.priority_map`` of the
+    package's areas, through ``maps.embed_fragment``).
+    """
+    try:
+        from ccm_geo.publish.maps import embed_fragment, priority_map
+    except ImportError as exc:
+        return None, f"interactive map not included ({exc}); the static map is shown"
+    pkg = content.tasks
+    per_area = pkg.groupby("hazard_id", sort=False).agg(
+        method=("method", lambda s: " then ".join(s.astype(str))),
+        cost_usd=("cost_usd", "sum"),
+        year=("year", "min"),
+    )
+    sub = areas[areas["hazard_id"].astype(str).isin(per_area.index)].copy()
+    sub = sub.drop(
+        columns=[
+            c for c in ("method", "cost_usd", "year", "team", "start", "end") if c in sub.columns
+        ]
+    )
+    hid = sub["hazard_id"].astype(str)
+    for col in per_area.columns:
+        sub[col] = hid.map(per_area[col]).to_numpy()
+    try:
+        doc = priority_map(sub, context, settings, title=f"{donor.name}: {content.project_name}")
+    except InputError as exc:
+        return None, f"interactive map not included: {exc}"
+    title = translations(donor.language).gettext("Map of the proposed areas")
+    return embed_fragment(doc, height="520px", title=title), None
+
+
+def static_map(
+    rows: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    settings: MapSettings,
+    *,
+    title: str,
+    by: str = "year",
+    bounds: tuple[float, float, float, float] | None = None,
+    labels: bool | None = None,
+    size: tuple[float, float] = (8.0, 5.6),
+    points: pd.DataFrame | None = None,
+) -> bytes | None:
+    """PNG of the areas (grey) with the rows' areas coloured by ``by`` (year or donor).
+
+    ``bounds`` (minx, miny, maxx, maxy) crops the map to a map sheet; ``labels`` writes the
+    area ids (default: when at most 40 areas are coloured).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    if areas.crs is None or not len(areas):
+        return None
+    geoms = areas.set_index(areas["hazard_id"].astype(str)).geometry
+    geoms = geoms[~geoms.index.duplicated()]
+    if bounds is not None:
+        geoms = geoms.cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
+    fig = Figure(figsize=size)
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.9))
+    if len(geoms):
+        geoms.plot(ax=ax, color="#e8e8e8", edgecolor="#9a9a9a", linewidth=0.3)
+    handles = []
+    if len(rows) and "hazard_id" in rows:
+        r = rows.drop_duplicates("hazard_id")
+        keys = sorted(r[by].astype(str).unique())
+        palette = (
+            list(settings.plan_palette)
+            if by == "year"
+            else ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+        )
+        for i, k in enumerate(keys):
+            colour = "#bdbdbd" if k == "unfunded" else palette[i % len(palette)]
+            ids = r.loc[r[by].astype(str) == k, "hazard_id"].astype(str)
+            g = geoms.reindex(ids).dropna()
+            if len(g):
+                g.plot(ax=ax, color=colour, edgecolor="#333333", linewidth=0.5)
+                handles.append(Patch(facecolor=colour, edgecolor="#333333", label=k))
+        shown = geoms.reindex(r["hazard_id"].astype(str)).dropna()
+        if labels if labels is not None else (by == "year" and len(shown) <= 40):
+            for hid, g in shown.items():
+                p = g.representative_point()
+                ax.annotate(
+                    str(hid), (p.x, p.y), fontsize=5, ha="center", va="bottom", parse_math=False
+                )
+    if points is not None and len(points):
+        ax.scatter(points["x"], points["y"], s=points["size"], c="#08306b", zorder=5)
+        for p in points.itertuples(index=False):
+            if p.label:
+                ax.annotate(
+                    p.label,
+                    (p.x, p.y),
+                    fontsize=6,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    parse_math=False,
+                    zorder=6,
+                )
+        handles.append(
+            Patch(facecolor="#08306b", edgecolor="#08306b", label=str(points.attrs.get("name")))
+        )
+    if bounds is not None:
+        ax.set_xlim(bounds[0], bounds[2])
+        ax.set_ylim(bounds[1], bounds[3])
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    fig.text(0.01, 0.97, title, fontsize=10, va="top", parse_math=False)
+    x0, x1 = ax.get_xlim()
+    span = (x1 - x0) / 5
+    step = 10 ** math.floor(math.log10(span)) if span > 0 else 1
+    bar = max(step, round(span / step) * step)
+    y0 = ax.get_ylim()[0]
+    ax.plot([x0 + bar * 0.1, x0 + bar * 1.1], [y0, y0], color="black", lw=2)
+    ax.text(
+        x0 + bar * 0.6,
+        y0,
+        f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m",
+        ha="center",
+        va="bottom",
+        fontsize=7,
+    )
+    ax.annotate("N ↑", (0.98, 0.98), xycoords="axes fraction", ha="right", va="top", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def needs_map(
+    content: RequestContent,
+    areas: gpd.GeoDataFrame,
+    context: Context | None,
+    settings: MapSettings,
+) -> bytes | None:
+    """The map of a request without tasks (victim assistance, risk education): the hazardous
+    areas of the donor's regions and the survivors' villages, the ten with most survivors named.
+    """
+    d = content.donor
+    _ = translations(d.language).gettext
+    a = areas
+    if "status" in a.columns:
+        a = a[a["status"].astype(str) != "released"]
+    if d.regions:
+        a = a[a["region"].astype(str).isin(d.regions)]
+    label = _("Hazardous areas")
+    rows = pd.DataFrame({"hazard_id": a["hazard_id"].astype(str), "kind": label})
+    points = None
+    va = content.victim_assistance
+    s = None if context is None else context.settlements
+    if va is not None and len(va) and s is not None and len(s):
+        xy = s.to_crs(areas.crs).geometry.representative_point()
+        pos = pd.DataFrame(
+            {"x": xy.x.to_numpy(), "y": xy.y.to_numpy()},
+            index=s["settlement_id"].astype(str).to_numpy(),
+        )
+        pos = pos[~pos.index.duplicated()]
+        v = va.assign(settlement_id=va["settlement_id"].astype(str))
+        v = v[v["settlement_id"].isin(pos.index)].reset_index(drop=True)
+        points = pd.DataFrame(
+            {
+                "x": pos.loc[v["settlement_id"], "x"].to_numpy(),
+                "y": pos.loc[v["settlement_id"], "y"].to_numpy(),
+                "size": 6
+                + 4 * pd.to_numeric(v["survivors"], errors="coerce").fillna(0).clip(0, 20),
+                "label": [str(nm) if i < 10 else "" for i, nm in enumerate(v["name"])],
+            }
+        )
+        points.attrs["name"] = _("Survivors")
+    bounds = None
+    geo = a.geometry.dropna()
+    if len(geo):
+        x0, y0, x1, y1 = geo.total_bounds
+        pad = max(x1 - x0, y1 - y0) * 0.05
+        bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    return static_map(
+        rows, areas, settings, title=d.name, by="kind", bounds=bounds, labels=False, points=points
+    )
+
+
+def package_bounds(
+    content: RequestContent, *, aspect: float = 8.0 / 5.0
+) -> tuple[float, float, float, float] | None:
+    """The package's extent, padded and widened to the map's aspect (None: no task areas)."""
+    geo = content.tasks.geometry.dropna() if len(content.tasks) else None
+    if geo is None or not len(geo):
+        return None
+    x0, y0, x1, y1 = geo.total_bounds
+    w, h = max(x1 - x0, 1000.0), max(y1 - y0, 1000.0)
+    w, h = max(w, h * aspect) * 1.12, max(h, w / aspect) * 1.12
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def region_maps(
+    content: RequestContent, areas: gpd.GeoDataFrame, settings: MapSettings
+) -> dict[str, bytes]:
+    """One map sheet per region of the package: its areas by year, with their ids."""
+    out: dict[str, bytes] = {}
+    pkg = content.tasks
+    if not len(pkg) or areas.crs is None:
+        return out
+    for region in sorted(pkg["region"].astype(str).unique()):
+        rows = pkg[pkg["region"].astype(str) == region]
+        geo = pkg.geometry[rows.index].dropna()
+        if not len(geo):
+            continue
+        x0, y0, x1, y1 = geo.total_bounds
+        pad = max(x1 - x0, y1 - y0, 500.0) * 0.08
+        png = static_map(
+            rows,
+            areas,
+            settings,
+            title=region,
+            bounds=(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+            labels=len(rows.drop_duplicates("hazard_id")) <= 80,
+            size=(7.6, 6.2),
+        )
+        if png:
+            out[region] = png
+    return out
