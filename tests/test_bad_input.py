@@ -571,6 +571,7 @@ def test_a_request_never_shows_zero_people_for_unknown_populations():
             team_months=1.0,
             year=2027,
             region="A",
+            activity="clearance",
         ),
         "population_within_5km",
     )
