@@ -11,6 +11,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from ccm_geo.errors import InputError
@@ -144,6 +145,98 @@ def make_context() -> Context:
         roads=roads,
         admin=admin,
     )
+
+
+def make_national(
+    n: int = 8000, *, villages: int = 3000, seed: int = 7
+) -> tuple[gpd.GeoDataFrame, Context]:
+    """A national-size register: ``n`` small areas (0.05-8 ha) over 600 x 450 km in 30
+    regions, with admin units, a road grid, ``villages`` named settlements and accidents."""
+    rng = np.random.default_rng(seed)
+    w, h = 600_000.0, 450_000.0
+    x = X0 - 300_000 + rng.uniform(0, w, n)
+    y = Y0 - 200_000 + rng.uniform(0, h, n)
+    ha = np.exp(rng.uniform(np.log(0.05), np.log(8.0), n))
+    side = np.sqrt(ha * 1e4)
+    geoms = shapely.box(x - side / 2, y - side / 2, x + side / 2, y + side / 2)
+    score = rng.uniform(0, 1, n)
+    order = np.argsort(-score, kind="stable")
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(1, n + 1)
+    cls = np.where(rank <= n * 0.1, "high", np.where(rank <= n * 0.4, "medium", "low"))
+    col = np.clip(((x - (X0 - 300_000)) // 100_000).astype(int), 0, 5)
+    row = np.clip(((y - (Y0 - 200_000)) // 90_000).astype(int), 0, 4)
+    areas = gpd.GeoDataFrame(
+        {
+            "hazard_id": [f"NAT-{i:05d}" for i in range(n)],
+            "name": [f"Field {i}" for i in range(n)],
+            "status": np.where(rng.uniform(size=n) < 0.5, "CHA", "SHA"),
+            "contamination": "CMR",
+            "region": [f"Province {r * 6 + c + 1}" for r, c in zip(row, col, strict=True)],
+            "score": score.round(4),
+            "rank": rank,
+            "priority_class": cls,
+            "travel_min_health": np.where(rng.uniform(size=n) < 0.05, 600.0, 30.0),
+            "accidents_24m": rng.integers(0, 3, n),
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
+    areas["area_m2"] = areas.geometry.area
+    cells = [
+        (
+            f"Province {r * 6 + c + 1}",
+            box(
+                X0 - 300_000 + c * 100_000,
+                Y0 - 200_000 + r * 90_000,
+                X0 - 200_000 + c * 100_000,
+                Y0 - 110_000 + r * 90_000,
+            ),
+        )
+        for r in range(5)
+        for c in range(6)
+    ]
+    admin = gpd.GeoDataFrame(
+        {"region": [c[0] for c in cells]}, geometry=[c[1] for c in cells], crs=CRS
+    )
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["primary"] * 9},
+        geometry=[
+            LineString(
+                [
+                    (X0 - 300_000, Y0 - 200_000 + k * 50_000),
+                    (X0 + 300_000, Y0 - 150_000 + k * 50_000),
+                ]
+            )
+            for k in range(9)
+        ],
+        crs=CRS,
+    )
+    vx = X0 - 300_000 + rng.uniform(0, w, villages)
+    vy = Y0 - 200_000 + rng.uniform(0, h, villages)
+    settlements = gpd.GeoDataFrame(
+        {
+            "settlement_id": [f"v{i}" for i in range(villages)],
+            "name": [f"Ban {i}" for i in range(villages)],
+            "population": rng.integers(50, 5000, villages),
+        },
+        geometry=gpd.points_from_xy(vx, vy),
+        crs=CRS,
+    )
+    ax_ = X0 - 300_000 + rng.uniform(0, w, 400)
+    ay_ = Y0 - 200_000 + rng.uniform(0, h, 400)
+    accidents = gpd.GeoDataFrame(
+        {
+            "accident_id": [f"a{i}" for i in range(400)],
+            "date": pd.Timestamp("2024-01-01"),
+            "killed": rng.integers(0, 2, 400),
+            "injured": rng.integers(0, 3, 400),
+        },
+        geometry=gpd.points_from_xy(ax_, ay_),
+        crs=CRS,
+    )
+    ctx = Context(crs=CRS, admin=admin, roads=roads, settlements=settlements, accidents=accidents)
+    return areas, ctx
 
 
 class _Attrs(HTMLParser):

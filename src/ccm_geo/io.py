@@ -350,7 +350,8 @@ def write_gpkg(
         contamination as ``;``-joined text.
     styles
         Layer name -> QGIS QML text, stored in the ``layer_styles`` table as the layer's
-        default style, so QGIS opens the layer already coloured.
+        default style, so QGIS opens the layer already coloured. A layer without one gets
+        ``publish.styles.layer_style`` (colours and labels from the one map palette).
     """
     path = Path(path)
     with atomic_output(path) as tmp, _fixed_gpkg_time():
@@ -358,6 +359,9 @@ def write_gpkg(
             pyogrio.write_dataframe(
                 _for_file(gdf), tmp, layer=name, driver="GPKG", SPATIAL_INDEX="YES"
             )
+        from ccm_geo.publish.styles import default_styles  # every layer opens styled in QGIS
+
+        styles = {**default_styles(layers), **(styles or {})}
         if styles:
             _write_layer_styles(tmp, layers, styles)
     return path
