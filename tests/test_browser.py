@@ -93,10 +93,12 @@ def test_map_opens_offline_and_draws_every_area(browser, tmp_path):
         )
         assert "contribution" in popup.inner_text()
         # a criterion layer, built when switched on, draws the same areas and shows its legend
-        page.get_by_label("Criterion: access").check()
-        drawn = page.evaluate("""() => window.ccm.count(window.ccm.layers['Criterion: access'])""")
+        page.locator(".leaflet-popup-close-button").click()
+        page.hover(".leaflet-control-layers")  # the layer control opens on hover
+        page.get_by_label("Criterion: Access").check()
+        drawn = page.evaluate("""() => window.ccm.count(window.ccm.layers['Criterion: Access'])""")
         assert drawn == 50
-        assert page.get_by_text("Criterion: access (value 0–1)").is_visible()
+        assert page.get_by_text("Criterion: Access (value 0–1)").is_visible()
         page.screenshot(path=str(tmp_path / "map.png"))
         assert (tmp_path / "map.png").stat().st_size > 10_000
         assert errors == [] and blocked == []

@@ -431,6 +431,8 @@ def test_save_figure_png_and_pdf(areas, context, tmp_path):
     pdf = save_figure(fig, tmp_path / "m.pdf")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pdf", "m.png"]  # no temp left
-    with pytest.raises(InputError, match=r"\.svg"):
-        save_figure(fig, tmp_path / "m.svg")
+    svg = save_figure(fig, tmp_path / "m.svg")
+    assert b"<svg" in svg.read_bytes()[:400]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pdf", "m.png", "m.svg"]  # no temp
+    with pytest.raises(InputError, match=r"\.tif"):
+        save_figure(fig, tmp_path / "m.tif")

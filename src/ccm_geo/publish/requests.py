@@ -1679,6 +1679,11 @@ def _static_map(
                 ax.annotate(
                     str(hid), (p.x, p.y), fontsize=6, ha="center", va="center", parse_math=False
                 )
+    if len(rows) and "hazard_id" in rows:  # zoom to the rows' regions, neighbours around
+        from ccm_geo.publish.maps.views import region_views, show_views
+
+        focus = areas[areas["hazard_id"].astype(str).isin(rows["hazard_id"].astype(str))]
+        show_views(ax, region_views(focus))
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
     ax.set_axis_off()

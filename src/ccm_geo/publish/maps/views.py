@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from ccm_geo.model import Context
 
-__all__ = ["View", "region_views", "to_latlng_bounds", "data_bounds", "fit_aspect"]
+__all__ = ["View", "region_views", "show_views", "to_latlng_bounds", "data_bounds", "fit_aspect"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,70 @@ def _near(a, b, far: float) -> bool:
 
 def _union(a, b):
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def show_views(ax, views: list[View], *, max_insets: int = 3) -> list:
+    """Zoom a drawn map to ``views``: the axes to the first, an inset per further view.
+
+    The insets repeat what is drawn on ``ax`` (its collections and texts) at their own
+    extent, so regions far apart each show at a readable scale on one figure. Call it after
+    drawing and before adding a scale bar (which then measures the main view).
+
+    Parameters
+    ----------
+    ax
+        A matplotlib axes with the map drawn in the views' CRS.
+    views
+        From :func:`region_views`; nothing changes when empty.
+    max_insets
+        Most insets added (the smaller groups beyond are left to the main view's context).
+
+    Returns
+    -------
+    list
+        The inset axes added.
+    """
+    from matplotlib.collections import LineCollection, PathCollection
+
+    if not views:
+        return []
+    x0, y0, x1, y1 = views[0].bounds
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    insets = []
+    n = min(len(views) - 1, max_insets)
+    for k, view in enumerate(views[1 : 1 + n]):
+        size = 0.3
+        inset = ax.inset_axes((1 - (k + 1) * (size + 0.02), 0.02, size, size))
+        for coll in ax.collections:
+            if isinstance(coll, LineCollection):
+                copy = LineCollection(
+                    coll.get_segments(), colors=coll.get_color(), linewidths=coll.get_linewidth()
+                )
+            else:
+                copy = PathCollection(
+                    coll.get_paths(),
+                    facecolors=coll.get_facecolor(),
+                    edgecolors=coll.get_edgecolor(),
+                    linewidths=coll.get_linewidth(),
+                )
+            inset.add_collection(copy)
+        for t in ax.texts:
+            inset.text(
+                *t.get_position(),
+                t.get_text(),
+                fontsize=5,
+                ha="center",
+                va="center",
+                parse_math=False,
+                clip_on=True,
+            )
+        bx0, by0, bx1, by1 = view.bounds
+        inset.set_xlim(bx0, bx1)
+        inset.set_ylim(by0, by1)
+        inset.set_aspect("equal", adjustable="datalim")
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_title(view.label, fontsize=6, loc="left")
+        insets.append(inset)
+    return insets
