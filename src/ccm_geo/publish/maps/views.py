@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["View", "region_views", "show_views", "to_latlng_bounds", "data_bounds", "fit_aspect"]
 
 
+#: Regions smaller than this (m) are treated as this big when judging whether two are near.
+_MIN_SIZE_M = 10_000.0
+
+
 @dataclass(frozen=True)
 class View:
     """A map view: a label (the regions it shows) and its extent in the metric CRS (m)."""
@@ -37,9 +41,9 @@ def region_views(
 
     Each region's extent is that of its admin unit (when the context's admin layer names
     it), else of its areas. Regions whose extents lie closer than ``far`` times the larger
-    extent's size are shown together; far-apart regions each get their own view. Every view
-    is widened by ``pad`` (a fraction of its size, at least 2 km) so neighbouring context
-    shows around it.
+    extent's size (at least 10 km) are shown together; far-apart regions each get their own
+    view. Every view is widened by ``pad`` (a fraction of its size, at least 2 km) so
+    neighbouring context shows around it.
 
     Parameters
     ----------
@@ -149,7 +153,7 @@ def fit_aspect(
 
 
 def _near(a, b, far: float) -> bool:
-    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 1.0)
+    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], _MIN_SIZE_M)
     dx = max(0.0, max(a[0], b[0]) - min(a[2], b[2]))
     dy = max(0.0, max(a[1], b[1]) - min(a[3], b[3]))
     return math.hypot(dx, dy) <= far * size
