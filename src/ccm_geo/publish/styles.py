@@ -151,7 +151,9 @@ def layer_style(name: str, gdf: gpd.GeoDataFrame) -> str | None:
     if geom == "fill" and "priority_class" in cols:
         return hazard_style("priority_class", label=label)
     if "year" in cols and label is not None:
-        years = sorted({int(y) for y in gdf["year"].dropna().unique()})
+        import pandas as pd
+
+        years = sorted({int(y) for y in pd.to_numeric(gdf["year"], errors="coerce").dropna()})
         cats = [
             (str(y), str(y), PLAN_PALETTE[k % len(PLAN_PALETTE)], "solid")
             for k, y in enumerate(years)
