@@ -215,9 +215,9 @@ def test_national_first_view_shows_every_area_and_the_high_class(browser, nation
     try:
         assert blocked == [] and errors == []
         shown = page.evaluate("() => window.ccm.shown()")
-        drawn = page.evaluate("() => window.ccm.count(window.ccm.symbols)")
-        on_map = page.evaluate("() => window.ccm.map.hasLayer(window.ccm.symbols)")
-        # at country zoom every area is too small to see: each is a symbol, all drawn
+        drawn = page.evaluate("() => window.ccm.count()")
+        on_map = page.evaluate("() => window.ccm.map.hasLayer(window.ccm.hazards)")
+        # at country zoom every area is too small to see: each is drawn as a symbol
         assert shown == {"symbols": len(areas), "polygons": 0}
         assert drawn == len(areas) and on_map
         # village circles are not drawn over the hazards by default; names wait for a zoom

@@ -326,11 +326,17 @@ if (C.settlements && D.villageLabelZoom !== null) {
   map.on("moveend", placeNames);
 }
 
-/* ---- the hazardous areas: polygons, and symbols where polygons are too small to see ---- */
-var hazards = lazy(hazardGroup(all, function (i) { return outline(i, classColor(i)); }));
-var symbols = L.featureGroup(), SYM = new Array(N), nSym = 0;
-symbols.bindTooltip(tip, {sticky: true});
-symbols.bindPopup(popup, {maxWidth: 380});
+/* ---- the hazardous areas: each one drawn once, as its polygon or, while the polygon is
+   narrower than MINPX pixels, as a symbol at its centre. Polygons are built when first needed,
+   so a country-wide first view decodes no geometry. ---- */
+var hazards = L.featureGroup(), POLY = new Array(N), SYM = new Array(N), AS = new Array(N);
+var fitted = false;
+hazards.bindTooltip(tip, {sticky: true});
+hazards.bindPopup(popup, {maxWidth: 380});
+function poly(i) {
+  if (!POLY[i]) { POLY[i] = L.polygon(ll(i), outline(i, classColor(i))); POLY[i].ccmIndex = i; }
+  return POLY[i];
+}
 function symbol(i) {
   if (!SYM[i]) {
     SYM[i] = L.circleMarker([A.cy[i] / S, A.cx[i] / S], {renderer: R, radius: symbolRadius(i),
@@ -340,24 +346,27 @@ function symbol(i) {
   }
   return SYM[i];
 }
-function updateSymbols() {
-  if (!map.hasLayer(hazards)) { return; }
-  var z = map.getZoom(), added = false;
-  for (var k = 0; k < all.length; k++) {
-    var i = all[k], want = sidePx(i, z) < MINPX, m = SYM[i], has = m && symbols.hasLayer(m);
-    if (want && !has) { symbols.addLayer(symbol(i)); nSym++; added = true; }
-    else if (!want && has) { symbols.removeLayer(m); nSym--; }
+function updateShapes() {
+  if (!fitted || !map.hasLayer(hazards)) { return; }
+  var z = map.getZoom(), lowAdded = false, k, i;
+  for (k = 0; k < all.length; k++) {  /* low class first: the high class ends on top */
+    i = all[k];
+    var want = sidePx(i, z) < MINPX;
+    if (AS[i] === want) { continue; }
+    if (AS[i] !== undefined) { hazards.removeLayer(AS[i] ? SYM[i] : POLY[i]); }
+    hazards.addLayer(want ? symbol(i) : poly(i));
+    AS[i] = want;
+    if (A.cls[i] !== 0) { lowAdded = true; }
   }
-  if (added) {  /* keep the high class on top of the lower ones */
-    for (var k2 = 0; k2 < all.length; k2++) {
-      var s = SYM[all[k2]];
-      if (s && A.cls[all[k2]] <= 1 && symbols.hasLayer(s)) { s.bringToFront(); }
+  if (lowAdded) {  /* areas shown afresh may cover the high class: bring it back on top */
+    for (k = 0; k < all.length; k++) {
+      i = all[k];
+      if (A.cls[i] === 0 && AS[i] !== undefined) { (AS[i] ? SYM[i] : POLY[i]).bringToFront(); }
     }
   }
 }
-hazards.on("add", function () { symbols.addTo(map); updateSymbols(); });
-hazards.on("remove", function () { map.removeLayer(symbols); });
-map.on("zoomend", updateSymbols);
+hazards.on("add", updateShapes);
+map.on("zoomend", updateShapes);
 
 var counts = D.classTotals, unclassified = 0;  /* all areas, drawn or aggregated */
 A.cls.forEach(function (c) { if (c < 0) { unclassified++; } });
@@ -508,26 +517,26 @@ function fit() {
   var e = edges();
   map.fitBounds(D.bounds, {paddingTopLeft: [Math.min(e[0].x, size.x / 4), Math.min(e[0].y,
     size.y / 4)], paddingBottomRight: [20, 20]});
-  updateSymbols();
+  fitted = true;
+  updateShapes();
   return true;
 }
 if (!fit()) {
   var waited = 0;
   (function again() { if (!fit() && (waited += 1) < 400) { setTimeout(again, 25); } })();
 }
-window.ccm = {map: map, hazards: hazards, symbols: symbols, layers: overlays, context: ctx,
+window.ccm = {map: map, hazards: hazards, layers: overlays, context: ctx,
               names: names, expected: N, minPx: MINPX,
               count: function (layer) {
                 var n = 0;
                 (layer || hazards).eachLayer(function (l) { if (l instanceof L.Path) { n++; } });
                 return n; },
-              shown: function () {  /* areas visible as a symbol or as a polygon of MINPX+ */
-                var z = map.getZoom(), sym = 0, poly = 0;
-                for (var i = 0; i < N; i++) {
-                  if (SYM[i] && symbols.hasLayer(SYM[i])) { sym++; }
-                  else if (map.hasLayer(hazards) && sidePx(i, z) >= MINPX) { poly++; }
-                }
-                return {symbols: sym, polygons: poly}; }};
+              shown: function () {  /* areas on the map as a symbol, and as a polygon */
+                var sym = 0, pol = 0;
+                hazards.eachLayer(function (l) {
+                  if (l instanceof L.CircleMarker) { sym++; } else if (l instanceof L.Path) { pol++; }
+                });
+                return {symbols: sym, polygons: pol}; }};
 requestAnimationFrame(function () {
   requestAnimationFrame(function () { window.ccmReady = true; });
 });
