@@ -307,8 +307,13 @@ function placeNames() {
     if (T.label[k] && b.contains([T.y[k] / S, T.x[k] / S])) { cand.push(k); }
   }
   cand.sort(function (a, c) { return (T.pop[c] || 0) - (T.pop[a] || 0) || a - c; });
-  var boxes = [];
-  for (var j = 0; j < cand.length && boxes.length < 150; j++) {
+  var c0 = map.getContainer().getBoundingClientRect();  /* the title and controls stay clear */
+  var boxes = Array.prototype.map.call(map.getContainer().querySelectorAll(
+    ".ccm-title, .leaflet-control"), function (e) {
+    var r = e.getBoundingClientRect();
+    return [r.left - c0.left, r.top - c0.top, r.right - c0.left, r.bottom - c0.top]; });
+  var fixed = boxes.length;
+  for (var j = 0; j < cand.length && boxes.length - fixed < 150; j++) {
     var k2 = cand[j], p = map.latLngToContainerPoint([T.y[k2] / S, T.x[k2] / S]);
     var w = 6.5 * String(T.label[k2]).length + 8, bx = [p.x + 3, p.y - 8, p.x + 3 + w, p.y + 8];
     if (boxes.some(function (o) { return bx[0] < o[2] && o[0] < bx[2] && bx[1] < o[3] && o[1] < bx[3]; })) {
