@@ -164,7 +164,7 @@ def _union(a, b):
 
 
 def show_views(ax, views: list[View], *, max_insets: int = 3) -> list:
-    """Zoom a drawn map to ``views``: the axes to the first, an inset per further view.
+    """Zoom a drawn map to ``views``: the axes to the first, an inset (top right) per further view.
 
     The insets repeat what is drawn on ``ax`` (its collections and texts) at their own
     extent, so regions far apart each show at a readable scale on one figure. Call it after
@@ -195,7 +195,7 @@ def show_views(ax, views: list[View], *, max_insets: int = 3) -> list:
     n = min(len(views) - 1, max_insets)
     for k, view in enumerate(views[1 : 1 + n]):
         size = 0.3
-        inset = ax.inset_axes((1 - (k + 1) * (size + 0.02), 0.02, size, size))
+        inset = ax.inset_axes((1 - (k + 1) * (size + 0.02), 0.98 - size, size, size))
         for coll in ax.collections:
             if isinstance(coll, LineCollection):
                 copy = LineCollection(
@@ -219,10 +219,10 @@ def show_views(ax, views: list[View], *, max_insets: int = 3) -> list:
                 parse_math=False,
                 clip_on=True,
             )
-        bx0, by0, bx1, by1 = view.bounds
+        bx0, by0, bx1, by1 = fit_aspect(view.bounds, 1.0)  # the inset is square
         inset.set_xlim(bx0, bx1)
         inset.set_ylim(by0, by1)
-        inset.set_aspect("equal", adjustable="datalim")
+        inset.set_aspect("equal")
         inset.set_xticks([])
         inset.set_yticks([])
         inset.set_title(view.label, fontsize=6, loc="left")
