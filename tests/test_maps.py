@@ -720,3 +720,25 @@ def test_every_gpkg_layer_carries_a_labelled_style(tmp_path):
         c = colour.lstrip("#")
         assert f"{int(c[:2], 16)},{int(c[2:4], 16)},{int(c[4:], 16)},255" in qml
     assert MapSettings().palette == PRIORITY_PALETTE
+
+
+def test_show_views_zooms_and_adds_an_inset_per_far_region():
+    from matplotlib.figure import Figure
+
+    from ccm_geo.publish.maps.views import region_views, show_views
+
+    pts = [(0, 0, "A"), (400_000, 0, "C")]
+    focus = gpd.GeoDataFrame(
+        {"region": [r for *_, r in pts]},
+        geometry=[box(X0 + x, Y0 + y, X0 + x + 500, Y0 + y + 500) for x, y, _ in pts],
+        crs=CRS,
+    )
+    fig = Figure()
+    ax = fig.add_subplot()
+    focus.plot(ax=ax)
+    ax.text(X0 + 250, Y0 + 250, "HZ-1")
+    insets = show_views(ax, region_views(focus))
+    assert len(insets) == 1 and insets[0].get_title(loc="left") == "C"
+    assert ax.get_xlim()[1] - ax.get_xlim()[0] < 50_000  # zoomed to A, not to A and C
+    assert len(insets[0].collections) == len(ax.collections) and insets[0].texts
+    assert show_views(ax, []) == []

@@ -438,15 +438,18 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
             pts = shapely.get_coordinates(shapely.point_on_surface(areas.geometry.values[dots]))
             ha = areas.geometry.values[dots].area / 1e4
             diam = np.clip(2.0 + 1.2 * np.log10(1 + ha), 2.0, 5.0) + (1.0 if c == "high" else 0)
-            ax.scatter(
-                pts[:, 0],
-                pts[:, 1],
-                s=diam**2,
-                c=colour,
-                edgecolors=edge,
-                linewidths=0.3,
-                zorder=4.5 + z * 0.1,
-            )
+            diam = np.round(diam * 2) / 2  # a few sizes: PDF/SVG store one marker per size
+            for d in np.unique(diam):
+                sel = diam == d
+                ax.scatter(
+                    pts[sel, 0],
+                    pts[sel, 1],
+                    s=float(d) ** 2,
+                    c=colour,
+                    edgecolors=edge,
+                    linewidths=0.3,
+                    zorder=4.5 + z * 0.1,
+                )
             n_dots += int(dots.sum())
     return n_dots
 
