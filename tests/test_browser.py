@@ -226,6 +226,12 @@ def test_national_first_view_shows_every_area_and_the_high_class(browser, nation
         rgb = _pixels(page.screenshot())
         assert _near(rgb, HIGH) > 3000  # the high class shows at the first view
         assert _near(rgb, LOW) > 1000  # and the low class stays visible on the background
+        # the legend folds away and back
+        assert page.locator(".ccm-legend-b").is_visible()
+        page.click(".ccm-legend-h")
+        assert not page.locator(".ccm-legend-b").is_visible()
+        page.click(".ccm-legend-h")
+        assert page.locator(".ccm-legend-b").is_visible()
         # zoomed in, polygons replace the symbols of the areas now big enough to see
         lat, lng = _latlng(areas, areas.sort_values("area_m2").iloc[-1]["hazard_id"])
         page.evaluate(f"() => window.ccm.map.setView([{lat}, {lng}], 16, {{animate: false}})")

@@ -629,6 +629,9 @@ def test_local_tiles_are_inlined_under_the_cap(tmp_path, areas, context):
 def test_bad_tiles_files_are_named(tmp_path):
     from ccm_geo.publish.maps.tiles import extract_tiles
 
+    with pytest.raises(InputError, match="neither a local .mbtiles/.pmtiles file"):
+        priority_map(make_areas(3), None, MapSettings(), title="t", tiles="osm.tif")
+
     with pytest.raises(InputError, match="not found"):
         extract_tiles(tmp_path / "none.mbtiles", None)
     vec = tmp_path / "vec.mbtiles"

@@ -181,6 +181,13 @@ def priority_map(
         if not settings.tiles_attribution:
             payload["tilesAttribution"] = local["attribution"]
     elif tiles:
+        if "{z}" not in tiles or "{x}" not in tiles or "{y}" not in tiles:
+            msg = (
+                f"tiles {tiles!r} is neither a local .mbtiles/.pmtiles file nor a tile URL "
+                "template with {z}, {x} and {y}; give a raster tiles file or a template like "
+                "'https://tile.openstreetmap.org/{z}/{x}/{y}.png'"
+            )
+            raise InputError(msg)
         payload["tiles"] = tiles
     return _render(payload)
 
