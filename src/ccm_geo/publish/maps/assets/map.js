@@ -514,6 +514,16 @@ new Full().addTo(map);
 document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
 if (map.getSize().y < 500) { legendBox.classList.add("ccm-collapsed"); }
 
+/* The first view shows the areas: a legend covering a tenth of them starts folded. */
+function foldLegendOffData() {
+  var a = map.latLngToContainerPoint(D.bounds[0]), b = map.latLngToContainerPoint(D.bounds[1]);
+  var c0 = map.getContainer().getBoundingClientRect(), r = legendBox.getBoundingClientRect();
+  var x0 = Math.min(a.x, b.x), x1 = Math.max(a.x, b.x), y0 = Math.min(a.y, b.y);
+  var y1 = Math.max(a.y, b.y), lx0 = r.left - c0.left, ly0 = r.top - c0.top;
+  var ox = Math.max(0, Math.min(x1, lx0 + r.width) - Math.max(x0, lx0));
+  var oy = Math.max(0, Math.min(y1, ly0 + r.height) - Math.max(y0, ly0));
+  if (ox * oy > 0.1 * Math.max(1, (x1 - x0) * (y1 - y0))) { legendBox.classList.add("ccm-collapsed"); }
+}
 /* Fit the areas in view. An embedded map (an iframe in a report) may run before its frame has
    a size; fitting then gives NaN coordinates, so wait until the frame is laid out. */
 function fit() {
@@ -524,6 +534,7 @@ function fit() {
     size.y / 4)], paddingBottomRight: [20, 20]});
   fitted = true;
   updateShapes();
+  foldLegendOffData();
   return true;
 }
 if (!fit()) {
