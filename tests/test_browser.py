@@ -271,6 +271,12 @@ def test_click_on_a_small_area_opens_its_popup_clear_of_the_controls(browser, na
             if where is None:
                 assert small["hazard_id"] in header["text"]
             assert header["inView"] and header["onTop"], (zoom, header)
+        if "areas here" in page.locator(".leaflet-popup-content").inner_text():
+            # overlapping symbols: the popup lists them, the small area among them
+            page.locator(".ccm-pick", has_text=small["hazard_id"]).click()
+            page.wait_for_timeout(400)
+            header = page.evaluate(HEADER_CLEAR)
+            assert small["hazard_id"] in header["text"] and header["inView"] and header["onTop"]
         popup = page.locator(".leaflet-popup-content").inner_text()
         assert "Travel to the nearest health facility" in popup
         assert "travel_min_health" not in popup

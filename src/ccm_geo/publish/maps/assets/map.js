@@ -337,7 +337,39 @@ if (C.settlements && D.villageLabelZoom !== null) {
 var hazards = L.featureGroup(), POLY = new Array(N), SYM = new Array(N), AS = new Array(N);
 var fitted = false;
 hazards.bindTooltip(tip, {sticky: true});
-hazards.bindPopup(popup, {maxWidth: 380});
+/* A click opens the popup of the area under it; where several areas (overlapping symbols at a
+   country zoom) are within the click tolerance, a list of them, highest priority first. */
+var hzPop = L.popup({maxWidth: 380});  /* one popup, reused: never two on the page */
+hazards.on("click", function (e) {
+  var pt = map.latLngToContainerPoint(e.latlng), lp = map.latLngToLayerPoint(e.latlng);
+  var tol = R.options.tolerance, hits = [];
+  hazards.eachLayer(function (l) {
+    if (l instanceof L.CircleMarker) {
+      if (map.latLngToContainerPoint(l.getLatLng()).distanceTo(pt) <= l.getRadius() + tol) {
+        hits.push(l.ccmIndex);
+      }
+    } else if (l._containsPoint && l._pxBounds && l._containsPoint(lp)) { hits.push(l.ccmIndex); }
+  });
+  if (hits.indexOf(e.layer.ccmIndex) === -1) { hits.push(e.layer.ccmIndex); }
+  hits.sort(function (a, b) { return B(A.rank[a]) - B(A.rank[b]) || a - b; });
+  var pop = hzPop.setLatLng(e.latlng);
+  if (hits.length === 1) { pop.setContent(popup({ccmIndex: hits[0]})).openOn(map); return; }
+  var box = L.DomUtil.create("div", "ccm-pop");
+  L.DomUtil.create("div", "ccm-pop-h", box).textContent = hits.length + " areas here";
+  hits.slice(0, 12).forEach(function (i) {
+    var b = L.DomUtil.create("button", "ccm-pick", box);
+    b.type = "button";
+    b.innerHTML = swatch(classColor(i), "solid", classStroke(i));
+    b.appendChild(document.createTextNode(A.id[i] + (A.name[i] ? " \u2013 " + A.name[i] : "") +
+      " \u00b7 " + classLabel(i) + ", rank " + fmt(A.rank[i], 0)));
+    L.DomEvent.on(b, "click", function (ev) {
+      L.DomEvent.stop(ev); pop.setContent(popup({ccmIndex: i})); });
+  });
+  if (hits.length > 12) {
+    L.DomUtil.create("div", "", box).textContent = "and " + (hits.length - 12) + " more: zoom in";
+  }
+  pop.setContent(box).openOn(map);
+});
 function poly(i) {
   if (!POLY[i]) { POLY[i] = L.polygon(ll(i), outline(i, classColor(i))); POLY[i].ccmIndex = i; }
   return POLY[i];
