@@ -338,21 +338,25 @@ var hazards = L.featureGroup(), POLY = new Array(N), SYM = new Array(N), AS = ne
 var fitted = false;
 hazards.bindTooltip(tip, {sticky: true});
 /* A click opens the popup of the area under it; where several areas (overlapping symbols at a
-   country zoom) are within the click tolerance, a list of them, highest priority first. */
+   country zoom) are within the click tolerance, a list of them, nearest to the click first. */
 var hzPop = L.popup({maxWidth: 380});  /* one popup, reused: never two on the page */
 hazards.on("click", function (e) {
-  var pt = map.latLngToContainerPoint(e.latlng), lp = map.latLngToLayerPoint(e.latlng);
-  var tol = R.options.tolerance, hits = [];
+  /* the mouse position: for a small circle Leaflet reports the circle's centre as latlng */
+  var ev = e.originalEvent, at = ev ? map.mouseEventToLatLng(ev) : e.latlng;
+  var pt = map.latLngToContainerPoint(at), lp = map.latLngToLayerPoint(at);
+  var tol = R.options.tolerance, hits = [], dist = {};
   hazards.eachLayer(function (l) {
     if (l instanceof L.CircleMarker) {
-      if (map.latLngToContainerPoint(l.getLatLng()).distanceTo(pt) <= l.getRadius() + tol) {
-        hits.push(l.ccmIndex);
-      }
-    } else if (l._containsPoint && l._pxBounds && l._containsPoint(lp)) { hits.push(l.ccmIndex); }
+      var d = map.latLngToContainerPoint(l.getLatLng()).distanceTo(pt);
+      if (d <= l.getRadius() + tol) { hits.push(l.ccmIndex); dist[l.ccmIndex] = d; }
+    } else if (l._containsPoint && l._pxBounds && l._containsPoint(lp)) {
+      hits.push(l.ccmIndex); dist[l.ccmIndex] = 0;
+    }
   });
-  if (hits.indexOf(e.layer.ccmIndex) === -1) { hits.push(e.layer.ccmIndex); }
-  hits.sort(function (a, b) { return B(A.rank[a]) - B(A.rank[b]) || a - b; });
-  var pop = hzPop.setLatLng(e.latlng);
+  if (hits.indexOf(e.layer.ccmIndex) === -1) { hits.push(e.layer.ccmIndex); dist[e.layer.ccmIndex] = 0; }
+  /* nearest to the click first (the area aimed at), then by priority rank */
+  hits.sort(function (a, b) { return dist[a] - dist[b] || B(A.rank[a]) - B(A.rank[b]) || a - b; });
+  var pop = hzPop.setLatLng(at);
   if (hits.length === 1) { pop.setContent(popup({ccmIndex: hits[0]})).openOn(map); return; }
   var box = L.DomUtil.create("div", "ccm-pop");
   L.DomUtil.create("div", "ccm-pop-h", box).textContent = hits.length + " areas here";
