@@ -294,6 +294,39 @@ def test_click_on_a_small_area_opens_its_popup_clear_of_the_controls(browser, na
         page.close()
 
 
+def test_clicks_on_the_largest_areas_at_the_first_view_open_their_popups(browser, national_page):
+    # the register as a planner first sees it: symbols overlap, a click lists what is under it,
+    # nearest first
+    areas, path = national_page
+    page, blocked, errors = open_offline(browser, path)
+    try:
+        page.evaluate(
+            "() => { window.c0 = window.ccm.map.getCenter(); window.z0 = window.ccm.map.getZoom();"
+            " document.querySelector('.ccm-legend').classList.add('ccm-collapsed'); }"
+        )
+        big = areas.sort_values(["area_m2", "hazard_id"], ascending=False).head(20)
+        opened = 0
+        for hid in big["hazard_id"]:
+            page.evaluate(
+                "() => { window.ccm.map.closePopup();"
+                " window.ccm.map.setView(window.c0, window.z0, {animate: false}); }"
+            )
+            page.wait_for_timeout(250)  # the closed popup fades out
+            lat, lng = _latlng(areas, hid)
+            p = page.evaluate(f"() => window.ccm.map.latLngToContainerPoint([{lat}, {lng}])")
+            under = page.evaluate(f"() => document.elementFromPoint({p['x']}, {p['y']}).tagName")
+            assert under == "CANVAS", (hid, p, under)  # not under a control
+            page.mouse.click(p["x"], p["y"])
+            page.locator(".leaflet-popup .ccm-pop-h").wait_for(timeout=10_000)
+            # its own popup, or a list with it at the top (second when another area shares its pixel)
+            first = page.locator(".leaflet-popup-content").inner_text().split("\n")[:3]
+            opened += any(hid in line for line in first)
+        assert opened == len(big)
+        assert blocked == [] and errors == []
+    finally:
+        page.close()
+
+
 def test_local_mbtiles_basemap_shows_with_no_network(browser, tmp_path):
     mb = tmp_path / "osm.mbtiles"
     write_mbtiles(mb, [[14.85, 105.85], [15.05, 106.15]])
