@@ -318,7 +318,7 @@ def test_clicks_on_the_largest_areas_at_the_first_view_open_their_popups(browser
             assert under == "CANVAS", (hid, p, under)  # not under a control
             page.mouse.click(p["x"], p["y"])
             page.locator(".leaflet-popup .ccm-pop-h").wait_for(timeout=10_000)
-            # its own popup, or a list with it at the top (second when another area shares its pixel)
+            # its own popup, or a list with it at the top (second if another area shares its pixel)
             first = page.locator(".leaflet-popup-content").inner_text().split("\n")[:3]
             opened += any(hid in line for line in first)
         assert opened == len(big)
