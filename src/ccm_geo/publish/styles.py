@@ -161,7 +161,7 @@ def layer_style(name: str, gdf: gpd.GeoDataFrame) -> str | None:
         return categorized_qml("year", cats, label=label, geometry=geom)
     if geom == "fill" and "status" in cols:
         return hazard_style("status", label=label)
-    colour = CONTEXT_COLOURS.get(name)
+    colour = "#ffffff" if name == "settlements" else CONTEXT_COLOURS.get(name)  # as on the map
     if name == "admin" or (geom == "fill" and "region" in cols and label is None):
         return single_qml(CONTEXT_COLOURS["admin"], geometry="outline", label="region")
     text = next((c for c in ("name", "road_class", "accident_id", "region") if c in cols), None)
