@@ -78,10 +78,10 @@ def _planning(s: float) -> list[dict]:
 
 
 def _maps(s: float) -> list[dict]:
-    from benchmarks.bench_maps import bench
+    from benchmarks.bench_maps import bench, bench_print
 
     sizes = tuple(sorted({max(200, int(n * s)) for n in (2_000, 20_000, 100_000)}))
-    return bench(sizes=sizes)
+    return bench(sizes=sizes) + [bench_print(max(200, int(78_000 * s)))]
 
 
 _RUNNERS = {"criteria": _criteria, "scoring": _scoring, "planning": _planning, "maps": _maps}

@@ -456,6 +456,8 @@ def test_qgis_opens_the_published_layers_with_their_style(demo_runs, cluster, tm
             "QGIS's Python bindings are not installed (apt-get install python3-qgis "
             "qgis-providers to open the published layers in QGIS itself)"
         )
+    from ccm_geo.publish.styles import PRIORITY_PALETTE
+
     script = ROOT / "tests" / "qgis_open_layer.py"
     env = {"PGPASSWORD": cluster.password, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for table in ("areas", "areas_latest", "plan_latest"):
@@ -470,7 +472,7 @@ def test_qgis_opens_the_published_layers_with_their_style(demo_runs, cluster, tm
         assert seen["renderer"] == "categorizedSymbol"
         assert seen["attribute"] == "priority_class"
         assert seen["categories"] == ["high", "medium", "low"]
-        assert seen["colours"] == ["#b30000", "#fc8d59", "#fef0d9"]
+        assert seen["colours"] == [PRIORITY_PALETTE[k] for k in ("high", "medium", "low")]
 
 
 def test_validate_reads_a_postgis_register(demo_runs, cluster, password, tmp_path):

@@ -109,7 +109,10 @@ def run(
     ] = None,
     tiles: Annotated[
         str | None,
-        typer.Option(help="Tile URL template for the maps' background (default: none, offline)."),
+        typer.Option(
+            help="A local .mbtiles/.pmtiles file (inlined, offline) or a tile URL template "
+            "for the maps' background (default: none, offline)."
+        ),
     ] = None,
     publish: Annotated[
         list[str] | None,
@@ -190,8 +193,9 @@ def map_(
     tiles: Annotated[
         str | None,
         typer.Option(
-            help="Tile URL template for a background (needs internet when the map is opened); "
-            "default: none, the map works offline."
+            help="A local .mbtiles/.pmtiles file of raster tiles (the tiles over the map are "
+            "inlined: the map stays offline) or a tile URL template (needs internet when the "
+            "map is opened); default: none, the map works offline."
         ),
     ] = None,
 ) -> None:

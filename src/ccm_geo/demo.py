@@ -1188,7 +1188,7 @@ def _write_vector(gdf, path: Path, layer: str) -> Path:
     """Write one layer reproducibly (fixed GeoPackage timestamps) and atomically."""
     from ccm_geo.io import write_gpkg
 
-    return write_gpkg({layer: gdf}, path)
+    return write_gpkg({layer: gdf}, path, default_styles=False)  # plain input files
 
 
 def _write_landcover(

@@ -291,7 +291,7 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     """The interactive priority map (offline HTML), its embeddable form, and the print map."""
     from ccm_geo.io import write_text
     from ccm_geo.publish.maps import embed_fragment, priority_map
-    from ccm_geo.publish.printmap import print_map, save_figure
+    from ccm_geo.publish.printmap import print_sheets, save_figure, save_sheets
     from ccm_geo.scoring import ranking_weakness
 
     src = log.out_dir
@@ -305,14 +305,24 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     log.step("drawing the interactive map")
     weak = ranking_weakness(scored, config.scoring)
     html = priority_map(
-        areas, context, config.maps, title=title, tiles=state.get("tiles"), note=weak
+        areas,
+        context,
+        config.maps,
+        title=title,
+        tiles=state.get("tiles"),
+        no_route_min=config.criteria.remoteness.unreachable_penalty_min,
+        note=weak,
     )
     log.wrote(write_text(html, out_dir / "priority_map.html"))
     log.wrote(write_text(embed_fragment(html, title=title), out_dir / "priority_map_embed.html"))
     log.step("drawing the print map")
-    fig = print_map(areas, context, config.maps, title=title)
+    sheets = print_sheets(areas, context, config.maps, title=title)
+    fig = sheets[0][1]
     log.wrote(save_figure(fig, out_dir / "priority_map.png"))
     log.wrote(save_figure(fig, out_dir / "priority_map.pdf"))
+    log.wrote(save_figure(fig, out_dir / "priority_map.svg"))
+    if len(sheets) > 1:  # one sheet per region: the register does not fit one page legibly
+        log.wrote(save_sheets([f for _, f in sheets], out_dir / "priority_map_sheets.pdf"))
     state.update(map_areas=areas, context=context)
 
 

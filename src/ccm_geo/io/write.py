@@ -57,7 +57,11 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 def write_gpkg(
-    layers: dict[str, gpd.GeoDataFrame], path: str | Path, *, styles: dict[str, str] | None = None
+    layers: dict[str, gpd.GeoDataFrame],
+    path: str | Path,
+    *,
+    styles: dict[str, str] | None = None,
+    default_styles: bool = True,
 ) -> Path:
     """Write one or more layers into a new GeoPackage, atomically and reproducibly.
 
@@ -68,7 +72,11 @@ def write_gpkg(
         contamination as ``;``-joined text.
     styles
         Layer name -> QGIS QML text, stored in the ``layer_styles`` table as the layer's
-        default style, so QGIS opens the layer already coloured.
+        default style, so QGIS opens the layer already coloured. A layer without one gets
+        ``publish.styles.layer_style`` (colours and labels from the one map palette).
+    default_styles
+        False: store only ``styles`` (a file meant as plain input, e.g. the demo's; the style
+        table shows as a second layer to readers that do not name one).
     """
     path = Path(path)
     with atomic_output(path) as tmp, _fixed_gpkg_time():
@@ -76,6 +84,10 @@ def write_gpkg(
             pyogrio.write_dataframe(
                 _for_file(gdf), tmp, layer=name, driver="GPKG", SPATIAL_INDEX="YES"
             )
+        if default_styles:  # every layer opens styled and labelled in QGIS
+            from ccm_geo.publish.styles import default_styles as _defaults
+
+            styles = {**_defaults(layers), **(styles or {})}
         if styles:
             _write_layer_styles(tmp, layers, styles)
     return path

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ccm_geo._base import Frozen
+from ccm_geo.publish import styles
 
 #: Context layers a map can show, in drawing order (bottom first).
 ContextLayer = Literal["admin", "roads", "settlements", "health", "accidents"]
@@ -61,18 +62,18 @@ class MapSettings(Frozen):
         "max_detailed_areas.",
     )
     palette: dict[str, str] = Field(
-        default_factory=lambda: {"high": "#bd0026", "medium": "#fd8d3c", "low": "#ffeda0"},
+        default_factory=lambda: dict(styles.PRIORITY_PALETTE),
         description="Fill colour per priority class. Default: ColorBrewer YlOrRd (3 classes), a "
         "sequential palette safe for colour-blind readers and ordered in greyscale.",
     )
     value_palette: list[str] = Field(
-        default_factory=lambda: ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"],
+        default_factory=lambda: list(styles.VALUE_PALETTE),
         min_length=2,
         description="Sequential colours (low to high) for the criterion layers: the criterion's "
         "0-1 value is cut into as many equal bins. Default: viridis, 5 bins.",
     )
     plan_palette: list[str] = Field(
-        default_factory=lambda: ["#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef"],
+        default_factory=lambda: list(styles.PLAN_PALETTE),
         min_length=1,
         description="Colours of the work-plan years (first year first; repeated when there are "
         "more years). Default: ColorBrewer Blues, dark to light.",
@@ -82,10 +83,37 @@ class MapSettings(Frozen):
         description="Context layers included (when the context has them).",
     )
     context_on: list[ContextLayer] = Field(
-        default_factory=lambda: ["admin", "roads", "settlements", "health"],
+        default_factory=lambda: ["admin", "roads", "accidents"],
         description="Context layers switched on when the HTML map opens; the others are in "
-        "the layer control, off (accidents are off by default: at province scale their "
-        "markers hide the small hazard polygons).",
+        "the layer control, off. Every context layer is drawn beneath the hazardous areas, so "
+        "none hides them; settlements (thousands of markers nationally) are off by default "
+        "and their names show as labels from `village_label_zoom`.",
+    )
+    village_label_zoom: int | None = Field(
+        11,
+        ge=0,
+        le=19,
+        description="HTML map: settlement names are shown as labels from this zoom level "
+        "(11 is about 1:250,000), the most populous first, at most 150 in view. None: no labels.",
+    )
+    tiles_max_mb: float = Field(
+        8.0,
+        gt=0,
+        description="HTML map with a local MBTiles/PMTiles basemap (`tiles`): the tiles covering "
+        "the map's extent are inlined up to the deepest zoom that keeps them under this size "
+        "(MB); deeper zooms enlarge the deepest tiles.",
+    )
+    print_sheet_areas: int = Field(
+        1500,
+        ge=1,
+        description="Print map: above this many areas one page cannot show them legibly, and "
+        "the print map adds one sheet per region (`print_sheets`).",
+    )
+    print_villages: int = Field(
+        25,
+        ge=0,
+        description="Print map: how many settlement names (most populous first) are placed "
+        "after the hazard labels, where they fit.",
     )
     show_criteria: bool = Field(
         True, description="Add one switchable layer per criterion (the value_<criterion> columns)."
@@ -107,8 +135,10 @@ class MapSettings(Frozen):
     )
     tiles: str | None = Field(
         None,
-        description="Tile URL template (e.g. 'https://tile.openstreetmap.org/{z}/{x}/{y}.png') "
-        "for a background. Off by default: a map with tiles needs the network.",
+        description="A local MBTiles or PMTiles file of raster tiles (e.g. an OSM extract kept "
+        "offline): its tiles over the map's extent are inlined, no network needed. Or a tile "
+        "URL template (e.g. 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'), which needs the "
+        "network. Off by default.",
     )
     tiles_attribution: str = Field(
         "", description="Attribution text shown with the tiles (required by most providers)."

@@ -770,8 +770,14 @@ def request_map_fragment(
     hid = sub["hazard_id"].astype(str)
     for col in per_area.columns:
         sub[col] = hid.map(per_area[col]).to_numpy()
+    from ccm_geo.publish.maps.views import region_views
+
+    views = region_views(sub, context)  # the donor's region(s), with their neighbourhood
+    view = views[0].bounds if len(views) == 1 else None  # far-apart regions: all in view
     try:
-        doc = priority_map(sub, context, settings, title=f"{donor.name}: {content.project_name}")
+        doc = priority_map(
+            sub, context, settings, title=f"{donor.name}: {content.project_name}", view=view
+        )
     except InputError as exc:
         return None, f"interactive map not included: {exc}"
     title = translations(donor.language).gettext("Map of the proposed areas")
