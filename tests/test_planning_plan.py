@@ -113,8 +113,12 @@ def test_plan_with_ample_budget_releases_everything_and_meets_the_deadline():
     for _, g in t.sort_values(["team", "start"]).groupby("team"):
         assert (g["start"].to_numpy()[1:] >= g["end"].to_numpy()[:-1]).all()
     # the budget curve
-    assert len(plan.budget_curve) == 10
-    assert plan.budget_curve["benefit_share"].is_monotonic_increasing
+    curve = plan.budget_curve
+    assert len(curve) == 10 * len(s.curve_team_factors)
+    for _, part in curve.groupby("teams_factor"):
+        assert part["benefit_share"].is_monotonic_increasing
+        assert part["budget_usd_per_year"].iloc[0] < 1e7  # starts below the configured budget
+        assert 1e7 in part["budget_usd_per_year"].tolist()  # and reads the plan's own budget
     assert isinstance(plan.budget_curve_figure(), Figure)
 
 

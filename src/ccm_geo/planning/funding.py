@@ -4,6 +4,7 @@ funding gap per year, and the curve of benefit retained against the yearly budge
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -178,40 +179,83 @@ def budget_curve(
     gap: float,
     time_limit_s: float,
     random_seed: int,
+    team_factors: Sequence[float] = (1.0,),
+    team_counts: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Benefit retained at each equal yearly budget, same teams and precedence, no locks.
+    """Benefit retained at each equal yearly budget and team count, same precedence, no locks.
+
+    One model serves every point: the Lagrangian relaxation is built once and each point only
+    changes the right-hand sides (budget, capacity), starting from the previous point's dual
+    prices; each point has ``time_limit_s`` wall-clock seconds.
+
+    Parameters
+    ----------
+    problem
+        The plan's problem without locks (its budget is replaced at each level).
+    levels
+        Yearly budgets, US$, in increasing order.
+    team_factors
+        Multiples of the problem's team capacity; 1.0 is the configured teams.
+    team_counts
+        Configured teams per type, to write the counts of each factor in ``teams``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per level: ``budget_usd_per_year``, ``objective`` (MILP) and
-        ``greedy_objective`` (discounted benefit), ``benefit_share`` and
-        ``greedy_benefit_share`` (undiscounted benefit of the selection / benefit of every
-        task, 0-1), ``released_m2``, ``cmr_released_m2``,
-        ``cost_usd`` (spent over the plan), ``status`` and ``gap``.
+        One row per (team factor, level): ``teams_factor``, ``teams`` (counts per type),
+        ``budget_usd_per_year``, ``objective`` (solver) and ``greedy_objective`` (discounted
+        benefit), ``benefit_share`` and ``greedy_benefit_share`` (undiscounted benefit of the
+        selection / benefit of every task, 0-1), ``released_m2``, ``cmr_released_m2``,
+        ``cost_usd`` (spent over the plan), ``status``, ``gap``, ``binding`` (what limits the
+        plan at that point, with its figures) and ``seconds``.
     """
+    from ccm_geo.planning.relax import Relaxation
+
     total_benefit = float(problem.benefit.sum())
+    relaxation = Relaxation(problem)
     rows = []
-    for b in levels:
-        p = problem.add_budget([b] * problem.n_years)
-        s = p.solve(gap=gap, time_limit_s=time_limit_s, random_seed=random_seed)
-        g = p.greedy()
-        sel = s.year_index >= 0
-        gsel = g.year_index >= 0
-        rows.append(
-            {
-                "budget_usd_per_year": float(b),
-                "objective": s.objective,
-                "greedy_objective": g.objective,
-                "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
-                "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
-                "released_m2": float(released_m2[sel].sum()),
-                "cmr_released_m2": float(cmr_m2[sel].sum()),
-                "cost_usd": float(problem.cost[sel].sum()),
-                "status": s.status,
-                "gap": s.gap,
-            }
+    for factor in team_factors:
+        base = problem
+        if problem.capacity is not None and factor != 1.0:
+            base = dataclasses.replace(
+                problem, capacity=tuple((k, v * factor) for k, v in problem.capacity)
+            )
+        teams = (
+            "; ".join(f"{k}={round(c * factor)}" for k, c in sorted(team_counts.items()))
+            if team_counts
+            else ""
         )
+        lam = None
+        for b in levels:
+            p = base.add_budget([b] * problem.n_years)
+            s = p.solve(
+                gap=gap,
+                time_limit_s=time_limit_s,
+                random_seed=random_seed,
+                relaxation=relaxation,
+                lam0=lam,
+            )
+            lam = s.details.get("lam")
+            sel = s.year_index >= 0
+            gsel = s.details.get("greedy_selected", sel)
+            rows.append(
+                {
+                    "teams_factor": float(factor),
+                    "teams": teams,
+                    "budget_usd_per_year": float(b),
+                    "objective": s.objective,
+                    "greedy_objective": s.details.get("greedy_objective", float("nan")),
+                    "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
+                    "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
+                    "released_m2": float(released_m2[sel].sum()),
+                    "cmr_released_m2": float(cmr_m2[sel].sum()),
+                    "cost_usd": float(problem.cost[sel].sum()),
+                    "status": s.status,
+                    "gap": s.gap,
+                    "binding": s.binding[0] if s.binding else "",
+                    "seconds": round(s.seconds, 3),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -224,16 +268,20 @@ def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = N
 
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    x = curve["budget_usd_per_year"] / 1e6
-    ax.plot(x, 100 * curve["benefit_share"], marker="o", label="optimised plan (MILP)")
-    if "greedy_benefit_share" in curve:
-        ax.plot(
-            x,
-            100 * curve["greedy_benefit_share"],
-            marker=".",
-            linestyle="--",
-            label="greedy baseline",
-        )
+    factors = sorted(curve["teams_factor"].unique()) if "teams_factor" in curve else [1.0]
+    for factor in factors:
+        part = curve[curve["teams_factor"] == factor] if "teams_factor" in curve else curve
+        x = part["budget_usd_per_year"] / 1e6
+        label = "optimised plan" if factor == 1.0 else f"optimised plan, teams x{factor:g}"
+        ax.plot(x, 100 * part["benefit_share"], marker="o", label=label)
+        if factor == 1.0 and "greedy_benefit_share" in part:
+            ax.plot(
+                x,
+                100 * part["greedy_benefit_share"],
+                marker=".",
+                linestyle="--",
+                label="greedy baseline",
+            )
     if current_budget is not None:
         ax.axvline(current_budget / 1e6, color="grey", linestyle=":", label="current budget")
     ax.set_xlabel("budget per year (US$ million)")
