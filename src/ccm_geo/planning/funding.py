@@ -186,7 +186,8 @@ def budget_curve(
 
     One model serves every point: the Lagrangian relaxation is built once and each point only
     changes the right-hand sides (budget, capacity), starting from the previous point's dual
-    prices; each point has ``time_limit_s`` wall-clock seconds.
+    prices; each point has ``time_limit_s`` wall-clock seconds for its bound and the priced
+    rounding (no branch and bound: each point reports its own gap).
 
     Parameters
     ----------
@@ -234,6 +235,8 @@ def budget_curve(
                 random_seed=random_seed,
                 relaxation=relaxation,
                 lam0=lam,
+                dual_share=0.9,
+                milp_step=False,
             )
             lam = s.details.get("lam")
             sel = s.year_index >= 0

@@ -390,6 +390,8 @@ class Problem:
         core_columns: int = 40_000,
         relaxation: Relaxation | None = None,
         lam0: np.ndarray | None = None,
+        dual_share: float = 0.3,
+        milp_step: bool = True,
     ) -> Solution:
         """The best plan found within ``time_limit_s`` wall-clock seconds, with a valid bound.
 
@@ -418,6 +420,12 @@ class Problem:
             A ``Relaxation`` built for this problem's structure (only budget and capacity
             differ; it is updated to this problem's) and dual prices to start from: the budget
             curve reuses them from level to level.
+        dual_share
+            Largest share of ``time_limit_s`` spent on the bound (the search also stops when
+            its model promises less than ``gap / 20`` relative improvement).
+        milp_step
+            Run HiGHS when the gap is above ``gap`` (False: greedy, bound and rounding only,
+            as the budget curve does; HiGHS still runs when no other plan meets the locks).
 
         Returns
         -------
@@ -465,7 +473,9 @@ class Problem:
         else:
             relaxation.set_rhs(self.budget, self.capacity)
         dual = relaxation.dual(
-            lam0=lam0, seconds=max(0.02, min(0.3 * time_limit_s, deadline - t1) * 0.9)
+            lam0=lam0,
+            seconds=max(0.02, min(dual_share * time_limit_s, deadline - t1) * 0.9),
+            rel_tol=max(1e-7, gap / 200),
         )
         bound, bound_source = dual.bound, "LP relaxation (Lagrangian bound)"
         details.update(dual_s=round(dual.seconds, 3), dual_iterations=dual.iterations, lam=dual.lam)
@@ -479,7 +489,7 @@ class Problem:
 
         milp = None
         left = deadline - time.perf_counter()
-        if (best is None or _gap(best[0], bound) > gap) and left > 0.05:
+        if (best is None or (milp_step and _gap(best[0], bound) > gap)) and left > 0.05:
             milp = self._milp(
                 best,
                 relaxation,
