@@ -251,6 +251,8 @@ def make_plan(
         random_seed=settings.random_seed,
         team_factors=settings.curve_team_factors,
         team_counts={k: v.count for k, v in settings.teams.items()},
+        max_tasks=settings.curve_max_tasks,
+        seed=settings.random_seed,
     )
     done("budget curve", t0)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["deadline_answer", "budget_needed", "budget_curve", "budget_curve_figure"]
 
 _BISECTION_STEPS = 40
+_BISECTION_REL = 0.002  # the needed budget is found to 0.2% or US$1,000, whichever is larger
 
 
 def deadline_answer(
@@ -126,8 +127,9 @@ def deadline_answer(
     out["method"] = (
         "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, the "
         "greedy plan (precedence kept) with the same budget every year up to the deadline's "
-        "year; the budget is the least (by bisection, to US$1,000) with which every such task "
-        "is planned by then; teams needed = the most team-days of a year / one team's days"
+        "year; the budget is the least (by bisection, to US$1,000 or 0.2%) with which every "
+        "such task is planned by then; teams needed = the most team-days of a year / one "
+        "team's days"
     )
     return out
 
@@ -142,7 +144,8 @@ def budget_needed(
     Returns
     -------
     tuple
-        The budget per year (US$, rounded up to US$1,000; NaN when ``years`` is empty), the
+        The budget per year (US$, found to 0.2% or US$1,000 and rounded up to US$1,000; NaN
+        when ``years`` is empty), the
         plan-year index per task of the variant (-1 = not planned) and its task table.
     """
     hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
@@ -157,7 +160,7 @@ def budget_needed(
     lo, hi = 0.0, float(sub["cost_usd"].sum()) * 1.0 + 1.0
     best = plan(hi)
     for _ in range(_BISECTION_STEPS):
-        if hi - lo <= 1_000.0:
+        if hi - lo <= max(1_000.0, _BISECTION_REL * hi):
             break
         mid = 0.5 * (lo + hi)
         yi = plan(mid)
@@ -181,6 +184,8 @@ def budget_curve(
     random_seed: int,
     team_factors: Sequence[float] = (1.0,),
     team_counts: Mapping[str, int] | None = None,
+    max_tasks: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Benefit retained at each equal yearly budget and team count, same precedence, no locks.
 
@@ -199,6 +204,11 @@ def budget_curve(
         Multiples of the problem's team capacity; 1.0 is the configured teams.
     team_counts
         Configured teams per type, to write the counts of each factor in ``teams``.
+    max_tasks
+        Above this many tasks the curve is drawn on a random sample of whole areas (seeded by
+        ``seed``) with budget and capacity scaled to the sample's share of the tasks' cost,
+        and its figures scaled back: the curve of a national register in seconds. The share
+        sampled is in ``sample_share`` (1 = every area).
 
     Returns
     -------
@@ -208,10 +218,16 @@ def budget_curve(
         benefit), ``benefit_share`` and ``greedy_benefit_share`` (undiscounted benefit of the
         selection / benefit of every task, 0-1), ``released_m2``, ``cmr_released_m2``,
         ``cost_usd`` (spent over the plan), ``status``, ``gap``, ``binding`` (what limits the
-        plan at that point, with its figures) and ``seconds``.
+        plan at that point, with its figures; empty on a sample), ``sample_share`` and
+        ``seconds``. On a sample, money, areas and objectives are scaled back to the whole.
     """
     from ccm_geo.planning.relax import Relaxation
 
+    share = 1.0
+    if max_tasks is not None and problem.n_tasks > max_tasks:
+        problem, mask, share = _area_sample(problem, max_tasks, seed)
+        released_m2, cmr_m2 = np.asarray(released_m2)[mask], np.asarray(cmr_m2)[mask]
+        levels = [b * share for b in levels]
     total_benefit = float(problem.benefit.sum())
     relaxation = Relaxation(problem)
     rows = []
@@ -245,21 +261,44 @@ def budget_curve(
                 {
                     "teams_factor": float(factor),
                     "teams": teams,
-                    "budget_usd_per_year": float(b),
-                    "objective": s.objective,
-                    "greedy_objective": s.details.get("greedy_objective", float("nan")),
+                    "budget_usd_per_year": float(b) / share,
+                    "objective": s.objective / share,
+                    "greedy_objective": s.details.get("greedy_objective", float("nan")) / share,
                     "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
                     "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
-                    "released_m2": float(released_m2[sel].sum()),
-                    "cmr_released_m2": float(cmr_m2[sel].sum()),
-                    "cost_usd": float(problem.cost[sel].sum()),
+                    "released_m2": float(released_m2[sel].sum()) / share,
+                    "cmr_released_m2": float(cmr_m2[sel].sum()) / share,
+                    "cost_usd": float(problem.cost[sel].sum()) / share,
                     "status": s.status,
                     "gap": s.gap,
-                    "binding": s.binding[0] if s.binding else "",
+                    "binding": s.binding[0] if s.binding and share == 1.0 else "",
+                    "sample_share": share,
                     "seconds": round(s.seconds, 3),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _area_sample(problem: Problem, max_tasks: int, seed: int):
+    """A random sample of whole areas (trees of tasks) with about ``max_tasks`` tasks, its
+    mask, and the share of the cost it holds (budget and capacity are scaled by it)."""
+    n = problem.n_tasks
+    root = np.arange(n)
+    if problem.precedence:
+        pred = problem.predecessor
+        for _ in range(n):
+            up = pred[root]
+            has = up >= 0
+            if not has.any():
+                break
+            root[has] = up[has]
+    roots = np.unique(root)
+    k = max(1, int(len(roots) * max_tasks / n))
+    pick = np.zeros(n, dtype=bool)
+    pick[np.random.default_rng(seed).choice(roots, size=k, replace=False)] = True
+    mask = pick[root]
+    share = float(problem.cost[mask].sum()) / max(float(problem.cost.sum()), 1e-300)
+    return problem._scaled_sample(mask, share), mask, share
 
 
 def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = None) -> Figure:

@@ -26,8 +26,8 @@ def greedy_plan(p) -> tuple[np.ndarray, bool]:
     return year_index, locks_met
 
 
-def priced_plan(p, relaxation, dual) -> tuple[np.ndarray, bool]:
-    """Round the Lagrangian plan at the dual prices into a feasible plan, then fill.
+def priced_plan(p, relaxation, lam: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Round the Lagrangian plan at the dual prices ``lam`` into a feasible plan, then fill.
 
     Trees of tasks are taken by decreasing priced value; each task keeps the year the priced
     problem chose when it still fits (after its predecessor), else the best priced year that
@@ -35,13 +35,14 @@ def priced_plan(p, relaxation, dual) -> tuple[np.ndarray, bool]:
     its earliest year that fits, bringing its predecessors along.
     """
     n = p.n_tasks
-    pv = relaxation.priced(dual.lam)
-    G = relaxation._tree_values(pv)
+    pv = relaxation.priced(lam)
+    suffixes: list = []
+    G = relaxation._tree_values(pv, suffixes)
+    target = relaxation._choose(G, suffixes)
     tree_value = G.max(axis=1)[relaxation.root]
     ledger = _Ledger(p)
     year_index = np.full(n, -1, dtype=np.int64)
     locks_met = _place_locks(p, ledger, year_index)
-    target = dual.year_index
     pred = relaxation.pred
     cand = np.flatnonzero((target >= 0) & (year_index < 0))
     keys = (cand, relaxation.depth[cand], relaxation.root[cand], -tree_value[cand])
@@ -63,7 +64,7 @@ def priced_plan(p, relaxation, dual) -> tuple[np.ndarray, bool]:
                 ledger.take(t, y)
                 year_index[t] = y
                 break
-    margin = dual.margin
+    margin = pv.max(axis=1)
     rest = np.flatnonzero((year_index < 0) & np.isfinite(margin))
     rest = rest[np.lexsort((rest, -margin[rest]))]
     for t in rest.tolist():

@@ -475,17 +475,24 @@ class Problem:
         dual = relaxation.dual(
             lam0=lam0,
             seconds=max(0.02, min(dual_share * time_limit_s, deadline - t1) * 0.9),
-            rel_tol=max(1e-7, gap / 200),
+            rel_tol=1e-7,
+            max_iter=400,
         )
         bound, bound_source = dual.bound, "LP relaxation (Lagrangian bound)"
         details.update(dual_s=round(dual.seconds, 3), dual_iterations=dual.iterations, lam=dual.lam)
         if not np.isfinite(bound):  # the locks cannot be met even without budget or teams
             raise SolverError(_infeasibility_reason(self))
         t2 = time.perf_counter()
-        priced, priced_met = priced_plan(self, relaxation, dual)
+        for i, lam in enumerate((dual.lam, *dual.trail)):
+            # round at the best prices, then at the search's last centres while time allows
+            spent = time.perf_counter() - t2
+            if i and (spent * (i + 1) / i > 0.1 * time_limit_s or time.perf_counter() > deadline):
+                break
+            plan, met = priced_plan(self, relaxation, lam)
+            if met and (best is None or self.objective_of(plan) > best[0] + 1e-9):
+                best = (self.objective_of(plan), plan, "priced")
+            details["roundings"] = i + 1
         details["rounding_s"] = round(time.perf_counter() - t2, 3)
-        if priced_met and (best is None or self.objective_of(priced) > best[0] + 1e-9):
-            best = (self.objective_of(priced), priced, "priced")
 
         milp = None
         left = deadline - time.perf_counter()

@@ -56,6 +56,8 @@ class DualResult:
         task alone), -inf when the task fits no year.
     iterations, seconds
         Evaluations of ``L`` and wall time, s.
+    trail
+        The last few centres of the search before ``lam`` (other good prices to round at).
     """
 
     bound: float
@@ -64,6 +66,7 @@ class DualResult:
     margin: np.ndarray
     iterations: int
     seconds: float
+    trail: tuple = ()
 
 
 class Relaxation:
@@ -289,6 +292,7 @@ class Relaxation:
             return self._result(best, it, t0)
         cuts_l, cuts_f, cuts_g = [lam], [f], [g]
         center, fc = lam, f
+        centers: list = []
         delta = max(abs(f), 1.0) / max(R, 1)
         if warm:
             delta = max(0.25 * float(lam.max(initial=0.0)), 1e-6 * max(abs(f), 1.0))
@@ -323,9 +327,11 @@ class Relaxation:
                 if np.abs(new - center).max(initial=0) >= 0.99 * delta:
                     delta *= 2.0
                 center, fc = new, fn
+                centers.append(new)
             elif fn > fc:
                 delta *= 0.5
-        return self._result(best, it, t0)
+        trail = tuple(c for c in centers[-5:][::-1] if not np.array_equal(c, best[1]))[:4]
+        return self._result(best, it, t0, trail)
 
     def _sample_start(self, seconds: float) -> np.ndarray | None:
         """Dual prices from a random sample of the trees, with budget and capacity scaled down.
@@ -346,7 +352,7 @@ class Relaxation:
         res = sub.dual(seconds=seconds, max_iter=300)
         return res.lam / frac
 
-    def _result(self, best, it: int, t0: float) -> DualResult:
+    def _result(self, best, it: int, t0: float, trail: tuple = ()) -> DualResult:
         f, lam, x = best
         margin = self.priced(lam).max(axis=1)
         return DualResult(
@@ -356,4 +362,5 @@ class Relaxation:
             margin=margin,
             iterations=it,
             seconds=time.perf_counter() - t0,
+            trail=trail,
         )

@@ -304,6 +304,13 @@ class PlanningSettings(Frozen):
     curve_time_limit_s: float = Field(
         5.0, gt=0, description="Wall-clock limit per point of the budget curve, s."
     )
+    curve_max_tasks: int = Field(
+        20_000,
+        ge=100,
+        description="Above this many tasks the budget curve is drawn on a random sample of "
+        "whole areas (budget and teams scaled to the sample), so that a national register's "
+        "curve takes seconds; the plan itself always uses every task.",
+    )
     curve_team_factors: list[float] = Field(
         default_factory=lambda: [1.0, 1.5, 2.0],
         min_length=1,
