@@ -184,3 +184,24 @@ def test_curve_levels_start_below_the_budget_and_hold_it():
     levels = curve_levels([1.5e6] * 5, 3e6, 10)
     assert len(levels) == 10 and levels[0] < 1.5e6 and 1.5e6 in levels
     assert (np.diff(levels) > 0).all() and levels[-1] == pytest.approx(3.6e6)
+
+
+def test_budget_curve_of_a_large_register_is_drawn_on_a_sample_and_scaled_back():
+    from ccm_geo.planning import budget_curve
+
+    p = _national_like(3_000)  # the curve replaces its budget at each level
+    levels = [2e6, 4e6, 8e6]
+    kw = dict(
+        released_m2=np.ones(p.n_tasks),
+        cmr_m2=np.ones(p.n_tasks),
+        gap=0.01,
+        time_limit_s=2.0,
+        random_seed=0,
+    )
+    whole = budget_curve(p, levels, **kw)
+    sample = budget_curve(p, levels, max_tasks=1_000, **kw)
+    assert (whole["sample_share"] == 1.0).all() and (sample["sample_share"] < 0.5).all()
+    np.testing.assert_allclose(sample["budget_usd_per_year"], levels)
+    # a sample of a third of the areas draws the same curve within a few points
+    np.testing.assert_allclose(sample["benefit_share"], whole["benefit_share"], atol=0.05)
+    assert sample["benefit_share"].is_monotonic_increasing

@@ -128,6 +128,7 @@ def test_plan_short_of_money_answers_the_deadline_question():
     d = plan.deadline
     assert d["meets"] is False and d["cmr_remaining_m2"] > 0
     assert d["budget_needed_per_year"] > 3_000
+    assert 0 < d["budget_needed_lower_bound"] <= d["budget_needed_per_year"]
     assert d["funding_gap"] == {y: d["budget_needed_per_year"] - 3_000 for y in (2027, 2028)}
     assert set(d["teams_needed"]) <= set(s.teams)
     spent = plan.tasks.groupby("year")["cost_usd"].sum()

@@ -7,16 +7,19 @@ import os
 import sys
 
 
-def new_highs(**options):
+def new_highs(_flush: bool = True, **options):
     """A ``highspy.Highs`` with ``output_flag`` off and ``options`` set.
 
     HiGHS writes its version banner to the process's standard output (file descriptor 1) on
     construction, before any option can silence it; that would mix into the CLI's output and
     into pipes, so descriptor 1 points at ``/dev/null`` for the constructor call only.
+    (``_flush=False`` in a forked child: another thread of the parent may have held the lock
+    of Python's stdout buffer at the fork.)
     """
     import highspy
 
-    sys.stdout.flush()
+    if _flush:
+        sys.stdout.flush()
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -186,7 +189,7 @@ def _worker(conn, c, A, row_lower, row_upper, col_lower, col_upper, start, opts)
     """Child process: build, solve, stream improving solutions, send the final state."""
     import numpy as np
 
-    h = new_highs(**opts)
+    h = new_highs(_flush=False, **opts)
 
     def improved(e) -> None:
         try:

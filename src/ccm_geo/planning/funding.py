@@ -61,7 +61,10 @@ def deadline_answer(
         ``deadline`` (ISO date), ``cmr_total_m2``, ``cmr_released_m2`` and
         ``cmr_remaining_m2`` by the deadline, ``budget_needed_per_year`` (US$, the same each
         year up to the deadline's year), ``teams_needed`` (per team type, with that budget),
-        ``funding_gap`` (year -> US$ missing against the configured budget),
+        ``budget_needed_lower_bound`` (US$ per year no plan can do without: the CMR tasks'
+        cost over the years, or the dearest task; the greedy figure is an upper estimate, so
+        the least budget lies between the two), ``funding_gap`` (year -> US$ missing against the
+        configured budget),
         ``meets_if_cmr_first`` (bool: the greedy plan of the CMR areas alone, with the
         configured budgets and teams, plans all of them by the deadline's year; True with
         ``meets`` False means the plan's priorities, not its means, miss the deadline) and
@@ -122,6 +125,11 @@ def deadline_answer(
         first = True
     out["meets_if_cmr_first"] = first
     out["budget_needed_per_year"] = need
+    out["budget_needed_lower_bound"] = (
+        float(max(sub["cost_usd"].sum() / len(in_time), sub["cost_usd"].max()))
+        if sub is not None and len(in_time) and not sub.empty
+        else (0.0 if sub is not None and len(in_time) else float("nan"))
+    )
     out["teams_needed"] = teams
     out["funding_gap"] = {int(years[i]): max(0.0, need - float(budgets[i])) for i in in_time}
     out["method"] = (
