@@ -259,7 +259,8 @@ def budget_curve(
                 random_seed=random_seed,
                 relaxation=relaxation,
                 lam0=lam,
-                dual_share=0.9,
+                dual_share=0.6,
+                dual_tol=max(gap / 20, 1e-7),
                 milp_step=False,
             )
             lam = s.details.get("lam")

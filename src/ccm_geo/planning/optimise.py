@@ -391,6 +391,7 @@ class Problem:
         relaxation: Relaxation | None = None,
         lam0: np.ndarray | None = None,
         dual_share: float = 0.3,
+        dual_tol: float = 1e-7,
         milp_step: bool = True,
     ) -> Solution:
         """The best plan found within ``time_limit_s`` wall-clock seconds, with a valid bound.
@@ -420,9 +421,10 @@ class Problem:
             A ``Relaxation`` built for this problem's structure (only budget and capacity
             differ; it is updated to this problem's) and dual prices to start from: the budget
             curve reuses them from level to level.
-        dual_share
-            Largest share of ``time_limit_s`` spent on the bound (the search also stops when
-            its model promises less than ``gap / 20`` relative improvement).
+        dual_share, dual_tol
+            Largest share of ``time_limit_s`` spent on the bound; the search also stops when
+            its model promises less than ``dual_tol`` relative improvement (the rounding is
+            better the closer the prices are to the optimum, so the default is strict).
         milp_step
             Run HiGHS when the gap is above ``gap`` (False: greedy, bound and rounding only,
             as the budget curve does; HiGHS still runs when no other plan meets the locks).
@@ -475,7 +477,7 @@ class Problem:
         dual = relaxation.dual(
             lam0=lam0,
             seconds=max(0.02, min(dual_share * time_limit_s, deadline - t1) * 0.9),
-            rel_tol=1e-7,
+            rel_tol=dual_tol,
             max_iter=400,
         )
         bound, bound_source = dual.bound, "LP relaxation (Lagrangian bound)"

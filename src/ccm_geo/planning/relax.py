@@ -69,6 +69,43 @@ class DualResult:
     trail: tuple = ()
 
 
+class _CutModel:
+    """The cutting-plane model ``min theta s.t. theta >= f_i + g_i (lam - lam_i)`` in a box,
+    kept in one HiGHS instance so that each step re-solves from the last basis."""
+
+    def __init__(self, R: int):
+        import highspy
+
+        from ccm_geo._highs import new_highs
+
+        self.R, self.rows = R, 0
+        self.h = new_highs(threads=1)
+        inf = highspy.kHighsInf
+        self.inf = inf
+        self.h.addVars(R + 1, np.full(R + 1, -inf), np.full(R + 1, inf))
+        cost = np.zeros(R + 1)
+        cost[-1] = 1.0
+        self.h.changeColsCost(R + 1, np.arange(R + 1, dtype=np.int32), cost)
+        self.idx = np.arange(R + 1, dtype=np.int32)
+
+    def add(self, lam: np.ndarray, f: float, g: np.ndarray) -> None:
+        self.h.addRow(-self.inf, float(g @ lam - f), self.R + 1, self.idx, np.append(g, -1.0))
+        self.rows += 1
+
+    def drop_oldest(self) -> None:
+        self.h.deleteRows(1, np.array([0], dtype=np.int32))
+        self.rows -= 1
+
+    def solve(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+        import highspy
+
+        self.h.changeColsBounds(self.R, self.idx[: self.R], lo, hi)
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(self.h.getSolution().col_value, dtype=float)
+
+
 class Relaxation:
     """The priced per-tree problem of a ``Problem``, built once and reused for new right-hand sides.
 
@@ -276,8 +313,6 @@ class Relaxation:
         Stops when the cutting-plane model predicts less than ``rel_tol`` improvement, after
         ``max_iter`` evaluations or after ``seconds``; the bound is valid whenever it stops.
         """
-        from scipy.optimize import linprog
-
         t0 = time.perf_counter()
         R = self.R
         warm = lam0 is not None and len(lam0) == R
@@ -290,23 +325,19 @@ class Relaxation:
         best = (f, lam, x)
         if R == 0 or not np.isfinite(f):
             return self._result(best, it, t0)
-        cuts_l, cuts_f, cuts_g = [lam], [f], [g]
+        model = _CutModel(R)
+        model.add(lam, f, g)
         center, fc = lam, f
         centers: list = []
         delta = max(abs(f), 1.0) / max(R, 1)
         if warm:
             delta = max(0.25 * float(lam.max(initial=0.0)), 1e-6 * max(abs(f), 1.0))
         while it < max_iter and time.perf_counter() - t0 < seconds:
-            A = np.hstack([np.array(cuts_g), -np.ones((len(cuts_g), 1))])
-            b = np.array([gi @ li - fi for gi, li, fi in zip(cuts_g, cuts_l, cuts_f, strict=True)])
-            bounds = [(max(0.0, c - delta), c + delta) for c in center] + [(None, None)]
-            c = np.zeros(R + 1)
-            c[-1] = 1.0
-            res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs")
-            if res.status != 0:
+            sol = model.solve(np.maximum(center - delta, 0.0), center + delta)
+            if sol is None:
                 break
-            new = np.maximum(res.x[:R], 0.0)
-            predicted = fc - float(res.x[-1])
+            new = np.maximum(sol[:R], 0.0)
+            predicted = fc - float(sol[-1])
             if predicted <= rel_tol * max(abs(fc), 1.0):
                 if np.abs(new - center).max(initial=0) < 0.99 * delta or delta > 1e9 * max(
                     abs(fc), 1.0
@@ -316,11 +347,9 @@ class Relaxation:
                 continue
             fn, gn, xn = self.evaluate(new)
             it += 1
-            cuts_l.append(new)
-            cuts_f.append(fn)
-            cuts_g.append(gn)
-            if len(cuts_l) > 250:  # keep the model small: drop the oldest cut
-                cuts_l.pop(0), cuts_f.pop(0), cuts_g.pop(0)
+            model.add(new, fn, gn)
+            if model.rows > 250:  # keep the model small: drop the oldest cut
+                model.drop_oldest()
             if fn < best[0]:
                 best = (fn, new, xn)
             if fc - fn >= 0.1 * predicted:

@@ -305,7 +305,7 @@ class PlanningSettings(Frozen):
         5.0, gt=0, description="Wall-clock limit per point of the budget curve, s."
     )
     curve_max_tasks: int = Field(
-        20_000,
+        10_000,
         ge=100,
         description="Above this many tasks the budget curve is drawn on a random sample of "
         "whole areas (budget and teams scaled to the sample), so that a national register's "
