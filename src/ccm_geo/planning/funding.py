@@ -165,8 +165,15 @@ def budget_needed(
     def plan(b: float) -> np.ndarray:
         return base.add_budget([b] * len(years)).greedy().year_index
 
-    lo, hi = 0.0, float(sub["cost_usd"].sum()) * 1.0 + 1.0
+    cost = sub["cost_usd"].to_numpy(dtype=float)
+    top = float(cost.sum()) + 1.0  # every task in the first year: always enough
+    # no budget below the lower bound plans every task; search up from it, then bisect
+    lo = max(float(cost.sum()) / len(years), float(cost.max())) * (1 - 1e-12)
+    hi = min(lo * 1.25 + 1.0, top)
     best = plan(hi)
+    while not (best >= 0).all() and hi < top:
+        lo, hi = hi, min(2.0 * hi, top)
+        best = plan(hi)
     for _ in range(_BISECTION_STEPS):
         if hi - lo <= max(1_000.0, _BISECTION_REL * hi):
             break
