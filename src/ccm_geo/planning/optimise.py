@@ -509,7 +509,8 @@ class Problem:
                 threads=threads,
                 warm_start=warm_start,
                 core_columns=core_columns,
-                deadline=deadline,
+                # 5% of the limit is kept for stopping HiGHS and checking its plan
+                deadline=deadline - max(0.05 * float(time_limit_s), 0.05),
             )
             details.update(milp.details)
             if milp.plan is not None and (best is None or milp.objective > best[0] + 1e-9):
