@@ -129,6 +129,11 @@ def test_plan_short_of_money_answers_the_deadline_question():
     assert d["meets"] is False and d["cmr_remaining_m2"] > 0
     assert d["budget_needed_per_year"] > 3_000
     assert 0 < d["budget_needed_lower_bound"] <= d["budget_needed_per_year"]
+    # the words: how close to the best possible, and the budget named as what binds
+    sm = plan.summary
+    assert "best possible" in sm["message"] or sm["message"].startswith("optimal: proven")
+    assert sm["status"] in ("optimal", "within_gap") and sm["gap"] <= s.gap + 1e-12
+    assert any(b.startswith("budget 2027: US$") for b in sm["binding"])
     assert d["funding_gap"] == {y: d["budget_needed_per_year"] - 3_000 for y in (2027, 2028)}
     assert set(d["teams_needed"]) <= set(s.teams)
     spent = plan.tasks.groupby("year")["cost_usd"].sum()
