@@ -82,8 +82,10 @@ class Solution:
     status
         ``"optimal"`` (proven: the bound equals the objective), ``"within_gap"`` (within the
         gap asked for, ``gap`` says how close), ``"time_limit"`` (the best plan found when the
-        time ran out, further from the bound than asked), ``"greedy"`` (the heuristic alone),
-        ``"locks_unmet"`` (greedy that could not place a lock) or ``"empty"`` (no tasks).
+        time ran out, further from the bound than asked), ``"above_gap"`` (further than asked
+        without branch and bound, as on the budget curve's points), ``"greedy"`` (the
+        heuristic alone), ``"locks_unmet"`` (greedy that could not place a lock) or
+        ``"empty"`` (no tasks).
     objective
         Discounted benefit of the selection (m²-equivalents).
     bound
@@ -436,8 +438,8 @@ class Problem:
             Lagrangian bound, or HiGHS's when it is lower and covers the whole model) and
             ``gap = (bound - objective) / objective``; ``status`` is ``optimal`` only when the
             gap is proven zero, ``within_gap`` when it is at most ``gap``, else
-            ``time_limit``; ``message`` says it in words and ``binding`` names the rows
-            that limit the plan, with their figures.
+            ``time_limit`` (``above_gap`` when HiGHS was not asked for); ``message`` says it
+            in words and ``binding`` names the rows that limit the plan, with their figures.
 
         Raises
         ------
@@ -536,8 +538,10 @@ class Problem:
             status = "optimal"
         elif g <= gap:
             status = "within_gap"
-        else:
+        elif stopped or seconds >= 0.9 * time_limit_s:
             status = "time_limit"
+        else:  # no branch and bound asked for (the budget curve's points)
+            status = "above_gap"
         binding = self.binding(year_index, lam=dual.lam, relaxation=relaxation)
         details["bound_source"] = bound_source
         return Solution(
@@ -784,6 +788,11 @@ def _describe(
         text = (
             f"within {_pct(gap)} of the best possible (asked for {_pct(asked)}; plan by {how}, "
             f"{seconds:.1f} s)"
+        )
+    elif status == "above_gap":
+        text = (
+            f"within {_pct(gap)} of the best possible, above the {_pct(asked)} asked for "
+            f"(plan by {how}, no branch and bound, {seconds:.1f} s)"
         )
     else:
         head = "greedy" if method == "greedy" else f"plan by {how}"
