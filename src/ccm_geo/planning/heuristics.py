@@ -37,7 +37,7 @@ def priced_plan(p, relaxation, lam: np.ndarray) -> tuple[np.ndarray, bool]:
     n = p.n_tasks
     pv = relaxation.priced(lam)
     suffixes: list = []
-    G = relaxation._tree_values(pv, suffixes)
+    G = relaxation._tree_values(pv.copy(), suffixes)
     target = relaxation._choose(G, suffixes)
     tree_value = G.max(axis=1)[relaxation.root]
     ledger = _Ledger(p)

@@ -150,6 +150,9 @@ class Relaxation:
             cur[has] = pred[cur[has]]
         self.depth = depth
         self.levels = [np.flatnonzero(depth == d) for d in range(int(depth.max(initial=0)) + 1)]
+        self.unique_parent = [
+            d == 0 or len(np.unique(pred[lvl])) == len(lvl) for d, lvl in enumerate(self.levels)
+        ]
         # a task must be selected when it or a task below it is locked
         must = self.locked.copy()
         for lvl in reversed(self.levels[1:]):
@@ -189,6 +192,7 @@ class Relaxation:
                 if np.isfinite(cap[k, y]) and cap[k, y] > _MIN_RHS
             ]
         self.allowed = allowed
+        self.value_allowed = np.where(allowed, self.value, _NEG)  # -inf where it cannot be
         self.rows = rows
         self.R = len(rows)
         self.rhs = np.array([r[3] for r in rows], dtype=float)
@@ -217,10 +221,11 @@ class Relaxation:
     def priced(self, lam: np.ndarray) -> np.ndarray:
         """Priced value of each task in each year (-inf where it cannot be)."""
         wb, wk = self.prices(lam)
-        pv = self.value - self.cost[:, None] * wb[None, :]
+        pv = self.cost[:, None] * wb[None, :]
+        np.subtract(self.value_allowed, pv, out=pv)
         if self.n_kinds:
             pv -= self.days[:, None] * wk[self.kind]
-        return np.where(self.allowed, pv, _NEG)
+        return pv
 
     def evaluate(self, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """``L(lam)``, its subgradient (per row, scaled by the row's right-hand side), the plan."""
@@ -258,7 +263,7 @@ class Relaxation:
         ``keep`` (a list) receives, per level below the roots, the suffix maxima
         ``max_{y' >= y} G[t, y']`` for the choice of years.
         """
-        G = pv.copy()
+        G = pv  # priced() gives a fresh array: work in it
         pred = self.pred
         for d in range(len(self.levels) - 1, 0, -1):
             lvl = self.levels[d]
@@ -269,8 +274,11 @@ class Relaxation:
                 keep.append((d, suffix))
             h = np.maximum(suffix, np.where(self.must[lvl], _NEG, 0.0)[:, None])
             parent = pred[lvl]
-            for y in range(self.Y):
-                G[:, y] += np.bincount(parent, weights=h[:, y], minlength=self.n)
+            if self.unique_parent[d]:  # chains: one child per parent, a direct add
+                G[parent] += h
+            else:
+                for y in range(self.Y):
+                    G[:, y] += np.bincount(parent, weights=h[:, y], minlength=self.n)
         return G
 
     def _choose(self, G: np.ndarray, suffixes: list | None = None) -> np.ndarray:
