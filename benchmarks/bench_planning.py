@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import resource
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +20,7 @@ import shapely
 from ccm_geo.planning import build_problem, make_tasks, plan_years, schedule_tasks
 from ccm_geo.planning.settings import DEFAULT_METHODS, MethodRules, PlanningSettings, TeamSpec
 
-__all__ = ["bench", "synthetic_areas"]
+__all__ = ["bench", "bench_national", "knapsack_check", "reference_solve", "synthetic_areas"]
 
 _START = dt.date(2027, 1, 1)
 
@@ -30,17 +32,23 @@ def synthetic_areas(
     side_km: float = 150.0,
     n_regions: int = 12,
     max_area_m2: float = 200_000.0,
+    point_share: float = 0.0,
+    point_area_m2: float = 10_000.0,
 ) -> gpd.GeoDataFrame:
     """A deterministic synthetic register: square areas (0.1 ha to ``max_area_m2``, log-uniform)
     in a metric CRS.
 
     Status: 60% SHA (evidence mostly indirect), 40% CHA; contamination mostly CMR, some mixed
-    with AP; land cover shares drawn from a Dirichlet; score uniform 0-1.
+    with AP; land cover shares drawn from a Dirichlet; score uniform 0-1. ``point_share`` of the
+    areas are point records buffered to ``point_area_m2`` (as national registers hold them),
+    so many of their tasks cost the same and take the same team-days.
     """
     rng = np.random.default_rng(seed)
     x = rng.uniform(0, side_km * 1000, n_areas)
     y = rng.uniform(0, side_km * 1000, n_areas)
     area = np.exp(rng.uniform(np.log(1_000), np.log(max_area_m2), n_areas))
+    if point_share > 0:
+        area = np.where(rng.random(n_areas) < point_share, point_area_m2, area)
     half = np.sqrt(area) / 2
     geom = shapely.box(x - half, y - half, x + half, y + half)
     status = np.where(rng.random(n_areas) < 0.6, "SHA", "CHA")
@@ -155,5 +163,202 @@ def bench(
     }
 
 
+# --------------------------------------------------------------------------------------------
+# national-shaped instances: the whole planning stage, solver limits, gap against a reference
+
+REFERENCE_FILE = Path(__file__).resolve().parent / "planning_reference.json"
+_DEADLINE = dt.date(2031, 8, 1)
+
+
+def national_settings(areas: gpd.GeoDataFrame, **solver) -> tuple[PlanningSettings, pd.DataFrame]:
+    """Settings for a national-shaped register: 5 years, budget ~50% and teams ~60% of need.
+
+    Returns the settings and the task table they were sized on.
+    """
+    teams = {
+        "nts": TeamSpec(count=4),
+        "manual": TeamSpec(count=40, no_go_months=[6, 7, 8, 9]),
+        "mechanical": TeamSpec(count=8, no_go_months=[6, 7, 8, 9]),
+    }
+    methods = {k: v for k, v in DEFAULT_METHODS.items() if k != "ts_dog"}
+    base = PlanningSettings(
+        teams=teams, methods=methods, rules=MethodRules(ts_mines_method=None), years=5, **solver
+    )
+    tasks = make_tasks(areas, base)
+    n_years = len(plan_years(base, _START, _DEADLINE))
+    need = {k: tasks.loc[tasks["team_type"] == k, "team_days"].sum() for k in teams}
+    settings = base.model_copy(
+        update={
+            "budget_usd": float(tasks["cost_usd"].sum()) / n_years * 0.5,
+            "teams": {
+                k: TeamSpec(
+                    count=max(1, int(round(0.6 * need[k] / n_years / 150))),
+                    no_go_months=v.no_go_months,
+                )
+                for k, v in teams.items()
+            },
+        }
+    )
+    return settings, tasks
+
+
+def national_areas(n_areas: int) -> gpd.GeoDataFrame:
+    """The national-shaped register of the bench: 40% point records of 1 ha."""
+    return synthetic_areas(n_areas, side_km=150.0 * (n_areas / 10_000) ** 0.5, point_share=0.4)
+
+
+def bench_national(
+    n_areas: int,
+    *,
+    time_limit_s: float = 60.0,
+    gap: float = 0.01,
+    curve_time_limit_s: float = 5.0,
+) -> dict:
+    """Run the whole planning stage on a national-shaped register and check its promises.
+
+    Returns
+    -------
+    dict
+        Sizes; the stage's step times; the selection's wall time against ``time_limit_s``;
+        its status, objective, bound and reported gap; the greedy objective and the gain over
+        it; the gap against the stored reference (``planning_reference.json``, a long solve
+        of the same instance) and whether the reported gap is at least that; the budget
+        curve's points and seconds per point; peak memory of the process.
+    """
+    from ccm_geo.planning import make_plan
+
+    areas = national_areas(n_areas)
+    settings, _ = national_settings(
+        areas, time_limit_s=time_limit_s, gap=gap, curve_time_limit_s=curve_time_limit_s
+    )
+    t0 = time.perf_counter()
+    plan = make_plan(areas, settings, start_date=_START, deadline=_DEADLINE)
+    stage_s = time.perf_counter() - t0
+    sol, timings = plan.solution, plan.summary["timings_s"]
+    ref = _references().get(_key(n_areas), {})
+    ref_obj = ref.get("objective", float("nan"))
+    true_gap = (ref_obj - sol.objective) / sol.objective if ref else float("nan")
+    curve = plan.budget_curve
+    return {
+        "areas": n_areas,
+        "tasks": len(plan.tasks),
+        "columns": len(plan.tasks) * len(plan.summary["years"]),
+        "stage_s": round(stage_s, 1),
+        "tasks_s": timings["tasks"],
+        "optimise_s": timings["optimise"],
+        "schedule_s": timings["schedule"],
+        "deadline_s": timings["deadline"],
+        "curve_s": timings["budget curve"],
+        "time_limit_s": time_limit_s,
+        "solve_s": round(sol.seconds, 2),
+        "wall_over_limit": round(sol.seconds / time_limit_s, 3),
+        "status": sol.status,
+        "method": sol.method,
+        "greedy_objective": round(plan.greedy_objective),
+        "objective": round(sol.objective),
+        "gain_over_greedy": round(sol.objective / plan.greedy_objective - 1.0, 5),
+        "bound": round(sol.bound),
+        "reported_gap": round(sol.gap, 5),
+        "reference_objective": round(ref_obj) if ref else None,
+        "gap_vs_reference": round(true_gap, 5) if ref else None,
+        "reported_gap_holds": bool(sol.gap >= true_gap - 1e-9) if ref else None,
+        "curve_points": len(curve),
+        "curve_s_per_point": round(timings["budget curve"] / max(len(curve), 1), 2),
+        "curve_first_below_budget": bool(
+            curve["budget_usd_per_year"].min() < plan.summary["budget_usd_mean"]
+        ),
+        "binding": sol.binding[0] if sol.binding else "",
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def reference_solve(n_areas: int, *, time_limit_s: float, core_columns: int) -> dict:
+    """A long solve of a national instance (gap 0, a large core), to store as the reference."""
+    from ccm_geo.planning import build_problem
+
+    areas = national_areas(n_areas)
+    settings, tasks = national_settings(areas)
+    years = plan_years(settings, _START, _DEADLINE)
+    problem = build_problem(tasks, settings, years=years, start_date=_START)
+    s = problem.solve(gap=0.0, time_limit_s=time_limit_s, core_columns=core_columns)
+    return {
+        "objective": s.objective,
+        "bound": s.bound,
+        "status": s.status,
+        "seconds": round(s.seconds, 1),
+        "how": f"Problem.solve(gap=0, time_limit_s={time_limit_s:g}, core_columns={core_columns})",
+    }
+
+
+def knapsack_check(n: int = 200, seed: int = 3) -> dict:
+    """One year, one budget, gap 0: the plan's objective equals the 0/1 knapsack optimum (DP)."""
+    from ccm_geo.planning import Problem
+
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 200, n)
+    benefit = rng.integers(1, 1_000, n).astype(float)
+    budget = int(cost.sum() * 0.3)
+    t = pd.DataFrame(
+        {
+            "task_id": [f"k{i}" for i in range(n)],
+            "benefit": benefit,
+            "cost_usd": cost.astype(float),
+            "team_days": np.zeros(n),
+            "team_type": ["m"] * n,
+            "predecessor": [None] * n,
+        }
+    )
+    best = np.zeros(budget + 1)
+    for c, b in zip(cost, benefit, strict=True):
+        best[c:] = np.maximum(best[c:], best[: budget + 1 - c] + b)
+    p = Problem.from_tasks(t, [2027]).add_budget([budget])
+    s = p.solve(gap=0.0, time_limit_s=60.0)
+    return {
+        "check": "knapsack, 1 year, 1 budget, gap 0",
+        "tasks": n,
+        "dp_optimum": float(best[-1]),
+        "objective": s.objective,
+        "status": s.status,
+        "equal": bool(abs(s.objective - best[-1]) < 1e-6),
+        "greedy_objective": p.greedy().objective,
+        "solve_s": round(s.seconds, 2),
+    }
+
+
+def _key(n_areas: int) -> str:
+    return f"national-{n_areas}"
+
+
+def _references() -> dict:
+    if REFERENCE_FILE.is_file():
+        return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+    return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.bench_planning [--reference N ...] [--national N ...]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=int, nargs="*", default=[], help="areas to re-solve")
+    parser.add_argument("--reference-s", type=float, default=300.0)
+    parser.add_argument("--core-columns", type=int, default=150_000)
+    parser.add_argument("--national", type=int, nargs="*", default=[])
+    parser.add_argument("--time-limit-s", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    for n in args.reference:
+        refs = _references()
+        refs[_key(n)] = reference_solve(
+            n, time_limit_s=args.reference_s, core_columns=args.core_columns
+        )
+        REFERENCE_FILE.write_text(json.dumps(refs, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps({_key(n): refs[_key(n)]}))
+    for n in args.national:
+        print(json.dumps(bench_national(n, time_limit_s=args.time_limit_s)), flush=True)
+    if not args.reference and not args.national:
+        print(json.dumps(knapsack_check()))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(bench(), indent=2))
+    raise SystemExit(main())

@@ -113,8 +113,12 @@ def test_plan_with_ample_budget_releases_everything_and_meets_the_deadline():
     for _, g in t.sort_values(["team", "start"]).groupby("team"):
         assert (g["start"].to_numpy()[1:] >= g["end"].to_numpy()[:-1]).all()
     # the budget curve
-    assert len(plan.budget_curve) == 10
-    assert plan.budget_curve["benefit_share"].is_monotonic_increasing
+    curve = plan.budget_curve
+    assert len(curve) == 10 * len(s.curve_team_factors)
+    for _, part in curve.groupby("teams_factor"):
+        assert part["benefit_share"].is_monotonic_increasing
+        assert part["budget_usd_per_year"].iloc[0] < 1e7  # starts below the configured budget
+        assert 1e7 in part["budget_usd_per_year"].tolist()  # and reads the plan's own budget
     assert isinstance(plan.budget_curve_figure(), Figure)
 
 
@@ -124,6 +128,12 @@ def test_plan_short_of_money_answers_the_deadline_question():
     d = plan.deadline
     assert d["meets"] is False and d["cmr_remaining_m2"] > 0
     assert d["budget_needed_per_year"] > 3_000
+    assert 0 < d["budget_needed_lower_bound"] <= d["budget_needed_per_year"]
+    # the words: how close to the best possible, and the budget named as what binds
+    sm = plan.summary
+    assert "best possible" in sm["message"] or sm["message"].startswith("optimal: proven")
+    assert sm["status"] in ("optimal", "within_gap") and sm["gap"] <= s.gap + 1e-12
+    assert any(b.startswith("budget 2027: US$") for b in sm["binding"])
     assert d["funding_gap"] == {y: d["budget_needed_per_year"] - 3_000 for y in (2027, 2028)}
     assert set(d["teams_needed"]) <= set(s.teams)
     spent = plan.tasks.groupby("year")["cost_usd"].sum()

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 
-def new_highs(**options):
+def new_highs(_flush: bool = True, **options):
     """A ``highspy.Highs`` with ``output_flag`` off and ``options`` set.
 
     HiGHS writes its version banner to the process's standard output (file descriptor 1) on
     construction, before any option can silence it; that would mix into the CLI's output and
     into pipes, so descriptor 1 points at ``/dev/null`` for the constructor call only.
+    (``_flush=False`` in a forked child: another thread of the parent may have held the lock
+    of Python's stdout buffer at the fork.)
     """
     import highspy
 
-    sys.stdout.flush()
+    if _flush:
+        sys.stdout.flush()
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -75,3 +79,142 @@ def pass_binary_model(
         sol.col_value = np.asarray(start, dtype=float).tolist()
         sol.value_valid = True
         h.setSolution(sol)
+
+
+def solve_in_worker(
+    c,
+    A,
+    row_lower,
+    row_upper,
+    *,
+    col_lower=None,
+    col_upper=None,
+    start=None,
+    options: dict | None = None,
+    wall_s: float,
+    on_improved=None,
+) -> dict:
+    """Solve a maximisation MILP in a child process that is killed when ``wall_s`` has passed.
+
+    HiGHS's own ``time_limit`` is not checked everywhere (its presolve clique detection can
+    run for minutes on models with many identical columns), so the wall clock is kept from
+    outside: the child streams every improving solution through a pipe and the parent keeps
+    the best one it has seen, whatever state the child is in when it is stopped.
+
+    Parameters
+    ----------
+    c, A, row_lower, row_upper, col_lower, col_upper, start
+        As for ``pass_binary_model``.
+    options
+        HiGHS options; ``time_limit`` is set a little under ``wall_s``.
+    wall_s
+        Wall-clock seconds from the call; the child is killed after them.
+    on_improved
+        Called in the parent as ``on_improved(x, objective)`` for each improving solution; if it
+        returns True the child is stopped at once (the caller has what it needs).
+
+    Returns
+    -------
+    dict
+        ``x`` (best solution seen, or None), ``objective``, ``bound`` (the solver's dual bound,
+        NaN when it never reported one), ``status`` (HiGHS's model status text, or
+        ``"stopped: wall clock"`` / ``"stopped: enough"`` when the child was killed),
+        ``seconds``, ``killed`` (bool).
+    """
+    import multiprocessing as mp
+    import time
+
+    import numpy as np
+
+    t0 = time.perf_counter()
+    deadline = t0 + max(0.0, float(wall_s))
+    opts = dict(options or {})
+    opts["time_limit"] = max(0.05, 0.95 * float(wall_s) - 0.05)
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_worker,
+        args=(send, c, A, row_lower, row_upper, col_lower, col_upper, start, opts),
+        daemon=True,
+    )
+    proc.start()
+    send.close()
+    out = {"x": None, "objective": float("nan"), "bound": float("nan"), "status": ""}
+    killed_reason = "stopped: wall clock"
+    finished = False
+    try:
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            if not recv.poll(min(left, 0.05)):
+                if not proc.is_alive() and not recv.poll(0):
+                    break
+                continue
+            try:
+                msg = recv.recv()
+            except EOFError:
+                break
+            kind = msg[0]
+            if kind in ("improved", "done") and msg[1] is not None:
+                x = np.asarray(msg[1], dtype=float)
+                if out["x"] is None or msg[2] > out["objective"]:
+                    out["x"], out["objective"] = x, float(msg[2])
+            if np.isfinite(msg[3]):
+                out["bound"] = float(msg[3])
+            if kind == "done":
+                out["status"] = msg[4]
+                finished = True
+                break
+            if (
+                on_improved is not None
+                and out["x"] is not None
+                and on_improved(out["x"], out["objective"])
+            ):
+                killed_reason = "stopped: enough"
+                break
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        recv.close()
+    out["killed"] = not finished
+    if not finished:
+        out["status"] = killed_reason
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _worker(conn, c, A, row_lower, row_upper, col_lower, col_upper, start, opts) -> None:
+    """Child process: build, solve, stream improving solutions, send the final state."""
+    import numpy as np
+
+    h = new_highs(_flush=False, **opts)
+
+    def improved(e) -> None:
+        try:
+            conn.send(
+                (
+                    "improved",
+                    np.asarray(e.data_out.mip_solution, dtype=float).copy(),
+                    float(e.data_out.objective_function_value),
+                    float(e.data_out.mip_dual_bound),
+                )
+            )
+        except (BrokenPipeError, OSError):  # the parent stopped listening
+            e.data_in.user_interrupt = True
+
+    h.cbMipImprovingSolution.subscribe(improved)
+    pass_binary_model(
+        h, c, A, row_lower, row_upper, col_lower=col_lower, col_upper=col_upper, start=start
+    )
+    h.run()
+    info = h.getInfo()
+    x = None
+    if info.primal_solution_status == 2:  # kSolutionStatusFeasible
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+    bound = float(info.mip_dual_bound)
+    obj = float(info.objective_function_value) if x is not None else float("nan")
+    with contextlib.suppress(BrokenPipeError, OSError):
+        conn.send(("done", x, obj, bound, h.modelStatusToString(h.getModelStatus())))
+    conn.close()

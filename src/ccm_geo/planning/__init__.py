@@ -58,6 +58,7 @@ __all__ = [
     "budget_needed",
     "budget_curve",
     "budget_curve_figure",
+    "curve_levels",
     "PlanningSettings",
     "TravelMinutes",
 ]
@@ -116,7 +117,8 @@ class Plan:
     deadline
         The Article 4 answer (see ``funding.deadline_answer``).
     budget_curve
-        Benefit retained at ``curve_levels`` equal yearly budgets (``funding.budget_curve``).
+        Benefit retained at ``curve_levels`` equal yearly budgets, from half the configured
+        budget up, for each team factor of ``curve_team_factors`` (``funding.budget_curve``).
     summary
         Totals, solver figures and timings.
     """
@@ -197,12 +199,10 @@ def make_plan(
         gap=settings.gap, time_limit_s=settings.time_limit_s, random_seed=settings.random_seed
     )
     logger.info(
-        "plan: %s objective %.1f (greedy %.1f), gap %.4f in %.1f s",
-        solution.status,
+        "plan: %s (objective %.1f, greedy %.1f)",
+        solution.message,
         solution.objective,
         greedy.objective,
-        solution.gap,
-        solution.seconds,
     )
     year = solution.year_of().reset_index(drop=True)
     tasks = tasks.reset_index(drop=True)
@@ -241,16 +241,18 @@ def make_plan(
 
     t0 = time.perf_counter()
     unlocked = build_problem(tasks, settings, years=years, start_date=start_date, locks=False)
-    top = max(float(tasks["cost_usd"].sum()) / len(years) * 1.2, max(budgets), 1.0)
-    levels = top * np.arange(1, settings.curve_levels + 1) / settings.curve_levels
     curve = budget_curve(
         unlocked,
-        levels,
+        curve_levels(budgets, float(tasks["cost_usd"].sum()) / len(years), settings.curve_levels),
         released_m2=tasks["released_m2"].to_numpy(float),
         cmr_m2=tasks["cmr_m2"].to_numpy(float),
         gap=settings.gap,
         time_limit_s=settings.curve_time_limit_s,
         random_seed=settings.random_seed,
+        team_factors=settings.curve_team_factors,
+        team_counts={k: v.count for k, v in settings.teams.items()},
+        max_tasks=settings.curve_max_tasks,
+        seed=settings.random_seed,
     )
     done("budget curve", t0)
 
@@ -269,6 +271,10 @@ def make_plan(
         "cost_usd_all": float(tasks["cost_usd"].sum()),
         "cost_usd_selected": float(tasks.loc[sel, "cost_usd"].sum()),
         "status": solution.status,
+        "message": solution.message,
+        "method": solution.method,
+        "binding": list(solution.binding),
+        "bound_source": solution.details.get("bound_source", ""),
         "objective": solution.objective,
         "greedy_objective": greedy.objective,
         "improvement_over_greedy": (
@@ -296,6 +302,22 @@ def make_plan(
         budget_curve=curve,
         summary=summary,
     )
+
+
+def curve_levels(budgets: list[float], cost_per_year: float, n_levels: int) -> np.ndarray:
+    """Yearly budget levels of the budget curve, US$: from half the configured budget up.
+
+    ``n_levels`` levels from half the smallest configured yearly budget to the top (1.2 x the
+    cost of every task per plan year, or the largest configured budget if higher); the mean
+    configured budget is one of them, so the curve reads the plan's own budget too.
+    """
+    current = float(np.mean(budgets)) if len(budgets) else 0.0
+    top = max(1.2 * cost_per_year, max(budgets, default=0.0), 1.0)
+    low = 0.5 * min(budgets) if budgets and min(budgets) > 0 else top / n_levels
+    grid = np.round(np.linspace(low, top, max(n_levels - 1, 1)), 2)
+    if current > 0 and not np.isclose(grid, current, rtol=1e-9).any():
+        return np.unique(np.append(grid, round(current, 2)))
+    return np.unique(np.round(np.linspace(low, top, n_levels), 2))
 
 
 def plan_years(

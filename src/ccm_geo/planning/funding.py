@@ -4,6 +4,7 @@ funding gap per year, and the curve of benefit retained against the yearly budge
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["deadline_answer", "budget_needed", "budget_curve", "budget_curve_figure"]
 
 _BISECTION_STEPS = 40
+_BISECTION_REL = 0.002  # the needed budget is found to 0.2% or US$1,000, whichever is larger
 
 
 def deadline_answer(
@@ -59,7 +61,10 @@ def deadline_answer(
         ``deadline`` (ISO date), ``cmr_total_m2``, ``cmr_released_m2`` and
         ``cmr_remaining_m2`` by the deadline, ``budget_needed_per_year`` (US$, the same each
         year up to the deadline's year), ``teams_needed`` (per team type, with that budget),
-        ``funding_gap`` (year -> US$ missing against the configured budget),
+        ``budget_needed_lower_bound`` (US$ per year no plan can do without: the CMR tasks'
+        cost over the years, or the dearest task; the greedy figure is an upper estimate, so
+        the least budget lies between the two), ``funding_gap`` (year -> US$ missing against the
+        configured budget),
         ``meets_if_cmr_first`` (bool: the greedy plan of the CMR areas alone, with the
         configured budgets and teams, plans all of them by the deadline's year; True with
         ``meets`` False means the plan's priorities, not its means, miss the deadline) and
@@ -120,13 +125,19 @@ def deadline_answer(
         first = True
     out["meets_if_cmr_first"] = first
     out["budget_needed_per_year"] = need
+    out["budget_needed_lower_bound"] = (
+        float(max(sub["cost_usd"].sum() / len(in_time), sub["cost_usd"].max()))
+        if sub is not None and len(in_time) and not sub.empty
+        else (0.0 if sub is not None and len(in_time) else float("nan"))
+    )
     out["teams_needed"] = teams
     out["funding_gap"] = {int(years[i]): max(0.0, need - float(budgets[i])) for i in in_time}
     out["method"] = (
         "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, the "
         "greedy plan (precedence kept) with the same budget every year up to the deadline's "
-        "year; the budget is the least (by bisection, to US$1,000) with which every such task "
-        "is planned by then; teams needed = the most team-days of a year / one team's days"
+        "year; the budget is the least (by bisection, to US$1,000 or 0.2%) with which every "
+        "such task is planned by then; teams needed = the most team-days of a year / one "
+        "team's days"
     )
     return out
 
@@ -141,7 +152,8 @@ def budget_needed(
     Returns
     -------
     tuple
-        The budget per year (US$, rounded up to US$1,000; NaN when ``years`` is empty), the
+        The budget per year (US$, found to 0.2% or US$1,000 and rounded up to US$1,000; NaN
+        when ``years`` is empty), the
         plan-year index per task of the variant (-1 = not planned) and its task table.
     """
     hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
@@ -153,10 +165,17 @@ def budget_needed(
     def plan(b: float) -> np.ndarray:
         return base.add_budget([b] * len(years)).greedy().year_index
 
-    lo, hi = 0.0, float(sub["cost_usd"].sum()) * 1.0 + 1.0
+    cost = sub["cost_usd"].to_numpy(dtype=float)
+    top = float(cost.sum()) + 1.0  # every task in the first year: always enough
+    # no budget below the lower bound plans every task; search up from it, then bisect
+    lo = max(float(cost.sum()) / len(years), float(cost.max())) * (1 - 1e-12)
+    hi = min(lo * 1.25 + 1.0, top)
     best = plan(hi)
+    while not (best >= 0).all() and hi < top:
+        lo, hi = hi, min(2.0 * hi, top)
+        best = plan(hi)
     for _ in range(_BISECTION_STEPS):
-        if hi - lo <= 1_000.0:
+        if hi - lo <= max(1_000.0, _BISECTION_REL * hi):
             break
         mid = 0.5 * (lo + hi)
         yi = plan(mid)
@@ -178,41 +197,124 @@ def budget_curve(
     gap: float,
     time_limit_s: float,
     random_seed: int,
+    team_factors: Sequence[float] = (1.0,),
+    team_counts: Mapping[str, int] | None = None,
+    max_tasks: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Benefit retained at each equal yearly budget, same teams and precedence, no locks.
+    """Benefit retained at each equal yearly budget and team count, same precedence, no locks.
+
+    One model serves every point: the Lagrangian relaxation is built once and each point only
+    changes the right-hand sides (budget, capacity), starting from the previous point's dual
+    prices; each point has ``time_limit_s`` wall-clock seconds for its bound and the priced
+    rounding (no branch and bound: each point reports its own gap).
+
+    Parameters
+    ----------
+    problem
+        The plan's problem without locks (its budget is replaced at each level).
+    levels
+        Yearly budgets, US$, in increasing order.
+    team_factors
+        Multiples of the problem's team capacity; 1.0 is the configured teams.
+    team_counts
+        Configured teams per type, to write the counts of each factor in ``teams``.
+    max_tasks
+        Above this many tasks the curve is drawn on a random sample of whole areas (seeded by
+        ``seed``) with budget and capacity scaled to the sample's share of the tasks' cost,
+        and its figures scaled back: the curve of a national register in seconds. The share
+        sampled is in ``sample_share`` (1 = every area).
 
     Returns
     -------
     pandas.DataFrame
-        One row per level: ``budget_usd_per_year``, ``objective`` (MILP) and
-        ``greedy_objective`` (discounted benefit), ``benefit_share`` and
-        ``greedy_benefit_share`` (undiscounted benefit of the selection / benefit of every
-        task, 0-1), ``released_m2``, ``cmr_released_m2``,
-        ``cost_usd`` (spent over the plan), ``status`` and ``gap``.
+        One row per (team factor, level): ``teams_factor``, ``teams`` (counts per type),
+        ``budget_usd_per_year``, ``objective`` (solver) and ``greedy_objective`` (discounted
+        benefit), ``benefit_share`` and ``greedy_benefit_share`` (undiscounted benefit of the
+        selection / benefit of every task, 0-1), ``released_m2``, ``cmr_released_m2``,
+        ``cost_usd`` (spent over the plan), ``status``, ``gap``, ``binding`` (what limits the
+        plan at that point, with its figures; empty on a sample) and ``sample_share`` (no
+        timings: outputs are byte-identical across runs). On a sample, money, areas and
+        objectives are scaled back to the whole.
     """
+    from ccm_geo.planning.relax import Relaxation
+
+    share = 1.0
+    if max_tasks is not None and problem.n_tasks > max_tasks:
+        problem, mask, share = _area_sample(problem, max_tasks, seed)
+        released_m2, cmr_m2 = np.asarray(released_m2)[mask], np.asarray(cmr_m2)[mask]
+        levels = [b * share for b in levels]
     total_benefit = float(problem.benefit.sum())
+    relaxation = Relaxation(problem)
     rows = []
-    for b in levels:
-        p = problem.add_budget([b] * problem.n_years)
-        s = p.solve(gap=gap, time_limit_s=time_limit_s, random_seed=random_seed)
-        g = p.greedy()
-        sel = s.year_index >= 0
-        gsel = g.year_index >= 0
-        rows.append(
-            {
-                "budget_usd_per_year": float(b),
-                "objective": s.objective,
-                "greedy_objective": g.objective,
-                "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
-                "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
-                "released_m2": float(released_m2[sel].sum()),
-                "cmr_released_m2": float(cmr_m2[sel].sum()),
-                "cost_usd": float(problem.cost[sel].sum()),
-                "status": s.status,
-                "gap": s.gap,
-            }
+    for factor in team_factors:
+        base = problem
+        if problem.capacity is not None and factor != 1.0:
+            base = dataclasses.replace(
+                problem, capacity=tuple((k, v * factor) for k, v in problem.capacity)
+            )
+        teams = (
+            "; ".join(f"{k}={round(c * factor)}" for k, c in sorted(team_counts.items()))
+            if team_counts
+            else ""
         )
+        lam = None
+        for b in levels:
+            p = base.add_budget([b] * problem.n_years)
+            s = p.solve(
+                gap=gap,
+                time_limit_s=time_limit_s,
+                random_seed=random_seed,
+                relaxation=relaxation,
+                lam0=lam,
+                dual_share=0.6,
+                dual_tol=max(gap / 20, 1e-7),
+                milp_step=False,
+            )
+            lam = s.details.get("lam")
+            sel = s.year_index >= 0
+            gsel = s.details.get("greedy_selected", sel)
+            rows.append(
+                {
+                    "teams_factor": float(factor),
+                    "teams": teams,
+                    "budget_usd_per_year": float(b) / share,
+                    "objective": s.objective / share,
+                    "greedy_objective": s.details.get("greedy_objective", float("nan")) / share,
+                    "benefit_share": _share(problem.benefit[sel].sum(), total_benefit),
+                    "greedy_benefit_share": _share(problem.benefit[gsel].sum(), total_benefit),
+                    "released_m2": float(released_m2[sel].sum()) / share,
+                    "cmr_released_m2": float(cmr_m2[sel].sum()) / share,
+                    "cost_usd": float(problem.cost[sel].sum()) / share,
+                    "status": s.status,
+                    "gap": s.gap,
+                    "binding": s.binding[0] if s.binding and share == 1.0 else "",
+                    "sample_share": share,
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def _area_sample(problem: Problem, max_tasks: int, seed: int):
+    """A random sample of whole areas (trees of tasks) with about ``max_tasks`` tasks, its
+    mask, and the share of the cost it holds (budget and capacity are scaled by it)."""
+    n = problem.n_tasks
+    root = np.arange(n)
+    if problem.precedence:
+        pred = problem.predecessor
+        for _ in range(n):
+            up = pred[root]
+            has = up >= 0
+            if not has.any():
+                break
+            root[has] = up[has]
+    roots = np.unique(root)
+    k = max(1, int(len(roots) * max_tasks / n))
+    pick = np.zeros(n, dtype=bool)
+    pick[np.random.default_rng(seed).choice(roots, size=k, replace=False)] = True
+    mask = pick[root]
+    share = float(problem.cost[mask].sum()) / max(float(problem.cost.sum()), 1e-300)
+    return problem._scaled_sample(mask, share), mask, share
 
 
 def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = None) -> Figure:
@@ -224,16 +326,20 @@ def budget_curve_figure(curve: pd.DataFrame, *, current_budget: float | None = N
 
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    x = curve["budget_usd_per_year"] / 1e6
-    ax.plot(x, 100 * curve["benefit_share"], marker="o", label="optimised plan (MILP)")
-    if "greedy_benefit_share" in curve:
-        ax.plot(
-            x,
-            100 * curve["greedy_benefit_share"],
-            marker=".",
-            linestyle="--",
-            label="greedy baseline",
-        )
+    factors = sorted(curve["teams_factor"].unique()) if "teams_factor" in curve else [1.0]
+    for factor in factors:
+        part = curve[curve["teams_factor"] == factor] if "teams_factor" in curve else curve
+        x = part["budget_usd_per_year"] / 1e6
+        label = "optimised plan" if factor == 1.0 else f"optimised plan, teams x{factor:g}"
+        ax.plot(x, 100 * part["benefit_share"], marker="o", label=label)
+        if factor == 1.0 and "greedy_benefit_share" in part:
+            ax.plot(
+                x,
+                100 * part["greedy_benefit_share"],
+                marker=".",
+                linestyle="--",
+                label="greedy baseline",
+            )
     if current_budget is not None:
         ax.axvline(current_budget / 1e6, color="grey", linestyle=":", label="current budget")
     ax.set_xlabel("budget per year (US$ million)")

@@ -32,14 +32,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ccm_geo._highs import new_highs, pass_binary_model
+from ccm_geo._highs import solve_in_worker
 from ccm_geo.errors import ConfigError, InputError, SolverError
+from ccm_geo.planning.heuristics import _depth, greedy_plan, priced_plan, prune, repair
+from ccm_geo.planning.relax import Relaxation
 
 __all__ = ["Problem", "CompiledModel", "Solution", "discount_factors"]
 
 logger = logging.getLogger(__name__)
 
-_TOL = 1e-9
+# ``_depth`` is used by the schedule; it lives with the other plan heuristics
+_ = _depth
 
 
 def discount_factors(n_years: int, rate: float) -> np.ndarray:
@@ -77,21 +80,35 @@ class Solution:
     Attributes
     ----------
     status
-        ``"optimal"`` (within the gap asked for), ``"time_limit"`` (best found when time ran
-        out), ``"greedy"`` (the heuristic), ``"warm_start"`` (the solver found nothing better
-        than its greedy warm start) or ``"empty"`` (no tasks).
+        ``"optimal"`` (proven: the bound equals the objective), ``"within_gap"`` (within the
+        gap asked for, ``gap`` says how close), ``"time_limit"`` (the best plan found when the
+        time ran out, further from the bound than asked), ``"above_gap"`` (further than asked
+        without branch and bound, as on the budget curve's points), ``"greedy"`` (the
+        heuristic alone), ``"locks_unmet"`` (greedy that could not place a lock) or
+        ``"empty"`` (no tasks).
     objective
         Discounted benefit of the selection (m²-equivalents).
     bound
-        Best upper bound on the objective known (the solver's dual bound; NaN for greedy).
+        A valid upper bound on the best possible objective (the LP relaxation's, or HiGHS's
+        dual bound when lower); NaN for greedy.
     gap
-        Relative gap ``(bound - objective) / objective`` (NaN for greedy).
+        Relative gap ``(bound - objective) / objective``: the plan is within this share of the
+        best possible (NaN for greedy).
     seconds
         Wall time spent, s.
     year_index
         Per task (in problem order), the 0-based plan year in which it is done, -1 if not.
     years
         The calendar year of each plan year.
+    method
+        What produced the plan: ``"milp"`` (HiGHS), ``"priced"`` (rounding of the LP
+        relaxation at its dual prices) or ``"greedy"``.
+    message
+        Status, gap and what limits the plan, in words ("within 0.8% of the best possible").
+    binding
+        The budget and capacity rows that limit the plan, with their figures.
+    details
+        Seconds and figures of each step (greedy, bound, rounding, HiGHS).
     """
 
     status: str
@@ -102,6 +119,10 @@ class Solution:
     year_index: np.ndarray
     years: tuple[int, ...]
     task_ids: np.ndarray = field(repr=False)
+    method: str = ""
+    message: str = ""
+    binding: tuple[str, ...] = ()
+    details: dict = field(default_factory=dict, repr=False)
 
     @property
     def selected(self) -> list[tuple[str, int]]:
@@ -340,16 +361,19 @@ class Problem:
         status is ``"greedy"``, or ``"locks_unmet"`` when a lock could not be placed.
         """
         t0 = time.perf_counter()
-        year_index, locks_met = _greedy(self)
+        year_index, locks_met = greedy_plan(self)
+        seconds = time.perf_counter() - t0
         return Solution(
             status="greedy" if locks_met else "locks_unmet",
             objective=self.objective_of(year_index),
             bound=float("nan"),
             gap=float("nan"),
-            seconds=time.perf_counter() - t0,
+            seconds=seconds,
             year_index=year_index,
             years=self.years,
             task_ids=self.task_ids,
+            method="greedy",
+            message="greedy baseline, no bound",
         )
 
     def objective_of(self, year_index: np.ndarray) -> float:
@@ -365,53 +389,247 @@ class Problem:
         random_seed: int = 0,
         threads: int = 1,
         warm_start: bool = True,
+        core_columns: int = 40_000,
+        relaxation: Relaxation | None = None,
+        lam0: np.ndarray | None = None,
+        dual_share: float = 0.3,
+        dual_tol: float = 1e-7,
+        milp_step: bool = True,
     ) -> Solution:
-        """Solve with HiGHS, warm-started from the greedy plan.
+        """The best plan found within ``time_limit_s`` wall-clock seconds, with a valid bound.
+
+        Steps, all inside the time limit: the greedy plan; the Lagrangian (LP) bound and dual
+        prices of the budget and capacity rows (``relax.Relaxation``, at most 30% of the time);
+        the priced rounding of the relaxed plan (``heuristics.priced_plan``); then, while the
+        gap is above ``gap``, HiGHS on the whole model when it has at most ``core_columns``
+        columns, else on its core (the areas whose priced value is closest to zero, the rest
+        kept as rounded), warm-started from the best plan so far. HiGHS runs in a child process
+        that is killed at the time limit, so the limit holds even when HiGHS does not stop
+        itself (its presolve can run for minutes on many identical tasks).
 
         Parameters
         ----------
         gap
-            Relative MIP gap at which to stop (0.01 = 1%).
+            Relative gap at which to stop (0.01 = within 1% of the best possible).
         time_limit_s
-            Wall-time limit, s; the best plan found so far is returned with its gap.
+            Wall-clock seconds for the whole solve (greedy, bound, rounding and HiGHS).
         random_seed, threads
-            Fixed for determinism.
+            HiGHS options, fixed for determinism.
         warm_start
-            Give HiGHS the greedy plan as a feasible starting solution.
+            Give HiGHS the best plan so far as a feasible start.
+        core_columns
+            Largest number of columns (tasks x years) handed to HiGHS.
+        relaxation, lam0
+            A ``Relaxation`` built for this problem's structure (only budget and capacity
+            differ; it is updated to this problem's) and dual prices to start from: the budget
+            curve reuses them from level to level.
+        dual_share, dual_tol
+            Largest share of ``time_limit_s`` spent on the bound; the search also stops when
+            its model promises less than ``dual_tol`` relative improvement (the rounding is
+            better the closer the prices are to the optimum, so the default is strict).
+        milp_step
+            Run HiGHS when the gap is above ``gap`` (False: greedy, bound and rounding only,
+            as the budget curve does; HiGHS still runs when no other plan meets the locks).
 
         Returns
         -------
         Solution
-            Never worse than the greedy plan: if HiGHS ends with a worse incumbent (it should
-            not), the greedy plan is returned with status ``"warm_start"``.
+            Never worse than the greedy plan. ``bound`` is always a valid upper bound (the
+            Lagrangian bound, or HiGHS's when it is lower and covers the whole model) and
+            ``gap = (bound - objective) / objective``; ``status`` is ``optimal`` only when the
+            gap is proven zero, ``within_gap`` when it is at most ``gap``, else
+            ``time_limit`` (``above_gap`` when HiGHS was not asked for); ``message`` says it
+            in words and ``binding`` names the rows that limit the plan, with their figures.
 
         Raises
         ------
         SolverError
-            The model is infeasible (locks that cannot all be met), with the reason found.
+            The locks cannot all be met (with the reason found), or no plan meeting them was
+            found within the time limit.
         """
-        import highspy
-
         t0 = time.perf_counter()
         if self.n_tasks == 0:
             return Solution(
-                "empty", 0.0, 0.0, 0.0, 0.0, np.zeros(0, dtype=np.int64), self.years, self.task_ids
+                "empty",
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                np.zeros(0, dtype=np.int64),
+                self.years,
+                self.task_ids,
+                method="none",
+                message="no tasks to plan",
             )
-        start = _greedy(self) if warm_start else None
-        model = self.compile()
-        h = new_highs(
-            random_seed=int(random_seed),
-            threads=int(threads),
-            time_limit=float(time_limit_s),
-            mip_rel_gap=float(gap),
+        deadline = t0 + float(time_limit_s)
+        details: dict = {}
+        start, locks_met = greedy_plan(self)
+        details["greedy_s"] = round(time.perf_counter() - t0, 3)
+        details["greedy_objective"] = self.objective_of(start) if locks_met else float("nan")
+        details["greedy_selected"] = start >= 0
+        best: tuple[float, np.ndarray, str] | None = None
+        if locks_met:
+            best = (self.objective_of(start), start, "greedy")
+
+        t1 = time.perf_counter()
+        if relaxation is None:
+            relaxation = Relaxation(self)
+        else:
+            relaxation.set_rhs(self.budget, self.capacity)
+        dual = relaxation.dual(
+            lam0=lam0,
+            seconds=max(0.02, min(dual_share * time_limit_s, deadline - t1) * 0.9),
+            rel_tol=dual_tol,
+            max_iter=400,
         )
+        bound, bound_source = dual.bound, "LP relaxation (Lagrangian bound)"
+        details.update(dual_s=round(dual.seconds, 3), dual_iterations=dual.iterations, lam=dual.lam)
+        if not np.isfinite(bound):  # the locks cannot be met even without budget or teams
+            raise SolverError(_infeasibility_reason(self))
+        t2 = time.perf_counter()
+        for i, lam in enumerate((dual.lam, *dual.trail)):
+            # round at the best prices, then at the search's last centres while time allows
+            spent = time.perf_counter() - t2
+            if i and (spent * (i + 1) / i > 0.1 * time_limit_s or time.perf_counter() > deadline):
+                break
+            plan, met = priced_plan(self, relaxation, lam)
+            if met and (best is None or self.objective_of(plan) > best[0] + 1e-9):
+                best = (self.objective_of(plan), plan, "priced")
+            details["roundings"] = i + 1
+        details["rounding_s"] = round(time.perf_counter() - t2, 3)
+
+        milp = None
+        left = deadline - time.perf_counter()
+        if (best is None or (milp_step and _gap(best[0], bound) > gap)) and left > 0.05:
+            milp = self._milp(
+                best,
+                relaxation,
+                dual,
+                bound=bound,
+                gap=gap,
+                random_seed=random_seed,
+                threads=threads,
+                warm_start=warm_start,
+                core_columns=core_columns,
+                # 5% of the limit is kept for stopping HiGHS and checking its plan
+                deadline=deadline - max(0.05 * float(time_limit_s), 0.05),
+            )
+            details.update(milp.details)
+            if milp.plan is not None and (best is None or milp.objective > best[0] + 1e-9):
+                best = (milp.objective, milp.plan, "milp")
+            if milp.bound < bound:
+                bound, bound_source = milp.bound, "HiGHS branch and bound"
+        seconds = time.perf_counter() - t0
+        if best is None:
+            if milp is not None and milp.infeasible:
+                raise SolverError(_infeasibility_reason(self))
+            msg = (
+                f"no plan meeting planning.locks was found within {time_limit_s:g} s "
+                "(the greedy plan cannot place them); raise planning.time_limit_s or "
+                "remove a lock"
+            )
+            raise SolverError(msg)
+        objective, year_index, method = best
+        year_index = prune(self, year_index)
+        bound = max(bound, objective)  # rounding: a bound is never below a feasible plan
+        g = _gap(objective, bound)
+        stopped = milp is not None and milp.stopped_by_clock
+        if g <= 1e-7:
+            status = "optimal"
+        elif g <= gap:
+            status = "within_gap"
+        elif stopped or seconds >= 0.9 * time_limit_s:
+            status = "time_limit"
+        else:  # no branch and bound asked for (the budget curve's points)
+            status = "above_gap"
+        binding = self.binding(year_index, lam=dual.lam, relaxation=relaxation)
+        details["bound_source"] = bound_source
+        return Solution(
+            status,
+            objective,
+            bound,
+            g,
+            seconds,
+            year_index,
+            self.years,
+            self.task_ids,
+            method=method,
+            message=_describe(status, method, g, gap, seconds, time_limit_s, stopped, binding),
+            binding=binding,
+            details=details,
+        )
+
+    def binding(
+        self, year_index: np.ndarray, *, lam: np.ndarray | None = None, relaxation=None
+    ) -> tuple[str, ...]:
+        """The rows that limit a plan, with their figures, most limiting first.
+
+        A row binds when the plan uses at least 98% of it, or when the LP relaxation prices it
+        (``lam``). Budget rows read "budget 2027: US$1,498,000 of US$1,500,000 (99.9%)",
+        capacity rows "manual teams 2027: 7,920 of 7,920 team-days (100.0%)".
+        """
+        rel = relaxation if relaxation is not None else Relaxation(self)
+        used = rel.usage(year_index)
+        price = np.zeros(rel.R) if lam is None or len(lam) != rel.R else np.asarray(lam)
+        out = []
+        types = [k for k, _ in self.capacity] if self.capacity is not None else []
+        for i, (kind, k, y, rhs) in enumerate(rel.rows):
+            share = used[i] / rhs if rhs > 0 else 0.0
+            if share < 0.98 and price[i] <= 1e-9 * max(abs(self.objective_of(year_index)), 1):
+                continue
+            if kind == 0:
+                text = (
+                    f"budget {self.years[y]}: US${used[i]:,.0f} of US${rhs:,.0f} "
+                    f"({100 * share:.1f}%)"
+                )
+            else:
+                text = (
+                    f"{types[k]} teams {self.years[y]}: {used[i]:,.0f} of {rhs:,.0f} team-days "
+                    f"({100 * share:.1f}%)"
+                )
+            out.append((-price[i], -share, i, text))
+        return tuple(t for *_, t in sorted(out))
+
+    # ---------------------------------------------------------------------------- MILP
+
+    def _milp(
+        self,
+        best,
+        relaxation: Relaxation,
+        dual,
+        *,
+        bound: float,
+        gap: float,
+        random_seed: int,
+        threads: int,
+        warm_start: bool,
+        core_columns: int,
+        deadline: float,
+    ) -> _MilpResult:
+        """HiGHS on the whole model, or on its core with the other areas fixed as in ``best``."""
+        n, Y = self.n_tasks, self.n_years
+        incumbent = best[1] if best is not None else None
+        whole = n * Y <= core_columns or incumbent is None
+        if whole:
+            core = np.ones(n, dtype=bool)
+            sub = self
+        else:
+            core = self._core(incumbent, relaxation, dual, core_columns)
+            sub = self._subproblem(core, incumbent)
+        fixed_obj = 0.0 if whole else self.objective_of(np.where(core, -1, incumbent))
+        model = sub.compile()
         x0 = None
-        if start is not None and start[1]:
+        if warm_start and incumbent is not None:
             x0 = np.zeros(model.A.shape[1])
-            sel = np.flatnonzero(start[0] >= 0)
-            x0[sel * self.n_years + start[0][sel]] = 1.0
-        pass_binary_model(
-            h,
+            yi = incumbent[core]
+            sel = np.flatnonzero(yi >= 0)
+            x0[sel * Y + yi[sel]] = 1.0
+
+        def enough(x, obj) -> bool:
+            total = fixed_obj + obj
+            return _gap(total, bound) <= gap
+
+        res = solve_in_worker(
             model.c,
             model.A,
             model.row_lower,
@@ -419,54 +637,113 @@ class Problem:
             col_lower=model.col_lower,
             col_upper=model.col_upper,
             start=x0,
+            options={
+                "random_seed": int(random_seed),
+                "threads": int(threads),
+                "mip_rel_gap": float(gap),
+            },
+            wall_s=max(0.0, deadline - time.perf_counter()),
+            on_improved=enough,
         )
-        h.run()
-        status = h.getModelStatus()
-        info = h.getInfo()
-        seconds = time.perf_counter() - t0
-        ms = highspy.HighsModelStatus
-        if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-            msg = _infeasibility_reason(self)
-            raise SolverError(msg)
-        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        if not has_solution:
-            if start is not None and start[1]:
-                return self._from_start(start[0], "warm_start", float("nan"), seconds)
-            msg = (
-                f"HiGHS found no plan ({h.modelStatusToString(status)}) within "
-                f"{time_limit_s:g} s; raise planning.time_limit_s"
-            )
-            raise SolverError(msg)
-        x = np.asarray(h.getSolution().col_value).reshape(self.n_tasks, self.n_years)
-        chosen = x > 0.5
-        year_index = np.where(chosen.any(axis=1), chosen.argmax(axis=1), -1)
-        objective = self.objective_of(year_index)
-        bound = float(info.mip_dual_bound)
-        label = (
-            "optimal"
-            if status == ms.kOptimal
-            else ("time_limit" if status == ms.kTimeLimit else h.modelStatusToString(status))
-        )
-        if start is not None and start[1] and self.objective_of(start[0]) > objective + 1e-9:
-            return self._from_start(start[0], "warm_start", bound, seconds)
-        return Solution(
-            label,
-            objective,
-            bound,
-            _gap(objective, bound),
-            seconds,
-            year_index,
-            self.years,
-            self.task_ids,
+        details = {
+            "milp_s": round(res["seconds"], 3),
+            "milp_status": res["status"],
+            "milp_columns": int(model.A.shape[1]),
+            "milp_whole_model": bool(whole),
+        }
+        infeasible = res["status"] in ("Infeasible", "Primal infeasible or unbounded")
+        plan = None
+        objective = float("-inf")
+        if res["x"] is not None:
+            chosen = res["x"].reshape(sub.n_tasks, Y) > 0.5
+            yi = np.where(chosen.any(axis=1), chosen.argmax(axis=1), -1)
+            full = incumbent.copy() if not whole else np.full(n, -1, dtype=np.int64)
+            full[core] = yi
+            full = repair(self, full)
+            plan = full
+            objective = self.objective_of(full)
+        milp_bound = res["bound"] if whole and np.isfinite(res["bound"]) else float("inf")
+        stopped = res["killed"] or res["status"] == "Time limit reached"
+        return _MilpResult(plan, objective, milp_bound, infeasible, stopped, details)
+
+    def _core(self, incumbent, relaxation: Relaxation, dual, core_columns: int) -> np.ndarray:
+        """Tasks of the areas (trees) whose decision is least sure, up to ``core_columns``."""
+        rel = relaxation
+        n, Y = self.n_tasks, self.n_years
+        G = rel._tree_values(rel.priced(dual.lam))
+        roots = rel.levels[0]
+        value = np.abs(G[roots].max(axis=1))
+        value[~np.isfinite(value)] = np.inf
+        size = np.bincount(rel.root, minlength=n)[roots]
+        locked = np.bincount(rel.root, weights=rel.locked.astype(float), minlength=n)[roots] > 0
+        differs = np.bincount(
+            rel.root, weights=(incumbent != dual.year_index).astype(float), minlength=n
+        )[roots]
+        key = np.where(differs > 0, -1.0, value)
+        order = np.lexsort((roots, key))
+        order = order[~locked[order]]
+        take = order[np.cumsum(size[order] * Y) <= core_columns]
+        chosen = np.zeros(n, dtype=bool)
+        chosen[roots[take]] = True
+        return chosen[rel.root]
+
+    def _scaled_sample(self, mask: np.ndarray, frac: float) -> Problem:
+        """The masked tasks (whole trees), without locks, budget and capacity times ``frac``."""
+        sub = self._subproblem(mask, np.full(self.n_tasks, -1, dtype=np.int64))
+        return dataclasses.replace(
+            sub,
+            budget=None if sub.budget is None else sub.budget * frac,
+            capacity=None
+            if sub.capacity is None
+            else tuple((k, v * frac) for k, v in sub.capacity),
+            locks=(),
         )
 
-    def _from_start(
-        self, year_index: np.ndarray, status: str, bound: float, seconds: float
-    ) -> Solution:
-        obj = self.objective_of(year_index)
-        return Solution(
-            status, obj, bound, _gap(obj, bound), seconds, year_index, self.years, self.task_ids
+    def _subproblem(self, core: np.ndarray, incumbent: np.ndarray) -> Problem:
+        """The core tasks alone, with what the fixed tasks use taken off budget and capacity."""
+        idx = np.flatnonzero(core)
+        remap = np.full(self.n_tasks, -1, dtype=np.int64)
+        remap[idx] = np.arange(idx.size)
+        pred = self.predecessor[idx]
+        pred = np.where(pred >= 0, remap[np.maximum(pred, 0)], -1)
+        fixed = np.where(core, -1, incumbent)
+        sel = fixed >= 0
+        Y = self.n_years
+        budget = None
+        if self.budget is not None:
+            used = np.bincount(fixed[sel], weights=self.cost[sel], minlength=Y)
+            budget = np.maximum(self.budget - used, 0.0)
+        capacity = None
+        if self.capacity is not None:
+            capacity = []
+            for k, cap in self.capacity:
+                m = sel & (self.team_type == k)
+                used = np.bincount(fixed[m], weights=self.team_days[m], minlength=Y)
+                capacity.append((k, np.maximum(cap - used, 0.0)))
+            capacity = tuple(capacity)
+        locks = tuple((int(remap[t]), y) for t, y in self.locks if core[t])
+        return dataclasses.replace(
+            self,
+            task_ids=self.task_ids[idx],
+            benefit=self.benefit[idx],
+            cost=self.cost[idx],
+            team_days=self.team_days[idx],
+            team_type=self.team_type[idx],
+            predecessor=pred,
+            budget=budget,
+            capacity=capacity,
+            locks=locks,
         )
+
+
+@dataclass(frozen=True)
+class _MilpResult:
+    plan: np.ndarray | None
+    objective: float
+    bound: float
+    infeasible: bool
+    stopped_by_clock: bool
+    details: dict
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,101 +752,57 @@ class Problem:
 
 def _gap(objective: float, bound: float) -> float:
     if not np.isfinite(bound):
-        return float("nan")
+        return float("nan") if np.isnan(bound) else float("inf")
     return max(0.0, bound - objective) / max(abs(objective), 1e-9)
 
 
-def _depth(pred: np.ndarray) -> np.ndarray:
-    """Number of predecessors above each task in its chain."""
-    depth = np.zeros(len(pred), dtype=np.int64)
-    cur = pred.copy()
-    while (cur >= 0).any():
-        has = cur >= 0
-        depth[has] += 1
-        cur[has] = pred[cur[has]]
-    return depth
+def _pct(share: float) -> str:
+    if not np.isfinite(share):
+        return "an unknown share"
+    v = 100 * share
+    return f"{v:.2g}%" if v < 10 else f"{v:.0f}%"
 
 
-class _Ledger:
-    """Budget and capacity left per plan year, with tentative reservations."""
+_METHOD_WORDS = {
+    "milp": "the MILP (HiGHS)",
+    "priced": "rounding the LP relaxation",
+    "greedy": "greedy",
+}
 
-    def __init__(self, p: Problem):
-        Y = p.n_years
-        self.p = p
-        self.budget = p.budget.copy() if p.budget is not None else np.full(Y, np.inf)
-        if p.capacity is not None:
-            types = [k for k, _ in p.capacity]
-            self.cap = np.array([v for _, v in p.capacity], dtype=float).reshape(len(types), Y)
-            where = {k: i for i, k in enumerate(types)}
-            self.kind = np.array([where[k] for k in p.team_type], dtype=np.int64)
-        else:
-            self.cap = np.full((1, Y), np.inf)
-            self.kind = np.zeros(p.n_tasks, dtype=np.int64)
 
-    def fits(self, t: int, y: int) -> bool:
-        p = self.p
-        return (
-            p.cost[t] <= self.budget[y] * (1 + _TOL) + _TOL
-            and p.team_days[t] <= self.cap[self.kind[t], y] * (1 + _TOL) + _TOL
+def _describe(
+    status: str,
+    method: str,
+    gap: float,
+    asked: float,
+    seconds: float,
+    time_limit_s: float,
+    stopped: bool,
+    binding: tuple[str, ...],
+) -> str:
+    """The solution in a planner's words."""
+    how = _METHOD_WORDS.get(method, method)
+    if status == "optimal":
+        text = f"optimal: proven the best possible plan (by {how})"
+    elif status == "within_gap":
+        text = (
+            f"within {_pct(gap)} of the best possible (asked for {_pct(asked)}; plan by {how})"
         )
-
-    def take(self, t: int, y: int, sign: float = 1.0) -> None:
-        self.budget[y] -= sign * self.p.cost[t]
-        self.cap[self.kind[t], y] -= sign * self.p.team_days[t]
-
-
-def _place_chain(
-    p: Problem, ledger: _Ledger, year_index: np.ndarray, t: int, fixed: int | None = None
-) -> bool:
-    """Place ``t`` (in plan year ``fixed`` if given) with its unplaced predecessors."""
-    chain = [t]
-    earliest = 0
-    if p.precedence:
-        u = p.predecessor[t]
-        while u >= 0 and year_index[u] < 0:
-            chain.append(u)
-            u = p.predecessor[u]
-        if u >= 0:
-            earliest = int(year_index[u])
-    chain.reverse()
-    placed: list[tuple[int, int]] = []
-    for u in chain:
-        last = fixed if fixed is not None else p.n_years - 1
-        first = fixed if (u == t and fixed is not None) else earliest
-        if first < earliest:
-            first = p.n_years  # the fixed year comes before a predecessor: cannot place
-        for y in range(first, last + 1):
-            if ledger.fits(u, y):
-                ledger.take(u, y)
-                placed.append((u, y))
-                earliest = y
-                break
-        else:
-            for v, y in placed:
-                ledger.take(v, y, -1.0)
-            return False
-    for u, y in placed:
-        year_index[u] = y
-    return True
-
-
-def _greedy(p: Problem) -> tuple[np.ndarray, bool]:
-    """Greedy plan (plan-year index per task) and whether every lock was met."""
-    year_index = np.full(p.n_tasks, -1, dtype=np.int64)
-    ledger = _Ledger(p)
-    locks_met = True
-    depth = _depth(p.predecessor) if p.precedence else np.zeros(p.n_tasks, dtype=np.int64)
-    for t, y in sorted(p.locks, key=lambda ty: (depth[ty[0]], ty[0])):
-        if year_index[t] >= 0:
-            locks_met &= y is None or year_index[t] == y
-            continue
-        locks_met &= _place_chain(p, ledger, year_index, t, y)
-    ratio = p.benefit / np.maximum(p.cost, 1e-9)
-    order = np.lexsort((np.arange(p.n_tasks), -ratio))
-    for t in order:
-        if year_index[t] < 0:
-            _place_chain(p, ledger, year_index, int(t))
-    return year_index, bool(locks_met)
+    elif status == "above_gap":
+        text = (
+            f"within {_pct(gap)} of the best possible, above the {_pct(asked)} asked for "
+            f"(plan by {how}, no branch and bound)"
+        )
+    else:
+        head = "greedy" if method == "greedy" else f"plan by {how}"
+        why = "solver stopped at the time limit" if stopped else "time limit reached"
+        text = (
+            f"{head}, {why} ({time_limit_s:g} s); within {_pct(gap)} of the best possible "
+            f"(asked for {_pct(asked)})"
+        )
+    if binding:
+        text += f"; limited by {binding[0]}"
+    return text
 
 
 def _infeasibility_reason(p: Problem) -> str:

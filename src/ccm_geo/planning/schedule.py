@@ -314,6 +314,8 @@ def _assign(
     """List-schedule ``group`` (task positions, one team type) on its teams."""
     remaining = np.ones(len(group), dtype=bool)
     g_region = region[group]
+    # the tasks of each region, compacted as they are taken (a pick looks at its region only)
+    members = {r: np.flatnonzero(g_region == r) for r in np.unique(g_region)}
     prio = np.lexsort((hazard[group], rank[group]))  # priority order within the group
     prio_ptr = 0
     heap = [(st["pos"][j], j) for j in range(len(names))]
@@ -324,7 +326,10 @@ def _assign(
         loc = st["loc"][j]
         pick = -1
         if loc >= 0:
-            cand = np.flatnonzero(remaining & (g_region == region[loc]))
+            cand = members.get(region[loc], np.zeros(0, dtype=np.int64))
+            cand = cand[remaining[cand]]
+            if region[loc] in members:
+                members[region[loc]] = cand
             if len(cand):
                 tt = travel(loc, group[cand])
                 pick = cand[int(np.argmin(tt))]

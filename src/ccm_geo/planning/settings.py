@@ -287,10 +287,38 @@ class PlanningSettings(Frozen):
         description="Benefit of a task done in plan year y counts "
         "1/(1+rate)^y: land released earlier serves its users longer.",
     )
-    gap: float = Field(0.01, gt=0, lt=1, description="Relative MIP gap at which HiGHS stops.")
-    time_limit_s: float = Field(60.0, gt=0, description="MILP time limit, seconds.")
+    gap: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="Stop when the plan is proven within this share of the best possible "
+        "(0.01 = 1%); 0 asks for a proof of optimality.",
+    )
+    time_limit_s: float = Field(
+        60.0,
+        gt=0,
+        description="Wall-clock seconds for the plan's selection (greedy, bound, rounding and "
+        "HiGHS together); the best plan found and its gap are kept when it runs out.",
+    )
     curve_levels: int = Field(10, ge=2, le=50, description="Budget levels of the budget curve.")
-    curve_time_limit_s: float = Field(5.0, gt=0, description="Time limit per curve level, s.")
+    curve_time_limit_s: float = Field(
+        5.0, gt=0, description="Wall-clock limit per point of the budget curve, s."
+    )
+    curve_max_tasks: int = Field(
+        10_000,
+        ge=100,
+        description="Above this many tasks the budget curve is drawn on a random sample of "
+        "whole areas (budget and teams scaled to the sample), so that a national register's "
+        "curve takes seconds; the plan itself always uses every task.",
+    )
+    curve_team_factors: list[float] = Field(
+        default_factory=lambda: [1.0, 1.5, 2.0],
+        min_length=1,
+        max_length=6,
+        description="Team counts of the budget curve, as multiples of the configured teams: the "
+        "curve is drawn for each, so that where teams bind the planner sees how many the "
+        "money would need.",
+    )
     random_seed: int = Field(20171005, description="HiGHS random seed (determinism).")
     locks: list[LockSpec] = Field(default_factory=list, description="Tasks forced in.")
 
@@ -302,6 +330,14 @@ class PlanningSettings(Frozen):
             return v
         defaults = DEFAULT_METHODS if info.field_name == "methods" else DEFAULT_TEAMS
         return {**defaults, **v}
+
+    @field_validator("curve_team_factors")
+    @classmethod
+    def _factors_positive(cls, v):
+        if any(f <= 0 for f in v):
+            msg = f"curve_team_factors must be positive multiples of the teams (found {v!r})"
+            raise ValueError(msg)
+        return v
 
     @field_validator("budget_usd")
     @classmethod
