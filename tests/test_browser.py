@@ -139,8 +139,9 @@ def test_embedded_map_waits_for_its_frame_to_have_a_size(browser, tmp_path):
     frame.wait_for_function("() => window.ccm && window.ccm.map", timeout=60_000)
     page.eval_on_selector("iframe", "f => { f.style.width = '800px'; f.style.height = '500px'; }")
     frame.wait_for_function(
+        # the fit follows the resize a moment later: wait for it (a map never fitted times out)
         "() => { const c = window.ccm.map.getCenter(); return isFinite(c.lat) && "
-        "window.ccm.map.getSize().x === 800; }",
+        "window.ccm.map.getSize().x === 800 && window.ccm.map.getZoom() >= 5; }",
         timeout=60_000,
     )
     zoom = frame.evaluate("() => window.ccm.map.getZoom()")

@@ -763,3 +763,31 @@ def test_a_mines_only_programme_never_mentions_the_cluster_munition_deadline(tmp
     tr = content.treaties[0]
     assert tr["total_m2"] == pytest.approx(areas["area_m2"].sum())
     assert 0 < tr["share"] <= 1
+
+
+def test_static_map_marks_areas_too_small_to_see_with_a_dot():
+    # a 10 m square beside a 60 km one: at page scale it is a speck, so a dot of its plan
+    # colour marks it (without the dot its few pixels vanish in the grey)
+    import io as _io
+
+    from PIL import Image
+
+    from ccm_geo.publish.requests.render import static_map
+    from ccm_geo.publish.settings import MapSettings
+
+    settings = MapSettings()
+    areas = gpd.GeoDataFrame(
+        {"hazard_id": ["tiny", "big"]},
+        geometry=[
+            box(500_000, 1_500_000, 500_010, 1_500_010),
+            box(520_000, 1_480_000, 580_000, 1_540_000),
+        ],
+        crs="EPSG:32648",
+    )
+    rows = pd.DataFrame({"hazard_id": ["tiny"], "year": [2027]})
+    png = static_map(rows, areas, settings, title="t", labels=False)
+    img = np.asarray(Image.open(_io.BytesIO(png)).convert("RGB")).astype(int)
+    colour = np.array([int(settings.plan_palette[0][i : i + 2], 16) for i in (1, 3, 5)])
+    left = img[:, : img.shape[1] // 3]  # the tiny area's side of the map (legend: lower right)
+    near = (np.abs(left - colour).sum(axis=2) < 40).sum()
+    assert near >= 5  # a visible dot (without it: no pixel of the colour at all)

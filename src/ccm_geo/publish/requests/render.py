@@ -26,6 +26,7 @@ from ccm_geo.errors import InputError
 from ccm_geo.io import atomic_output
 from ccm_geo.publish.requests.content import RequestContent, _finite
 from ccm_geo.publish.settings import DonorProfile, MapSettings
+from ccm_geo.publish.styles import DONOR_PALETTE, UNCLASSIFIED
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -818,17 +819,22 @@ def static_map(
     if len(rows) and "hazard_id" in rows:
         r = rows.drop_duplicates("hazard_id")
         keys = sorted(r[by].astype(str).unique())
-        palette = (
-            list(settings.plan_palette)
-            if by == "year"
-            else ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-        )
+        palette = list(settings.plan_palette) if by == "year" else list(DONOR_PALETTE)
+        # an area narrower than about 1/250 of the map is a speck on the page: mark it with a
+        # dot of its colour as well, as the print map does
+        x0, y0, x1, y1 = bounds if bounds is not None else geoms.total_bounds
+        speck = max(x1 - x0, y1 - y0) / 250.0
         for i, k in enumerate(keys):
-            colour = "#bdbdbd" if k == "unfunded" else palette[i % len(palette)]
+            colour = UNCLASSIFIED if k == "unfunded" else palette[i % len(palette)]
             ids = r.loc[r[by].astype(str) == k, "hazard_id"].astype(str)
             g = geoms.reindex(ids).dropna()
             if len(g):
                 g.plot(ax=ax, color=colour, edgecolor="#333333", linewidth=0.5)
+                b = g.bounds
+                small = g[((b["maxx"] - b["minx"]).clip(lower=b["maxy"] - b["miny"]) < speck)]
+                if len(small):
+                    p = small.representative_point()
+                    ax.scatter(p.x, p.y, s=9, c=colour, edgecolors="#333333", linewidths=0.3)
                 handles.append(Patch(facecolor=colour, edgecolor="#333333", label=k))
         shown = geoms.reindex(r["hazard_id"].astype(str)).dropna()
         if labels if labels is not None else (by == "year" and len(shown) <= 40):
