@@ -16,6 +16,7 @@ import shapely
 
 from ccm_geo.config import HazardInput, LayerInput
 from ccm_geo.errors import InputError, InputFileNotFoundError
+from ccm_geo.io.osm import is_osm, read_osm
 from ccm_geo.io.tables import TABLE_SUFFIXES, read_table
 from ccm_geo.model import Contamination, Evidence, Status, ValidationReport, join_contamination
 
@@ -37,7 +38,7 @@ _VECTOR_SUFFIXES = {
     ".kml",
     ".sqlite",
     ".gdb",  # Esri File Geodatabase (a folder), GDAL's OpenFileGDB driver
-    ".osm.pbf",  # OpenStreetMap extract: roads and places (ccm_geo.io.osm)
+    ".osm.pbf",  # OpenStreetMap extract: roads, places, health (ccm_geo.io.osm)
     *TABLE_SUFFIXES,
 }
 # How far (degrees) a geometry may lie outside the CRS's published area of use before it is
@@ -88,7 +89,9 @@ def read_vector(
     if path.is_file() and path.stat().st_size == 0:
         msg = f"{path}: the file is empty (0 bytes). Export the layer again."
         raise InputError(msg)
-    if path.suffix.lower() in TABLE_SUFFIXES:  # spreadsheets and delimited text
+    if is_osm(path):  # an OpenStreetMap extract: roads, places or health sites
+        gdf = read_osm(path, layer)
+    elif path.suffix.lower() in TABLE_SUFFIXES:  # spreadsheets and delimited text
         gdf = _read_csv(path, x=x, y=y, wkt=wkt, sheet=layer)
     elif path.suffix.lower() in {".parquet", ".geoparquet"}:
         try:

@@ -85,7 +85,14 @@ def sniff_delimiter(head: str) -> str:
 def _read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
     engine = "odf" if path.suffix.lower() == ".ods" else "openpyxl"
     try:
-        df = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine=engine)
+        df = pd.read_excel(
+            path,
+            sheet_name=sheet or 0,
+            dtype=object,
+            engine=engine,
+            keep_default_na=False,  # "None", "NA" and "null" are values (codes), not blanks
+            na_values=[""],
+        )
     except ImportError as exc:
         package = "odfpy" if engine == "odf" else "openpyxl"
         msg = (
