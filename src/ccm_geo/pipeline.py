@@ -426,8 +426,19 @@ def run(
             continue
         fresh = True
         run_stage(name, config, out_dir, state, log)
+    _write_qgis_project(config, log)
     _write_manifest(config, log)
     return log
+
+
+def _write_qgis_project(config: ProjectConfig, log: RunLog) -> None:
+    """The QGIS project of the run folder (every layer there, styled, grouped by stage)."""
+    from ccm_geo.publish.qgis_project import write_qgis_project
+
+    path = write_qgis_project(log.out_dir, title=config.project.name)
+    if path is not None:
+        log.wrote(path)
+        log.written_by[path.resolve()] = "qgis"
 
 
 def input_sha256(config: ProjectConfig) -> dict[str, str]:
