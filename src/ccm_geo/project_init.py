@@ -344,7 +344,7 @@ def project_text(guess: ProjectGuess, *, project_dir: Path) -> str:
     unused = [c for c in guess.columns if c not in {cg.column for cg in g.values()}]
     if unused:
         lines.append(
-            f"# where = {{ {_toml_key(unused[0])} = [\"...\"] }}  # keep only the rows whose "
+            f'# where = {{ {_toml_key(unused[0])} = ["..."] }}  # keep only the rows whose '
             f"value is listed (columns not mapped: {', '.join(unused)})"
         )
     lines.append("")
@@ -377,7 +377,22 @@ def project_text(guess: ProjectGuess, *, project_dir: Path) -> str:
         text = text.replace(marker, "\n" + block + "\n".join(constants) + "\n" + marker, 1)
     for note in guess.notes:
         text += f"# NOTE: {note}\n"
+    text += _DONOR_BLOCK
     return text
+
+
+_DONOR_BLOCK = """
+# A yearly budget for the plan (US$); the default is in docs/planning.md.
+# [planning]
+# budget_usd = 1_000_000
+
+# To write a funding request (requests/<donor>/request.html with its map), describe each
+# donor: uncomment these lines and set your own (every key is in docs/requests.md).
+# [[donors]]
+# name = "Donor name"
+# budget_usd = 500000
+# thematic = ["clearance", "survey"]
+"""
 
 
 def init_project(
