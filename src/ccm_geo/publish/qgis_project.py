@@ -42,7 +42,7 @@ GROUPS: list[tuple[str, list[tuple[str, str | None, str, str | None]]]] = [
     ),
 ]
 
-_QGIS_VERSION = "3.28.0"
+_QGIS_VERSION = "3.22.0"  # the oldest we checked it loads in (Debian 12's QGIS)
 _GEOMETRY = {"Point": "Point", "Line": "Line", "Polygon": "Polygon"}
 
 
@@ -119,6 +119,9 @@ def qgis_project_xml(out_dir: str | Path, *, title: str) -> str:
     <Paths>
       <Absolute type="bool">false</Absolute>
     </Paths>
+    <SpatialRefSys>
+      <ProjectionsEnabled type="int">1</ProjectionsEnabled>
+    </SpatialRefSys>
   </properties>
 </qgis>
 """
@@ -175,6 +178,7 @@ def _srs(crs: str) -> str:
     return (
         "    <spatialrefsys>\n"
         f"      <wkt>{escape(c.to_wkt())}</wkt>\n"
+        f"      <srid>{epsg or 0}</srid>\n"
         f"      <authid>{authid}</authid>\n"
         f"      <description>{escape(c.name)}</description>\n"
         "    </spatialrefsys>"
