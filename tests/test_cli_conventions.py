@@ -219,3 +219,20 @@ def test_second_run_reuses_every_stage_and_is_faster(tmp_path):
     edited = runner.invoke(app, ["-q", "run", str(project), "--out", str(out), "--json"])
     stages = json.loads(edited.stdout)["projects"][0]["stages"]
     assert stages["criteria"]["reused"] and not stages["score"]["reused"]
+
+
+def test_the_readme_python_example_runs(tmp_path, capsys):
+    import warnings
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    project = _project(tmp_path, "p")
+    code = code.replace('"colombia.toml"', repr(str(project)))
+    code = code.replace('"maps/colombia"', repr(str(tmp_path / "o")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny register's data warnings
+        exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "load" in printed and "6 rows read" in printed

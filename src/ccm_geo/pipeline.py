@@ -425,10 +425,28 @@ def run(
         if reuse and not fresh and _reuse_stage(name, key, earlier, log):
             continue
         fresh = True
+        counts = _counts(name, state, config)
+        if counts:
+            log.step(f"{name}: {counts}")
         run_stage(name, config, out_dir, state, log)
     _write_qgis_project(config, log)
     _write_manifest(config, log)
     return log
+
+
+def _counts(name: str, state: dict[str, Any], config: ProjectConfig) -> str:
+    """What a stage is about to work on, in counts (areas, tasks, donors), for progress."""
+    areas = next(
+        (state[k] for k in ("scored", "areas", "hazards") if state.get(k) is not None), None
+    )
+    parts = []
+    if areas is not None and name != "load":
+        parts.append(f"{len(areas):,} areas")
+    if name in ("map", "request") and state.get("tasks") is not None:
+        parts.append(f"{len(state['tasks']):,} tasks")
+    if name == "request":
+        parts.append(f"{len(config.donors)} donor(s)")
+    return ", ".join(parts)
 
 
 def _write_qgis_project(config: ProjectConfig, log: RunLog) -> None:
