@@ -162,3 +162,38 @@ def test_osm_places_keep_unknown_population_as_no_data(tmp_path):
     assert places["population"].iloc[0] == 1250 and pd.isna(places["population"].iloc[1])
     health = read_vector(path, layer="health")
     assert list(health["name"]) == ["HC"] and list(health["facility_id"]) == ["4"]
+
+
+GDB = ROOT / "tests" / "data" / "register.gdb"
+
+
+def test_file_geodatabase_round_trips_the_demo_register(tmp_path):
+    raw = read_vector(DEMO / "hazards.gpkg").head(40)
+    raw.to_file(tmp_path / "same40.gpkg")
+    ref, _ = _load(tmp_path / "same40.gpkg")
+    got, _ = _load(GDB, layer="Hazard_Areas")
+    assert list(got["hazard_id"]) == list(ref["hazard_id"])
+    assert list(got["status"]) == list(ref["status"])
+    assert got["area_m2"].to_numpy() == pytest.approx(ref["area_m2"].to_numpy(), rel=1e-6)
+    with pytest.raises(
+        Exception, match=r"layer 'Nope' not found .*Layers: Hazard_Areas, Accidents"
+    ):
+        read_vector(GDB, layer="Nope")
+
+
+def test_init_on_a_file_geodatabase_layer(tmp_path):
+    from typer.testing import CliRunner
+
+    from ccm_geo.cli import app
+
+    runner = CliRunner()
+    project = tmp_path / "p.toml"
+    result = runner.invoke(
+        app, ["init", str(GDB), "--layer", "Hazard_Areas", "--out", str(project)]
+    )
+    assert result.exit_code == 0, result.output
+    text = project.read_text(encoding="utf-8")
+    assert 'layer = "Hazard_Areas"' in text and "# EDIT" not in text
+    checked = runner.invoke(app, ["validate", str(project)])
+    assert checked.exit_code == 0, checked.output + checked.stderr
+    assert "40 rows read" in checked.output
