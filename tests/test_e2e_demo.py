@@ -199,8 +199,8 @@ def test_a_run_without_accidents_says_the_ranking_is_weak(demo_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(out, run)
     (run / "context.gpkg").unlink()  # the load stage's context held the accidents
-    args = ["run", str(project), "--out", str(run), "--stage", "load", "--stage", "criteria"]
-    result = runner.invoke(app, [*args, "--stage", "score"])
+    args = ["run", str(project), "--out", str(run), "--overwrite", "--stage", "load"]
+    result = runner.invoke(app, [*args, "--stage", "criteria", "--stage", "score"])
     assert result.exit_code == 0, result.output
     lines = [x for x in result.output.splitlines() if "ranking is weak" in x]
     assert len(lines) == 1 and lines[0].startswith("warning (score): ranking is weak:")

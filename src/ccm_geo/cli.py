@@ -17,10 +17,35 @@ import typer
 from ccm_geo import __version__
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Plan the clearance of cluster munition remnants and landmines.",
+    epilog="Examples:\n\n\b\n  ccm-geo init export.xlsx --out project.toml\n"
+    "  ccm-geo validate project.toml --report findings.txt\n"
+    "  ccm-geo run project.toml --out maps/run\n"
+    "  ccm-geo --install-completion bash   (then open a new shell)",
 )
+
+_PLAIN_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH", "bool": ""}
+
+
+def _plain(display_type):
+    """Option types in help as plain words (PATH, TEXT, INTEGER), as click and ``rio`` show
+    them, rather than Python annotations such as ``<list[str]>``."""
+
+    def plain(self, ctx) -> str | None:
+        label = display_type(self, ctx) or ""
+        label = label.strip("<>").removeprefix("list[").removesuffix("]")
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
+            return None
+        return _PLAIN_TYPES.get(label.lower(), label.upper()) or None
+
+    return plain
+
+
+if hasattr(typer.core, "_TyperParameter"):  # typer >= 0.20 prints annotations otherwise
+    typer.core._TyperParameter.display_type = _plain(typer.core._TyperParameter.display_type)
 
 ProjectArg = Annotated[Path, typer.Argument(help="The project file (TOML).", show_default=False)]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder for the outputs.")]
@@ -45,11 +70,67 @@ def main(
         ),
     ] = False,
 ) -> None:
-    """Score hazardous areas, plan their clearance, publish offline maps and donor requests."""
-    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
-    level = logging.ERROR if quiet else levels[min(verbose, 2)]
+    """Score hazardous areas, plan their clearance, publish offline maps and donor requests.
+
+    -q prints errors only; -v shows this tool's log; -vv adds the debug log of the libraries
+    it uses.
+    """
+    _ROOT["quiet"] = quiet
+    # -v: our INFO log, third parties stay at WARNING; -vv: everything at DEBUG.
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
     logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.DEBUG if verbose >= 2 and not quiet else max(level, logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("ccm_geo").setLevel(level)
+
+
+@app.command()
+def init(
+    register: Annotated[
+        Path,
+        typer.Argument(
+            help="The hazard register: .gpkg, .shp, .geojson, .gdb, .xlsx, .ods, .csv ... "
+            "(a quoted glob reads several files as one).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The project file to write (never overwritten).")
+    ] = Path("project.toml"),
+    layer: Annotated[
+        str | None, typer.Option(help="Layer (or sheet) of a multi-layer file.")
+    ] = None,
+) -> None:
+    """Write a first project file from a register: columns and codes guessed, every guess
+    marked CHECK, every needed edit marked EDIT.
+
+    Examples:
+
+    \b
+      ccm-geo init export.xlsx --out project.toml
+      ccm-geo init 'events/*.json' --out colombia.toml
+      ccm-geo init national_register.gdb --layer hazards
+    """
+    with _user_errors():
+        from ccm_geo.project_init import init_project
+
+        path, guess = _quietly(init_project, register, out, layer=layer)
+    if _quiet():
+        return
+    typer.echo(f"{guess.rows:,} rows read from {register}; columns and sample values:")
+    for col, values in guess.columns.items():
+        used = [f for f, g in guess.guesses.items() if g.column == col]
+        typer.echo(f"  {col}: {', '.join(values)}" + (f"  -> {', '.join(used)}" if used else ""))
+    edits = path.read_text(encoding="utf-8").count("# EDIT:")
+    checks = path.read_text(encoding="utf-8").count("# CHECK:")
+    typer.echo(f"wrote {path}: {checks} guess(es) marked CHECK, {edits} edit(s) marked EDIT.")
+    typer.echo(
+        f"next: read the CHECK lines, do the EDIT ones, then `ccm-geo validate {path}`; "
+        f"when it passes, `ccm-geo run {path} --out maps/run`."
     )
 
 
@@ -62,9 +143,29 @@ def validate(
         str | None,
         typer.Option(help="CRS to assume for a hazard file without one, e.g. EPSG:4326."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Write every finding (one per line) to this file; the screen shows a summary.",
+        ),
+    ] = None,
 ) -> None:
-    """Check the inputs and print the validation report (exit 1 when unusable)."""
+    """Check the inputs and print a summary of the validation (exit 1 when unusable).
+
+    Examples:
+
+    \b
+      ccm-geo validate project.toml
+      ccm-geo validate project.toml --report findings.txt
+      ccm-geo validate register.gpkg --crs EPSG:4326
+    """
     from ccm_geo.errors import ValidationError
+
+    _VALIDATE_REPORT["path"] = report
+    if report is not None:
+        report.write_text("", encoding="utf-8")
 
     with _user_errors():
         if target.suffix.lower() == ".toml":
@@ -101,11 +202,22 @@ def validate(
 
 @app.command()
 def run(
-    project: ProjectArg,
+    projects: Annotated[
+        list[Path],
+        typer.Argument(
+            help="One or more project files (TOML), or a quoted glob such as 'projects/*.toml'.",
+            show_default=False,
+            metavar="PROJECT...",
+        ),
+    ],
     out: OutOpt = Path("maps/run"),
     stage: Annotated[
         list[str] | None,
-        typer.Option("--stage", help="Run only these stages (repeatable). Default: all."),
+        typer.Option(
+            "--stage",
+            metavar="NAME",
+            help="Run only this stage (repeatable; always recomputed). Default: all.",
+        ),
     ] = None,
     tiles: Annotated[
         str | None,
@@ -121,12 +233,74 @@ def run(
             help="Publish the run to 'postgis' ([publish.postgis] of the project) at the end.",
         ),
     ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            metavar="NAME",
+            help="Also run this [scoring.scenarios] entry, into <out>/<NAME>/ (repeatable).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every stage (no reuse of earlier outputs).")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate, then print the stages it would run and the files."
+        ),
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable run summary on stdout.")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Write into a folder holding another project's outputs."),
+    ] = False,
 ) -> None:
-    """Run every stage in order on a project, writing each stage's output into --out."""
-    unknown = sorted(set(publish or []) - {"postgis"})
+    """Run every stage in order on one or more projects, each into its own folder.
+
+    With one project the outputs go into --out; with several, into --out/<project file name>/.
+    A stage whose inputs, settings and outputs are unchanged since the last run in that folder
+    is reused (--force recomputes). A failing project does not stop the others; the exit code
+    is 1 when any failed.
+
+    Examples:
+
+    \b
+      ccm-geo run project.toml --out maps/run
+      ccm-geo run project.toml --dry-run
+      ccm-geo run a.toml b.toml --out maps
+      ccm-geo -q run 'projects/*.toml' --out maps --json > summary.json
+      ccm-geo run project.toml --scenario agriculture --force
+    """
+    from ccm_geo.batch import run_batch
+
+    targets = sorted(set(publish or []) - {"postgis"})
+    if targets:
+        raise typer.BadParameter(
+            f"unknown target(s) {', '.join(targets)}; targets: postgis", param_hint="--publish"
+        )
+    unknown = sorted(set(stage or []) - set(_stage_names()))
     if unknown:
-        raise typer.BadParameter(f"unknown target(s) {', '.join(unknown)}; targets: postgis")
-    _run(project, out, stage, tiles=tiles, publish=publish)
+        raise typer.BadParameter(
+            f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(_stage_names())}",
+            param_hint="--stage",
+        )
+    with _user_errors(), _progress() as step:
+        results = run_batch(
+            projects,
+            out,
+            stages=stage,
+            scenarios=scenario or [],
+            reuse=not force and not stage,
+            dry_run=dry_run,
+            overwrite=overwrite,
+            progress=step,
+            tiles=tiles,
+            publish=publish,
+        )
+    _report_batch(results, json_out=json_out, dry_run=dry_run)
 
 
 @app.command()
@@ -142,6 +316,64 @@ def publish(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
             f"published run {result.run_id[:12]} to schema {result.schema}: {rows} rows "
             f"({result.seconds:.1f} s)"
         )
+
+
+def _stage_names() -> list[str]:
+    from ccm_geo.pipeline import STAGES
+
+    return list(STAGES)
+
+
+def _report_batch(results, *, json_out: bool, dry_run: bool) -> None:
+    import json
+
+    from ccm_geo.batch import summary_records
+
+    records = summary_records(results)
+    failed = [r for r in records if r["status"] == "failed"]
+    if json_out:
+        typer.echo(json.dumps({"projects": records, "failed": len(failed)}, indent=2))
+    for r in results:
+        if r.log is not None and not dry_run and not json_out and len(results) == 1:
+            _print_summary(r.log)
+        elif r.log is not None and not dry_run:
+            for w in r.log.warnings:
+                if not _quiet():
+                    typer.echo(f"warning ({r.label}, {w['stage']}): {w['message']}", err=True)
+        if dry_run and r.plan is not None and not json_out and not _quiet():
+            typer.echo(r.plan)
+    for r in failed:
+        where = "" if len(results) == 1 else f"{r['label']}: "
+        typer.echo(f"error: {where}{r['error']}", err=True)
+    if len(results) > 1 and not json_out and not _quiet():
+        _print_batch_table(records)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_batch_table(records) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 140)
+    table = Table(title="projects", show_header=True)
+    for col in ("project", "status", "areas", "top priorities", "cost US$", "gap", "outputs"):
+        table.add_column(col, justify="right" if col in ("areas", "cost US$", "gap") else "left")
+    for r in records:
+        cost = "" if r.get("cost_usd") is None else f"{r['cost_usd']:,.0f}"
+        gap = "" if r.get("gap") is None else f"{r['gap']:.2%}"
+        status = r["status"] if r["status"] != "failed" else f"failed: {r['error']}"
+        table.add_row(
+            escape(r["label"]),
+            escape(status),
+            "" if r.get("areas") is None else f"{r['areas']:,}",
+            escape(", ".join(r.get("top") or [])),
+            cost,
+            gap,
+            escape(str(r.get("out") or "")),
+        )
+    console.print(table)
 
 
 def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
@@ -162,31 +394,31 @@ def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
         _print_summary(log)
 
 
-@app.command()
+@app.command(epilog="Example:  ccm-geo load project.toml --out maps/run")
 def load(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
     """Load and validate the inputs; write hazards.gpkg, context.gpkg and the area summary."""
     _run(project, out, ["load"])
 
 
-@app.command()
+@app.command(epilog="Example:  ccm-geo criteria project.toml --out maps/run")
 def criteria(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
     """Add the raw indicators to every area (reads hazards.gpkg; writes criteria.gpkg)."""
     _run(project, out, ["criteria"])
 
 
-@app.command()
+@app.command(epilog="Example:  ccm-geo score project.toml --out maps/run")
 def score(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
     """Score, rank and explain every area; sensitivity and scenarios (writes scored.gpkg)."""
     _run(project, out, ["score"])
 
 
-@app.command()
+@app.command(epilog="Example:  ccm-geo prioritise project.toml --out maps/run")
 def prioritise(project: ProjectArg, out: OutOpt = Path("maps/run")) -> None:
     """Plan: tasks, optimal budgeted years, team schedule, milestones, deadline (plan/)."""
     _run(project, out, ["prioritise"])
 
 
-@app.command(name="map")
+@app.command(name="map", epilog="Example:  ccm-geo map project.toml --out maps/run")
 def map_(
     project: ProjectArg,
     out: OutOpt = Path("maps/run"),
@@ -203,7 +435,7 @@ def map_(
     _run(project, out, ["map"], tiles=tiles)
 
 
-@app.command()
+@app.command(epilog="Example:  ccm-geo request project.toml --out maps/run --donor 'Fund name'")
 def request(
     project: ProjectArg,
     out: OutOpt = Path("maps/run"),
@@ -286,6 +518,15 @@ class _user_errors:  # noqa: N801 - used as a context manager
         return False
 
 
+#: The root options of the invocation being run (set by ``main``).
+_ROOT = {"quiet": False}
+
+
+def _quiet() -> bool:
+    """Whether -q was given (errors only)."""
+    return bool(_ROOT["quiet"])
+
+
 def _quietly(fn, *args, **kwargs):
     """Call ``fn``, printing its warnings as one-line messages on stderr."""
     import warnings
@@ -294,7 +535,8 @@ def _quietly(fn, *args, **kwargs):
         warnings.simplefilter("always")
         result = fn(*args, **kwargs)
     for w in caught:
-        typer.echo(f"warning: {w.message}", err=True)
+        if not _quiet():
+            typer.echo(f"warning: {w.message}", err=True)
     return result
 
 
@@ -306,7 +548,9 @@ class _progress:  # noqa: N801 - used as a context manager
 
         self.console = Console(stderr=True)
         self.status = None
-        if self.console.is_terminal:
+        # not a terminal (a log file, a scheduler): plain lines, one per step, unless -q
+        self.lines = not self.console.is_terminal and not _quiet()
+        if self.console.is_terminal and not _quiet():
             self.status = self.console.status("starting")
             self.status.__enter__()
         return self.step
@@ -316,6 +560,9 @@ class _progress:  # noqa: N801 - used as a context manager
             from rich.markup import escape
 
             self.status.update(escape(text))
+        elif self.lines:
+            sys.stderr.write(f"... {text}\n")
+            sys.stderr.flush()
 
     def __exit__(self, *exc):
         if self.status is not None:
@@ -323,8 +570,42 @@ class _progress:  # noqa: N801 - used as a context manager
         return False
 
 
+#: Where ``validate --report`` writes the full report (set per invocation).
+_VALIDATE_REPORT: dict[str, Path | None] = {"path": None}
+_SUMMARY_ISSUES = 15  # findings shown on screen; the rest are counted (all are in --report)
+
+
 def _print_report(report) -> None:
-    typer.echo(report.summary())
+    """A summary on screen (counts per finding, each kind's first message, every error up to
+    a limit); the whole report in ``--report FILE``."""
+    text = report.summary()
+    path = _VALIDATE_REPORT.get("path")
+    if path is not None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    errors = [i for i in report.issues if i.level == "error"]
+    if _quiet():
+        for i in errors:
+            typer.echo(f"error: {report.source}: {i.code}: {i.message}", err=True)
+        return
+    head = text.splitlines()[0]
+    typer.echo(head)
+    for line in report.missing_lines():
+        typer.echo(f"  missing  {line}")
+    kinds: dict[tuple[str, str], list] = {}
+    for i in report.issues:
+        kinds.setdefault((i.level, i.code), []).append(i)
+    order = {"error": 0, "warning": 1, "excluded": 2, "repair": 3}
+    for (level, code), found in sorted(kinds.items(), key=lambda kv: order.get(kv[0][0], 9)):
+        shown = found[:_SUMMARY_ISSUES] if level == "error" else found[:1]
+        for i in shown:
+            typer.echo(f"  {level.upper():8s} {code}: {i.message}")
+        if len(found) > len(shown):
+            typer.echo(f"  {level.upper():8s} {code}: ... {len(found) - len(shown):,} more like it")
+    if path is not None:
+        typer.echo(f"every finding is in {path}")
+    elif len(report.issues) > len(kinds):
+        typer.echo("give --report FILE to write every finding")
 
 
 def _print_summary(log) -> None:
@@ -334,8 +615,12 @@ def _print_summary(log) -> None:
 
     # Wide enough for region names when the output is a file or a pipe (rich's default is 80).
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 120)
+    quiet = _quiet()
     for w in log.warnings:
-        typer.echo(f"warning ({w['stage']}): {w['message']}", err=True)
+        if not quiet:
+            typer.echo(f"warning ({w['stage']}): {w['message']}", err=True)
+    if quiet:
+        return
     for report in log.reports:
         counts = ", ".join(f"{k}={v}" for k, v in report.counts().items()) or "no issues"
         console.print(
@@ -352,6 +637,8 @@ def _print_summary(log) -> None:
     table.add_column("seconds", justify="right")
     for name, secs in log.timings_s.items():
         table.add_row(name, f"{secs:.1f}")
+    for name, record in getattr(log, "reused", {}).items():
+        table.add_row(name, f"reused ({record.get('run_id')})")
     console.print(table)
     published = log.tables.get("published")
     if published is not None:

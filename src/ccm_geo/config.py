@@ -150,8 +150,18 @@ class RasterInput(Frozen):
     path: Path
     classes: dict[int, str] = Field(
         default_factory=lambda: dict(LANDCOVER_CLASSES),
-        description="Raster value -> land-cover class name (lower_snake_case).",
+        description="Raster value -> land-cover class name (lower_snake_case), or the name of "
+        "a standard product's table: 'worldcover', 'modis_igbp', 'copernicus', 'standard'.",
     )
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _named_table(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            from ccm_geo.landcover_tables import landcover_table
+
+            return landcover_table(v)
+        return v
 
     @field_validator("classes")
     @classmethod

@@ -54,6 +54,10 @@ __all__ = [
     "area_summary",
     "read_context",
     "publish_postgis",
+    "input_sha256",
+    "stage_key",
+    "other_project",
+    "reusable_outputs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +84,10 @@ class RunLog:
     written_by: dict[Path, str] = field(default_factory=dict)
     #: Solver wall-clock seconds (kept here, in the manifest, never in the outputs).
     solver_seconds: dict[str, float] = field(default_factory=dict)
+    #: Stages whose outputs an earlier run wrote and this run kept (stage -> its record).
+    reused: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Content key of each stage run or reused (see :func:`stage_key`).
+    stage_keys: dict[str, str] = field(default_factory=dict)
 
     def step(self, text: str) -> None:
         """Tell the caller (the CLI's progress display) what is being done."""
@@ -197,7 +205,7 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
 
     areas = _from_state_or_file(state, "areas", log.out_dir / "criteria.gpkg", "areas", "criteria")
     log.step("scoring")
-    scored = _geometry_last(_score(areas, config.scoring))
+    scored = _geometry_last(_score(areas, config.scoring, scenario=state.get("scenario")))
     log.step("sensitivity of the ranking to the weights")
     sens = sensitivity(scored, config.scoring, seed=config.project.seed)
     scored = scored.merge(
@@ -407,6 +415,8 @@ def run(
     tiles: str | None = None,
     donor: str | None = None,
     publish: list[str] | None = None,
+    reuse: bool = False,
+    scenario: str | None = None,
 ) -> RunLog:
     """Run the stages (default: all, in order) and write ``manifest.json``.
 
@@ -429,6 +439,13 @@ def run(
         Publish the run to these targets after the manifest is written (``["postgis"]``:
         ``[publish.postgis]`` of the config). Default: the config's targets with ``on_run``,
         when every stage runs.
+    reuse
+        Keep a stage's outputs from an earlier run in ``out_dir`` when nothing it depends on
+        has changed: the same input files (sha256), configuration, options and tool version,
+        and its recorded outputs still present with the sha256 the manifest gives. A stage
+        after one that ran again runs again too.
+    scenario
+        Score with the weights of this ``[scoring.scenarios]`` entry instead of the base ones.
     """
     out_dir = usable_out_dir(out_dir)
     left = remove_temporaries(out_dir)
@@ -437,16 +454,34 @@ def run(
     names = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
     log = RunLog(out_dir=out_dir, progress=progress)
     if names:  # outputs of earlier stages written under another configuration: say so
-        earlier = list(STAGES)[: list(STAGES).index(names[0])]
+        before = list(STAGES)[: list(STAGES).index(names[0])]
         recorded = _earlier_manifest(out_dir / "manifest.json", log).get("stages", {})
-        for msg in stale_stages(config, out_dir, earlier, recorded):
+        for msg in stale_stages(config, out_dir, before, recorded):
             logger.info(msg)  # the CLI prints the run's warnings
             log.warnings.append({"stage": names[0], "category": "DataWarning", "message": msg})
-    state: dict[str, Any] = {"tiles": tiles, "donor": donor}
+    state: dict[str, Any] = {"tiles": tiles, "donor": donor, "scenario": scenario}
     if "postgis" in (publish or []) and config.publish.postgis is None:
         publish_postgis(config, out_dir)  # raises: no target (before any stage runs)
+    if reuse and any(
+        getattr(getattr(config.inputs, n), "postgis", None) is not None
+        for n in type(config.inputs).model_fields
+    ):  # a database table has no content hash: its rows may have changed since the last run
+        log.step("inputs read from PostGIS: every stage runs again (no reuse)")
+        reuse = False
+    inputs = input_sha256(config)
+    earlier = _read_manifest(out_dir) if reuse else {}
+    fresh = False
     for name in names:
+        key = stage_key(config, name, inputs, tiles=tiles, donor=donor, scenario=scenario)
+        log.stage_keys[name] = key
+        if reuse and not fresh and _reuse_stage(name, key, earlier, log):
+            continue
+        fresh = True
+        counts = _counts(name, state, config)
+        if counts:
+            log.step(f"{name}: {counts}")
         run_stage(name, config, out_dir, state, log)
+    _write_qgis_project(config, log)
     _write_manifest(config, log)
     target = config.publish.postgis
     every_stage = stages is None or set(stages) >= set(STAGES)
@@ -524,6 +559,120 @@ def publish_postgis(
     return result
 
 
+def _counts(name: str, state: dict[str, Any], config: ProjectConfig) -> str:
+    """What a stage is about to work on, in counts (areas, tasks, donors), for progress."""
+    areas = next(
+        (state[k] for k in ("scored", "areas", "hazards") if state.get(k) is not None), None
+    )
+    parts = []
+    if areas is not None and name != "load":
+        parts.append(f"{len(areas):,} areas")
+    if name in ("map", "request") and state.get("tasks") is not None:
+        parts.append(f"{len(state['tasks']):,} tasks")
+    if name == "request":
+        parts.append(f"{len(config.donors)} donor(s)")
+    return ", ".join(parts)
+
+
+def _write_qgis_project(config: ProjectConfig, log: RunLog) -> None:
+    """The QGIS project of the run folder (every layer there, styled, grouped by stage)."""
+    from ccm_geo.publish.qgis_project import write_qgis_project
+
+    path = write_qgis_project(log.out_dir, title=config.project.name)
+    if path is not None:
+        log.wrote(path)
+        log.written_by[path.resolve()] = "qgis"
+
+
+def input_sha256(config: ProjectConfig) -> dict[str, str]:
+    """The sha256 of every input file the project reads (a glob: every file it matches)."""
+    return {str(p): _sha256(Path(p)) for p in _input_files(config) if Path(p).is_file()}
+
+
+def stage_key(
+    config: ProjectConfig,
+    stage: str,
+    inputs: dict[str, str],
+    **options: Any,
+) -> str:
+    """What a stage's outputs depend on, as one sha256: the input files' contents, the
+    configuration sections of the stage and of every stage before it, the run options and
+    the tool's version."""
+    text = json.dumps(
+        {
+            "inputs": sorted(inputs.values()),
+            "config": stage_config_sha256(config, stage),
+            "options": {k: v for k, v in sorted(options.items()) if v is not None},
+            "version": __version__,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def other_project(out_dir: str | Path, config: ProjectConfig) -> str | None:
+    """The project file whose outputs ``out_dir`` holds when it is not ``config``'s (None when
+    the folder is empty, new, or holds this project's outputs)."""
+    manifest = _read_manifest(Path(out_dir))
+    if not manifest:
+        return None
+    source = (manifest.get("config") or {}).get("source")
+    mine = None if config.source is None else str(Path(config.source).resolve())
+    if source is None or mine is None or str(source) == mine:
+        return None
+    return str(source)
+
+
+def _read_manifest(out_dir: Path) -> dict[str, Any]:
+    path = Path(out_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def reusable_outputs(
+    name: str, key: str, earlier: dict[str, Any], out_dir: Path
+) -> list[Path] | None:
+    """The outputs an earlier run (its manifest: ``earlier``) wrote for stage ``name`` with the
+    same key, when every one is still in ``out_dir`` unchanged; else None."""
+    record = (earlier.get("stages") or {}).get(name)
+    if not record or record.get("key") != key:
+        return None
+    paths = []
+    for o in earlier.get("outputs", []):
+        if o.get("stage") != name:
+            continue
+        p = Path(out_dir) / o["path"]
+        if not p.is_file() or _sha256(p) != o.get("sha256"):
+            logger.info("%s: %s changed since the last run; the stage runs again", name, p)
+            return None
+        paths.append(p)
+    return paths
+
+
+def _reuse_stage(name: str, key: str, earlier: dict[str, Any], log: RunLog) -> bool:
+    """Keep an earlier run's outputs of a stage when its key matches and every output it
+    recorded is still there, unchanged; say so in ``log``."""
+    paths = reusable_outputs(name, key, earlier, log.out_dir)
+    if paths is None:
+        return False
+    record = earlier["stages"][name]
+    log.step(f"{name}: reused (inputs and settings unchanged since run {record.get('run_id')})")
+    log.reused[name] = dict(record)
+    log.outputs.extend(paths)
+    for p in paths:
+        log.written_by[p.resolve()] = name
+    for w in earlier.get("warnings", []):
+        if w.get("stage") == name:
+            log.warnings.append(w)
+    if name == "load" and (log.out_dir / "area_summary.csv").is_file():
+        log.tables["area_summary"] = pd.read_csv(
+            log.out_dir / "area_summary.csv", encoding="utf-8-sig", keep_default_na=False
+        )
+    return True
+
+
 def run_stage(
     name: str, config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
 ) -> None:
@@ -569,7 +718,7 @@ def load_inputs(
     from ccm_geo.io.validate import check_donor_regions, check_raster, note_casualty_convention
 
     say = progress or (lambda _t: None)
-    say(f"loading hazards from {config.inputs.hazards.label}")
+    say(f"loading hazards from {_short_label(config.inputs.hazards)}")
     hazards, report = load_hazards(config.inputs.hazards, project_crs=config.project.crs)
     reports = [report]
     crs = hazards.crs.to_string()
@@ -579,7 +728,7 @@ def load_inputs(
         if spec is None:
             layers[name] = None
             continue
-        say(f"loading {name} from {spec.label}")
+        say(f"loading {name} from {_short_label(spec)}")
         layers[name], rep = load_layer(
             spec, name, crs=crs, hazards=hazards, reference_date=config.project.start_date
         )
@@ -792,7 +941,7 @@ def _earlier_manifest(path: Path, log: RunLog) -> dict[str, Any]:
     """The manifest an earlier run wrote in the same folder, when this run is only some of
     the stages (so that ``ccm-geo map`` after ``ccm-geo run`` keeps the other stages' record);
     empty when every stage runs or there is none."""
-    if set(log.timings_s) >= set(STAGES) or not path.is_file():
+    if (set(log.timings_s) >= set(STAGES) and not log.reused) or not path.is_file():
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -801,10 +950,13 @@ def _earlier_manifest(path: Path, log: RunLog) -> dict[str, Any]:
         return {}
 
 
-def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
+def _short_label(spec) -> str:
+    """An input as progress names it: the file's name, or the database and table."""
+    return spec.path.name if spec.path is not None else spec.label
+
+
+def _input_files(config: ProjectConfig) -> list[Path]:
     inputs = []
-    if config.source is not None:
-        inputs.append(config.source)
     for name in type(config.inputs).model_fields:
         spec = getattr(config.inputs, name)
         if spec is None or getattr(spec, "postgis", None) is not None:
@@ -813,6 +965,14 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
             inputs.extend(sorted(spec.path.parent.glob(spec.path.name)))
         else:
             inputs.append(spec.path)
+    return inputs
+
+
+def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
+    inputs = []
+    if config.source is not None:
+        inputs.append(config.source)
+    inputs.extend(_input_files(config))
     path = log.out_dir / "manifest.json"
     earlier = _earlier_manifest(path, log)
     outputs = sorted(
@@ -828,11 +988,16 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         stages[name] = {
             "run_id": log.run_id,
             "config_sha256": stage_config_sha256(config, name),
+            "key": log.stage_keys.get(name),
         }
+    for name, record in log.reused.items():
+        stages[name] = {**record, "reused_by": log.run_id}
     earlier_by = {o["path"]: o for o in earlier.get("outputs", [])}
 
     def _who(p: Path) -> dict[str, Any]:
         stage = log.written_by.get(p)
+        if stage in log.reused:
+            return {"stage": stage, "run_id": log.reused[stage].get("run_id")}
         if stage is not None:
             return {"stage": stage, "run_id": log.run_id}
         old = earlier_by.get(str(p.relative_to(log.out_dir.resolve())), {})
@@ -849,7 +1014,11 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         "timings_s": {**earlier.get("timings_s", {}), **log.timings_s},
         "solver_seconds": {**earlier.get("solver_seconds", {}), **log.solver_seconds},
         "stages": stages,
-        "warnings": [w for w in earlier.get("warnings", []) if w["stage"] not in log.timings_s]
+        "warnings": [
+            w
+            for w in earlier.get("warnings", [])
+            if w["stage"] not in log.timings_s and w["stage"] not in log.reused
+        ]
         + log.warnings,
         "validation": [
             {

@@ -16,6 +16,8 @@ import shapely
 
 from ccm_geo.config import HazardInput, LayerInput
 from ccm_geo.errors import InputError, InputFileNotFoundError
+from ccm_geo.io.osm import is_osm, read_osm
+from ccm_geo.io.tables import TABLE_SUFFIXES, read_table
 from ccm_geo.model import Contamination, Evidence, Status, ValidationReport, join_contamination
 
 __all__ = ["read_vector", "read_input", "read_gpkg", "polygonal_parts"]
@@ -35,6 +37,9 @@ _VECTOR_SUFFIXES = {
     ".gml",
     ".kml",
     ".sqlite",
+    ".gdb",  # Esri File Geodatabase (a folder), GDAL's OpenFileGDB driver
+    ".osm.pbf",  # OpenStreetMap extract: roads, places, health (ccm_geo.io.osm)
+    *TABLE_SUFFIXES,
 }
 # How far (degrees) a geometry may lie outside the CRS's published area of use before it is
 
@@ -93,8 +98,10 @@ def read_vector(
     if path.is_file() and path.stat().st_size == 0:
         msg = f"{path}: the file is empty (0 bytes). Export the layer again."
         raise InputError(msg)
-    if path.suffix.lower() == ".csv":
-        gdf = _read_csv(path, x=x, y=y, wkt=wkt)
+    if is_osm(path):  # an OpenStreetMap extract: roads, places or health sites
+        gdf = read_osm(path, layer)
+    elif path.suffix.lower() in TABLE_SUFFIXES:  # spreadsheets and delimited text
+        gdf = _read_csv(path, x=x, y=y, wkt=wkt, sheet=layer)
     elif path.suffix.lower() in {".parquet", ".geoparquet"}:
         try:
             gdf = gpd.read_parquet(path)
@@ -179,23 +186,12 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
-        )
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        msg = f"{path}: cannot be read as a UTF-8 CSV table ({_first_line(exc)})."
-        raise InputError(msg) from exc
-    except pd.errors.EmptyDataError as exc:
-        msg = f"{path}: the CSV file has no header and no rows."
-        raise InputError(msg) from exc
-    lower = {c.lower(): c for c in df.columns}
+def _read_csv(
+    path: Path, *, x: str | None, y: str | None, wkt: str | None, sheet: str | None = None
+) -> gpd.GeoDataFrame:
+    df = read_table(path, sheet=sheet)
     if wkt is None and x is None:
-        wkt = next((lower[c] for c in ("wkt", "geometry", "geom") if c in lower), None)
-        if wkt is None:
-            x = next((lower[c] for c in ("lon", "longitude", "x", "easting") if c in lower), None)
-            y = next((lower[c] for c in ("lat", "latitude", "y", "northing") if c in lower), None)
+        x, y, wkt = geometry_columns(df.columns)
     if wkt is not None:
         if wkt not in df:
             msg = f"{path}: WKT column {wkt!r} not found. Columns: {', '.join(df.columns)}."
@@ -210,10 +206,12 @@ def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> g
                     f"({_first_line(exc)}). Fix the geometry text or leave it empty."
                 )
                 raise InputError(msg) from exc
-        return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms)
+        gdf = gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms)
+        gdf.attrs["geometry_from"] = {"wkt": wkt}
+        return gdf
     if x is None or y is None or x not in df or y not in df:
         msg = (
-            f"{path}: a CSV needs a WKT column or two coordinate columns; none found "
+            f"{path}: a table needs a WKT column or two coordinate columns; none found "
             f'(columns: {", ".join(df.columns)}). Set `wkt = "..."` or `x`/`y` for this '
             "input in the project file."
         )
@@ -222,7 +220,38 @@ def _read_csv(path: Path, *, x: str | None, y: str | None, wkt: str | None) -> g
     ys = pd.to_numeric(df[y], errors="coerce")
     geoms = shapely.points(xs.to_numpy(), ys.to_numpy())
     geoms[xs.isna().to_numpy() | ys.isna().to_numpy()] = None
-    return gpd.GeoDataFrame(df, geometry=geoms)
+    gdf = gpd.GeoDataFrame(df, geometry=geoms)
+    gdf.attrs["geometry_from"] = {"x": x, "y": y}
+    return gdf
+
+
+#: Column names (lower case, accents removed) taken for a table's geometry, best first.
+_WKT_NAMES = ("wkt", "geometry", "geom", "geometria", "geometrie", "shape", "the_geom")
+_X_NAMES = ("lon", "longitude", "long", "lng", "longitud", "x", "easting", "este", "x_coord",
+            "coord_x", "utm_x", "xcoord", "point_x")  # fmt: skip
+_Y_NAMES = ("lat", "latitude", "latitud", "y", "northing", "norte", "y_coord", "coord_y",
+            "utm_y", "ycoord", "point_y")  # fmt: skip
+
+
+def geometry_columns(columns) -> tuple[str | None, str | None, str | None]:
+    """The (x, y, wkt) columns of a table, guessed from their names in English, French,
+    Spanish and Portuguese; ``(None, None, None)`` when none fit."""
+    import re
+    import unicodedata
+
+    def norm(c) -> str:
+        text = unicodedata.normalize("NFKD", str(c)).encode("ascii", "ignore").decode()
+        return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+    names = {norm(c): c for c in reversed(list(columns))}
+    wkt = next((names[n] for n in _WKT_NAMES if n in names), None)
+    if wkt is None:
+        wkt = next((c for n, c in names.items() if "wkt" in n.split("_")), None)
+    if wkt is not None:
+        return None, None, wkt
+    x = next((names[n] for n in _X_NAMES if n in names), None)
+    y = next((names[n] for n in _Y_NAMES if n in names), None)
+    return (x, y, None) if x is not None and y is not None else (None, None, None)
 
 
 def _filter_where(
