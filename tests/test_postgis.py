@@ -494,3 +494,38 @@ def test_validate_reads_a_postgis_register(demo_runs, cluster, password, tmp_pat
 
 def _toml_table(d: dict) -> str:
     return "{ " + ", ".join(f'{k} = "{v}"' for k, v in d.items()) + " }"
+
+
+def test_init_guesses_a_project_from_a_postgis_table_that_validate_accepts(
+    demo_runs, cluster, password, tmp_path
+):
+    from test_init import apply_edits
+
+    project = tmp_path / "proj" / "project.toml"
+    args = ["init", cluster.url, "--layer", "register.hazards", "--password-env", PASSWORD_ENV]
+    result = runner.invoke(app, [*args, "--out", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "450 rows read" in result.output and password not in result.output
+    text = project.read_text(encoding="utf-8")
+    source = tomllib.loads(text)["inputs"]["hazards"]
+    assert "path" not in source
+    assert source["postgis"] == {
+        "url": cluster.url,
+        "table": "register.hazards",
+        "password_env": PASSWORD_ENV,
+    }
+    assert password not in text
+    project.write_text(apply_edits(text), encoding="utf-8")
+    checked = runner.invoke(app, ["validate", str(project)])
+    assert checked.exit_code == 0, checked.output
+    assert "(table register.hazards)" in checked.output
+
+
+def test_init_on_a_database_needs_a_table_and_never_echoes_a_password(tmp_path):
+    out = tmp_path / "p.toml"
+    result = runner.invoke(app, ["init", "postgresql://planner@127.0.0.1/ccm", "--out", str(out)])
+    assert result.exit_code == 1 and "--layer schema.table" in result.output
+    url = "postgresql://planner:s3cret@127.0.0.1/ccm"
+    result = runner.invoke(app, ["init", url, "--layer", "register.hazards", "--out", str(out)])
+    assert result.exit_code == 1 and "password in clear" in result.output
+    assert "s3cret" not in result.output and not out.exists()

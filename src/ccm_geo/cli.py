@@ -91,18 +91,33 @@ def main(
 @app.command()
 def init(
     register: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="The hazard register: .gpkg, .shp, .geojson, .gdb, .xlsx, .ods, .csv ... "
-            "(a quoted glob reads several files as one).",
+            "(a quoted glob reads several files as one), or a PostGIS database "
+            "postgresql://user@host:port/database with --layer schema.table.",
             show_default=False,
+            metavar="REGISTER",
         ),
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The project file to write (never overwritten).")
     ] = Path("project.toml"),
     layer: Annotated[
-        str | None, typer.Option(help="Layer (or sheet) of a multi-layer file.")
+        str | None,
+        typer.Option(
+            help="Layer (or sheet) of a multi-layer file; the table (schema.table) of a "
+            "PostGIS register."
+        ),
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--password-env",
+            metavar="VAR",
+            help="PostGIS: the environment variable holding the password (default: "
+            "PGPASSWORD or ~/.pgpass).",
+        ),
     ] = None,
 ) -> None:
     """Write a first project file from a register: columns and codes guessed, every guess
@@ -114,11 +129,13 @@ def init(
       ccm-geo init export.xlsx --out project.toml
       ccm-geo init 'events/*.json' --out colombia.toml
       ccm-geo init national_register.gdb --layer hazards
+      ccm-geo init postgresql://planner@db.local/imsma --layer land.hazards --password-env PGPASS
     """
     with _user_errors():
-        from ccm_geo.project_init import init_project
+        from ccm_geo.project_init import init_project, is_postgis_url
 
-        path, guess = _quietly(init_project, register, out, layer=layer)
+        source = register if is_postgis_url(register) else Path(register)
+        path, guess = _quietly(init_project, source, out, layer=layer, password_env=password_env)
     if _quiet():
         return
     typer.echo(f"{guess.rows:,} rows read from {register}; columns and sample values:")

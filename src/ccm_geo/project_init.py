@@ -17,13 +17,21 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from ccm_geo.model import Contamination, Status
 
-__all__ = ["ColumnGuess", "ProjectGuess", "guess_project", "project_text", "init_project"]
+__all__ = [
+    "ColumnGuess",
+    "ProjectGuess",
+    "guess_project",
+    "project_text",
+    "init_project",
+    "is_postgis_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +202,8 @@ class ProjectGuess:
     wkt: str | None = None
     utm: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The register's database source when it was read from PostGIS (``path`` is then unused).
+    postgis: Any = None
 
     def unmapped(self) -> dict[str, list[str]]:
         """Per code column, the distinct values no code was found for."""
@@ -203,7 +213,9 @@ class ProjectGuess:
         }
 
 
-def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess:
+def guess_project(
+    path: str | Path, *, layer: str | None = None, password_env: str | None = None
+) -> ProjectGuess:
     """Read a register and guess its mapping onto the data contract.
 
     Parameters
@@ -212,7 +224,11 @@ def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess
         The register: any format :func:`ccm_geo.io.read_vector` reads (a glob pattern reads
         several files as one register).
     layer
-        Layer of a multi-layer file; default: the first.
+        Layer of a multi-layer file; default: the first. For a PostGIS URL
+        (``postgresql://user@host:port/database``): the table, ``schema.table``.
+    password_env
+        For a PostGIS URL: the environment variable holding the password (default: libpq's
+        PGPASSWORD or ~/.pgpass). Never a password itself.
 
     Returns
     -------
@@ -223,15 +239,20 @@ def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess
     from ccm_geo.errors import InputError
     from ccm_geo.io import read_vector
 
-    path = Path(path)
     crs_guessed = False
-    try:
-        gdf = read_vector(path, layer=layer)
-    except InputError as exc:
-        if "declares no coordinate reference system" not in str(exc):
-            raise
-        gdf = read_vector(path, layer=layer, crs="EPSG:4326")
-        crs_guessed = True
+    db_source = None
+    if is_postgis_url(path):
+        db_source, gdf = _read_postgis_register(str(path), layer, password_env)
+        path = Path(db_source.table)
+    else:
+        path = Path(path)
+        try:
+            gdf = read_vector(path, layer=layer)
+        except InputError as exc:
+            if "declares no coordinate reference system" not in str(exc):
+                raise
+            gdf = read_vector(path, layer=layer, crs="EPSG:4326")
+            crs_guessed = True
     x = y = wkt = None
     source = gdf.attrs.get("geometry_from") or {}
     x, y, wkt = source.get("x"), source.get("y"), source.get("wkt")
@@ -245,7 +266,7 @@ def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess
     guesses = _guess_columns(attrs, gdf)
     guess = ProjectGuess(
         path=path,
-        layer=layer,
+        layer=None if db_source is not None else layer,
         rows=len(gdf),
         crs=None if gdf.crs is None else _crs_text(gdf.crs),
         crs_guessed=crs_guessed,
@@ -257,6 +278,7 @@ def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess
         x=x,
         y=y,
         wkt=wkt,
+        postgis=db_source,
     )
     for name, table in (
         ("status", STATUS_VALUES),
@@ -287,12 +309,32 @@ def guess_project(path: str | Path, *, layer: str | None = None) -> ProjectGuess
 def project_text(guess: ProjectGuess, *, project_dir: Path) -> str:
     """The commented project file for a guess, with paths relative to ``project_dir``."""
     g = guess.guesses
-    rel = Path(os.path.relpath(guess.path.absolute(), project_dir.absolute()))
-    if rel.parts[:3] == ("..", "..", ".."):  # far away: the absolute path reads better
-        rel = guess.path.absolute()
-    name = guess.path.stem if "*" not in guess.path.name else guess.path.parent.name
+    if guess.postgis is not None:
+        src = guess.postgis
+        name = src.table.split(".")[-1]
+        source_line = (
+            "postgis = { "
+            + ", ".join(
+                f"{k} = {_toml_str(v)}"
+                for k, v in (
+                    ("url", src.url),
+                    ("table", src.table),
+                    ("password_env", src.password_env),
+                )
+                if v is not None
+            )
+            + " }  # CHECK: the register's table (no password here: see password_env)"
+        )
+        origin = f"{src.url} --layer {src.table}"
+    else:
+        rel = Path(os.path.relpath(guess.path.absolute(), project_dir.absolute()))
+        if rel.parts[:3] == ("..", "..", ".."):  # far away: the absolute path reads better
+            rel = guess.path.absolute()
+        name = guess.path.stem if "*" not in guess.path.name else guess.path.parent.name
+        source_line = f"path = {_toml_str(rel.as_posix())}"
+        origin = str(guess.path)
     lines = [
-        f"# Project file written by `ccm-geo init {guess.path}`.",
+        f"# Project file written by `ccm-geo init {origin}`.",
         "# Lines marked CHECK are guesses: read them. Lines marked EDIT are needed for a",
         "# usable project: they are written commented out; uncomment them and set the value.",
         "# Then run `ccm-geo validate <this file>` and fix what it reports.",
@@ -317,7 +359,7 @@ def project_text(guess: ProjectGuess, *, project_dir: Path) -> str:
         "# deadline = 2030-08-01  # the Article 4 (CCM) or Article 5 (APMBC) deadline",
         "",
         "[inputs.hazards]",
-        f"path = {_toml_str(rel.as_posix())}",
+        source_line,
     ]
     if guess.layer:
         lines.append(f"layer = {_toml_str(guess.layer)}")
@@ -396,7 +438,11 @@ _DONOR_BLOCK = """
 
 
 def init_project(
-    register: str | Path, out: str | Path | None = None, *, layer: str | None = None
+    register: str | Path,
+    out: str | Path | None = None,
+    *,
+    layer: str | None = None,
+    password_env: str | None = None,
 ) -> tuple[Path, ProjectGuess]:
     """Guess a project from a register and write it (default: ``project.toml`` beside the
     current folder); never overwrites an existing file.
@@ -421,7 +467,7 @@ def init_project(
             "name with --out, or remove the file"
         )
         raise ConfigError(msg)
-    guess = guess_project(register, layer=layer)
+    guess = guess_project(register, layer=layer, password_env=password_env)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(project_text(guess, project_dir=out.parent), out)
     return out, guess
@@ -429,6 +475,33 @@ def init_project(
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def is_postgis_url(register) -> bool:
+    """True when ``register`` names a PostgreSQL database (``postgresql://...``)."""
+    return isinstance(register, str) and register.startswith(("postgresql://", "postgres://"))
+
+
+def _read_postgis_register(url: str, table: str | None, password_env: str | None):
+    """The register's source and rows, read from a PostGIS table."""
+    from pydantic import ValidationError
+
+    from ccm_geo.errors import ConfigError
+    from ccm_geo.postgis import PostgisSource, read_postgis, redact_url
+
+    where = redact_url(url)  # never echo a password, even one given by mistake
+    if not table:
+        msg = (
+            f"{where}: name the register's table with --layer schema.table (init reads a "
+            "table; a query can be set in the project file afterwards)"
+        )
+        raise ConfigError(msg)
+    try:
+        source = PostgisSource(url=url, table=table, password_env=password_env)
+    except ValidationError as exc:  # the URL, the table name or the variable name
+        msg = f"{where}: {'; '.join(e['msg'] for e in exc.errors())}"
+        raise ConfigError(msg) from None
+    return source, read_postgis(source)
 
 
 def _norm(text) -> str:
