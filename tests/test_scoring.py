@@ -153,9 +153,11 @@ def test_one_area_scored_by_hand():
             "population_within_30min": [1_000],
             "travel_min_settlement": [60.0],
             "near_remote_survivors": [False],
-            "accident_risk": [1.0],
-            "accident_recency": [0.5],
-            "evidence_nearby": [5.0],
+            # one accident of 24 months (weight 0.5) shared among five areas, and the whole
+            # weight of one direct-evidence record around it: the breakpoints' reference units
+            "accident_risk": [0.1],
+            "accident_recency": [0.1],
+            "evidence_nearby": [1.0],
         }
     )
     out = score_areas(areas).iloc[0]
@@ -183,7 +185,7 @@ def test_one_area_scored_by_hand():
     # final weight = family weight x indicator weight: casualties 0.25 x 0.40
     assert w["casualties"] == pytest.approx(0.10)
     assert out["explanation"] == (
-        "1.0 weighted accident nearby (0.10), 5.0 weighted hazard records nearby (0.07), "
+        "0.10 weighted accidents nearby (0.10), 1.0 weighted hazard record nearby (0.07), "
         "confirmed hazardous area (0.06)"
     )
 
@@ -789,7 +791,7 @@ def test_identical_areas_are_one_tie_not_a_stable_order():
 def test_a_tie_group_gets_its_whole_rank_range_and_says_so():
     # Two clearly distinct areas on top, then four identical ones: the four share places 3-6.
     areas = make_areas(6, seed=4)
-    areas["accident_risk"] = [50.0, 20.0, 0.0, 0.0, 0.0, 0.0]
+    areas["accident_risk"] = [5.0, 2.0, 0.0, 0.0, 0.0, 0.0]
     for col in DEFAULT_COLUMNS:
         if col != "accident_risk":
             areas[col] = areas[col].iloc[2]
