@@ -121,12 +121,36 @@ def run(
             help="Publish the run to 'postgis' ([publish.postgis] of the project) at the end.",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="'inprocess' (default) or 'dask': a LocalCluster here, or --scheduler's "
+            "cluster (needs the [dask] extra). Default: [engine] of the project."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of an existing Dask scheduler, e.g. tcp://HOST:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of the LocalCluster (--engine dask).")
+    ] = None,
 ) -> None:
     """Run every stage in order on a project, writing each stage's output into --out."""
     unknown = sorted(set(publish or []) - {"postgis"})
     if unknown:
         raise typer.BadParameter(f"unknown target(s) {', '.join(unknown)}; targets: postgis")
-    _run(project, out, stage, tiles=tiles, publish=publish)
+    if engine is None and scheduler is None and workers is None:
+        _run(project, out, stage, tiles=tiles, publish=publish)
+    else:
+        _run(
+            project,
+            out,
+            stage,
+            tiles=tiles,
+            publish=publish,
+            engine_args={"kind": engine, "scheduler": scheduler, "workers": workers},
+        )
 
 
 @app.command()
@@ -157,8 +181,17 @@ def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
                 param_hint="--stage",
             )
         config = load_config(project)
-        with _progress() as step:
-            log = run_pipeline(config, out, stages=stages, progress=step, **options)
+        engine_args = options.pop("engine_args", None)
+        if engine_args is not None or config.engine.kind != "inprocess" or config.engine.scheduler:
+            from ccm_geo.engine import open_engine
+
+            options["engine"] = open_engine(settings=config.engine, **(engine_args or {}))
+        try:
+            with _progress() as step:
+                log = run_pipeline(config, out, stages=stages, progress=step, **options)
+        finally:
+            if options.get("engine") is not None:
+                options["engine"].close()
         _print_summary(log)
 
 
