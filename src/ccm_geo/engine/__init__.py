@@ -146,19 +146,19 @@ def open_engine(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: never collide with another cluster
     )
     return Engine(kind="dask", client=Client(cluster), partitions=partitions, _cluster=cluster)
 
 
-def _run_one(config, out_dir: str) -> dict[str, Any]:
+def _run_one(config, out_dir: str, stages: list[str] | None = None) -> dict[str, Any]:
     """One project run on a worker (in-process engine there); what the caller needs back."""
     import time
 
     from ccm_geo.pipeline import run
 
     t0 = time.perf_counter()
-    log = run(config, out_dir)
+    log = run(config, out_dir, stages=stages)
     return {
         "out_dir": str(out_dir),
         "seconds": time.perf_counter() - t0,
@@ -166,12 +166,17 @@ def _run_one(config, out_dir: str) -> dict[str, Any]:
     }
 
 
-def map_runs(configs: list, out_dirs: list[str | Path], client) -> list[dict[str, Any]]:
+def map_runs(
+    configs: list, out_dirs: list[str | Path], client, *, stages: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Run independent projects as one Dask task each; return in the order given.
 
     Each run writes its own folder, which must be on storage the workers share with the
     caller (the workers write it). A run that fails raises its own error here (the first
-    one, in the order given), after the others finished.
+    one, in the order given), after the others finished. A worker that dies mid-run is
+    replaced and its run is started again from scratch by Dask (up to
+    ``distributed.scheduler.allowed-failures`` times); run folders are written atomically, so
+    the repeated run gives the same files.
 
     Parameters
     ----------
@@ -182,6 +187,8 @@ def map_runs(configs: list, out_dirs: list[str | Path], client) -> list[dict[str
         One run folder per config.
     client
         A ``distributed.Client`` (:attr:`Engine.client`).
+    stages
+        Run only these stages (as :func:`ccm_geo.pipeline.run`); default: all.
 
     Returns
     -------
@@ -192,8 +199,8 @@ def map_runs(configs: list, out_dirs: list[str | Path], client) -> list[dict[str
         msg = f"map_runs: {len(configs)} configs but {len(out_dirs)} run folders; give one each"
         raise EngineError(msg)
     futures = [
-        client.submit(_run_one, c, str(o), pure=False, key=f"ccm-run-{i}-{Path(o).name}")
-        for i, (c, o) in enumerate(zip(configs, out_dirs, strict=True))
+        client.submit(_run_one, c, str(o), stages, pure=False)
+        for c, o in zip(configs, out_dirs, strict=True)
     ]
     from distributed import wait
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 import warnings
 from collections.abc import Callable
 
@@ -163,6 +164,7 @@ def partitioned_criteria(
     EngineError
         A worker cannot read the land-cover raster (message names the worker and the path).
     """
+    import dask
     import dask_geopandas
 
     settings = settings or CriteriaSettings()
@@ -191,14 +193,25 @@ def partitioned_criteria(
     ordered = hazards.iloc[hilbert_order(hazards.geometry)].reset_index(drop=True)
     ddf = dask_geopandas.from_geopandas(ordered, npartitions=k, sort=False)
     meta = _meta(hazards, context, settings, reference_date, remote, columns)
+    # the context layers and the register-wide columns go to each worker once, not per task
+    tag = uuid.uuid4().hex
     parts = ddf.map_partitions(
-        _on_partition, context, settings, reference_date, remote, columns, meta=meta
+        _on_partition,
+        dask.delayed(context, name=f"ccm-context-{tag}"),
+        settings,
+        reference_date,
+        dask.delayed(remote, name=f"ccm-register-wide-{tag}"),
+        columns,
+        meta=meta,
     )
     out = parts.compute()
+    seen: set[str] = set()
     for text in out[_WARN].dropna():
         for line in text.split("\n"):
-            category, message = line.split("\t", 1)
-            warnings.warn(message, _category(category), stacklevel=2)
+            if line not in seen:  # the same warning from several partitions: once
+                seen.add(line)
+                category, message = line.split("\t", 1)
+                warnings.warn(message, _category(category), stacklevel=2)
     # dtypes as the partitions returned them (concat upcasts an int column to float when a
     # partition holds NaN, as the in-process run does), not meta's from an empty frame
     return out.drop(columns=[_WARN]).loc[ids]
