@@ -34,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["criteria", "scoring", "planning", "maps"],
+        choices=["criteria", "scoring", "planning", "maps", "dask"],
         help="run only these benchmarks",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     args = parser.parse_args(argv)
     s = args.scale
-    chosen = args.only or ["criteria", "scoring", "planning", "maps"]
+    chosen = args.only or ["criteria", "scoring", "planning", "maps", "dask"]
     sections: list[tuple[str, list[dict], float]] = []
     for name in chosen:
         print(f"== {name} (scale {s:g})", file=sys.stderr, flush=True)
@@ -90,7 +90,19 @@ def _maps(s: float) -> list[dict]:
     return bench(sizes=sizes) + [bench_print(max(200, int(78_000 * s)))]
 
 
-_RUNNERS = {"criteria": _criteria, "scoring": _scoring, "planning": _planning, "maps": _maps}
+def _dask(s: float) -> list[dict]:
+    from benchmarks.bench_dask import bench
+
+    return bench(sizes=(max(2_000, int(100_000 * s)),))
+
+
+_RUNNERS = {
+    "criteria": _criteria,
+    "scoring": _scoring,
+    "planning": _planning,
+    "maps": _maps,
+    "dask": _dask,
+}
 
 
 def _fmt(v) -> str:

@@ -114,7 +114,10 @@ def run_batch(
     overwrite
         Allow writing into a folder that holds another project's outputs.
     options
-        Passed to :func:`ccm_geo.pipeline.run` (``tiles``, ``donor``).
+        Passed to :func:`ccm_geo.pipeline.run` (``tiles``, ``donor``, ``publish``);
+        ``engine_args`` (``kind``, ``scheduler``, ``workers``) opens an engine per project
+        (:func:`ccm_geo.engine.open_engine`, over the project's ``[engine]``), as does an
+        ``[engine]`` section that asks for Dask.
 
     Returns
     -------
@@ -226,15 +229,26 @@ def _run_one(
         result.status = "dry-run"
         result.plan = _dry_run(config, result, stages, reuse, progress, **options)
         return
-    result.log = run_pipeline(
-        config,
-        result.out,
-        stages=stages,
-        progress=progress,
-        reuse=reuse,
-        scenario=result.scenario,
-        **options,
-    )
+    engine_args = options.pop("engine_args", None)
+    engine = None
+    if engine_args is not None or config.engine.kind != "inprocess" or config.engine.scheduler:
+        from ccm_geo.engine import open_engine
+
+        engine = open_engine(settings=config.engine, **(engine_args or {}))
+    try:
+        result.log = run_pipeline(
+            config,
+            result.out,
+            stages=stages,
+            progress=progress,
+            reuse=reuse,
+            scenario=result.scenario,
+            engine=engine,
+            **options,
+        )
+    finally:
+        if engine is not None:
+            engine.close()
 
 
 def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) -> str:

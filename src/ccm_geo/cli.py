@@ -274,6 +274,20 @@ def run(
         bool,
         typer.Option("--overwrite", help="Write into a folder holding another project's outputs."),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="'inprocess' (default) or 'dask': a LocalCluster here, or --scheduler's "
+            "cluster (needs the [dask] extra). Default: [engine] of the project."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of an existing Dask scheduler, e.g. tcp://HOST:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of the LocalCluster (--engine dask).")
+    ] = None,
 ) -> None:
     """Run every stage in order on one or more projects, each into its own folder.
 
@@ -290,6 +304,8 @@ def run(
       ccm-geo run a.toml b.toml --out maps
       ccm-geo -q run 'projects/*.toml' --out maps --json > summary.json
       ccm-geo run project.toml --scenario agriculture --force
+      ccm-geo run project.toml --engine dask --workers 2
+      ccm-geo run project.toml --scheduler tcp://scheduler.local:8786
     """
     from ccm_geo.batch import run_batch
 
@@ -304,6 +320,9 @@ def run(
             f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(_stage_names())}",
             param_hint="--stage",
         )
+    engine_args = {}
+    if engine is not None or scheduler is not None or workers is not None:
+        engine_args["engine_args"] = {"kind": engine, "scheduler": scheduler, "workers": workers}
     with _user_errors(), _progress() as step:
         results = run_batch(
             projects,
@@ -316,6 +335,7 @@ def run(
             progress=step,
             tiles=tiles,
             publish=publish,
+            **engine_args,
         )
     _report_batch(results, json_out=json_out, dry_run=dry_run)
 
@@ -406,8 +426,17 @@ def _run(project: Path, out: Path, stages: list[str] | None, **options) -> None:
                 param_hint="--stage",
             )
         config = load_config(project)
-        with _progress() as step:
-            log = run_pipeline(config, out, stages=stages, progress=step, **options)
+        engine_args = options.pop("engine_args", None)
+        if engine_args is not None or config.engine.kind != "inprocess" or config.engine.scheduler:
+            from ccm_geo.engine import open_engine
+
+            options["engine"] = open_engine(settings=config.engine, **(engine_args or {}))
+        try:
+            with _progress() as step:
+                log = run_pipeline(config, out, stages=stages, progress=step, **options)
+        finally:
+            if options.get("engine") is not None:
+                options["engine"].close()
         _print_summary(log)
 
 

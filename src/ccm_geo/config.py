@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ccm_geo._base import Frozen
 from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.engine.settings import EngineSettings
 from ccm_geo.errors import ConfigError, InputFileNotFoundError
 from ccm_geo.model import LANDCOVER_CLASSES
 from ccm_geo.planning.settings import PlanningSettings
@@ -251,6 +252,7 @@ class ProjectConfig(Frozen):
     donors: list[DonorProfile] = Field(default_factory=list)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     publish: PublishSection = Field(default_factory=PublishSection)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     source: Path | None = Field(None, description="The TOML file this was read from (set on load).")
 
     @model_validator(mode="after")

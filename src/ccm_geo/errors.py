@@ -8,6 +8,7 @@ __all__ = [
     "ValidationError",
     "SolverError",
     "DatabaseError",
+    "EngineError",
     "CcmGeoWarning",
     "DataWarning",
 ]
@@ -47,6 +48,11 @@ class SolverError(CcmGeoError, RuntimeError):
 
 class DatabaseError(CcmGeoError, ConnectionError):
     """A database cannot be reached or refused a statement; the message names host and user."""
+
+
+class EngineError(CcmGeoError, RuntimeError):
+    """The compute engine cannot run the work: Dask missing, scheduler unreachable, or an
+    input a worker cannot read (the message names the worker and the path)."""
 
 
 class CcmGeoWarning(UserWarning):

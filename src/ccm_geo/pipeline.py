@@ -161,14 +161,29 @@ def stage_criteria(
     if context.roads is not None:
         log.step("criteria: road graph")
         graph = build_road_graph(context.roads, config.criteria)
-    indicators = compute_criteria(
-        hazards,
-        context,
-        config.criteria,
-        reference_date=config.project.start_date,
-        progress=lambda name: log.step(f"criteria: {name}"),
-        graph=graph,
-    )
+    client = getattr(state.get("engine"), "client", None)
+    if client is not None:  # --engine dask: spatial partitions on the cluster, same criteria
+        from ccm_geo.engine.criteria import partitioned_criteria
+
+        indicators = partitioned_criteria(
+            hazards,
+            context,
+            config.criteria,
+            reference_date=config.project.start_date,
+            client=client,
+            graph=graph,
+            partitions=state["engine"].partitions,
+            progress=lambda name: log.step(f"criteria: {name}"),
+        )
+    else:
+        indicators = compute_criteria(
+            hazards,
+            context,
+            config.criteria,
+            reference_date=config.project.start_date,
+            progress=lambda name: log.step(f"criteria: {name}"),
+            graph=graph,
+        )
     areas = hazards.merge(
         indicators, left_on="hazard_id", right_index=True, how="left", validate="one_to_one"
     )
@@ -207,7 +222,8 @@ def stage_score(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log
     log.step("scoring")
     scored = _geometry_last(_score(areas, config.scoring, scenario=state.get("scenario")))
     log.step("sensitivity of the ranking to the weights")
-    sens = sensitivity(scored, config.scoring, seed=config.project.seed)
+    client = getattr(state.get("engine"), "client", None)
+    sens = sensitivity(scored, config.scoring, seed=config.project.seed, client=client)
     scored = scored.merge(
         sens.areas.drop(columns=["rank", "tied_with"]), on="hazard_id", how="left"
     )
@@ -417,6 +433,7 @@ def run(
     publish: list[str] | None = None,
     reuse: bool = False,
     scenario: str | None = None,
+    engine: Any = None,
 ) -> RunLog:
     """Run the stages (default: all, in order) and write ``manifest.json``.
 
@@ -446,6 +463,10 @@ def run(
         after one that ran again runs again too.
     scenario
         Score with the weights of this ``[scoring.scenarios]`` entry instead of the base ones.
+    engine
+        A :class:`ccm_geo.engine.Engine` (``open_engine``): with a Dask client, the criteria
+        stage runs in spatial partitions and the sensitivity draws in blocks on the cluster;
+        the outputs are the same. Default None: everything in this process.
     """
     out_dir = usable_out_dir(out_dir)
     left = remove_temporaries(out_dir)
@@ -459,7 +480,12 @@ def run(
         for msg in stale_stages(config, out_dir, before, recorded):
             logger.info(msg)  # the CLI prints the run's warnings
             log.warnings.append({"stage": names[0], "category": "DataWarning", "message": msg})
-    state: dict[str, Any] = {"tiles": tiles, "donor": donor, "scenario": scenario}
+    state: dict[str, Any] = {
+        "tiles": tiles,
+        "donor": donor,
+        "scenario": scenario,
+        "engine": engine,
+    }
     if "postgis" in (publish or []) and config.publish.postgis is None:
         publish_postgis(config, out_dir)  # raises: no target (before any stage runs)
     if reuse and any(

@@ -50,6 +50,7 @@ def compute_criteria(
     reference_date: dt.date,
     progress: Callable[[str], None] | None = None,
     graph: RoadGraph | None = None,
+    register_wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every indicator of every hazardous area: contamination, land use, remoteness, risk.
 
@@ -69,6 +70,12 @@ def compute_criteria(
     graph : RoadGraph, optional
         A road graph already built from ``context.roads`` (e.g. shared by Dask partitions);
         built once here when None.
+    register_wide : pandas.DataFrame, optional
+        The remoteness and risk indicators already computed over the whole register (indexed
+        by ``hazard_id``; a superset of these hazards is fine). Network travel needs the whole
+        road graph, and risk shares each accident (and each record's evidence) among all the
+        areas near it, so neither is local to a part of the register: the Dask engine computes
+        them once and each spatial partition takes its rows from here.
 
     Returns
     -------
@@ -83,17 +90,24 @@ def compute_criteria(
     parts = [contamination_indicators(hazards, context, settings, reference_date=reference_date)]
     step("landuse")
     parts.append(landuse_indicators(hazards, context, settings))
-    if graph is None and context.roads is not None:
-        step("road graph")
-        graph = build_road_graph(context.roads, settings)
-    step("remoteness")
-    parts.append(
-        remoteness_indicators(
-            hazards, context, settings, graph=graph, reference_date=reference_date
+    if register_wide is not None:
+        rows = register_wide.reindex(pd.Index(hazards["hazard_id"].astype(str), name="hazard_id"))
+        parts.append(rows[remoteness_columns(settings)])
+    else:
+        if graph is None and context.roads is not None:
+            step("road graph")
+            graph = build_road_graph(context.roads, settings)
+        step("remoteness")
+        parts.append(
+            remoteness_indicators(
+                hazards, context, settings, graph=graph, reference_date=reference_date
+            )
         )
-    )
-    step("risk")
-    parts.append(risk_indicators(hazards, context, settings, reference_date=reference_date))
+    if register_wide is not None:
+        parts.append(rows[risk_columns(settings)])
+    else:
+        step("risk")
+        parts.append(risk_indicators(hazards, context, settings, reference_date=reference_date))
     out = pd.concat(parts, axis=1)
     return out[criteria_columns(context, settings)]
 

@@ -57,6 +57,7 @@ def sensitivity(
     seed: int,
     draws: int | None = None,
     scenario: str | None = None,
+    client: Any = None,
 ) -> SensitivityResult:
     """How stable is the ranking when the weights move? Monte Carlo and one-at-a-time.
 
@@ -64,6 +65,10 @@ def sensitivity(
     (alpha = concentration x weight; criteria of weight 0 stay at 0). Scores of all draws are
     one matrix product, (areas x criteria values) @ (criteria x draws), computed in chunks of
     draws so that memory stays near 4 bytes x areas x draws for the rank matrix.
+
+    The draws come in blocks of :data:`MC_BLOCK`, block b drawn from its own generator
+    (``SeedSequence(seed, spawn_key=(b,))``), so the same seed gives the same numbers whether
+    the blocks run here one after the other or on any number of Dask workers (``client``).
 
     Parameters
     ----------
@@ -78,6 +83,9 @@ def sensitivity(
         Number of weight draws; default ``settings.sensitivity.draws``.
     scenario
         Perturb this scenario's weights instead of the base ones.
+    client
+        A ``distributed.Client``: the blocks of draws run as tasks on its workers (the value
+        matrix is sent once). Default None: in this process.
 
     Returns
     -------
@@ -108,8 +116,9 @@ def sensitivity(
     rb = base_rank[order]
     top_n = settings.top_n
     conc = settings.sensitivity.concentration
-    wdraws = _dirichlet(w, conc, draws, seed)
-    lo, hi, rho, same, p_top_sorted = _mc_ranks(vs, wdraws, base_lo[order], base_hi[order], top_n)
+    lo, hi, rho, same, p_top_sorted = _mc_blocks(
+        vs, w, conc, draws, seed, base_lo[order], base_hi[order], top_n, client
+    )
     p05 = _row_percentiles(lo, (5,))[0]
     p95 = _row_percentiles(hi, (95,))[0]
     p50 = _row_percentiles(lo.astype(np.int64) + hi, (50,))[0] / 2.0
@@ -146,7 +155,45 @@ def sensitivity(
     return SensitivityResult(areas=table, summary=summary, sweep=sweep)
 
 
-def _dirichlet(w: np.ndarray, concentration: float, draws: int, seed: int) -> np.ndarray:
+#: Weight draws per Monte Carlo block (each block has its own seed; see :func:`sensitivity`).
+MC_BLOCK = 250
+
+
+def _mc_blocks(vs, w, conc, draws, seed, base_lo, base_hi, top_n, client=None):
+    """:func:`_mc_ranks` over blocks of draws, in this process or as Dask tasks; the blocks
+    and their seeds depend on ``draws`` and ``seed`` only, never on where they run."""
+    spans = [(s, min(draws, s + MC_BLOCK)) for s in range(0, draws, MC_BLOCK)]
+    args = (w, conc, base_lo, base_hi, top_n)
+    if client is None:
+        blocks = [_mc_block(vs, *args, seed, b, e - s) for b, (s, e) in enumerate(spans)]
+    else:
+        vs_f, args_f = client.scatter([vs, args], broadcast=True)
+        futures = [
+            client.submit(_mc_block_args, vs_f, args_f, seed, b, e - s, pure=False)
+            for b, (s, e) in enumerate(spans)
+        ]
+        blocks = client.gather(futures)
+    lo = np.concatenate([b[0] for b in blocks], axis=1)
+    hi = np.concatenate([b[1] for b in blocks], axis=1)
+    rho = np.concatenate([b[2] for b in blocks])
+    same = np.concatenate([b[3] for b in blocks])
+    p_top = np.zeros(vs.shape[0])
+    for (s, e), b in zip(spans, blocks, strict=True):
+        p_top += b[4] * (e - s)
+    return lo, hi, rho, same, p_top / draws
+
+
+def _mc_block_args(vs, args, seed, block, size):
+    return _mc_block(vs, *args, seed, block, size)
+
+
+def _mc_block(vs, w, conc, base_lo, base_hi, top_n, seed, block, size):
+    """One block of draws: its weights from its own seed, then ranks (see _mc_ranks)."""
+    wdraws = _dirichlet(w, conc, size, np.random.SeedSequence(seed, spawn_key=(block,)))
+    return _mc_ranks(vs, wdraws, base_lo, base_hi, top_n)
+
+
+def _dirichlet(w: np.ndarray, concentration: float, draws: int, seed) -> np.ndarray:
     """Weight draws (draws x criteria) centred on ``w``; zero weights stay zero."""
     rng = np.random.default_rng(seed)
     out = np.zeros((draws, len(w)))

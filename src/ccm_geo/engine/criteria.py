@@ -1,0 +1,243 @@
+"""The criteria stage of one large register on Dask: spatial partitions, same criteria.
+
+The register is put in Hilbert order (areas near each other on the ground end up in the same
+partition, so each partition reads a compact window of the land-cover raster), cut into
+partitions, and :func:`ccm_geo.criteria.compute_criteria` runs on each partition with
+``map_partitions`` and an explicit ``meta``. Network travel (remoteness) is computed once over
+the whole road graph on the caller's side, and so is risk (each accident and each record's
+evidence is shared among all the areas near it, across any partition boundary); each partition
+takes its rows of both. No criterion is
+implemented twice: the partitions call the very functions the in-process run calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+import warnings
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ccm_geo.criteria import (
+    compute_criteria,
+    criteria_columns,
+    remoteness_indicators,
+    risk_indicators,
+)
+from ccm_geo.criteria._common import check_hazards
+from ccm_geo.criteria.settings import CriteriaSettings
+from ccm_geo.errors import EngineError
+from ccm_geo.model import Context
+
+__all__ = ["hilbert_order", "partitioned_criteria", "check_workers_read"]
+
+#: The column that carries a partition's warnings back to the caller (dropped there).
+_WARN = "__warnings__"
+
+
+def hilbert_order(geoms: gpd.GeoSeries, level: int = 16) -> np.ndarray:
+    """Positions that put ``geoms`` in Hilbert-curve order of their bounding-box centres.
+
+    Parameters
+    ----------
+    geoms
+        Geometries (any type, none empty).
+    level
+        Curve order: the extent is cut into 2**level x 2**level cells.
+
+    Returns
+    -------
+    numpy.ndarray
+        A permutation of ``range(len(geoms))`` (stable: equal cells keep their input order).
+    """
+    b = geoms.bounds.to_numpy()
+    if len(b) == 0:
+        return np.zeros(0, dtype=np.intp)
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    n = 1 << level
+
+    def cells(v: np.ndarray) -> np.ndarray:
+        lo, hi = float(v.min()), float(v.max())
+        span = hi - lo if hi > lo else 1.0
+        return np.minimum(((v - lo) / span * n).astype(np.int64), n - 1)
+
+    x, y = cells(cx), cells(cy)
+    d = np.zeros(len(b), dtype=np.int64)
+    s = n >> 1
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        turn = ~ry
+        flip = turn & rx
+        x = np.where(flip, n - 1 - x, x)
+        y = np.where(flip, n - 1 - y, y)
+        x, y = np.where(turn, y, x), np.where(turn, x, y)
+        s >>= 1
+    return np.argsort(d, kind="stable")
+
+
+def _on_partition(
+    part: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings,
+    reference_date: dt.date,
+    register_wide: pd.DataFrame,
+    columns: list[str],
+) -> pd.DataFrame:
+    """compute_criteria on one partition (on a worker); its warnings ride in one column."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = compute_criteria(
+            part, context, settings, reference_date=reference_date, register_wide=register_wide
+        )
+    out = out[columns]
+    out[_WARN] = None
+    if caught and len(out):
+        out.iloc[0, out.columns.get_loc(_WARN)] = "\n".join(
+            f"{w.category.__module__}.{w.category.__qualname__}\t{w.message}" for w in caught
+        )
+    return out
+
+
+def _open_problem(path) -> str | None:
+    """On a worker: why it cannot open the raster at ``path`` (None: it can)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path):
+            return None
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def check_workers_read(client, path) -> None:
+    """Every worker opens ``path`` once before any partition runs.
+
+    Raises
+    ------
+    EngineError
+        One line naming the first worker that cannot read it, the path and the reason.
+    """
+    problems = client.run(_open_problem, str(path))
+    for worker, problem in sorted(problems.items()):
+        if problem is not None:
+            msg = (
+                f"worker {worker} cannot read the land-cover raster {path} ({problem}); put it "
+                "on storage every worker can reach (a shared path or a URL GDAL can read)"
+            )
+            raise EngineError(msg)
+
+
+def partitioned_criteria(
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings | None = None,
+    *,
+    reference_date: dt.date,
+    client,
+    graph=None,
+    partitions: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """:func:`ccm_geo.criteria.compute_criteria`, spread over a Dask cluster.
+
+    Same arguments and the same result (values, dtypes, row order) as the in-process call;
+    see the module docstring for how the work is split.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    graph
+        The road graph (built here from ``context.roads`` when None and there are roads).
+    partitions
+        Number of spatial partitions; default: two per worker thread, at least one per 20,000
+        areas, never more than the areas.
+
+    Raises
+    ------
+    EngineError
+        A worker cannot read the land-cover raster (message names the worker and the path).
+    """
+    import dask
+    import dask_geopandas
+
+    settings = settings or CriteriaSettings()
+    ids = check_hazards(hazards, context.crs)
+    step = progress or (lambda _name: None)
+    columns = criteria_columns(context, settings)
+    if context.landcover_path is not None:
+        check_workers_read(client, context.landcover_path)
+    if graph is None and context.roads is not None:
+        from ccm_geo.criteria import build_road_graph
+
+        step("road graph")
+        graph = build_road_graph(context.roads, settings)
+    step("remoteness (whole road graph, once)")
+    remote = remoteness_indicators(
+        hazards, context, settings, graph=graph, reference_date=reference_date
+    )
+    step("risk (whole register, once)")
+    risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
+    remote = pd.concat([remote, risk], axis=1)
+    threads = sum(client.nthreads().values()) or 1
+    n = len(hazards)
+    k = partitions or max(2 * threads, -(-n // 20_000))
+    k = max(1, min(k, n))
+    step(f"contamination and land use in {k} spatial partitions")
+    ordered = hazards.iloc[hilbert_order(hazards.geometry)].reset_index(drop=True)
+    ddf = dask_geopandas.from_geopandas(ordered, npartitions=k, sort=False)
+    meta = _meta(hazards, context, settings, reference_date, remote, columns)
+    # the context layers and the register-wide columns go to each worker once, not per task
+    tag = uuid.uuid4().hex
+    parts = ddf.map_partitions(
+        _on_partition,
+        dask.delayed(context, name=f"ccm-context-{tag}"),
+        settings,
+        reference_date,
+        dask.delayed(remote, name=f"ccm-register-wide-{tag}"),
+        columns,
+        meta=meta,
+    )
+    out = parts.compute()
+    seen: set[str] = set()
+    for text in out[_WARN].dropna():
+        for line in text.split("\n"):
+            if line not in seen:  # the same warning from several partitions: once
+                seen.add(line)
+                category, message = line.split("\t", 1)
+                warnings.warn(message, _category(category), stacklevel=2)
+    # dtypes as the partitions returned them (concat upcasts an int column to float when a
+    # partition holds NaN, as the in-process run does), not meta's from an empty frame
+    return out.drop(columns=[_WARN]).loc[ids]
+
+
+def _meta(hazards, context, settings, reference_date, remote, columns) -> pd.DataFrame:
+    """The empty frame every partition returns (the in-process dtypes), without the raster."""
+    empty = hazards.iloc[:0]
+    no_raster = dataclasses.replace(context, landcover_path=None)  # the driver never opens it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meta = compute_criteria(
+            empty, no_raster, settings, reference_date=reference_date, register_wide=remote
+        )[columns]
+    meta[_WARN] = pd.Series(dtype=object)
+    return meta
+
+
+def _category(name: str) -> type[Warning]:
+    module, _, qual = name.rpartition(".")
+    try:
+        import importlib
+
+        cat = getattr(importlib.import_module(module), qual)
+        if isinstance(cat, type) and issubclass(cat, Warning):
+            return cat
+    except (ImportError, AttributeError):
+        pass
+    return UserWarning
