@@ -304,3 +304,89 @@ def test_area_travel_names_an_unknown_area():
     f = area_travel(areas, build_road_graph(roads))
     with pytest.raises(InputError, match="hazard_id 'Z' is not one of the areas it was built on"):
         f("A", ["Z"])
+
+
+# ------------------------------------------------- reach within a travel time, at any scale
+
+
+def _dense_within(graph, area_node, area_off, area_xy, src_xy, weights, walk, limit, rs):
+    """The former dense reference: sources × all nodes, then sources × all areas."""
+    from scipy.spatial import cKDTree
+
+    from ccm_geo.criteria.remoteness import _attach, _with_sources
+
+    n = graph.n_nodes
+    node, off = _attach(graph, src_xy, walk)
+    dist = dijkstra(_with_sources(graph, node, off), indices=n + np.arange(len(src_xy)))
+    t = dist[:, area_node] + area_off[None, :]
+    walk_lim = min(limit, rs.direct_walk_max_min) * walk
+    for s, near in enumerate(cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)):
+        for a in near:
+            t[s, a] = min(t[s, a], np.hypot(*(area_xy[a] - src_xy[s])) / walk)
+    mask = t <= limit
+    return mask.T.astype(float) @ weights, mask
+
+
+def test_population_within_travel_time_on_a_long_road_is_exact():
+    # a primary road 0..100 km along y = 0 with a junction every km; settlements of 1, 2, 4,
+    # ... people every 10 km on the road; areas on the road at 5 km + 10 km steps. At the
+    # primary speed v, an area at x reaches the settlements with |x - xs| <= v * T: the
+    # answer is known without a graph (plus the area's 3 m walk to its junction), and
+    # 30 min spans several of the search's cells.
+    s = _settings(direct_walk_max_min=0, population_travel_min=30)
+    v = s.remoteness.road_speeds_kmh["primary"] * 1000 / 60  # m per minute
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["primary"] * 100},
+        geometry=[LineString([(x, 0), (x + 1000, 0)]) for x in range(0, 100_000, 1000)],
+        crs=CRS,
+    )
+    xs = np.arange(0, 100_001, 10_000)
+    pop = 2 ** np.arange(len(xs))
+    settlements = _points(
+        [f"S{i}" for i in range(len(xs))], [(x, 0) for x in xs], "settlement_id", population=pop
+    )
+    ax = np.arange(5_000, 100_000, 10_000) + 3.0
+    hazards = gpd.GeoDataFrame(
+        {"hazard_id": [f"A{i}" for i in range(len(ax))]},
+        geometry=[box(x - 1, -1, x + 1, 1) for x in ax],
+        crs=CRS,
+    )
+    ctx = Context(crs=CRS, roads=roads, settlements=settlements)
+    with pytest.warns(DataWarning):  # no health, no accidents
+        out = remoteness_indicators(hazards, ctx, s)
+    expected = [int(pop[np.abs(xs - x + 3) / v + 3 / WALK <= 30].sum()) for x in ax]
+    assert expected != [expected[0]] * len(expected)  # the limit binds
+    assert out["population_within_30min"].tolist() == expected
+
+
+@pytest.mark.parametrize("limit", [5.0, 20.0, 200.0])
+def test_sparse_reach_equals_the_dense_reference(limit):
+    from ccm_geo.criteria.remoteness import _attach, _within_travel
+
+    rng = np.random.default_rng(7)
+    side, step = 40_000, 2_000
+    lines = [LineString([(0, y), (side, y)]) for y in range(0, side + 1, step)]
+    lines += [LineString([(x, 0), (x, side)]) for x in range(0, side + 1, step)]
+    # vertices every 500 m so that the crossings are junctions
+    lines = [
+        LineString([ln.interpolate(d) for d in np.arange(0, ln.length + 1, 500)]) for ln in lines
+    ]
+    classes = rng.choice(["primary", "secondary", "track"], len(lines))
+    roads = gpd.GeoDataFrame({"road_class": classes}, geometry=lines, crs=CRS)
+    rs = _settings(direct_walk_max_min=30, chunk_bytes=1_000_000).remoteness
+    graph = build_road_graph(roads, CriteriaSettings(remoteness=rs))
+    walk = rs.offroad_speed_kmh * 1000 / 60
+    area_xy = rng.uniform(-2_000, side + 2_000, (400, 2))
+    src_xy = rng.uniform(0, side, (120, 2))
+    weights = np.column_stack([rng.integers(1, 1000, 120), rng.uniform(0, 1, 120)])
+    node, off = _attach(graph, area_xy, walk)
+    pairs = []
+    got = _within_travel(
+        graph, node, off, area_xy, src_xy, weights, walk, limit, rs,
+        reduce=lambda s, a: pairs.append(np.column_stack([s, a])),
+    )  # fmt: skip
+    want, mask = _dense_within(graph, node, off, area_xy, src_xy, weights, walk, limit, rs)
+    assert 0 < mask.sum() < mask.size or limit == 200.0
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    seen = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    assert sorted(map(tuple, seen.tolist())) == sorted(map(tuple, np.argwhere(mask).tolist()))

@@ -618,38 +618,132 @@ def _within_travel(
 ):
     """Per area, the sum of ``weights`` (sources × k) over sources reachable within ``limit``.
 
-    Bounded Dijkstra out of blocks of sources (their walk to the road included), then
-    ``T[s, a] = D[s, node(a)] + walk(a)``, with straight walks of at most
-    ``min(limit, direct_walk_max_min)`` added. ``reduce(mask, rows)`` may collect more per block.
+    Travel from a source to an area is its walk to its road node, the fastest route, and the
+    area's walk from its node (``T = D[s, node(a)] + walk(a)``), or a straight walk of at
+    most ``min(limit, direct_walk_max_min)`` when quicker. ``reduce(src, area)`` receives each
+    block's reachable pairs (index arrays) to collect more.
+
+    Notes
+    -----
+    No route of at most ``limit`` minutes leaves the disc of radius ``R = limit × v`` around
+    its source, where ``v`` is the fastest speed of any edge (straight distance between its
+    nodes over its minutes) or of the walk. Sources are grouped in square cells of side
+    ``>= R``; each cell's bounded Dijkstra runs on the road nodes of its 3 × 3 cells only and
+    is compared with the areas there, so the work grows with sources × the nodes and areas
+    near them (near-linear in the register), not sources × all nodes × all areas, and the
+    answer is the same as on the whole graph.
     """
-    n, n_areas, k_src = graph.n_nodes, len(area_node), len(src_xy)
+    n_areas, k_src = len(area_node), len(src_xy)
     acc = np.zeros((n_areas, weights.shape[1]))
     if k_src == 0 or n_areas == 0:
         return acc
-    node, off = _attach(graph, src_xy, walk)
-    aug = _with_sources(graph, node, off)
+    src_node, src_off = _attach(graph, src_xy, walk)
     walk_lim = min(limit, rs.direct_walk_max_min) * walk
-    pairs = (
-        cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)
-        if walk_lim > 0
-        else [[] for _ in range(k_src)]
-    )
-    block = max(1, int(rs.chunk_bytes // (8 * max(n + k_src, n_areas))))
-    for s0 in range(0, k_src, block):
-        rows = np.arange(s0, min(k_src, s0 + block))
-        dist = dijkstra(aug, directed=True, indices=n + rows, limit=limit)
-        t = dist[:, area_node] + area_off[None, :]
-        del dist
-        for i, s in enumerate(rows):
-            if pairs[s]:
-                a = np.asarray(pairs[s])
-                tw = np.hypot(*(area_xy[a] - src_xy[s]).T) / walk
-                t[i, a] = np.minimum(t[i, a], tw)
-        mask = t <= limit
-        acc += mask.T.astype(float) @ weights[rows]
-        if reduce is not None:
-            reduce(mask, rows)
+    if walk_lim > 0:
+        near = [
+            np.asarray(p, dtype=np.int64)
+            for p in cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)
+        ]
+    else:
+        near = [np.zeros(0, dtype=np.int64)] * k_src
+
+    radius = limit * max(walk, _fastest_edge(graph)) * (1 + 1e-9) + 1e-6
+    everything = np.vstack([graph.xy, area_xy, src_xy])
+    lo, hi = everything.min(axis=0), everything.max(axis=0)
+    cell = max(radius, float((hi - lo).max()) / 4096.0, 1e-3)
+    ncol = int((hi[1] - lo[1]) // cell) + 3
+
+    def key(xy):
+        ij = ((xy - lo) // cell).astype(np.int64) + 1
+        return ij[:, 0] * ncol + ij[:, 1]
+
+    def nine(k: int) -> np.ndarray:
+        return (k + np.array([-ncol, 0, ncol])[:, None] + np.array([-1, 0, 1])).ravel()
+
+    node_cells = _Buckets(key(graph.xy))
+    area_cells = _Buckets(np.concatenate([key(graph.xy[area_node]), key(area_xy)]))
+    src_cells = _Buckets(key(src_xy))
+    for c, srcs in src_cells.groups():
+        around = nine(c)
+        nodes = np.sort(node_cells.members(around))
+        areas = np.unique(area_cells.members(around) % n_areas)
+        sub = graph.csr[nodes][:, nodes]
+        m, k = len(nodes), len(srcs)
+        at, linked = _positions(nodes, src_node[srcs])
+        indptr = np.concatenate([sub.indptr, sub.indptr[-1] + np.cumsum(linked)])
+        aug = sp.csr_array(
+            (
+                np.concatenate([sub.data, np.maximum(src_off[srcs][linked], _EPS_MIN)]),
+                np.concatenate([sub.indices, at[linked]]).astype(np.int64),
+                indptr,
+            ),
+            shape=(m + k, m + k),
+        )
+        a_at, a_road = _positions(nodes, area_node[areas])
+        block = max(1, int(rs.chunk_bytes // (8 * max(m + k + len(areas), 1))))
+        for b0 in range(0, k, block):
+            rows = np.arange(b0, min(k, b0 + block))
+            dist = dijkstra(aug, directed=True, indices=m + rows, limit=limit)
+            t = np.full((len(rows), len(areas)), np.inf)
+            t[:, a_road] = dist[:, a_at[a_road]] + area_off[areas[a_road]][None, :]
+            del dist
+            s = srcs[rows]
+            cnt = np.array([len(near[x]) for x in s], dtype=np.int64)
+            if cnt.sum():
+                i = np.repeat(np.arange(len(rows)), cnt)
+                a = np.concatenate([near[x] for x in s])
+                tw = np.hypot(*(area_xy[a] - src_xy[s[i]]).T) / walk
+                j = np.searchsorted(areas, a)
+                t[i, j] = np.minimum(t[i, j], tw)
+            i, j = np.nonzero(t <= limit)
+            del t
+            if len(i) == 0:
+                continue
+            local = np.zeros((len(areas), weights.shape[1]))
+            np.add.at(local, j, weights[s[i]])
+            acc[areas] += local
+            if reduce is not None:
+                reduce(s[i], areas[j])
     return acc
+
+
+class _Buckets:
+    """Indices grouped by an integer key, to fetch the members of a few keys quickly."""
+
+    def __init__(self, keys: np.ndarray):
+        self.order = np.argsort(keys, kind="stable")
+        self.keys, self.start, counts = np.unique(
+            keys[self.order], return_index=True, return_counts=True
+        )
+        self.end = self.start + counts
+
+    def groups(self):
+        """``(key, members)`` for every key present."""
+        for k, a, b in zip(self.keys.tolist(), self.start, self.end, strict=True):
+            yield k, self.order[a:b]
+
+    def members(self, keys: np.ndarray) -> np.ndarray:
+        """Members of any of ``keys`` (absent keys give none)."""
+        pos, found = _positions(self.keys, keys)
+        parts = [self.order[self.start[p] : self.end[p]] for p in pos[found]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each of ``values`` in ``sorted_values`` and whether it is there."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return pos, sorted_values[pos] == values
+
+
+def _fastest_edge(graph: RoadGraph) -> float:
+    """Fastest straight-line speed (m per minute) of any road edge, between its two nodes."""
+    coo = graph.csr.tocoo()
+    if coo.nnz == 0:
+        return 0.0
+    d = np.hypot(*(graph.xy[coo.row] - graph.xy[coo.col]).T)
+    return float((d / coo.data).max())
 
 
 def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
@@ -709,8 +803,8 @@ def _survivor_indicators(
     remote = (h > rs.remote_threshold_min).astype(float)
     worst = np.full(n_areas, -np.inf)
 
-    def _worst(mask, rows):
-        np.maximum(worst, np.where(mask, h[rows, None], -np.inf).max(axis=0), out=worst)
+    def _worst(src, area):
+        np.maximum.at(worst, area, h[src])
 
     w = np.column_stack([count, count * h, remote])
     acc = _within_travel(
