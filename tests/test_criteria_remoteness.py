@@ -390,3 +390,44 @@ def test_sparse_reach_equals_the_dense_reference(limit):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
     seen = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
     assert sorted(map(tuple, seen.tolist())) == sorted(map(tuple, np.argwhere(mask).tolist()))
+
+
+def _accidents(injured, killed):
+    return gpd.GeoDataFrame(
+        {
+            "accident_id": ["a1", "a2"],
+            "date": pd.to_datetime(["2023-01-01", "2023-02-01"]),
+            "killed": killed,
+            "injured": injured,
+            "device_type": "CMR",
+            "survivor_settlement_id": ["S2", "S1"],
+        },
+        geometry=[Point(6000, 900), Point(10, 10)],
+        crs=CRS,
+    )
+
+
+def test_unknown_injured_count_follows_the_casualty_policy_not_zero():
+    s = _settings(direct_walk_max_min=0, survivor_radius_min=10)
+    # a2 (home S1, reached by X only) gives no injured and no killed count
+    acc = _accidents([2, np.nan], [0, np.nan])
+    with _warns(r"1 accidents that name a survivor's home village give neither.*one survivor"):
+        out = remoteness_indicators(_hazards(), _context(accidents=acc), s)
+    assert out["survivors_nearby"].tolist() == [1, 2, 0]  # one event, not 0 people
+
+    no_data = CriteriaSettings(
+        remoteness=s.remoteness, contamination={"unknown_casualties": "no_data"}
+    )
+    with _warns(r"give neither killed nor injured; survivors_nearby is NaN.*accident_id a2"):
+        out = remoteness_indicators(_hazards(), _context(accidents=acc), no_data)
+    assert np.isnan(out.loc["X", "survivors_nearby"])
+    assert out.loc["Y", "survivors_nearby"] == 2  # S1 is not within 10 min of Y
+    assert out.loc["X", "survivors_travel_min_health"] == pytest.approx(3.0)  # still a village
+
+    # killed known, injured not: the injured count is no data under either policy
+    with _warns(r"give killed but not injured.*accident_id a2"):
+        out = remoteness_indicators(
+            _hazards(), _context(accidents=_accidents([2, None], [0, 1])), s
+        )
+    assert np.isnan(out.loc["X", "survivors_nearby"])
+    assert out.loc["Y", "survivors_nearby"] == 2

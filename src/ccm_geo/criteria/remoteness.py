@@ -227,6 +227,11 @@ def remoteness_indicators(
         - ``near_remote_survivors``: a survivor village in reach is more than
           ``remote_threshold_min`` from care.
 
+        An accident without an ``injured`` count follows the casualty indicators' policy
+        (``criteria.contamination.unknown_casualties``): one survivor when killed is unknown
+        too and the policy is ``"one_event"``, otherwise no data, which makes
+        ``survivors_nearby`` (and the ``"mean"`` travel) NaN for the areas reaching its village.
+
         Where the network offers no route, travel is ``unreachable_penalty_min`` (finite) and a
         DataWarning names the areas. A missing layer gives NaN (None for ids) in the columns it
         feeds, with a DataWarning.
@@ -326,7 +331,8 @@ def remoteness_indicators(
         out["nearest_health_id"] = np.where(near >= 0, h_ids[np.maximum(near, 0)], None)
 
     if settlements is not None and health is not None and context.accidents is not None:
-        survivors = _survivor_villages(context.accidents, settlements, reference_date)
+        rule = settings.contamination.unknown_casualties
+        survivors = _survivor_villages(context.accidents, settlements, reference_date, rule)
         _survivor_indicators(
             out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy, survivors, walk, rs
         )
@@ -746,8 +752,19 @@ def _fastest_edge(graph: RoadGraph) -> float:
     return float((d / coo.data).max())
 
 
-def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
-    """Survivors (people injured) per home settlement index, from accidents up to the date."""
+def _survivor_villages(
+    accidents, settlements, reference_date, unknown_casualties: str = "one_event"
+) -> pd.Series:
+    """Survivors (people injured) per home settlement index, from accidents up to the date.
+
+    An accident that names a survivor's home village but gives no ``injured`` count follows
+    the missing-data policy of the casualty indicators: with no ``killed`` count either, it
+    is one survivor under ``unknown_casualties = "one_event"`` (an accident records at least
+    one casualty, and this one names a survivor) and no data (NaN) under ``"no_data"``; with
+    ``killed`` known, the injured count is no data (NaN) under either setting. A warning
+    says how many accidents each rule applied to. Villages with a NaN count still count as
+    survivor villages for the travel and remoteness columns.
+    """
     acc = accidents
     if "survivor_settlement_id" not in acc.columns:
         warn("criteria: the accidents layer has no 'survivor_settlement_id'; no survivors known")
@@ -758,24 +775,50 @@ def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
             pd.to_datetime(acc["date"], errors="coerce").dt.normalize()
             <= pd.Timestamp(reference_date)
         ]
-    injured = (
-        pd.to_numeric(acc["injured"], errors="coerce").fillna(0)
-        if "injured" in acc.columns
-        else pd.Series(0, index=acc.index)
-    )
+
+    def count(col: str) -> pd.Series:
+        if col not in acc.columns:
+            return pd.Series(np.nan, index=acc.index)
+        return pd.to_numeric(acc[col], errors="coerce").astype(float)
+
+    injured, killed = count("injured"), count("killed")
+    aid = acc["accident_id"] if "accident_id" in acc.columns else pd.Series(acc.index, acc.index)
+    neither = injured.isna() & killed.isna()
+    partial = injured.isna() & killed.notna()
+    if partial.any():
+        warn(
+            f"criteria: {int(partial.sum()):,} accidents that name a survivor's home village "
+            "give killed but not injured; their survivors are no data, so survivors_nearby "
+            f"is NaN for the areas that reach those villages: accident_id {id_list(aid[partial])}"
+        )
+    if neither.any():
+        one_event = unknown_casualties == "one_event"
+        rule = (
+            "each counts as one survivor (criteria.contamination.unknown_casualties = 'one_event')"
+            if one_event
+            else "survivors_nearby is NaN (no data) for the areas that reach their villages "
+            "(criteria.contamination.unknown_casualties = 'no_data')"
+        )
+        warn(
+            f"criteria: {int(neither.sum()):,} accidents that name a survivor's home village "
+            f"give neither killed nor injured; {rule}: accident_id {id_list(aid[neither])}"
+        )
+        if one_event:
+            injured = injured.mask(neither, 1.0)
     pos = pd.Series(
         np.arange(len(settlements)), index=settlements["settlement_id"].astype(str).to_numpy()
     )
     home = acc["survivor_settlement_id"].astype(str)
     unknown = ~home.isin(pos.index)
     if unknown.any():
-        aid = acc["accident_id"] if "accident_id" in acc.columns else acc.index
         warn(
             f"criteria: {int(unknown.sum())} accidents name a survivor_settlement_id that is not "
             f"in the settlements layer and are left out: accident_id {id_list(aid[unknown])}"
         )
-    per = injured[~unknown.to_numpy()].groupby(pos[home[~unknown]].to_numpy()).sum()
-    return per[per > 0]
+    known = ~unknown.to_numpy()
+    by = injured[known].groupby(pos[home[known]].to_numpy())
+    per = by.sum().where(by.count() == by.size())  # NaN where any count is no data
+    return per[(per > 0) | per.isna()]
 
 
 def _survivor_indicators(
@@ -784,7 +827,8 @@ def _survivor_indicators(
     """Fill survivors_nearby, survivors_travel_min_health and near_remote_survivors."""
     n_areas = len(area_node)
     villages = survivors.index.to_numpy(dtype=np.int64)
-    count = survivors.to_numpy(dtype=float)
+    no_data = survivors.isna().to_numpy(dtype=float)
+    count = survivors.fillna(0).to_numpy(dtype=float)
     if len(villages) == 0:
         out["survivors_nearby"] = np.zeros(n_areas, dtype=np.int64)
         out["near_remote_survivors"] = np.zeros(n_areas, dtype=bool)
@@ -806,7 +850,7 @@ def _survivor_indicators(
     def _worst(src, area):
         np.maximum.at(worst, area, h[src])
 
-    w = np.column_stack([count, count * h, remote])
+    w = np.column_stack([count, count * h, remote, no_data])
     acc = _within_travel(
         graph,
         area_node,
@@ -821,8 +865,11 @@ def _survivor_indicators(
     )
     nearby = acc[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(nearby > 0, acc[:, 1] / nearby, np.nan)
-    out["survivors_nearby"] = nearby.round().astype(np.int64)
+        mean = np.where((nearby > 0) & (acc[:, 3] == 0), acc[:, 1] / nearby, np.nan)
+    if no_data.any():  # a village of unknown survivors in reach: no data
+        out["survivors_nearby"] = np.where(acc[:, 3] > 0, np.nan, nearby.round())
+    else:
+        out["survivors_nearby"] = nearby.round().astype(np.int64)
     out["survivors_travel_min_health"] = (
         np.where(np.isfinite(worst), worst, np.nan)
         if rs.survivor_travel_aggregate == "max"
