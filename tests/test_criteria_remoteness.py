@@ -22,7 +22,7 @@ from ccm_geo.criteria.remoteness import (
     remoteness_indicators,
 )
 from ccm_geo.criteria.settings import CriteriaSettings, RemotenessSettings
-from ccm_geo.errors import DataWarning
+from ccm_geo.errors import DataWarning, InputError
 from ccm_geo.model import Context
 
 CRS = "EPSG:32648"
@@ -431,3 +431,35 @@ def test_unknown_injured_count_follows_the_casualty_policy_not_zero():
         )
     assert np.isnan(out.loc["X", "survivors_nearby"])
     assert out.loc["Y", "survivors_nearby"] == 2
+
+
+def test_area_travel_nearest_is_the_argmin_of_travel():
+    from ccm_geo.criteria.remoteness import area_travel
+
+    rng = np.random.default_rng(3)
+    side, step = 30_000, 1_500
+    lines = [LineString([(0, y), (side, y)]) for y in range(0, side + 1, step)]
+    lines += [LineString([(x, 0), (x, side)]) for x in range(0, side + 1, step)]
+    lines = [
+        LineString([ln.interpolate(d) for d in np.arange(0, ln.length + 1, step)]) for ln in lines
+    ]
+    roads = gpd.GeoDataFrame(
+        {"road_class": rng.choice(["primary", "track"], len(lines))}, geometry=lines, crs=CRS
+    )
+    graph = build_road_graph(roads)
+    c = rng.uniform(-1_000, side + 1_000, (300, 2))
+    hazards = gpd.GeoDataFrame(
+        {"hazard_id": [f"H{i}" for i in range(300)]},
+        geometry=[box(x - 20, y - 20, x + 20, y + 20) for x, y in c],
+        crs=CRS,
+    )
+    travel = area_travel(hazards, graph, limit_min=120)
+    ids = hazards["hazard_id"].to_numpy()
+    for _ in range(60):
+        frm = ids[rng.integers(300)]
+        to = rng.choice(ids, size=int(rng.integers(1, 40)), replace=False)
+        k, minutes = travel.nearest(frm, to)
+        full = travel(frm, to)
+        assert k == int(np.argmin(full)) and minutes == pytest.approx(full.min(), rel=1e-12)
+    with pytest.raises(InputError, match="'nope'"):
+        travel.nearest("H1", ["H2", "nope"])

@@ -406,6 +406,8 @@ def area_travel(
     a straight walk at ``offroad_speed_kmh`` when that is quicker or when no route within
     ``limit_min`` exists (so the answer is always finite). One bounded Dijkstra per origin,
     cached, so a team's day-by-day sequencing costs one search per area it leaves.
+    ``f.nearest(from_id, to_ids) -> (position, minutes)`` gives the quickest destination
+    only, from a search bounded by the shortest straight walk (what the schedule asks).
     """
     settings = settings or CriteriaSettings()
     rs = settings.remoteness
@@ -417,7 +419,8 @@ def area_travel(
         msg = "area_travel: the road graph has no nodes; give roads with usable lines"
         raise InputError(msg)
     pos = {h: i for i, h in enumerate(ids)}
-    cache: dict[int, np.ndarray] = {}
+    lookup = pd.Series(list(pos.values()), index=list(pos.keys()), dtype=np.int64)
+    cache: dict[int, tuple[np.ndarray, float]] = {}  # node -> distances, the limit searched
     max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
 
     def index(h) -> int:
@@ -427,19 +430,47 @@ def area_travel(
             msg = f"area_travel: hazard_id {str(h)!r} is not one of the areas it was built on"
             raise InputError(msg) from None
 
-    def travel(from_id, to_ids) -> np.ndarray:
-        i = index(from_id)
-        js = np.array([index(t) for t in np.atleast_1d(to_ids)], dtype=np.int64)
-        dist = cache.get(int(node[i]))
-        if dist is None:
-            if len(cache) >= max_cached:
-                cache.clear()
-            dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit_min)
-            cache[int(node[i])] = dist
-        by_road = off[i] + dist[node[js]] + off[js]
+    def indices(to_ids) -> np.ndarray:
+        keys = pd.Index(np.atleast_1d(to_ids)).astype(str)
+        js = lookup.reindex(keys).to_numpy()
+        if np.isnan(js).any():
+            index(keys[np.isnan(js)][0])  # raises, naming the first unknown id
+        return js.astype(np.int64)
+
+    def distances(i: int, limit: float) -> np.ndarray:
+        """Road minutes from area i's node, exact up to ``limit`` (inf beyond)."""
+        hit = cache.get(int(node[i]))
+        if hit is not None and hit[1] >= limit:
+            return hit[0]
+        if len(cache) >= max_cached:
+            cache.clear()
+        dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit)
+        cache[int(node[i])] = (dist, limit)
+        return dist
+
+    def minutes(i: int, js: np.ndarray, limit: float) -> np.ndarray:
+        by_road = off[i] + distances(i, limit)[node[js]] + off[js]
         on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
         return np.fmin(by_road, on_foot)
 
+    def travel(from_id, to_ids) -> np.ndarray:
+        return minutes(index(from_id), indices(to_ids), limit_min)
+
+    def nearest(from_id, to_ids) -> tuple[int, float]:
+        """Position in ``to_ids`` of the quickest to reach, and its minutes.
+
+        The same answer as ``argmin(travel(from_id, to_ids))`` (first of ties), from a
+        search bounded by the shortest straight walk: no destination further by road than
+        that walk can be the quickest.
+        """
+        i, js = index(from_id), indices(to_ids)
+        on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
+        bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
+        t = minutes(i, js, bound)
+        k = int(np.argmin(t))
+        return k, float(t[k])
+
+    travel.nearest = nearest
     return travel
 
 
