@@ -354,7 +354,7 @@ def _assign(
             while not remaining[prio[prio_ptr]]:
                 prio_ptr += 1
             pick = prio[prio_ptr]
-            minutes = float(travel(loc, group[[pick]])[0]) if loc >= 0 else 0.0
+            minutes = _nearest(travel, loc, group[[pick]])[1] if loc >= 0 else 0.0
         remaining[pick] = False
         t = group[pick]
         start = pos + minutes / minutes_per_day
