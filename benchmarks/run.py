@@ -5,10 +5,10 @@ raster and a ~200,000-node road graph for the criteria; 10,000 areas x 1,000 dra
 sensitivity; national-shaped registers of 10,000, 25,000 and 100,000 areas (5 years, budget
 and teams both short) for the whole planning stage, and a knapsack the solver must solve
 exactly; 2,000 / 20,000 / 100,000 areas for the maps; end to end, every stage of `ccm-geo` on
-demo-generator registers of ~25,000 and ~100,000 areas (bench_e2e.py). Smaller scales shrink every size in
-proportion (for a quick look). Times are wall seconds on whatever this machine is doing:
-compare the ratios, which are measured side by side in the same process, not the absolute
-times.
+demo-generator registers of ~25,000 and ~100,000 areas (bench_e2e.py). Smaller scales shrink
+every size in proportion (for a quick look). Times are wall seconds on whatever this machine
+is doing: compare the ratios, which are measured side by side in the same process, not the
+absolute times.
 """
 
 from __future__ import annotations
