@@ -290,24 +290,7 @@ def _travel_function(tasks, hazard, settings, travel_minutes):
     def from_callable(i, js):
         return np.asarray(travel_minutes(hazard[i], hazard[js]), dtype=float)
 
-    quickest = getattr(travel_minutes, "nearest", None)
-    if callable(quickest):  # e.g. criteria.area_travel: a search bounded to the nearest
-
-        def nearest(i, js):
-            return quickest(hazard[i], hazard[js])
-
-        from_callable.nearest = nearest
     return from_callable
-
-
-def _nearest(travel, i, js) -> tuple[int, float]:
-    """Position in ``js`` of the quickest to reach from ``i`` (first of ties), and its minutes."""
-    quickest = getattr(travel, "nearest", None)
-    if quickest is not None:
-        return quickest(i, js)
-    tt = travel(i, js)
-    k = int(np.argmin(tt))
-    return k, float(tt[k])
 
 
 def _assign(
@@ -348,13 +331,14 @@ def _assign(
             if region[loc] in members:
                 members[region[loc]] = cand
             if len(cand):
-                k, minutes = _nearest(travel, loc, group[cand])
-                pick = cand[k]
+                tt = travel(loc, group[cand])
+                pick = cand[int(np.argmin(tt))]
+                minutes = float(np.min(tt))
         if pick < 0:
             while not remaining[prio[prio_ptr]]:
                 prio_ptr += 1
             pick = prio[prio_ptr]
-            minutes = _nearest(travel, loc, group[[pick]])[1] if loc >= 0 else 0.0
+            minutes = float(travel(loc, group[[pick]])[0]) if loc >= 0 else 0.0
         remaining[pick] = False
         t = group[pick]
         start = pos + minutes / minutes_per_day
