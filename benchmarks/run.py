@@ -4,10 +4,11 @@ Scale 1.0 is the national size of the issues: 100,000 polygons, a 20,000 x 20,00
 raster and a ~200,000-node road graph for the criteria; 10,000 areas x 1,000 draws for the
 sensitivity; national-shaped registers of 10,000, 25,000 and 100,000 areas (5 years, budget
 and teams both short) for the whole planning stage, and a knapsack the solver must solve
-exactly; 2,000 / 20,000 / 100,000 areas for the maps. Smaller scales shrink every size in
-proportion (for a quick look). Times are wall seconds on whatever this machine is doing:
-compare the ratios, which are measured side by side in the same process, not the absolute
-times.
+exactly; 2,000 / 20,000 / 100,000 areas for the maps; end to end, every stage of `ccm-geo` on
+demo-generator registers of ~25,000 and ~100,000 areas (bench_e2e.py). Smaller scales shrink
+every size in proportion (for a quick look). Times are wall seconds on whatever this machine
+is doing: compare the ratios, which are measured side by side in the same process, not the
+absolute times.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["criteria", "scoring", "planning", "maps", "dask"],
+        choices=["criteria", "scoring", "planning", "maps", "dask", "e2e"],
         help="run only these benchmarks",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     args = parser.parse_args(argv)
     s = args.scale
+    # e2e (every stage at 25,000 and 100,000 areas) takes far longer than the rest: run it
+    # with --only e2e
     chosen = args.only or ["criteria", "scoring", "planning", "maps", "dask"]
     sections: list[tuple[str, list[dict], float]] = []
     for name in chosen:
@@ -96,12 +99,20 @@ def _dask(s: float) -> list[dict]:
     return bench(sizes=(max(2_000, int(100_000 * s)),))
 
 
+def _e2e(s: float) -> list[dict]:
+    from benchmarks.bench_e2e import bench
+
+    # scale 1: the demo generator's 25,000 and 100,000 areas (generator scales 55 and 220)
+    return bench(scales=tuple(sorted({max(2.0, 55.0 * s), max(4.0, 220.0 * s)})))
+
+
 _RUNNERS = {
     "criteria": _criteria,
     "scoring": _scoring,
     "planning": _planning,
     "maps": _maps,
     "dask": _dask,
+    "e2e": _e2e,
 }
 
 

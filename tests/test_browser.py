@@ -343,8 +343,14 @@ def test_local_mbtiles_basemap_shows_with_no_network(browser, tmp_path):
         )
         assert srcs and all(s.startswith("data:") for s in srcs)
         assert blocked == [] and errors == []
-        rgb = _pixels(page.screenshot())
-        assert _near(rgb, (64, 160, 160), tol=12) > 100_000  # the tile colour fills the map
+        # the tiles fade in (Leaflet's opacity transition), later still on a loaded machine:
+        # look again until they fill the map, for at most 15 s
+        for _ in range(30):
+            filled = _near(_pixels(page.screenshot()), (64, 160, 160), tol=12)
+            if filled > 100_000:
+                break
+            page.wait_for_timeout(500)
+        assert filled > 100_000  # the tile colour fills the map
         assert page.locator(".leaflet-control-attribution").inner_text().startswith("© test")
     finally:
         page.close()

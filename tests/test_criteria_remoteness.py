@@ -22,7 +22,7 @@ from ccm_geo.criteria.remoteness import (
     remoteness_indicators,
 )
 from ccm_geo.criteria.settings import CriteriaSettings, RemotenessSettings
-from ccm_geo.errors import DataWarning
+from ccm_geo.errors import DataWarning, InputError
 from ccm_geo.model import Context
 
 CRS = "EPSG:32648"
@@ -304,3 +304,162 @@ def test_area_travel_names_an_unknown_area():
     f = area_travel(areas, build_road_graph(roads))
     with pytest.raises(InputError, match="hazard_id 'Z' is not one of the areas it was built on"):
         f("A", ["Z"])
+
+
+# ------------------------------------------------- reach within a travel time, at any scale
+
+
+def _dense_within(graph, area_node, area_off, area_xy, src_xy, weights, walk, limit, rs):
+    """The former dense reference: sources × all nodes, then sources × all areas."""
+    from scipy.spatial import cKDTree
+
+    from ccm_geo.criteria.remoteness import _attach, _with_sources
+
+    n = graph.n_nodes
+    node, off = _attach(graph, src_xy, walk)
+    dist = dijkstra(_with_sources(graph, node, off), indices=n + np.arange(len(src_xy)))
+    t = dist[:, area_node] + area_off[None, :]
+    walk_lim = min(limit, rs.direct_walk_max_min) * walk
+    for s, near in enumerate(cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)):
+        for a in near:
+            t[s, a] = min(t[s, a], np.hypot(*(area_xy[a] - src_xy[s])) / walk)
+    mask = t <= limit
+    return mask.T.astype(float) @ weights, mask
+
+
+def test_population_within_travel_time_on_a_long_road_is_exact():
+    # a primary road 0..100 km along y = 0 with a junction every km; settlements of 1, 2, 4,
+    # ... people every 10 km on the road; areas on the road at 5 km + 10 km steps. At the
+    # primary speed v, an area at x reaches the settlements with |x - xs| <= v * T: the
+    # answer is known without a graph (plus the area's 3 m walk to its junction), and
+    # 30 min spans several of the search's cells.
+    s = _settings(direct_walk_max_min=0, population_travel_min=30)
+    v = s.remoteness.road_speeds_kmh["primary"] * 1000 / 60  # m per minute
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["primary"] * 100},
+        geometry=[LineString([(x, 0), (x + 1000, 0)]) for x in range(0, 100_000, 1000)],
+        crs=CRS,
+    )
+    xs = np.arange(0, 100_001, 10_000)
+    pop = 2 ** np.arange(len(xs))
+    settlements = _points(
+        [f"S{i}" for i in range(len(xs))], [(x, 0) for x in xs], "settlement_id", population=pop
+    )
+    ax = np.arange(5_000, 100_000, 10_000) + 3.0
+    hazards = gpd.GeoDataFrame(
+        {"hazard_id": [f"A{i}" for i in range(len(ax))]},
+        geometry=[box(x - 1, -1, x + 1, 1) for x in ax],
+        crs=CRS,
+    )
+    ctx = Context(crs=CRS, roads=roads, settlements=settlements)
+    with pytest.warns(DataWarning):  # no health, no accidents
+        out = remoteness_indicators(hazards, ctx, s)
+    expected = [int(pop[np.abs(xs - x + 3) / v + 3 / WALK <= 30].sum()) for x in ax]
+    assert expected != [expected[0]] * len(expected)  # the limit binds
+    assert out["population_within_30min"].tolist() == expected
+
+
+@pytest.mark.parametrize("limit", [5.0, 20.0, 200.0])
+def test_sparse_reach_equals_the_dense_reference(limit):
+    from ccm_geo.criteria.remoteness import _attach, _within_travel
+
+    rng = np.random.default_rng(7)
+    side, step = 40_000, 2_000
+    lines = [LineString([(0, y), (side, y)]) for y in range(0, side + 1, step)]
+    lines += [LineString([(x, 0), (x, side)]) for x in range(0, side + 1, step)]
+    # vertices every 500 m so that the crossings are junctions
+    lines = [
+        LineString([ln.interpolate(d) for d in np.arange(0, ln.length + 1, 500)]) for ln in lines
+    ]
+    classes = rng.choice(["primary", "secondary", "track"], len(lines))
+    roads = gpd.GeoDataFrame({"road_class": classes}, geometry=lines, crs=CRS)
+    rs = _settings(direct_walk_max_min=30, chunk_bytes=1_000_000).remoteness
+    graph = build_road_graph(roads, CriteriaSettings(remoteness=rs))
+    walk = rs.offroad_speed_kmh * 1000 / 60
+    area_xy = rng.uniform(-2_000, side + 2_000, (400, 2))
+    src_xy = rng.uniform(0, side, (120, 2))
+    weights = np.column_stack([rng.integers(1, 1000, 120), rng.uniform(0, 1, 120)])
+    node, off = _attach(graph, area_xy, walk)
+    pairs = []
+    got = _within_travel(
+        graph, node, off, area_xy, src_xy, weights, walk, limit, rs,
+        reduce=lambda s, a: pairs.append(np.column_stack([s, a])),
+    )  # fmt: skip
+    want, mask = _dense_within(graph, node, off, area_xy, src_xy, weights, walk, limit, rs)
+    assert 0 < mask.sum() < mask.size or limit == 200.0
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    seen = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    assert sorted(map(tuple, seen.tolist())) == sorted(map(tuple, np.argwhere(mask).tolist()))
+
+
+def _accidents(injured, killed):
+    return gpd.GeoDataFrame(
+        {
+            "accident_id": ["a1", "a2"],
+            "date": pd.to_datetime(["2023-01-01", "2023-02-01"]),
+            "killed": killed,
+            "injured": injured,
+            "device_type": "CMR",
+            "survivor_settlement_id": ["S2", "S1"],
+        },
+        geometry=[Point(6000, 900), Point(10, 10)],
+        crs=CRS,
+    )
+
+
+def test_unknown_injured_count_follows_the_casualty_policy_not_zero():
+    s = _settings(direct_walk_max_min=0, survivor_radius_min=10)
+    # a2 (home S1, reached by X only) gives no injured and no killed count
+    acc = _accidents([2, np.nan], [0, np.nan])
+    with _warns(r"1 accidents that name a survivor's home village give neither.*one survivor"):
+        out = remoteness_indicators(_hazards(), _context(accidents=acc), s)
+    assert out["survivors_nearby"].tolist() == [1, 2, 0]  # one event, not 0 people
+
+    no_data = CriteriaSettings(
+        remoteness=s.remoteness, contamination={"unknown_casualties": "no_data"}
+    )
+    with _warns(r"give neither killed nor injured; survivors_nearby is NaN.*accident_id a2"):
+        out = remoteness_indicators(_hazards(), _context(accidents=acc), no_data)
+    assert np.isnan(out.loc["X", "survivors_nearby"])
+    assert out.loc["Y", "survivors_nearby"] == 2  # S1 is not within 10 min of Y
+    assert out.loc["X", "survivors_travel_min_health"] == pytest.approx(3.0)  # still a village
+
+    # killed known, injured not: the injured count is no data under either policy
+    with _warns(r"give killed but not injured.*accident_id a2"):
+        out = remoteness_indicators(
+            _hazards(), _context(accidents=_accidents([2, None], [0, 1])), s
+        )
+    assert np.isnan(out.loc["X", "survivors_nearby"])
+    assert out.loc["Y", "survivors_nearby"] == 2
+
+
+def test_area_travel_nearest_is_the_argmin_of_travel():
+    from ccm_geo.criteria.remoteness import area_travel
+
+    rng = np.random.default_rng(3)
+    side, step = 30_000, 1_500
+    lines = [LineString([(0, y), (side, y)]) for y in range(0, side + 1, step)]
+    lines += [LineString([(x, 0), (x, side)]) for x in range(0, side + 1, step)]
+    lines = [
+        LineString([ln.interpolate(d) for d in np.arange(0, ln.length + 1, step)]) for ln in lines
+    ]
+    roads = gpd.GeoDataFrame(
+        {"road_class": rng.choice(["primary", "track"], len(lines))}, geometry=lines, crs=CRS
+    )
+    graph = build_road_graph(roads)
+    c = rng.uniform(-1_000, side + 1_000, (300, 2))
+    hazards = gpd.GeoDataFrame(
+        {"hazard_id": [f"H{i}" for i in range(300)]},
+        geometry=[box(x - 20, y - 20, x + 20, y + 20) for x, y in c],
+        crs=CRS,
+    )
+    travel = area_travel(hazards, graph, limit_min=120)
+    ids = hazards["hazard_id"].to_numpy()
+    for _ in range(60):
+        frm = ids[rng.integers(300)]
+        to = rng.choice(ids, size=int(rng.integers(1, 40)), replace=False)
+        k, minutes = travel.nearest(frm, to)
+        full = travel(frm, to)
+        assert k == int(np.argmin(full)) and minutes == pytest.approx(full.min(), rel=1e-12)
+    with pytest.raises(InputError, match="'nope'"):
+        travel.nearest("H1", ["H2", "nope"])

@@ -227,6 +227,11 @@ def remoteness_indicators(
         - ``near_remote_survivors``: a survivor village in reach is more than
           ``remote_threshold_min`` from care.
 
+        An accident without an ``injured`` count follows the casualty indicators' policy
+        (``criteria.contamination.unknown_casualties``): one survivor when killed is unknown
+        too and the policy is ``"one_event"``, otherwise no data, which makes
+        ``survivors_nearby`` (and the ``"mean"`` travel) NaN for the areas reaching its village.
+
         Where the network offers no route, travel is ``unreachable_penalty_min`` (finite) and a
         DataWarning names the areas. A missing layer gives NaN (None for ids) in the columns it
         feeds, with a DataWarning.
@@ -326,7 +331,8 @@ def remoteness_indicators(
         out["nearest_health_id"] = np.where(near >= 0, h_ids[np.maximum(near, 0)], None)
 
     if settlements is not None and health is not None and context.accidents is not None:
-        survivors = _survivor_villages(context.accidents, settlements, reference_date)
+        rule = settings.contamination.unknown_casualties
+        survivors = _survivor_villages(context.accidents, settlements, reference_date, rule)
         _survivor_indicators(
             out, graph, area_node, area_off, area_xy, s_xy, s_ids, h_xy, survivors, walk, rs
         )
@@ -400,6 +406,8 @@ def area_travel(
     a straight walk at ``offroad_speed_kmh`` when that is quicker or when no route within
     ``limit_min`` exists (so the answer is always finite). One bounded Dijkstra per origin,
     cached, so a team's day-by-day sequencing costs one search per area it leaves.
+    ``f.nearest(from_id, to_ids) -> (position, minutes)`` gives the quickest destination
+    only, from a search bounded by the shortest straight walk (what the schedule asks).
     """
     settings = settings or CriteriaSettings()
     rs = settings.remoteness
@@ -411,7 +419,8 @@ def area_travel(
         msg = "area_travel: the road graph has no nodes; give roads with usable lines"
         raise InputError(msg)
     pos = {h: i for i, h in enumerate(ids)}
-    cache: dict[int, np.ndarray] = {}
+    lookup = pd.Series(list(pos.values()), index=list(pos.keys()), dtype=np.int64)
+    cache: dict[int, tuple[np.ndarray, float]] = {}  # node -> distances, the limit searched
     max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
 
     def index(h) -> int:
@@ -421,19 +430,62 @@ def area_travel(
             msg = f"area_travel: hazard_id {str(h)!r} is not one of the areas it was built on"
             raise InputError(msg) from None
 
-    def travel(from_id, to_ids) -> np.ndarray:
-        i = index(from_id)
-        js = np.array([index(t) for t in np.atleast_1d(to_ids)], dtype=np.int64)
-        dist = cache.get(int(node[i]))
-        if dist is None:
-            if len(cache) >= max_cached:
-                cache.clear()
-            dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit_min)
-            cache[int(node[i])] = dist
-        by_road = off[i] + dist[node[js]] + off[js]
+    def indices(to_ids) -> np.ndarray:
+        keys = pd.Index(np.atleast_1d(to_ids)).astype(str)
+        js = lookup.reindex(keys).to_numpy()
+        if np.isnan(js).any():
+            index(keys[np.isnan(js)][0])  # raises, naming the first unknown id
+        return js.astype(np.int64)
+
+    def distances(i: int, limit: float) -> np.ndarray:
+        """Road minutes from area i's node, exact up to ``limit`` (inf beyond)."""
+        hit = cache.get(int(node[i]))
+        if hit is not None and hit[1] >= limit:
+            return hit[0]
+        if len(cache) >= max_cached:
+            cache.clear()
+        dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit)
+        cache[int(node[i])] = (dist, limit)
+        return dist
+
+    def minutes(i: int, js: np.ndarray, limit: float) -> np.ndarray:
+        by_road = off[i] + distances(i, limit)[node[js]] + off[js]
         on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
         return np.fmin(by_road, on_foot)
 
+    def travel(from_id, to_ids) -> np.ndarray:
+        return minutes(index(from_id), indices(to_ids), limit_min)
+
+    speed: list[float] = []  # the fastest edge (m per minute), measured on first use
+
+    def nearest(from_id, to_ids) -> tuple[int, float]:
+        """Position in ``to_ids`` of the quickest to reach, and its minutes.
+
+        The same answer as ``argmin(travel(from_id, to_ids))`` (first of ties), from a
+        search bounded by the shortest straight walk: no destination further by road than
+        that walk can be the quickest.
+        """
+        i, js = index(from_id), indices(to_ids)
+        on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
+        bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
+        hit = cache.get(int(node[i]))
+        if hit is not None and hit[1] >= bound:
+            t = minutes(i, js, bound)
+        else:  # search the nodes within reach only: no route of `bound` minutes leaves the disc
+            if not speed:
+                speed.append(_fastest_edge(graph))
+            near = np.sort(
+                graph.tree.query_ball_point(graph.xy[node[i]], bound * speed[0] * (1 + 1e-9) + 1e-6)
+            )
+            at, on = _positions(near, node[[i, *js]])
+            sub = graph.csr[near][:, near]
+            dist = dijkstra(sub, directed=True, indices=int(at[0]), limit=bound)
+            by_road = np.where(on[1:], off[i] + dist[at[1:]] + off[js], np.inf)
+            t = np.fmin(by_road, on_foot)
+        k = int(np.argmin(t))
+        return k, float(t[k])
+
+    travel.nearest = nearest
     return travel
 
 
@@ -618,42 +670,147 @@ def _within_travel(
 ):
     """Per area, the sum of ``weights`` (sources × k) over sources reachable within ``limit``.
 
-    Bounded Dijkstra out of blocks of sources (their walk to the road included), then
-    ``T[s, a] = D[s, node(a)] + walk(a)``, with straight walks of at most
-    ``min(limit, direct_walk_max_min)`` added. ``reduce(mask, rows)`` may collect more per block.
+    Travel from a source to an area is its walk to its road node, the fastest route, and the
+    area's walk from its node (``T = D[s, node(a)] + walk(a)``), or a straight walk of at
+    most ``min(limit, direct_walk_max_min)`` when quicker. ``reduce(src, area)`` receives each
+    block's reachable pairs (index arrays) to collect more.
+
+    Notes
+    -----
+    No route of at most ``limit`` minutes leaves the disc of radius ``R = limit × v`` around
+    its source, where ``v`` is the fastest speed of any edge (straight distance between its
+    nodes over its minutes) or of the walk. Sources are grouped in square cells of side
+    ``>= R``; each cell's bounded Dijkstra runs on the road nodes of its 3 × 3 cells only and
+    is compared with the areas there, so the work grows with sources × the nodes and areas
+    near them (near-linear in the register), not sources × all nodes × all areas, and the
+    answer is the same as on the whole graph.
     """
-    n, n_areas, k_src = graph.n_nodes, len(area_node), len(src_xy)
+    n_areas, k_src = len(area_node), len(src_xy)
     acc = np.zeros((n_areas, weights.shape[1]))
     if k_src == 0 or n_areas == 0:
         return acc
-    node, off = _attach(graph, src_xy, walk)
-    aug = _with_sources(graph, node, off)
+    src_node, src_off = _attach(graph, src_xy, walk)
     walk_lim = min(limit, rs.direct_walk_max_min) * walk
-    pairs = (
-        cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)
-        if walk_lim > 0
-        else [[] for _ in range(k_src)]
-    )
-    block = max(1, int(rs.chunk_bytes // (8 * max(n + k_src, n_areas))))
-    for s0 in range(0, k_src, block):
-        rows = np.arange(s0, min(k_src, s0 + block))
-        dist = dijkstra(aug, directed=True, indices=n + rows, limit=limit)
-        t = dist[:, area_node] + area_off[None, :]
-        del dist
-        for i, s in enumerate(rows):
-            if pairs[s]:
-                a = np.asarray(pairs[s])
-                tw = np.hypot(*(area_xy[a] - src_xy[s]).T) / walk
-                t[i, a] = np.minimum(t[i, a], tw)
-        mask = t <= limit
-        acc += mask.T.astype(float) @ weights[rows]
-        if reduce is not None:
-            reduce(mask, rows)
+    if walk_lim > 0:
+        near = [
+            np.asarray(p, dtype=np.int64)
+            for p in cKDTree(src_xy).query_ball_tree(cKDTree(area_xy), r=walk_lim)
+        ]
+    else:
+        near = [np.zeros(0, dtype=np.int64)] * k_src
+
+    radius = limit * max(walk, _fastest_edge(graph)) * (1 + 1e-9) + 1e-6
+    everything = np.vstack([graph.xy, area_xy, src_xy])
+    lo, hi = everything.min(axis=0), everything.max(axis=0)
+    cell = max(radius, float((hi - lo).max()) / 4096.0, 1e-3)
+    ncol = int((hi[1] - lo[1]) // cell) + 3
+
+    def key(xy):
+        ij = ((xy - lo) // cell).astype(np.int64) + 1
+        return ij[:, 0] * ncol + ij[:, 1]
+
+    def nine(k: int) -> np.ndarray:
+        return (k + np.array([-ncol, 0, ncol])[:, None] + np.array([-1, 0, 1])).ravel()
+
+    node_cells = _Buckets(key(graph.xy))
+    area_cells = _Buckets(np.concatenate([key(graph.xy[area_node]), key(area_xy)]))
+    src_cells = _Buckets(key(src_xy))
+    for c, srcs in src_cells.groups():
+        around = nine(c)
+        nodes = np.sort(node_cells.members(around))
+        areas = np.unique(area_cells.members(around) % n_areas)
+        sub = graph.csr[nodes][:, nodes]
+        m, k = len(nodes), len(srcs)
+        at, linked = _positions(nodes, src_node[srcs])
+        indptr = np.concatenate([sub.indptr, sub.indptr[-1] + np.cumsum(linked)])
+        aug = sp.csr_array(
+            (
+                np.concatenate([sub.data, np.maximum(src_off[srcs][linked], _EPS_MIN)]),
+                np.concatenate([sub.indices, at[linked]]).astype(np.int64),
+                indptr,
+            ),
+            shape=(m + k, m + k),
+        )
+        a_at, a_road = _positions(nodes, area_node[areas])
+        block = max(1, int(rs.chunk_bytes // (8 * max(m + k + len(areas), 1))))
+        for b0 in range(0, k, block):
+            rows = np.arange(b0, min(k, b0 + block))
+            dist = dijkstra(aug, directed=True, indices=m + rows, limit=limit)
+            t = np.full((len(rows), len(areas)), np.inf)
+            t[:, a_road] = dist[:, a_at[a_road]] + area_off[areas[a_road]][None, :]
+            del dist
+            s = srcs[rows]
+            cnt = np.array([len(near[x]) for x in s], dtype=np.int64)
+            if cnt.sum():
+                i = np.repeat(np.arange(len(rows)), cnt)
+                a = np.concatenate([near[x] for x in s])
+                tw = np.hypot(*(area_xy[a] - src_xy[s[i]]).T) / walk
+                j = np.searchsorted(areas, a)
+                t[i, j] = np.minimum(t[i, j], tw)
+            i, j = np.nonzero(t <= limit)
+            del t
+            if len(i) == 0:
+                continue
+            local = np.zeros((len(areas), weights.shape[1]))
+            np.add.at(local, j, weights[s[i]])
+            acc[areas] += local
+            if reduce is not None:
+                reduce(s[i], areas[j])
     return acc
 
 
-def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
-    """Survivors (people injured) per home settlement index, from accidents up to the date."""
+class _Buckets:
+    """Indices grouped by an integer key, to fetch the members of a few keys quickly."""
+
+    def __init__(self, keys: np.ndarray):
+        self.order = np.argsort(keys, kind="stable")
+        self.keys, self.start, counts = np.unique(
+            keys[self.order], return_index=True, return_counts=True
+        )
+        self.end = self.start + counts
+
+    def groups(self):
+        """``(key, members)`` for every key present."""
+        for k, a, b in zip(self.keys.tolist(), self.start, self.end, strict=True):
+            yield k, self.order[a:b]
+
+    def members(self, keys: np.ndarray) -> np.ndarray:
+        """Members of any of ``keys`` (absent keys give none)."""
+        pos, found = _positions(self.keys, keys)
+        parts = [self.order[self.start[p] : self.end[p]] for p in pos[found]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each of ``values`` in ``sorted_values`` and whether it is there."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return pos, sorted_values[pos] == values
+
+
+def _fastest_edge(graph: RoadGraph) -> float:
+    """Fastest straight-line speed (m per minute) of any road edge, between its two nodes."""
+    coo = graph.csr.tocoo()
+    if coo.nnz == 0:
+        return 0.0
+    d = np.hypot(*(graph.xy[coo.row] - graph.xy[coo.col]).T)
+    return float((d / coo.data).max())
+
+
+def _survivor_villages(
+    accidents, settlements, reference_date, unknown_casualties: str = "one_event"
+) -> pd.Series:
+    """Survivors (people injured) per home settlement index, from accidents up to the date.
+
+    An accident that names a survivor's home village but gives no ``injured`` count follows
+    the missing-data policy of the casualty indicators: with no ``killed`` count either, it
+    is one survivor under ``unknown_casualties = "one_event"`` (an accident records at least
+    one casualty, and this one names a survivor) and no data (NaN) under ``"no_data"``; with
+    ``killed`` known, the injured count is no data (NaN) under either setting. A warning
+    says how many accidents each rule applied to. Villages with a NaN count still count as
+    survivor villages for the travel and remoteness columns.
+    """
     acc = accidents
     if "survivor_settlement_id" not in acc.columns:
         warn("criteria: the accidents layer has no 'survivor_settlement_id'; no survivors known")
@@ -664,24 +821,50 @@ def _survivor_villages(accidents, settlements, reference_date) -> pd.Series:
             pd.to_datetime(acc["date"], errors="coerce").dt.normalize()
             <= pd.Timestamp(reference_date)
         ]
-    injured = (
-        pd.to_numeric(acc["injured"], errors="coerce").fillna(0)
-        if "injured" in acc.columns
-        else pd.Series(0, index=acc.index)
-    )
+
+    def count(col: str) -> pd.Series:
+        if col not in acc.columns:
+            return pd.Series(np.nan, index=acc.index)
+        return pd.to_numeric(acc[col], errors="coerce").astype(float)
+
+    injured, killed = count("injured"), count("killed")
+    aid = acc["accident_id"] if "accident_id" in acc.columns else pd.Series(acc.index, acc.index)
+    neither = injured.isna() & killed.isna()
+    partial = injured.isna() & killed.notna()
+    if partial.any():
+        warn(
+            f"criteria: {int(partial.sum()):,} accidents that name a survivor's home village "
+            "give killed but not injured; their survivors are no data, so survivors_nearby "
+            f"is NaN for the areas that reach those villages: accident_id {id_list(aid[partial])}"
+        )
+    if neither.any():
+        one_event = unknown_casualties == "one_event"
+        rule = (
+            "each counts as one survivor (criteria.contamination.unknown_casualties = 'one_event')"
+            if one_event
+            else "survivors_nearby is NaN (no data) for the areas that reach their villages "
+            "(criteria.contamination.unknown_casualties = 'no_data')"
+        )
+        warn(
+            f"criteria: {int(neither.sum()):,} accidents that name a survivor's home village "
+            f"give neither killed nor injured; {rule}: accident_id {id_list(aid[neither])}"
+        )
+        if one_event:
+            injured = injured.mask(neither, 1.0)
     pos = pd.Series(
         np.arange(len(settlements)), index=settlements["settlement_id"].astype(str).to_numpy()
     )
     home = acc["survivor_settlement_id"].astype(str)
     unknown = ~home.isin(pos.index)
     if unknown.any():
-        aid = acc["accident_id"] if "accident_id" in acc.columns else acc.index
         warn(
             f"criteria: {int(unknown.sum())} accidents name a survivor_settlement_id that is not "
             f"in the settlements layer and are left out: accident_id {id_list(aid[unknown])}"
         )
-    per = injured[~unknown.to_numpy()].groupby(pos[home[~unknown]].to_numpy()).sum()
-    return per[per > 0]
+    known = ~unknown.to_numpy()
+    by = injured[known].groupby(pos[home[known]].to_numpy())
+    per = by.sum().where(by.count() == by.size())  # NaN where any count is no data
+    return per[(per > 0) | per.isna()]
 
 
 def _survivor_indicators(
@@ -690,7 +873,8 @@ def _survivor_indicators(
     """Fill survivors_nearby, survivors_travel_min_health and near_remote_survivors."""
     n_areas = len(area_node)
     villages = survivors.index.to_numpy(dtype=np.int64)
-    count = survivors.to_numpy(dtype=float)
+    no_data = survivors.isna().to_numpy(dtype=float)
+    count = survivors.fillna(0).to_numpy(dtype=float)
     if len(villages) == 0:
         out["survivors_nearby"] = np.zeros(n_areas, dtype=np.int64)
         out["near_remote_survivors"] = np.zeros(n_areas, dtype=bool)
@@ -709,10 +893,10 @@ def _survivor_indicators(
     remote = (h > rs.remote_threshold_min).astype(float)
     worst = np.full(n_areas, -np.inf)
 
-    def _worst(mask, rows):
-        np.maximum(worst, np.where(mask, h[rows, None], -np.inf).max(axis=0), out=worst)
+    def _worst(src, area):
+        np.maximum.at(worst, area, h[src])
 
-    w = np.column_stack([count, count * h, remote])
+    w = np.column_stack([count, count * h, remote, no_data])
     acc = _within_travel(
         graph,
         area_node,
@@ -727,8 +911,11 @@ def _survivor_indicators(
     )
     nearby = acc[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(nearby > 0, acc[:, 1] / nearby, np.nan)
-    out["survivors_nearby"] = nearby.round().astype(np.int64)
+        mean = np.where((nearby > 0) & (acc[:, 3] == 0), acc[:, 1] / nearby, np.nan)
+    if no_data.any():  # a village of unknown survivors in reach: no data
+        out["survivors_nearby"] = np.where(acc[:, 3] > 0, np.nan, nearby.round())
+    else:
+        out["survivors_nearby"] = nearby.round().astype(np.int64)
     out["survivors_travel_min_health"] = (
         np.where(np.isfinite(worst), worst, np.nan)
         if rs.survivor_travel_aggregate == "max"

@@ -813,8 +813,20 @@ def static_map(
         geoms = geoms.cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
     fig = Figure(figsize=size)
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.9))
+
+    def draw(g, colour: str, edge: str, lw: float) -> None:
+        # one collection of paths: geopandas' plot builds a patch per polygon (minutes at
+        # national scale for the grey background)
+        from matplotlib.collections import PathCollection
+
+        from ccm_geo.publish.printmap import _polygon_paths
+
+        paths = _polygon_paths(g.to_numpy())
+        if paths:
+            ax.add_collection(PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw))
+
     if len(geoms):
-        geoms.plot(ax=ax, color="#e8e8e8", edgecolor="#9a9a9a", linewidth=0.3)
+        draw(geoms, "#e8e8e8", "#9a9a9a", 0.3)
     handles = []
     if len(rows) and "hazard_id" in rows:
         r = rows.drop_duplicates("hazard_id")
@@ -829,7 +841,7 @@ def static_map(
             ids = r.loc[r[by].astype(str) == k, "hazard_id"].astype(str)
             g = geoms.reindex(ids).dropna()
             if len(g):
-                g.plot(ax=ax, color=colour, edgecolor="#333333", linewidth=0.5)
+                draw(g, colour, "#333333", 0.5)
                 b = g.bounds
                 small = g[((b["maxx"] - b["minx"]).clip(lower=b["maxy"] - b["miny"]) < speck)]
                 if len(small):
@@ -859,6 +871,7 @@ def static_map(
         handles.append(
             Patch(facecolor="#08306b", edgecolor="#08306b", label=str(points.attrs.get("name")))
         )
+    ax.autoscale_view()
     if bounds is not None:
         ax.set_xlim(bounds[0], bounds[2])
         ax.set_ylim(bounds[1], bounds[3])

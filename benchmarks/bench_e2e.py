@@ -1,0 +1,164 @@
+"""End to end at national scale: every stage's wall time and peak memory, at two sizes.
+
+Registers from the demo generator (``ccm_geo.demo``; ``scale`` 55 gives ~25,000 areas, 220
+~100,000, land cover at 100 m), run with the demo's project file stage by stage, each stage
+in its own process (``ccm-geo <stage>``), so that its peak resident memory is its own. The
+growth exponent of a stage between the two sizes is ``log(t2 / t1) / log(n2 / n1)``; the
+target is at most ~1.2 for every stage and at most 3 minutes for load → requests at 100,000
+areas.
+
+Run alone with ``python -m benchmarks.run --only e2e`` (about 10 minutes at scale 1 on a
+2-core machine, generation included), or ``python -m benchmarks.bench_e2e DIR --scale 55``
+for one size. Generated registers are kept in ``--work`` (default: a temporary folder) and
+reused when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["load", "criteria", "score", "prioritise", "map", "request"]
+#: The generator's scale for a number of areas (scale 1 gives ~450 areas).
+AREAS_PER_SCALE = 450
+
+
+def register(folder: Path, scale: float) -> Path:
+    """Generate (or reuse) a demo register of ``scale`` in ``folder``; its project file."""
+    project = folder / "project.toml"
+    if not project.exists():
+        from ccm_geo.demo import generate_region
+
+        generate_region(folder, scale=scale, pixel_m=100.0)
+        # the demo's districts are renamed at other scales: the region-bound donor takes any
+        text = (ROOT / "data" / "demo" / "project.toml").read_text(encoding="utf-8")
+        text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("regions = "))
+        project.write_text(text + "\n", encoding="utf-8")
+    return project
+
+
+def run_stages(project: Path, out: Path) -> list[dict]:
+    """Each stage in its own process: wall seconds and peak RSS (MiB)."""
+    rows = []
+    for stage in STAGES:
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_e2e",
+                "--stage",
+                stage,
+                str(project),
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            msg = f"stage {stage} failed on {project}:\n{proc.stderr[-3000:]}"
+            raise RuntimeError(msg)
+        inner = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append({"stage": stage, "process_s": wall, **inner})
+        print(
+            f"   {stage}: {inner['stage_s']:.1f} s, {inner['peak_mib']:,.0f} MiB", file=sys.stderr
+        )
+    return rows
+
+
+def bench(scales: tuple[float, ...] = (55.0, 220.0), work: Path | None = None) -> list[dict]:
+    """Stage times and peaks at each scale, and each stage's growth exponent between them."""
+    tmp = None
+    if work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ccm_e2e_")
+        work = Path(tmp.name)
+    try:
+        runs = {}
+        for scale in scales:
+            folder = Path(work) / f"scale{scale:g}"
+            t0 = time.perf_counter()
+            project = register(folder, scale)
+            gen_s = time.perf_counter() - t0
+            n = _areas(project)
+            print(f"   e2e: {n:,} areas (scale {scale:g})", file=sys.stderr, flush=True)
+            runs[scale] = (n, gen_s, run_stages(project, folder / "run"))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return table(runs)
+
+
+def table(runs: dict) -> list[dict]:
+    """One row per stage: time and peak at each size, the exponent between the extremes."""
+    scales = sorted(runs)
+    rows = []
+    for i, stage in enumerate([*STAGES, "all (load → request)"]):
+        row: dict = {"stage": stage}
+        times = []
+        for s in scales:
+            n, _, stage_rows = runs[s]
+            if i < len(STAGES):
+                t, peak = stage_rows[i]["stage_s"], stage_rows[i]["peak_mib"]
+            else:
+                t = sum(r["stage_s"] for r in stage_rows)
+                peak = max(r["peak_mib"] for r in stage_rows)
+            times.append((n, t))
+            row[f"s at {n:,}"] = t
+            row[f"peak MiB at {n:,}"] = peak
+        if len(times) >= 2 and times[0][1] > 0:
+            (n1, t1), (n2, t2) = times[0], times[-1]
+            row["exponent"] = math.log(t2 / t1) / math.log(n2 / n1)
+        rows.append(row)
+    return rows
+
+
+def _areas(project: Path) -> int:
+    import pyogrio
+
+    return int(pyogrio.read_info(project.parent / "hazards.gpkg")["features"])
+
+
+def _one_stage(stage: str, project: Path, out: Path) -> None:
+    """Run one stage in this process; print its time and this process's peak RSS as JSON."""
+    import resource
+    import warnings
+
+    from ccm_geo.config import load_config
+    from ccm_geo.pipeline import run
+
+    warnings.simplefilter("ignore")
+    config = load_config(project)
+    log = run(config, out, stages=[stage])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"stage_s": log.timings_s[stage], "peak_mib": peak}))
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("project_or_work", type=Path, help="work folder (or project.toml)")
+    parser.add_argument("out", type=Path, nargs="?", help="run folder (with --stage)")
+    parser.add_argument("--stage", choices=STAGES, help="run this stage only, in this process")
+    parser.add_argument("--scale", type=float, nargs="+", default=[55.0, 220.0])
+    args = parser.parse_args(argv)
+    if args.stage:
+        _one_stage(args.stage, args.project_or_work, args.out)
+        return []
+    rows = bench(tuple(args.scale), work=args.project_or_work)
+    from benchmarks.run import _table
+
+    print(_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
