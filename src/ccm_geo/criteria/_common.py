@@ -97,6 +97,24 @@ def layer_in_crs(layer: gpd.GeoDataFrame, crs, name: str) -> gpd.GeoDataFrame:
     return layer.to_crs(crs)
 
 
+def accident_records(acc: gpd.GeoDataFrame):
+    """The accidents' ids (``accident_id``, else the row index, as text), dates (days, no
+    time zone; NaT where unreadable), and the masks of rows without a date or a geometry."""
+    ids = (
+        acc["accident_id"].astype(str)
+        if "accident_id" in acc.columns
+        else pd.Series(acc.index.astype(str), index=acc.index)
+    )
+    dates = pd.to_datetime(acc["date"], errors="coerce")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    dates = dates.dt.normalize()
+    geoms = acc.geometry.to_numpy()
+    no_date = dates.isna().to_numpy()
+    no_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    return ids, dates, no_date, no_geom
+
+
 def pairs_within(points: np.ndarray, polygons: np.ndarray, limit_m: float):
     """Index pairs (point, polygon) with distance <= ``limit_m`` (0 when inside)."""
     if len(points) == 0 or len(polygons) == 0:

@@ -7,9 +7,9 @@ import datetime as dt
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from ccm_geo.criteria._common import (
+    accident_records,
     check_hazards,
     id_list,
     layer_in_crs,
@@ -169,18 +169,8 @@ def _accident_indicators(
     ref = ref.normalize()
     start = ref - pd.DateOffset(months=cs.accident_window_months)
 
-    acc_ids = (
-        acc["accident_id"].astype(str)
-        if "accident_id" in acc.columns
-        else pd.Series(acc.index.astype(str), index=acc.index)
-    )
-    dates = pd.to_datetime(acc["date"], errors="coerce")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    dates = dates.dt.normalize()
+    acc_ids, dates, no_date, no_geom = accident_records(acc)
     geoms = acc.geometry.to_numpy()
-    no_date = dates.isna().to_numpy()
-    no_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if no_date.any():
         warn(
             f"criteria: {int(no_date.sum())} accidents have no date and are left out: "

@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ccm_geo.criteria._common import check_hazards, id_list, layer_in_crs, pairs_within, warn
+from ccm_geo.criteria._common import (
+    accident_records,
+    check_hazards,
+    id_list,
+    layer_in_crs,
+    pairs_within,
+    warn,
+)
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.model import Context
 
@@ -112,18 +119,8 @@ def _accident_terms(
         return np.full(n, np.nan), np.full(n, np.nan)
     rs = settings.risk
     acc = layer_in_crs(acc, hazards.crs, "accidents")
-    ids = (
-        acc["accident_id"].astype(str)
-        if "accident_id" in acc.columns
-        else pd.Series(acc.index.astype(str), index=acc.index)
-    )
-    dates = pd.to_datetime(acc["date"], errors="coerce")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    dates = dates.dt.normalize()
+    ids, dates, no_date, no_geom = accident_records(acc)
     geoms = acc.geometry.to_numpy()
-    no_date = dates.isna().to_numpy()
-    no_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if no_date.any():
         warn(
             f"criteria: accident_risk leaves out {int(no_date.sum())} accidents without a "
