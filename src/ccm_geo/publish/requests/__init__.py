@@ -31,14 +31,16 @@ from ccm_geo.errors import DataWarning
 from ccm_geo.io import write_gpkg, write_text
 from ccm_geo.publish.donors import DEFAULT_CHANNEL, Allocation, match_donors
 from ccm_geo.publish.requests.content import (
-    HEALTH_SPEED_KMH,
-    REMOTE_MIN,
     WORKING_DAYS_PER_YEAR,
     RequestContent,
-    _risk_education,
-    _unique_beneficiaries,
     _with_note,
     request_content,
+)
+from ccm_geo.publish.requests.needs import (
+    HEALTH_SPEED_KMH,
+    REMOTE_MIN,
+    _risk_education,
+    _unique_beneficiaries,
     victim_assistance_needs,
 )
 from ccm_geo.publish.requests.programme import render_programme_html
