@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ccm_geo.criteria import compute_criteria
 from ccm_geo.criteria.landuse import _landcover_fractions
-from ccm_geo.criteria.remoteness import _attach, _travel, build_road_graph
+from ccm_geo.criteria.roads import _attach, _travel, build_road_graph
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.model import LANDCOVER_CLASSES, Context
 

@@ -16,11 +16,8 @@ import pytest
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, MultiLineString, Point, box
 
-from ccm_geo.criteria.remoteness import (
-    build_road_graph,
-    remoteness_columns,
-    remoteness_indicators,
-)
+from ccm_geo.criteria.remoteness import remoteness_columns, remoteness_indicators
+from ccm_geo.criteria.roads import build_road_graph
 from ccm_geo.criteria.settings import CriteriaSettings, RemotenessSettings
 from ccm_geo.errors import DataWarning, InputError
 from ccm_geo.model import Context
@@ -313,7 +310,7 @@ def _dense_within(graph, area_node, area_off, area_xy, src_xy, weights, walk, li
     """The former dense reference: sources × all nodes, then sources × all areas."""
     from scipy.spatial import cKDTree
 
-    from ccm_geo.criteria.remoteness import _attach, _with_sources
+    from ccm_geo.criteria.roads import _attach, _with_sources
 
     n = graph.n_nodes
     node, off = _attach(graph, src_xy, walk)
@@ -361,7 +358,7 @@ def test_population_within_travel_time_on_a_long_road_is_exact():
 
 @pytest.mark.parametrize("limit", [5.0, 20.0, 200.0])
 def test_sparse_reach_equals_the_dense_reference(limit):
-    from ccm_geo.criteria.remoteness import _attach, _within_travel
+    from ccm_geo.criteria.roads import _attach, _within_travel
 
     rng = np.random.default_rng(7)
     side, step = 40_000, 2_000
@@ -434,7 +431,7 @@ def test_unknown_injured_count_follows_the_casualty_policy_not_zero():
 
 
 def test_area_travel_nearest_is_the_argmin_of_travel():
-    from ccm_geo.criteria.remoteness import area_travel
+    from ccm_geo.criteria.roads import area_travel
 
     rng = np.random.default_rng(3)
     side, step = 30_000, 1_500

@@ -16,14 +16,12 @@ from ccm_geo.criteria._common import check_hazards
 from ccm_geo.criteria.contamination import contamination_columns, contamination_indicators
 from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
 from ccm_geo.criteria.remoteness import (
-    RoadGraph,
-    area_travel,
-    build_road_graph,
     remoteness_columns,
     remoteness_indicators,
     settlement_access,
 )
 from ccm_geo.criteria.risk import risk_columns, risk_indicators
+from ccm_geo.criteria.roads import RoadGraph, area_travel, build_road_graph
 from ccm_geo.criteria.settings import CriteriaSettings
 from ccm_geo.model import Context
 
