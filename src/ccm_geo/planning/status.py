@@ -1,0 +1,110 @@
+"""A solution's status in a planner's words: the gap between the plan and the bound, what
+produced the plan, what limits it, and why a plan with locks is infeasible."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ccm_geo.planning.optimise import Problem
+
+__all__: list[str] = []
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not np.isfinite(bound):
+        return float("nan") if np.isnan(bound) else float("inf")
+    return max(0.0, bound - objective) / max(abs(objective), 1e-9)
+
+
+def _pct(share: float) -> str:
+    if not np.isfinite(share):
+        return "an unknown share"
+    v = 100 * share
+    return f"{v:.2g}%" if v < 10 else f"{v:.0f}%"
+
+
+_METHOD_WORDS = {
+    "milp": "the MILP (HiGHS)",
+    "priced": "rounding the LP relaxation",
+    "greedy": "greedy",
+}
+
+
+def _describe(
+    status: str,
+    method: str,
+    gap: float,
+    asked: float,
+    seconds: float,
+    time_limit_s: float,
+    stopped: bool,
+    binding: tuple[str, ...],
+) -> str:
+    """The solution in a planner's words."""
+    how = _METHOD_WORDS.get(method, method)
+    if status == "optimal":
+        text = f"optimal: proven the best possible plan (by {how})"
+    elif status == "within_gap":
+        text = f"within {_pct(gap)} of the best possible (asked for {_pct(asked)}; plan by {how})"
+    elif status == "above_gap":
+        text = (
+            f"within {_pct(gap)} of the best possible, above the {_pct(asked)} asked for "
+            f"(plan by {how}, no branch and bound)"
+        )
+    else:
+        head = "greedy" if method == "greedy" else f"plan by {how}"
+        why = "solver stopped at the time limit" if stopped else "time limit reached"
+        text = (
+            f"{head}, {why} ({time_limit_s:g} s); within {_pct(gap)} of the best possible "
+            f"(asked for {_pct(asked)})"
+        )
+    if binding:
+        text += f"; limited by {binding[0]}"
+    return text
+
+
+def _infeasibility_reason(p: Problem) -> str:
+    """Explain why the locks cannot all be met (the only source of infeasibility)."""
+    reasons = []
+    Y = p.n_years
+    required_cost = np.zeros(Y)
+    locked = {t: y for t, y in p.locks}
+    for t, y in p.locks:
+        if p.precedence:
+            u = p.predecessor[t]
+            while u >= 0:
+                if u in locked and locked[u] is not None and y is not None and locked[u] > y:
+                    reasons.append(
+                        f"task {p.task_ids[t]!r} is locked in {p.years[y]} but its "
+                        f"predecessor {p.task_ids[u]!r} in {p.years[locked[u]]}"
+                    )
+                u = p.predecessor[u]
+        if y is not None:
+            required_cost[y] += p.cost[t]
+    if p.budget is not None:
+        for y in range(Y):
+            if required_cost[y] > p.budget[y] + 1e-6:
+                reasons.append(
+                    f"tasks locked in {p.years[y]} cost US${required_cost[y]:,.0f}, "
+                    f"over that year's budget of US${p.budget[y]:,.0f}"
+                )
+        if sum(p.cost[t] for t in locked) > p.budget.sum() + 1e-6:
+            reasons.append(
+                f"the locked tasks cost more than the whole budget (US${p.budget.sum():,.0f})"
+            )
+    if not reasons:
+        reasons.append(
+            "the locked tasks, with the surveys they need, do not fit the yearly "
+            "budgets and team capacity together"
+        )
+    locks = ", ".join(
+        f"{p.task_ids[t]}" + (f"@{p.years[y]}" if y is not None else "") for t, y in p.locks
+    )
+    msg = (
+        f"planning.locks cannot all be met (model infeasible): {'; '.join(reasons)}. "
+        f"Locks: {locks}. Remove or move a lock, or raise budget_usd or the teams."
+    )
+    return msg
