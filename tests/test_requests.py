@@ -772,7 +772,7 @@ def test_static_map_marks_areas_too_small_to_see_with_a_dot():
 
     from PIL import Image
 
-    from ccm_geo.publish.requests.render import static_map
+    from ccm_geo.publish.requests.figures import static_map
     from ccm_geo.publish.settings import MapSettings
 
     settings = MapSettings()

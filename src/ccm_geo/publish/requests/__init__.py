@@ -36,6 +36,13 @@ from ccm_geo.publish.requests.content import (
     _with_note,
     request_content,
 )
+from ccm_geo.publish.requests.figures import (
+    needs_map,
+    package_bounds,
+    region_maps,
+    request_map_fragment,
+    static_map,
+)
 from ccm_geo.publish.requests.needs import (
     HEALTH_SPEED_KMH,
     REMOTE_MIN,
@@ -45,14 +52,9 @@ from ccm_geo.publish.requests.needs import (
 )
 from ccm_geo.publish.requests.programme import render_programme_html
 from ccm_geo.publish.requests.render import (
-    needs_map,
-    package_bounds,
     pdf_engine_available,
-    region_maps,
     render_request_documents,
     render_request_html,
-    request_map_fragment,
-    static_map,
     write_request_pdf,
 )
 from ccm_geo.publish.requests.workbook import write_request_xlsx

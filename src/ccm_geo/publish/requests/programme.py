@@ -12,7 +12,8 @@ import pandas as pd
 
 from ccm_geo.publish.donors import Allocation
 from ccm_geo.publish.requests.content import _finite, _form_f, _progress
-from ccm_geo.publish.requests.render import _env, static_map
+from ccm_geo.publish.requests.figures import static_map
+from ccm_geo.publish.requests.render import _env
 from ccm_geo.publish.settings import MapSettings
 
 if TYPE_CHECKING:
