@@ -93,7 +93,7 @@ def test_top_decile_of_the_ranking_holds_most_later_accidents():
     defaults = ScoringSettings()
     contamination_only = ScoringSettings(
         replace_defaults=True,
-        criteria={k: c for k, c in defaults.criteria.items() if c.family == "contamination"}
+        criteria={k: c for k, c in defaults.criteria.items() if c.family == "contamination"},
     )
     scored = score_areas(areas, contamination_only)
 
@@ -217,9 +217,7 @@ def test_backtest_command_on_the_register_beats_past_accidents(tmp_path):
     }
 
     # Independent re-computation of both baselines at the 2012 cut-off, from the raw files.
-    events = pd.concat(
-        [gpd.read_file(f) for f in sorted(EVENTS.glob("*.json"))], ignore_index=True
-    )
+    events = pd.concat([gpd.read_file(f) for f in sorted(EVENTS.glob("*.json"))], ignore_index=True)
     events = events[(events["DEPARTAMENTO"] == CUT_DEPARTMENT) & (events.geometry.x < 0)]
     events = events.to_crs(CRS)
     year = events["AÑO"].astype(int)

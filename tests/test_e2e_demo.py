@@ -167,8 +167,7 @@ def test_ahp_per_family_with_the_default_criteria_writes_its_cr(demo_run, tmp_pa
     shutil.copytree(PROJECT.parent, demo)
     project = demo / "project.toml"
     project.write_text(
-        project.read_text(encoding="utf-8")
-        + "\n[scoring.ahp.people]\n"
+        project.read_text(encoding="utf-8") + "\n[scoring.ahp.people]\n"
         'items = ["population", "settlement_access", "remote_survivors"]\n'
         'matrix = [[1, 2, 3], ["1/2", 1, 2], ["1/3", "1/2", 1]]\n',
         encoding="utf-8",
