@@ -273,6 +273,7 @@ def _costed_packages(
         out.append(
             {
                 "key": "victim_assistance",
+                **_unit_source(donor, "victim_assistance"),
                 "people": people,
                 "places": len(va),
                 "remote_places": remote,
@@ -288,6 +289,7 @@ def _costed_packages(
         out.append(
             {
                 "key": "risk_education",
+                **_unit_source(donor, "risk_education"),
                 "people": people,
                 "places": int(pd.to_numeric(ra["areas"], errors="coerce").fillna(0).sum()),
                 "remote_places": 0,
@@ -297,3 +299,25 @@ def _costed_packages(
             }
         )
     return out
+
+
+#: The unit-cost field of each costed package in ``DonorProfile``.
+UNIT_FIELDS = {
+    "victim_assistance": "victim_assistance_usd_per_survivor",
+    "risk_education": "risk_education_usd_per_person",
+}
+
+
+def _unit_source(donor: DonorProfile, key: str) -> dict[str, Any]:
+    """Where a package's unit cost comes from.
+
+    ``unit_source`` is the donor's ``<key>_cost_source`` (its own words, shown as given),
+    ``unit_is_default`` whether the unit cost is the tool's default (whose published source
+    the request then cites in the document's language).
+    """
+    field = UNIT_FIELDS[key]
+    default = type(donor).model_fields[field].default
+    return {
+        "unit_source": str(getattr(donor, f"{key}_cost_source") or ""),
+        "unit_is_default": bool(getattr(donor, field) == default),
+    }

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.content import _finite, _form_f, _progress
+from ccm_geo.publish.requests.common import _finite
 from ccm_geo.publish.requests.figures import static_map
+from ccm_geo.publish.requests.picture import _form_f, _progress
 from ccm_geo.publish.requests.render import _env
 from ccm_geo.publish.settings import MapSettings
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ccm_geo.io import atomic_output
-from ccm_geo.publish.requests.content import RequestContent, _finite
+from ccm_geo.publish.requests.common import _finite
+from ccm_geo.publish.requests.content import RequestContent
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -644,7 +645,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             (
                 _pkg_label(pk["key"], _),
                 _("%(cost)s per person") % {"cost": n.usd(pk["unit_usd"])},
-                _("planning assumption of the programme, to be replaced by the operator's budget"),
+                unit_cost_source(pk, _),
             )
         )
     if radius is not None:
@@ -694,13 +695,44 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         "assumptions": assumptions,
         "method_names": n.join([_method(str(m), _) for m in c.methods["method"]]),
         "teams": n.join([f"{_team(k, _)} ({v})" for k, v in w["teams"].items()]),
-        "packages": [{**pk, "label": _pkg_label(pk["key"], _)} for pk in c.packages],
+        "packages": [
+            {**pk, "label": _pkg_label(pk["key"], _), "basis": unit_cost_source(pk, _)}
+            for pk in c.packages
+        ],
         "programme": p,
     }
 
 
 def _pkg_label(key: str, _: Callable[[str], str]) -> str:
     return _("Victim assistance") if key == "victim_assistance" else _("Risk education")
+
+
+def unit_cost_source(pk: dict[str, Any], _: Callable[[str], str]) -> str:
+    """Where a costed package's unit cost comes from, in plain words (docs/requests.md).
+
+    The donor's own ``*_cost_source`` when given; else the published figure behind the tool's
+    default (said to be a lower bound or a single project); else, for a changed figure without
+    a source, that it was set in the project settings.
+    """
+    if pk.get("unit_source"):
+        return str(pk["unit_source"])
+    if not pk.get("unit_is_default", False):
+        return _("set in the project settings; no source given")
+    if pk["key"] == "victim_assistance":
+        return _(
+            "A lower bound: the price of one above-knee prosthesis (US$400; a below-knee one "
+            "costs US$250, crutches US$20) at the ICRC-supported component factory in Phnom "
+            "Penh, as published by the Swiss charity Mine-Ex (undated web page). It covers the "
+            "device only, not medical care, physiotherapy, psychosocial support or economic "
+            "inclusion; the operator's budget should replace it."
+        )
+    return _(
+        "One published project: a UNICEF-funded risk education project in South Sudan (Save "
+        "Lives Initiative) reached 15,000 people in direct sessions and trained 200 teachers for "
+        "US$54,450 plus a part in local currency, about US$3.6 per person, rounded up to US$4 "
+        "(undated web page). A single project, not an average; the operator's budget should "
+        "replace it."
+    )
 
 
 def _team(key: str, _: Callable[[str], str]) -> str:
