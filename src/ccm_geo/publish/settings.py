@@ -310,6 +310,27 @@ class DonorProfile(Frozen):
         "figure was changed.",
     )
 
+    annex_rows_max: int = Field(
+        150,
+        ge=1,
+        description="Annex A lists one row per area up to this many areas; a larger package "
+        "is summarised there by region and year (the workbook and the GIS layer keep every "
+        "area and task, and the annex says so). Keeps a national-scale request a document.",
+    )
+    table_rows_max: int = Field(
+        40,
+        ge=2,
+        description="Longest table of the proposal's body (context and risk education by "
+        "region, survivors' villages, work plan rows): beyond it the largest rows are shown "
+        "and the rest summed in one row.",
+    )
+    map_sheets_max: int = Field(
+        12,
+        ge=0,
+        description="Most map sheets in Annex B: the regions with the largest share of the "
+        "package's cost; the annex names the other regions.",
+    )
+
     @field_validator("budget_usd")
     @classmethod
     def _budget_non_negative(cls, v: float | dict[int, float]) -> float | dict[int, float]:

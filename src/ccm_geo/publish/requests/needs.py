@@ -129,9 +129,17 @@ def _unique_beneficiaries(
         return None
     radius_m = float(m.group(1).replace("_", ".")) * 1000.0
     # as the criteria measure it: the village's point, straight-line to the area
-    points = s.to_crs(pkg.crs).geometry.representative_point()
-    near = points.dwithin(pkg.geometry.union_all(), radius_m)
-    pop = pd.to_numeric(s.loc[near.to_numpy(), "population"], errors="coerce")
+    # a spatial index of the areas rather than their union: the union of thousands of
+    # polygons costs far more than the pairs within the radius
+    from shapely import STRtree
+
+    points = s.to_crs(pkg.crs).geometry.representative_point().to_numpy()
+    geoms = pkg.geometry.to_numpy()
+    geoms = geoms[~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()]
+    village, _ = STRtree(geoms).query(points, predicate="dwithin", distance=radius_m)
+    near = np.zeros(len(s), dtype=bool)
+    near[village] = True
+    pop = pd.to_numeric(s.loc[near, "population"], errors="coerce")
     return float(pop.sum()) if pop.notna().all() else float("nan")  # unknown is not 0 people
 
 

@@ -54,33 +54,41 @@ def _context_regions(
     out["accidents"] = np.nan
     out["casualties"] = np.nan
     acc = None if context is None else context.accidents
-    if acc is not None and len(acc) and len(g_areas):
-        import geopandas as gpd
-
-        pts = gpd.GeoDataFrame(
-            {
-                "casualties": pd.to_numeric(acc.get("killed", 0), errors="coerce").fillna(0)
-                + pd.to_numeric(acc.get("injured", 0), errors="coerce").fillna(0)
-            },
-            geometry=acc.geometry.to_crs(g_areas.crs).to_numpy(),
-            crs=g_areas.crs,
-        )
-        j = gpd.sjoin_nearest(pts, g_areas[["region", "geometry"]], how="left")
-        j = j[~j.index.duplicated()]
-        by = j.groupby(j["region"].astype(str))
-        out["accidents"] = by.size().reindex(out.index).fillna(0).to_numpy()
-        out["casualties"] = by["casualties"].sum().reindex(out.index).fillna(0).to_numpy()
-    out["people"] = np.nan
     s = None if context is None else context.settlements
     m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
-    if s is not None and m is not None and "population" in s.columns and len(g_areas):
+    wants_people = s is not None and m is not None and "population" in s.columns
+    if not len(g_areas) or not ((acc is not None and len(acc)) or wants_people):
+        out["people"] = np.nan
+        return out.reset_index()
+    # one spatial index of the areas serves both questions: the nearest area of each
+    # accident, and the areas within the radius of each village
+    from shapely import STRtree
+
+    geoms = g_areas.geometry.to_numpy()
+    ok = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
+    tree = STRtree(geoms[ok])
+    area_region = a["region"].astype(str).to_numpy()[ok]
+    if acc is not None and len(acc):
+        casualties = pd.to_numeric(acc.get("killed", 0), errors="coerce").fillna(0) + pd.to_numeric(
+            acc.get("injured", 0), errors="coerce"
+        ).fillna(0)
+        pts = acc.geometry.to_crs(g_areas.crs).to_numpy()
+        have = ~pd.isna(pd.Series(pts, dtype=object)).to_numpy()
+        src, hit = tree.query_nearest(pts[have], all_matches=False)
+        region = pd.Series(area_region[hit], index=src)
+        cas = pd.Series(np.asarray(casualties, dtype=float)[have][src], index=src)
+        by = cas.groupby(region.to_numpy())
+        out["accidents"] = by.size().reindex(out.index).fillna(0).to_numpy()
+        out["casualties"] = by.sum().reindex(out.index).fillna(0).to_numpy()
+    out["people"] = np.nan
+    if wants_people:
         radius = float(m.group(1).replace("_", ".")) * 1000.0
-        points = s.to_crs(g_areas.crs).geometry.representative_point()
-        pop = pd.to_numeric(s["population"], errors="coerce")
-        people = []
-        for r in out.index:
-            geom = g_areas.geometry[g_areas["region"].astype(str).to_numpy() == r]
-            near = points.dwithin(geom.union_all(), radius) if len(geom) else points.isna()
-            people.append(float(pop[near.to_numpy()].sum()))
-        out["people"] = people
+        points = s.to_crs(g_areas.crs).geometry.representative_point().to_numpy()
+        pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(dtype=float)
+        # every (village, area) pair within the radius; each village counted once per region
+        vil, hit = tree.query(points, predicate="dwithin", distance=radius)
+        pairs = pd.DataFrame({"village": vil, "region": area_region[hit]}).drop_duplicates()
+        pairs["population"] = pop[pairs["village"].to_numpy()]
+        people = pairs.groupby("region")["population"].sum(min_count=1)
+        out["people"] = people.reindex(out.index).fillna(0.0).to_numpy()
     return out.reset_index()
