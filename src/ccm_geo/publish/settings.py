@@ -325,7 +325,7 @@ class DonorProfile(Frozen):
         "and the rest summed in one row.",
     )
     map_sheets_max: int = Field(
-        12,
+        6,
         ge=0,
         description="Most map sheets in Annex B: the regions with the largest share of the "
         "package's cost; the annex names the other regions.",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.common import _float, _population_column
+from ccm_geo.publish.requests.common import _population_column
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -126,46 +126,59 @@ def _package_milestones(pkg: pd.DataFrame, donor: DonorProfile) -> pd.DataFrame:
 
 
 def _priority(pkg: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
+    """Per task: its area's score, rank, class, explanation and the criteria's contributions
+    (largest first, zeros left out)."""
+    cols = [
+        "task_id",
+        "hazard_id",
+        "name",
+        "score",
+        "rank",
+        "priority_class",
+        "explanation",
+        "contributions",
+    ]
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name)).drop_duplicates("hazard_id")
     a["hazard_id"] = a["hazard_id"].astype(str)
     a = a.set_index("hazard_id")
-    contrib = [c for c in a.columns if c.startswith("contrib_")]
-    rows = []
-    for _, t in pkg.iterrows():
-        h = t["hazard_id"]
-        row = a.loc[h] if h in a.index else pd.Series(dtype=object)
-        parts = sorted(
-            (
-                (c[len("contrib_") :], float(row[c]))
-                for c in contrib
-                if c in row and pd.notna(row[c])
-            ),
+    sub = a.reindex(pkg["hazard_id"].astype(str).to_numpy())
+    contrib = sorted(c for c in a.columns if c.startswith("contrib_"))
+    names = [c[len("contrib_") :] for c in contrib]
+    values = (
+        sub[contrib].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if contrib
+        else np.empty((len(sub), 0))
+    )
+    parts = [
+        sorted(
+            ((k, float(v)) for k, v in zip(names, row, strict=True) if np.isfinite(v) and v != 0),
             key=lambda p: (-p[1], p[0]),
         )
-        rows.append(
-            {
-                "task_id": t["task_id"],
-                "hazard_id": h,
-                "name": t.get("name", ""),
-                "score": _float(row.get("score")),
-                "rank": _float(row.get("rank")),
-                "priority_class": str(row.get("priority_class", "") or ""),
-                "explanation": str(row.get("explanation", "") or ""),
-                "contributions": [(k, v) for k, v in parts if v != 0],
-            }
-        )
+        for row in values
+    ]
+
+    def text(col: str) -> list[str]:
+        if col not in sub:
+            return [""] * len(sub)
+        return [str(v or "") if not pd.isna(v) else "" for v in sub[col]]
+
+    def number(col: str) -> np.ndarray:
+        if col not in sub:
+            return np.full(len(sub), np.nan)
+        return pd.to_numeric(sub[col], errors="coerce").to_numpy(dtype=float)
+
     return pd.DataFrame(
-        rows,
-        columns=[
-            "task_id",
-            "hazard_id",
-            "name",
-            "score",
-            "rank",
-            "priority_class",
-            "explanation",
-            "contributions",
-        ],
+        {
+            "task_id": pkg["task_id"].to_numpy(),
+            "hazard_id": pkg["hazard_id"].to_numpy(),
+            "name": pkg["name"].to_numpy() if "name" in pkg else [""] * len(pkg),
+            "score": number("score"),
+            "rank": number("rank"),
+            "priority_class": text("priority_class"),
+            "explanation": text("explanation"),
+            "contributions": parts,
+        },
+        columns=cols,
     )
 
 

@@ -90,18 +90,22 @@ def _gantt(package: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     q0, q1 = start[ok].min().to_period("Q"), end[ok].max().to_period("Q")
     quarters = pd.period_range(q0, q1, freq="Q")
-    rows = []
-    keys = package.loc[ok, ["region", "activity"]].astype(str).drop_duplicates()
-    keys = keys.sort_values(["region", "activity"], ascending=[True, False])
-    sq, eq = start.dt.to_period("Q"), end.dt.to_period("Q")
-    for region, activity in keys.itertuples(index=False):
-        sel = ok & (package["region"].astype(str) == region)
-        sel &= package["activity"].astype(str) == activity
-        row = {"region": region, "activity": activity}
-        for q in quarters:
-            row[f"{q.year}-Q{q.quarter}"] = int((sel & (sq <= q) & (eq >= q)).sum())
-        rows.append(row)
-    return pd.DataFrame(rows)
+    p = pd.DataFrame(
+        {
+            "region": package.loc[ok, "region"].astype(str),
+            "activity": package.loc[ok, "activity"].astype(str),
+            "sq": start[ok].dt.to_period("Q").map(lambda q: q.ordinal).astype(int),
+            "eq": end[ok].dt.to_period("Q").map(lambda q: q.ordinal).astype(int),
+        }
+    )
+    keys = ["region", "activity"]
+    out = p[keys].drop_duplicates().sort_values(keys, ascending=[True, False])
+    out = out.set_index(keys)
+    for q in quarters:  # one vector count per quarter (not per region and quarter)
+        at_work = (p["sq"] <= q.ordinal) & (p["eq"] >= q.ordinal)
+        counts = at_work.groupby([p["region"], p["activity"]]).sum()
+        out[f"{q.year}-Q{q.quarter}"] = counts.reindex(out.index).fillna(0).astype(int)
+    return out.reset_index()
 
 
 def _results(
