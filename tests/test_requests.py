@@ -713,7 +713,7 @@ def test_catalogues_translate_every_message():
 
     root = Path(publish.__file__).parent
     ids = set()
-    for f in [root / "templates" / "request.html.j2"]:
+    for f in [root / "templates" / "request.html.j2", root / "templates" / "programme.html.j2"]:
         for _, msg, _, _ in extract_from_file(
             "jinja2.ext:babel_extract",
             str(f),
@@ -721,7 +721,8 @@ def test_catalogues_translate_every_message():
             options={"extensions": "jinja2.ext.i18n"},
         ):
             ids.add(msg)
-    for f in (root / "requests" / "render.py", root / "requests" / "workbook.py"):
+    for f in ("render.py", "workbook.py", "programme.py"):
+        f = root / "requests" / f
         for _, msg, _, _ in extract_from_file("python", str(f), keywords={"_": None}):
             ids.add(msg)
     assert len(ids) > 150
@@ -871,3 +872,31 @@ def test_unit_costs_say_where_they_come_from(inputs):
     unsourced = text_for(risk_education_usd_per_person=6.5)
     assert "set in the project settings; no source given" in unsourced
     assert "Save Lives Initiative" not in unsourced
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fr", ["Répartition par donateur", "Financement du programme", "Échéance de l’article 4"]),
+        ("es", ["Asignación por donante", "Financiación del programa", "Plazo del artículo 4"]),
+    ],
+)
+def test_programme_view_in_the_programmes_language(inputs, language, words):
+    from ccm_geo.publish.requests import render_programme_html
+
+    areas, tasks, milestones, deadline, context, donors = inputs
+    alloc = match_donors(tasks, donors, seed=1)
+    text = render_programme_html(
+        areas, alloc, milestones, deadline, project_name="P", language=language
+    )
+    assert f'<html lang="{language}" dir="ltr">' in text
+    for w in words:
+        assert w in text, w
+    assert "Allocation per donor" not in text
+    # money in the locale: "1 234 US$" in French and Spanish, never "US$1,234"
+    planned = alloc.funding_gap().query("year == 'all' and region == 'all'")["planned_usd"]
+    from ccm_geo.publish.requests.render import Numbers
+
+    assert Numbers(language).usd(float(planned.iloc[0])) in text
+    english = render_programme_html(areas, alloc, milestones, deadline, project_name="P")
+    assert '<html lang="en" dir="ltr">' in english and "Allocation per donor" in english
