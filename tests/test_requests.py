@@ -713,7 +713,7 @@ def test_catalogues_translate_every_message():
 
     root = Path(publish.__file__).parent
     ids = set()
-    for f in [root / "templates" / "request.html.j2"]:
+    for f in [root / "templates" / "request.html.j2", root / "templates" / "programme.html.j2"]:
         for _, msg, _, _ in extract_from_file(
             "jinja2.ext:babel_extract",
             str(f),
@@ -721,7 +721,8 @@ def test_catalogues_translate_every_message():
             options={"extensions": "jinja2.ext.i18n"},
         ):
             ids.add(msg)
-    for f in (root / "requests" / "render.py", root / "requests" / "workbook.py"):
+    for f in ("render.py", "workbook.py", "programme.py"):
+        f = root / "requests" / f
         for _, msg, _, _ in extract_from_file("python", str(f), keywords={"_": None}):
             ids.add(msg)
     assert len(ids) > 150
@@ -791,3 +792,111 @@ def test_static_map_marks_areas_too_small_to_see_with_a_dot():
     left = img[:, : img.shape[1] // 3]  # the tiny area's side of the map (legend: lower right)
     near = (np.abs(left - colour).sum(axis=2) < 40).sum()
     assert near >= 5  # a visible dot (without it: no pixel of the colour at all)
+
+
+def test_a_large_package_stays_a_document(inputs):
+    """Beyond the row limits the annex sums areas by region and year (and says where every
+    area is listed), body tables end with an 'Other regions' row and map sheets are bounded."""
+    import re as _re
+
+    from ccm_geo.publish.requests.figures import region_maps
+    from ccm_geo.publish.settings import MapSettings
+
+    areas, tasks, milestones, deadline, context, donors = inputs
+    small = DonorProfile(
+        name="Whole programme fund",
+        thematic=["clearance", "survey"],
+        budget_usd=10_000_000,
+        annex_rows_max=2,
+        table_rows_max=2,
+        map_sheets_max=1,
+    )
+    alloc = match_donors(tasks, [small], seed=1)
+    content = request_content(
+        small, alloc, areas, tasks, milestones, deadline, context, project_name="P"
+    )
+    pkg = content.tasks
+    assert pkg["hazard_id"].nunique() > 2 and pkg["region"].nunique() > 2
+    text = render_request_html(content)
+    annex = text[text.index('id="table-tasks"') :]
+    annex = annex[: annex.index("</table>")]
+    assert "summed by region" in text and "list every area and task" in text
+    assert not any(str(h) in annex for h in pkg["hazard_id"])  # no per-area rows
+    body = annex[annex.index("<tbody>") :]
+    rows = _re.findall(r"<tr>(.*?)</tr>", body, flags=_re.S)
+    cells = [_re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+    # by region only (region x year is longer than the limit): one row per region, and the
+    # rows add up to the package (areas, tasks, cost)
+    assert [c[0] for c in cells] == sorted(pkg["region"].astype(str).unique())
+    assert sum(int(c[2]) for c in cells) == pkg["hazard_id"].nunique()
+    assert sum(int(c[3]) for c in cells) == len(pkg)
+    cost = sum(float(c[-1].replace("US$", "").replace(",", "")) for c in cells)
+    assert cost == pytest.approx(pkg["cost_usd"].sum(), abs=len(cells))
+    # the context table: at most two rows, the last one summing the other regions
+    ctx = text[text.index('id="table-context"') :]
+    ctx = ctx[ctx.index("<tbody>") : ctx.index("</table>")]
+    ctx_rows = _re.findall(r"<tr>(.*?)</tr>", ctx, flags=_re.S)
+    assert len(ctx_rows) == 2 and "Other regions (" in ctx_rows[-1]
+    # one map sheet, and the annex says how many regions have none
+    sheets = region_maps(content, areas, MapSettings())
+    assert len(sheets) == 1
+    import dataclasses
+
+    text = render_request_html(dataclasses.replace(content, region_maps=sheets))
+    n_other = pkg["region"].nunique() - 1
+    assert f"the areas of the other {n_other} regions are in the GIS layer" in text
+
+
+def test_unit_costs_say_where_they_come_from(inputs):
+    """The default unit costs cite their published figure in the cost basis; a changed
+    figure shows the donor's source, or says that none was given."""
+    areas, tasks, milestones, deadline, context, donors = inputs
+
+    def text_for(**update) -> str:
+        d = donors[2].model_copy(update=update)
+        alloc = match_donors(tasks, [donors[0], donors[1], d], seed=1)
+        c = request_content(d, alloc, areas, tasks, milestones, deadline, context, project_name="P")
+        html = render_request_html(c)
+        return html[html.index('id="cost-basis"') : html.index('id="map"')]
+
+    default = text_for()
+    assert "Victim assistance is costed at US$400 per survivor" in default
+    assert "Mine-Ex" in default and "device only" in default
+    assert "Save Lives Initiative" in default and "US$54,450" in default
+    changed = text_for(
+        victim_assistance_usd_per_survivor=950.0,
+        victim_assistance_cost_source="Operator budget 2026, survivor case management",
+    )
+    assert "US$950 per survivor" in changed and "Operator budget 2026" in changed
+    assert "Mine-Ex" not in changed and "Save Lives Initiative" in changed
+    unsourced = text_for(risk_education_usd_per_person=6.5)
+    assert "set in the project settings; no source given" in unsourced
+    assert "Save Lives Initiative" not in unsourced
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fr", ["Répartition par donateur", "Financement du programme", "Échéance de l’article 4"]),
+        ("es", ["Asignación por donante", "Financiación del programa", "Plazo del artículo 4"]),
+    ],
+)
+def test_programme_view_in_the_programmes_language(inputs, language, words):
+    from ccm_geo.publish.requests import render_programme_html
+
+    areas, tasks, milestones, deadline, context, donors = inputs
+    alloc = match_donors(tasks, donors, seed=1)
+    text = render_programme_html(
+        areas, alloc, milestones, deadline, project_name="P", language=language
+    )
+    assert f'<html lang="{language}" dir="ltr">' in text
+    for w in words:
+        assert w in text, w
+    assert "Allocation per donor" not in text
+    # money in the locale: "1 234 US$" in French and Spanish, never "US$1,234"
+    planned = alloc.funding_gap().query("year == 'all' and region == 'all'")["planned_usd"]
+    from ccm_geo.publish.requests.render import Numbers
+
+    assert Numbers(language).usd(float(planned.iloc[0])) in text
+    english = render_programme_html(areas, alloc, milestones, deadline, project_name="P")
+    assert '<html lang="en" dir="ltr">' in english and "Allocation per donor" in english

@@ -232,6 +232,11 @@ class ProjectInfo(Frozen):
         "in each request's contact section.",
     )
     seed: int = Field(20171005, description="Seed of every random draw (sensitivity, demo).")
+    language: Literal["en", "fr", "es", "ar"] = Field(
+        "en",
+        description="Language of the programme view (requests/programme.html), as a donor's "
+        "`language` is of its request.",
+    )
 
 
 class PublishSection(Frozen):

@@ -320,6 +320,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         plan_summary=summary.get("summary"),
         mine_ban_deadline=config.project.mine_ban_deadline,
         contact=config.project.contact,
+        programme_language=config.project.language,
     )
     for paths in written.values():
         for path in paths:

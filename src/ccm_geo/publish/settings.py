@@ -284,15 +284,51 @@ class DonorProfile(Frozen):
     victim_assistance_usd_per_survivor: float = Field(
         400.0,
         gt=0,
-        description="Cost of assisting one survivor over the grant (referral, transport to "
-        "care, physical rehabilitation, psychosocial support), US$. Default: a planning "
-        "assumption of this tool (docs/requests.md); set your operator's figure.",
+        description="Cost of assisting one survivor over the grant, US$. Default: the price "
+        "of one above-knee prosthesis (US$400) from the ICRC-supported component factory in "
+        "Phnom Penh as published by Mine-Ex Switzerland: the device only, a lower bound "
+        "(docs/requests.md); set your operator's figure and `victim_assistance_cost_source`.",
+    )
+    victim_assistance_cost_source: str = Field(
+        "",
+        description="Where `victim_assistance_usd_per_survivor` comes from (shown in the "
+        "request's cost basis); empty: the default's source, or 'set in the project settings' "
+        "when the figure was changed.",
     )
     risk_education_usd_per_person: float = Field(
         4.0,
         gt=0,
         description="Cost of reaching one person with risk education sessions, US$. Default: "
-        "a planning assumption of this tool (docs/requests.md); set your operator's figure.",
+        "one published project (UNICEF-funded, South Sudan: US$54,450 for 15,000 people "
+        "reached, about US$3.6 each), rounded up (docs/requests.md); set your operator's "
+        "figure and `risk_education_cost_source`.",
+    )
+    risk_education_cost_source: str = Field(
+        "",
+        description="Where `risk_education_usd_per_person` comes from (shown in the request's "
+        "cost basis); empty: the default's source, or 'set in the project settings' when the "
+        "figure was changed.",
+    )
+
+    annex_rows_max: int = Field(
+        150,
+        ge=1,
+        description="Annex A lists one row per area up to this many areas; a larger package "
+        "is summarised there by region and year (the workbook and the GIS layer keep every "
+        "area and task, and the annex says so). Keeps a national-scale request a document.",
+    )
+    table_rows_max: int = Field(
+        40,
+        ge=2,
+        description="Longest table of the proposal's body (context and risk education by "
+        "region, survivors' villages, work plan rows): beyond it the largest rows are shown "
+        "and the rest summed in one row.",
+    )
+    map_sheets_max: int = Field(
+        6,
+        ge=0,
+        description="Most map sheets in Annex B: the regions with the largest share of the "
+        "package's cost; the annex names the other regions.",
     )
 
     @field_validator("budget_usd")

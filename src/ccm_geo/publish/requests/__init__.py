@@ -107,6 +107,7 @@ def write_requests(
     plan_summary: Mapping[str, Any] | None = None,
     mine_ban_deadline: dt.date | str | None = None,
     contact: str = "",
+    programme_language: str = "en",
 ) -> dict[str, list[Path]]:
     """Write one request package per donor and the programme view, atomically.
 
@@ -157,6 +158,8 @@ def write_requests(
     remote_min
         A survivors' village further than this from care (minutes) is remote; the pipeline
         passes ``criteria.remoteness.remote_threshold_min`` so both stages agree.
+    programme_language
+        Language of the programme view (``en``, ``fr``, ``es``, ``ar``).
 
     Returns
     -------
@@ -219,7 +222,13 @@ def write_requests(
         paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
         written[d.key] = paths
     programme = render_programme_html(
-        areas, allocation, milestones, deadline, project_name=project_name, map_settings=settings
+        areas,
+        allocation,
+        milestones,
+        deadline,
+        project_name=project_name,
+        map_settings=settings,
+        language=programme_language,
     )
     written["programme"] = [write_text(programme, out / "programme.html")]
     return written

@@ -251,12 +251,16 @@ def package_bounds(
 def region_maps(
     content: RequestContent, areas: gpd.GeoDataFrame, settings: MapSettings
 ) -> dict[str, bytes]:
-    """One map sheet per region of the package: its areas by year, with their ids."""
+    """One map sheet per region of the package: its areas by year, with their ids.
+
+    At most ``donor.map_sheets_max`` sheets: the regions with the largest share of the
+    package's cost (ties by name), in name order; the document names the regions left out.
+    """
     out: dict[str, bytes] = {}
     pkg = content.tasks
     if not len(pkg) or areas.crs is None:
         return out
-    for region in sorted(pkg["region"].astype(str).unique()):
+    for region in sheet_regions(content):
         rows = pkg[pkg["region"].astype(str) == region]
         geo = pkg.geometry[rows.index].dropna()
         if not len(geo):
@@ -275,3 +279,13 @@ def region_maps(
         if png:
             out[region] = png
     return out
+
+
+def sheet_regions(content: RequestContent) -> list[str]:
+    """The regions that get a map sheet (at most ``map_sheets_max``), in name order."""
+    pkg = content.tasks
+    if not len(pkg):
+        return []
+    cost = pkg.groupby(pkg["region"].astype(str))["cost_usd"].sum()
+    ranked = sorted(cost.index, key=lambda r: (-float(cost[r]), r))
+    return sorted(ranked[: content.donor.map_sheets_max])

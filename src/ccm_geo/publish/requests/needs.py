@@ -121,18 +121,51 @@ def _unique_beneficiaries(
     None when there are no settlements or no radius in the column name (``..._<r>km``).
     """
 
-    if pop_col is None or context is None or context.settlements is None or not len(pkg):
+    if not len(pkg):
+        return None
+    people = _people_by_group(
+        pkg.geometry.to_numpy(), np.zeros(len(pkg), dtype=int), pkg.crs, context, pop_col
+    )
+    if people is None:
+        return None
+    return float(people.get(0, 0.0))  # NaN: some nearby village's population is unknown
+
+
+def _people_by_group(
+    geoms: np.ndarray, groups: np.ndarray, crs, context: Context | None, pop_col: str | None
+) -> pd.Series | None:
+    """People in the villages within the radius of ``pop_col`` of any area of each group,
+    each village counted once per group; NaN for a group where a nearby village's population
+    is unknown (unknown is not 0 people); a group with no village nearby is absent.
+
+    One spatial index of the areas, queried with every village at once (as the criteria
+    measure it: the village's point, straight-line to the area), rather than the union of each
+    group's areas. None when there are no settlements or no radius in the column name
+    (``..._<r>km``).
+    """
+    from shapely import STRtree
+
+    if pop_col is None or context is None or context.settlements is None:
         return None
     m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col)
     s = context.settlements
     if m is None or "population" not in s.columns:
         return None
     radius_m = float(m.group(1).replace("_", ".")) * 1000.0
-    # as the criteria measure it: the village's point, straight-line to the area
-    points = s.to_crs(pkg.crs).geometry.representative_point()
-    near = points.dwithin(pkg.geometry.union_all(), radius_m)
-    pop = pd.to_numeric(s.loc[near.to_numpy(), "population"], errors="coerce")
-    return float(pop.sum()) if pop.notna().all() else float("nan")  # unknown is not 0 people
+    geoms = np.asarray(geoms, dtype=object)
+    groups = np.asarray(groups)
+    ok = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
+    if not ok.any() or not len(s):
+        return pd.Series(dtype=float)
+    points = s.to_crs(crs).geometry.representative_point().to_numpy()
+    village, hit = STRtree(geoms[ok]).query(points, predicate="dwithin", distance=radius_m)
+    pairs = pd.DataFrame({"village": village, "group": groups[ok][hit]}).drop_duplicates()
+    pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(dtype=float)
+    pairs["population"] = pop[pairs["village"].to_numpy()]
+    by = pairs.groupby("group")["population"]
+    out = by.sum()
+    out[pairs["population"].isna().groupby(pairs["group"]).any()] = np.nan
+    return out
 
 
 def _risk_education(
@@ -159,7 +192,8 @@ def _risk_education(
             year = year.where(tasks["selected"].astype(bool))
         by_area = pd.DataFrame({"hazard_id": tasks["hazard_id"].astype(str), "year": year})
         grouped = by_area.groupby("hazard_id")["year"]
-        last_year = grouped.max().where(~grouped.apply(lambda y: y.isna().any()))
+        left_out = by_area["year"].isna().groupby(by_area["hazard_id"]).any()
+        last_year = grouped.max().where(~left_out)
     else:
         last_year = pd.Series(dtype=float)
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name))
@@ -194,26 +228,22 @@ def _risk_education(
     if len(g) and len(a):
         geo = areas.set_index(areas["hazard_id"].astype(str)).geometry
         geo = geo[~geo.index.duplicated()]
-        unique = []
-        for region in g["region"]:
-            ids = a.loc[a["region"].astype(str) == region, "hazard_id"]
-            sub = geo.reindex(ids).dropna()
-            unique.append(
-                _unique_beneficiaries(gpd_frame(sub, areas.crs), context, pop_col)
-                if len(sub)
-                else 0.0
+        people = _people_by_group(
+            geo.reindex(a["hazard_id"]).to_numpy(),
+            a["region"].astype(str).to_numpy(),
+            areas.crs,
+            context,
+            pop_col,
+        )
+        if people is not None:  # a region with no village near its areas has 0 people
+            g["population_nearby"] = (
+                g["region"]
+                .map(people)
+                .fillna(0.0)
+                .where(~g["region"].isin(people.index[people.isna()]), np.nan)
             )
-        if all(u is not None for u in unique):
-            g["population_nearby"] = unique
             g["population_unique"] = True
     return g
-
-
-def gpd_frame(geoms, crs):
-    """A GeoDataFrame of bare geometries (for the village counts)."""
-    import geopandas as gpd
-
-    return gpd.GeoDataFrame(geometry=list(geoms), crs=crs)
 
 
 def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
@@ -273,6 +303,7 @@ def _costed_packages(
         out.append(
             {
                 "key": "victim_assistance",
+                **_unit_source(donor, "victim_assistance"),
                 "people": people,
                 "places": len(va),
                 "remote_places": remote,
@@ -288,6 +319,7 @@ def _costed_packages(
         out.append(
             {
                 "key": "risk_education",
+                **_unit_source(donor, "risk_education"),
                 "people": people,
                 "places": int(pd.to_numeric(ra["areas"], errors="coerce").fillna(0).sum()),
                 "remote_places": 0,
@@ -297,3 +329,25 @@ def _costed_packages(
             }
         )
     return out
+
+
+#: The unit-cost field of each costed package in ``DonorProfile``.
+UNIT_FIELDS = {
+    "victim_assistance": "victim_assistance_usd_per_survivor",
+    "risk_education": "risk_education_usd_per_person",
+}
+
+
+def _unit_source(donor: DonorProfile, key: str) -> dict[str, Any]:
+    """Where a package's unit cost comes from.
+
+    ``unit_source`` is the donor's ``<key>_cost_source`` (its own words, shown as given),
+    ``unit_is_default`` whether the unit cost is the tool's default (whose published source
+    the request then cites in the document's language).
+    """
+    field = UNIT_FIELDS[key]
+    default = type(donor).model_fields[field].default
+    return {
+        "unit_source": str(getattr(donor, f"{key}_cost_source") or ""),
+        "unit_is_default": bool(getattr(donor, field) == default),
+    }

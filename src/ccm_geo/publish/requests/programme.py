@@ -1,27 +1,29 @@
 """The programme view (``requests/programme.html``): the whole plan, the allocation per donor,
 the remaining funding gap and Article 7 Form F-style area figures, for the national authority.
+
+Worded in the programme's language (``[project] language``: the request catalogues, numbers
+and money in its locale, ``lang`` on the page), like the requests.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.content import _finite, _form_f, _progress
+from ccm_geo.publish.requests.common import _as_date, _finite
 from ccm_geo.publish.requests.figures import static_map
-from ccm_geo.publish.requests.render import _env
+from ccm_geo.publish.requests.picture import _form_f, _progress
+from ccm_geo.publish.requests.render import RTL_LANGUAGES, Numbers, _env, translations
 from ccm_geo.publish.settings import MapSettings
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = ["render_programme_html"]
-
-_NOT_ESTIMATED = "not estimated"
 
 
 def render_programme_html(
@@ -32,66 +34,77 @@ def render_programme_html(
     *,
     project_name: str,
     map_settings: MapSettings | None = None,
+    language: str = "en",
 ) -> str:
     """Render the programme view: plan, allocation per donor, funding gap, Form F figures.
+
+    Parameters
+    ----------
+    language
+        ``en``, ``fr``, ``es`` (words from the request catalogues) or ``ar`` (right-to-left
+        layout and Arabic number formats, English words); numbers and money in its locale.
 
     Returns
     -------
     str
-        One self-contained HTML document.
+        One self-contained HTML document, ``lang`` (and ``dir``) on its root element.
     """
+    tr = translations(language)
+    _ = tr.gettext
+    n = Numbers(language)
+    f = _formatters(n, _)
     totals = allocation.totals()
     gap = allocation.funding_gap()
     overall = gap[(gap["year"] == "all") & (gap["region"] == "all")].iloc[0]
     form_f = _form_f(areas)
     alloc_table = _table(
         "allocation",
-        "Allocation per donor",
+        _("Allocation per donor"),
         totals,
         [
-            ("name", "Donor", str),
-            ("tasks", "Tasks", _int),
-            ("cost_usd", "Proposed, US$", _usd),
-            ("cost_currency", "In its currency", _num),
-            ("currency", "Currency", str),
-            ("cmr_m2", "CMR m²", _num),
-            ("mine_m2", "Mines m²", _num),
-            ("regions", "Regions", str),
-            ("envelope_usd", "Envelope, US$", _usd),
+            ("name", _("Donor"), f["text"]),
+            ("tasks", _("Tasks"), f["int"]),
+            ("cost_usd", _("Proposed, US$"), f["usd"]),
+            ("cost_currency", _("In its currency"), f["num"]),
+            ("currency", _("Currency"), f["text"]),
+            ("cmr_m2", _("Cluster munitions, m²"), f["num"]),
+            ("mine_m2", _("Mines, m²"), f["num"]),
+            ("regions", _("Regions"), f["text"]),
+            ("envelope_usd", _("Envelope, US$"), f["usd"]),
         ],
     )
     gap_table = _table(
         "gap",
-        "Remaining funding gap by year and region",
+        _("Remaining funding gap by year and region"),
         gap,
         [
-            ("year", "Year", str),
-            ("region", "Region", str),
-            ("planned_usd", "Planned, US$", _usd),
-            ("funded_usd", "Proposed to donors, US$", _usd),
-            ("gap_usd", "Gap, US$", _usd),
-            ("gap_cmr_m2", "Unfunded CMR m²", _num),
-            ("gap_mine_m2", "Unfunded mines m²", _num),
-            ("tasks_unfunded", "Unfunded tasks", _int),
+            ("year", _("Year"), f["all"]),
+            ("region", _("Region"), f["all"]),
+            ("planned_usd", _("Planned, US$"), f["usd"]),
+            ("funded_usd", _("Proposed to donors, US$"), f["usd"]),
+            ("gap_usd", _("Gap, US$"), f["usd"]),
+            ("gap_cmr_m2", _("Unfunded cluster munition land, m²"), f["num"]),
+            ("gap_mine_m2", _("Unfunded mined land, m²"), f["num"]),
+            ("tasks_unfunded", _("Unfunded tasks"), f["int"]),
         ],
     )
     form_table = _table(
         "form_f",
-        "Article 7 Form F-style: area by status and region (m²)",
+        _("Article 7 Form F-style: area by status and region (m²)"),
         form_f,
         [
-            ("region", "Region", str),
-            ("status", "Status", str),
-            ("areas", "Areas", _int),
-            ("area_m2", "Area m²", _num),
-            ("cmr_m2", "CMR m² (CCM)", _num),
-            ("mine_m2", "Mines m² (Mine Ban Convention)", _num),
+            ("region", _("Region"), f["text"]),
+            ("status", _("Status"), f["text"]),
+            ("areas", _("Areas"), f["int"]),
+            ("area_m2", _("Area, m²"), f["num"]),
+            ("cmr_m2", _("Cluster munitions, m² (CCM)"), f["num"]),
+            ("mine_m2", _("Mines m² (Mine Ban Convention)"), f["num"]),
         ],
     )
     progress = _progress(milestones)
     tables = [alloc_table, gap_table, form_table]
     if len(progress):
-        tables.append(_progress_table(progress, "Programme milestones (whole plan)"))
+        tables.append(_progress_table(progress, _("Programme milestones (whole plan)"), f, _))
     settings = map_settings or MapSettings()
     png = static_map(
         allocation.candidates.assign(_colour=allocation.funded_by.fillna("unfunded").to_numpy()),
@@ -100,161 +113,123 @@ def render_programme_html(
         title=project_name,
         by="_colour",
     )
-    deadline_lines = _deadline_lines_raw(dict(deadline or {}))
     return (
-        _env()
+        _env(tr)
         .get_template("programme.html.j2")
         .render(
             project_name=project_name,
+            lang=language,
+            dir="rtl" if language in RTL_LANGUAGES else "ltr",
             tables=tables,
             png=base64.b64encode(png).decode("ascii") if png else None,
-            overall={k: _usd(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
+            overall={k: n.usd(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
             overall_raw={k: float(overall[k]) for k in ("planned_usd", "funded_usd", "gap_usd")},
-            deadline_lines=deadline_lines,
+            deadline_lines=_deadline_lines(dict(deadline or {}), n, _),
             allocation=allocation,
             # no solve time here: outputs are byte-identical across runs (timings: manifest)
-            status=f"{allocation.status}, relative gap {_pct(allocation.gap)}",
+            status=_("%(status)s, relative gap %(gap)s")
+            % {"status": allocation.status, "gap": n.pct(allocation.gap)},
             notes=list(allocation.notes),
         )
     )
 
 
-def _deadline_lines_raw(dl: Mapping[str, Any]) -> list[str]:
+def _deadline_lines(dl: Mapping[str, Any], n: Numbers, _: Callable[[str], str]) -> list[str]:
     if not dl or dl.get("deadline") is None:
-        return ["No Article 4 deadline is configured for this programme."]
-    meets = dl.get("meets")
-    lines = [
-        f"Article 4 deadline: {dl['deadline']}. With the planned budget the CMR area "
-        f"{'is' if meets else 'is not'} released by then."
-    ]
+        return [_("No Article 4 deadline is configured for this programme.")]
+    when = _as_date(dl["deadline"])
+    date = n.date(when) if when is not None else str(dl["deadline"])
+    if dl.get("meets"):
+        lines = [
+            _(
+                "Article 4 deadline: %(date)s. With the planned budget the land contaminated "
+                "by cluster munition remnants is released by then."
+            )
+            % {"date": date}
+        ]
+    else:
+        lines = [
+            _(
+                "Article 4 deadline: %(date)s. With the planned budget the land contaminated "
+                "by cluster munition remnants is not released by then."
+            )
+            % {"date": date}
+        ]
     if _finite(dl.get("cmr_total_m2")):
         lines.append(
-            f"CMR area: {_num(dl['cmr_total_m2'])} m² in all, "
-            f"{_num(dl.get('cmr_released_m2'))} m² released by the deadline, "
-            f"{_num(dl.get('cmr_remaining_m2'))} m² remaining."
+            _(
+                "Cluster munition land: %(total)s m² in all, %(released)s m² released by the "
+                "deadline, %(remaining)s m² remaining."
+            )
+            % {
+                "total": n.num(dl["cmr_total_m2"]),
+                "released": n.num(dl.get("cmr_released_m2")),
+                "remaining": n.num(dl.get("cmr_remaining_m2")),
+            }
         )
     if _finite(dl.get("budget_needed_per_year")):
         lines.append(
-            f"Budget needed to meet the deadline: {_usd(dl['budget_needed_per_year'])} per year."
+            _("Budget needed to meet the deadline: %(usd)s per year.")
+            % {"usd": n.usd(dl["budget_needed_per_year"])}
         )
     fg = dl.get("funding_gap") or {}
     gaps = {k: v for k, v in fg.items() if _finite(v) and v > 0}
     if gaps:
+        items = [f"{y}: {n.usd(v)}" for y, v in sorted(gaps.items(), key=lambda kv: str(kv[0]))]
         lines.append(
-            "Shortfall against the configured budget: "
-            + ", ".join(
-                f"{y}: {_usd(v)}" for y, v in sorted(gaps.items(), key=lambda kv: str(kv[0]))
-            )
-            + "."
+            _("Shortfall against the configured budget: %(years)s.") % {"years": n.join(items)}
         )
     return lines
 
 
-# ---- formatting of the programme view (English) ----
-
-
-def _num(v) -> str:
-    return f"{float(v):,.0f}" if _finite(v) else "—"
-
-
-def _num2(v) -> str:
-    return f"{float(v):,.2f}" if _finite(v) else "—"
-
-
-def _int(v) -> str:
-    return f"{int(v):,d}" if _finite(v) else "—"
-
-
-def _year(v) -> str:
-    return f"{int(v)}" if _finite(v) else "—"
-
-
-def _usd(v) -> str:
-    return f"US${float(v):,.0f}" if _finite(v) else "—"
-
-
-def _pct(v) -> str:
-    return f"{float(v):.1%}" if _finite(v) else "n/a"
-
-
-def _ben(v) -> str:
-    return f"{float(v):,.0f}" if _finite(v) else _NOT_ESTIMATED
-
-
-def _money(currency: str):
-    def fmt(v) -> str:
-        return f"{float(v):,.0f} {currency}" if _finite(v) else "—"
-
-    fmt.currency = currency
-    return fmt
+def _formatters(n: Numbers, _: Callable[[str], str]) -> dict[str, Callable[[Any], str]]:
+    """Cell formatters in the programme's locale; ``text`` cells are shown as given."""
+    return {
+        "text": str,
+        "all": lambda v: _("all") if str(v) == "all" else str(v),
+        "num": n.num,
+        "int": n.int,
+        "year": lambda v: f"{int(v)}" if _finite(v) else "—",
+        "usd": n.usd,
+        "pct": n.pct,
+    }
 
 
 def _table(
     tid: str,
     title: str,
     frame: pd.DataFrame,
-    spec: list[tuple[str, str, Any]],
-    xlsx: dict[str, tuple[str, int]] | None = None,
+    spec: list[tuple[str, str, Callable[[Any], str]]],
 ) -> dict[str, Any]:
-    """A table for every format: headers, display rows, the frame and the xlsx formats."""
+    """A table for the page: id, title, headers, display rows and which columns are numbers."""
     spec = [s for s in spec if s[0] in frame.columns]
-    rows = [[fmt(r[key]) for key, _, fmt in spec] for _, r in frame.iterrows()]
-    numeric = [fmt not in (str,) for _, _, fmt in spec]
-    data = frame[[k for k, _, _ in spec]].copy()
-    data.columns = [h for _, h, _ in spec]
-    xf = {}
-    for key, header, fmt in spec:
-        kind = (xlsx or {}).get(key)
-        if kind is None:
-            kind = (
-                ("usd", 16)
-                if fmt is _usd
-                else ("int", 10)
-                if fmt is _int
-                else ("year", 8)
-                if fmt is _year
-                else ("pct", 12)
-                if fmt is _pct
-                else ("cur", 16)
-                if getattr(fmt, "currency", None)
-                else ("num2", 12)
-                if fmt is _num2
-                else ("text", max(10, min(60, len(header) + 4)))
-                if fmt is str
-                else ("num", 14)
-            )
-        xf[header] = kind
-    widths = [
-        max(6, min(40, max([len(h)] + [len(r[i]) for r in rows])))
-        for i, (_, h, _) in enumerate(spec)
-    ]
+    rows = [[fmt(r[key]) for key, _h, fmt in spec] for _i, r in frame.iterrows()]
     return {
         "id": tid,
         "title": title,
-        "headers": [h for _, h, _ in spec],
+        "headers": [h for _k, h, _f in spec],
         "rows": rows,
-        "numeric": numeric,
-        "frame": data,
-        "xlsx": xf,
-        "widths": widths,
+        "numeric": [fmt is not str and key not in ("year", "region") for key, _h, fmt in spec],
     }
 
 
-def _progress_table(progress: pd.DataFrame, title: str) -> dict[str, Any]:
+def _progress_table(
+    progress: pd.DataFrame, title: str, f: dict[str, Callable[[Any], str]], _
+) -> dict[str, Any]:
     return _table(
         "progress",
         title,
         progress,
         [
-            ("year", "Year", _year),
-            ("released_m2", "Released m²", _num),
-            ("cmr_m2", "CMR m²", _num),
-            ("mine_m2", "Mines m²", _num),
-            ("tasks_completed", "Tasks", _int),
-            ("tasks", "Tasks", _int),
-            ("cost_usd", "Cost, US$", _usd),
-            ("progress_share", "Cumulative share", _pct),
-            ("cumulative_share", "Cumulative share", _pct),
-            ("cmr_remaining_m2", "CMR remaining m²", _num),
+            ("year", _("Year"), f["year"]),
+            ("released_m2", _("Released, m²"), f["num"]),
+            ("cmr_m2", _("Cluster munitions, m²"), f["num"]),
+            ("mine_m2", _("Mines, m²"), f["num"]),
+            ("tasks_completed", _("Tasks"), f["int"]),
+            ("tasks", _("Tasks"), f["int"]),
+            ("cost_usd", _("Cost, US$"), f["usd"]),
+            ("progress_share", _("Cumulative share"), f["pct"]),
+            ("cumulative_share", _("Cumulative share"), f["pct"]),
+            ("cmr_remaining_m2", _("Cluster munition land remaining, m²"), f["num"]),
         ],
     )

@@ -19,10 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ccm_geo.io import atomic_output
-from ccm_geo.publish.requests.content import RequestContent, _finite
+from ccm_geo.publish.requests.common import _finite
+from ccm_geo.publish.requests.content import RequestContent
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -424,50 +426,14 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             )
             for pk in c.packages
         ]
-    # the annex: one row per area (its survey and clearance tasks together), with its rank
-    rows = []
-    score = c.priority.drop_duplicates("hazard_id").set_index("hazard_id")
-    for hid, g in c.tasks.groupby("hazard_id", sort=False):
-        first = g.iloc[0]
-        ys = sorted({int(y) for y in g["year"]})
-        rows.append(
-            [
-                str(hid),
-                str(first.get("name", "") or ""),
-                str(first["region"]),
-                " + ".join(_method(str(m), _) for m in g["method"]),
-                "–".join(str(y) for y in (ys[0], ys[-1])) if len(ys) > 1 else str(ys[0]),
-                n.num(g["released_m2"].sum()),
-                n.num(g["cmr_m2"].sum()),
-                n.num(g["mine_m2"].sum()),
-                n.num(pd.to_numeric(g["team_months"], errors="coerce").sum(), 1),
-                n.usd(g["cost_usd"].sum()),
-                *([n.cur(g["cost_currency"].sum())] if show_cur else []),
-                n.int(score["rank"].get(hid)) if hid in score.index else "—",
-                n.num(score["score"].get(hid), 2) if hid in score.index else "—",
-            ]
-        )
-    task_heads = [
-        _("Area"),
-        _("Place"),
-        _("Region"),
-        _("Work"),
-        _("Year"),
-        _("Released, m²"),
-        _("Cluster munitions, m²"),
-        _("Mines, m²"),
-        _("Team-months"),
-        _("Cost, US$"),
-        *([_("Cost, %(currency)s") % {"currency": d.currency}] if show_cur else []),
-        _("Rank"),
-        _("Score"),
-    ]
-    widths = [11, 12, 9, 12, 7, 7, 7, 6, 6, 9, *([9] if show_cur else []), 5, 5]
+    task_heads, rows, widths, task_text_cols, task_summary = _task_annex(c, _, n, show_cur)
     # a package without mined (or CMR) land has no column for it
+    cmr_j = task_heads.index(_("Cluster munitions, m²"))
+    mine_j = task_heads.index(_("Mines, m²"))
     keep = [
         j
         for j in range(len(task_heads))
-        if not (j == 6 and t["cmr_m2"] <= 0) and not (j == 7 and t["mine_m2"] <= 0)
+        if not (j == cmr_j and t["cmr_m2"] <= 0) and not (j == mine_j and t["mine_m2"] <= 0)
     ]
     task_heads = [task_heads[j] for j in keep]
     rows = [[r[j] for j in keep] for r in rows]
@@ -506,7 +472,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             + (_("survey") if r["activity"] == "survey" else _("clearance")),
             "cells": [int(r[q]) for q in gantt_cols],
         }
-        for _i, r in c.gantt.iterrows()
+        for _i, r in _gantt_rows(c.gantt, gantt_cols, d.table_rows_max, _).iterrows()
     ]
     indicator_words = {
         "released_ha": _("Land released (hectares)"),
@@ -561,7 +527,14 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             n.int(r["casualties"]) if _finite(r["casualties"]) else _("no data"),
             n.int(r["people"]) if _finite(r["people"]) else _("no data"),
         ]
-        for _i, r in c.context_regions.iterrows()
+        for _i, r in _top_rows(
+            c.context_regions,
+            d.table_rows_max,
+            rank="areas",
+            label_col="region",
+            other=_("Other regions (%(n)s)"),
+            sums=["areas", "cmr_ha", "mine_ha", "accidents", "casualties", "people"],
+        ).iterrows()
     ]
     ctx_heads = [
         _("Region"),
@@ -581,7 +554,9 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
     ctx_rows = [[row[j] for j in ctx_keep] for row in ctx_rows]
     va_rows = []
     if c.victim_assistance is not None:
-        for r in c.victim_assistance.itertuples(index=False):
+        va = c.victim_assistance
+        limit = d.table_rows_max
+        for r in va.iloc[: limit - 1 if len(va) > limit else len(va)].itertuples(index=False):
             va_rows.append(
                 [
                     str(r.name),
@@ -592,9 +567,29 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
                     _("yes") if bool(r.remote) else _("no"),
                 ]
             )
+        if len(va) > limit:  # the villages with most survivors first; the rest in one row
+            rest = va.iloc[limit - 1 :]
+            va_rows.append(
+                [
+                    _("Other villages (%(n)s)") % {"n": n.int(len(rest))},
+                    "",
+                    n.int(pd.to_numeric(rest["survivors"], errors="coerce").sum()),
+                    n.int(pd.to_numeric(rest["killed"], errors="coerce").sum()),
+                    "",
+                    n.int(int(rest["remote"].astype(bool).sum())),
+                ]
+            )
     re_rows = []
     if c.risk_education is not None:
-        for r in c.risk_education.itertuples(index=False):
+        re_table = _top_rows(
+            c.risk_education,
+            d.table_rows_max,
+            rank="areas",
+            label_col="region",
+            other=_("Other regions (%(n)s)"),
+            sums=["areas", "area_m2", "cmr_areas", "population_nearby"],
+        )
+        for r in re_table.itertuples(index=False):
             re_rows.append(
                 [
                     str(r.region),
@@ -644,7 +639,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             (
                 _pkg_label(pk["key"], _),
                 _("%(cost)s per person") % {"cost": n.usd(pk["unit_usd"])},
-                _("planning assumption of the programme, to be replaced by the operator's budget"),
+                unit_cost_source(pk, _),
             )
         )
     if radius is not None:
@@ -676,6 +671,10 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         "evidence": evidence,
         "direct_usd": direct,
         "task_heads": task_heads,
+        "task_text_cols": task_text_cols,
+        "task_summary": task_summary,
+        "task_areas": int(c.tasks["hazard_id"].nunique()) if len(c.tasks) else 0,
+        "sheets_left_out": sorted(set(t["regions"]) - set(c.region_maps)),
         "task_widths": task_widths,
         "task_rows": rows,
         "priority_rows": priority,
@@ -694,13 +693,196 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         "assumptions": assumptions,
         "method_names": n.join([_method(str(m), _) for m in c.methods["method"]]),
         "teams": n.join([f"{_team(k, _)} ({v})" for k, v in w["teams"].items()]),
-        "packages": [{**pk, "label": _pkg_label(pk["key"], _)} for pk in c.packages],
+        "packages": [
+            {**pk, "label": _pkg_label(pk["key"], _), "basis": unit_cost_source(pk, _)}
+            for pk in c.packages
+        ],
         "programme": p,
     }
 
 
+def _task_annex(
+    c: RequestContent, _: Callable[[str], str], n: Numbers, show_cur: bool
+) -> tuple[list[str], list[list[str]], list[int], int, str | None]:
+    """Annex A: heads, rows, column weights, the number of text columns, and the summary kind.
+
+    One row per area (its survey and clearance tasks together, with its rank and score) up
+    to ``donor.annex_rows_max`` areas; beyond it one row per region and year (``"year"``), or
+    per region (``"region"``) when that is still too long. The workbook and the GIS layer keep
+    every area and task.
+    """
+    d, pkg = c.donor, c.tasks
+    cost_cur = [_("Cost, %(currency)s") % {"currency": d.currency}] if show_cur else []
+    n_areas = int(pkg["hazard_id"].nunique()) if len(pkg) else 0
+    if n_areas > d.annex_rows_max:
+        by = ["region", "year"]
+        kind = "year"
+        if pkg.groupby(by).ngroups > d.annex_rows_max:
+            by, kind = ["region"], "region"
+        p = pkg.assign(
+            region=pkg["region"].astype(str),
+            team_months=pd.to_numeric(pkg["team_months"], errors="coerce"),
+        )
+        g = p.groupby(by, sort=True)
+        agg = g.agg(
+            areas=("hazard_id", "nunique"),
+            tasks=("task_id", "size"),
+            first=("year", "min"),
+            last=("year", "max"),
+            released_m2=("released_m2", "sum"),
+            cmr_m2=("cmr_m2", "sum"),
+            mine_m2=("mine_m2", "sum"),
+            team_months=("team_months", "sum"),
+            cost_usd=("cost_usd", "sum"),
+            cost_currency=("cost_currency", "sum"),
+        ).reset_index()
+        rows = [
+            [
+                str(r.region),
+                str(int(r.first)) if r.first == r.last else f"{int(r.first)}–{int(r.last)}",
+                n.int(r.areas),
+                n.int(r.tasks),
+                n.num(r.released_m2),
+                n.num(r.cmr_m2),
+                n.num(r.mine_m2),
+                n.num(r.team_months, 1),
+                n.usd(r.cost_usd),
+                *([n.cur(r.cost_currency)] if show_cur else []),
+            ]
+            for r in agg.itertuples(index=False)
+        ]
+        heads = [
+            _("Region"),
+            _("Year"),
+            _("Areas"),
+            _("Tasks"),
+            _("Released, m²"),
+            _("Cluster munitions, m²"),
+            _("Mines, m²"),
+            _("Team-months"),
+            _("Cost, US$"),
+            *cost_cur,
+        ]
+        widths = [14, 8, 6, 6, 9, 9, 9, 7, 10, *([10] if show_cur else [])]
+        return heads, rows, widths, 2, kind
+    rows = []
+    score = c.priority.drop_duplicates("hazard_id").set_index("hazard_id")
+    for hid, g in pkg.groupby("hazard_id", sort=False):
+        first = g.iloc[0]
+        ys = sorted({int(y) for y in g["year"]})
+        rows.append(
+            [
+                str(hid),
+                str(first.get("name", "") or ""),
+                str(first["region"]),
+                " + ".join(_method(str(m), _) for m in g["method"]),
+                "–".join(str(y) for y in (ys[0], ys[-1])) if len(ys) > 1 else str(ys[0]),
+                n.num(g["released_m2"].sum()),
+                n.num(g["cmr_m2"].sum()),
+                n.num(g["mine_m2"].sum()),
+                n.num(pd.to_numeric(g["team_months"], errors="coerce").sum(), 1),
+                n.usd(g["cost_usd"].sum()),
+                *([n.cur(g["cost_currency"].sum())] if show_cur else []),
+                n.int(score["rank"].get(hid)) if hid in score.index else "—",
+                n.num(score["score"].get(hid), 2) if hid in score.index else "—",
+            ]
+        )
+    heads = [
+        _("Area"),
+        _("Place"),
+        _("Region"),
+        _("Work"),
+        _("Year"),
+        _("Released, m²"),
+        _("Cluster munitions, m²"),
+        _("Mines, m²"),
+        _("Team-months"),
+        _("Cost, US$"),
+        *cost_cur,
+        _("Rank"),
+        _("Score"),
+    ]
+    widths = [11, 12, 9, 12, 7, 7, 7, 6, 6, 9, *([9] if show_cur else []), 5, 5]
+    return heads, rows, widths, 4, None
+
+
+def _top_rows(
+    frame: pd.DataFrame,
+    limit: int,
+    *,
+    rank: str,
+    label_col: str,
+    other: str,
+    sums: list[str],
+) -> pd.DataFrame:
+    """``frame`` when it has at most ``limit`` rows; else its ``limit - 1`` largest rows by
+    ``rank`` (in their order in ``frame``) and one row summing the others (``other`` names
+    it, with their count; a column unknown in any of them stays unknown)."""
+    if len(frame) <= limit:
+        return frame
+    order = frame[rank].rank(method="first", ascending=False)
+    top = frame[(order <= limit - 1).to_numpy()]
+    rest = frame[(order > limit - 1).to_numpy()]
+    row: dict[str, Any] = {c: np.nan for c in frame.columns}
+    for col in sums:
+        v = pd.to_numeric(rest[col], errors="coerce")
+        row[col] = float(v.sum()) if v.notna().all() else np.nan
+    row[label_col] = other % {"n": len(rest)}
+    return pd.concat([top, pd.DataFrame([row])], ignore_index=True)
+
+
+def _gantt_rows(
+    gantt: pd.DataFrame, cols: list[str], limit: int, _: Callable[[str], str]
+) -> pd.DataFrame:
+    """The work plan's rows, at most ``limit``: the regions with most task-quarters, the
+    others summed per activity under one label."""
+    if len(gantt) <= limit:
+        return gantt
+    load = gantt.groupby("region")[cols].sum().sum(axis=1)
+    ranked = sorted(load.index, key=lambda r: (-float(load[r]), r))
+    keep: list[str] = []
+    for r in ranked:  # whole regions (survey and clearance rows) while they fit
+        if (gantt["region"].isin([*keep, r])).sum() > limit - 2:
+            break
+        keep.append(r)
+    top = gantt[gantt["region"].isin(keep)]
+    rest = gantt[~gantt["region"].isin(keep)]
+    label = _("Other regions (%(n)s)") % {"n": rest["region"].nunique()}
+    other = rest.groupby("activity", sort=False)[cols].sum().reset_index()
+    other.insert(0, "region", label)
+    return pd.concat([top, other], ignore_index=True)
+
+
 def _pkg_label(key: str, _: Callable[[str], str]) -> str:
     return _("Victim assistance") if key == "victim_assistance" else _("Risk education")
+
+
+def unit_cost_source(pk: dict[str, Any], _: Callable[[str], str]) -> str:
+    """Where a costed package's unit cost comes from, in plain words (docs/requests.md).
+
+    The donor's own ``*_cost_source`` when given; else the published figure behind the tool's
+    default (said to be a lower bound or a single project); else, for a changed figure without
+    a source, that it was set in the project settings.
+    """
+    if pk.get("unit_source"):
+        return str(pk["unit_source"])
+    if not pk.get("unit_is_default", False):
+        return _("set in the project settings; no source given")
+    if pk["key"] == "victim_assistance":
+        return _(
+            "A lower bound: the price of one above-knee prosthesis (US$400; a below-knee one "
+            "costs US$250, crutches US$20) at the ICRC-supported component factory in Phnom "
+            "Penh, as published by the Swiss charity Mine-Ex (undated web page). It covers the "
+            "device only, not medical care, physiotherapy, psychosocial support or economic "
+            "inclusion; the operator's budget should replace it."
+        )
+    return _(
+        "One published project: a UNICEF-funded risk education project in South Sudan (Save "
+        "Lives Initiative) reached 15,000 people in direct sessions and trained 200 teachers for "
+        "US$54,450 plus a part in local currency, about US$3.6 per person, rounded up to US$4 "
+        "(undated web page). A single project, not an average; the operator's budget should "
+        "replace it."
+    )
 
 
 def _team(key: str, _: Callable[[str], str]) -> str:

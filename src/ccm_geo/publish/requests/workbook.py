@@ -26,8 +26,9 @@ from typing import Any
 import pandas as pd
 
 from ccm_geo.io import atomic_output
-from ccm_geo.publish.requests.content import RequestContent, _finite
-from ccm_geo.publish.requests.render import _method, translations
+from ccm_geo.publish.requests.common import _finite
+from ccm_geo.publish.requests.content import RequestContent
+from ccm_geo.publish.requests.render import _method, translations, unit_cost_source
 
 __all__ = ["write_request_xlsx"]
 
@@ -182,7 +183,7 @@ def _assumptions_sheet(ws, f, c: RequestContent, _) -> dict[str, Any]:
                 _("%(package)s: cost per person") % {"package": _pkg(pk["key"], _)},
                 pk["unit_usd"],
                 f["input_money"],
-                _("planning assumption of the programme, to be replaced by the operator's budget"),
+                unit_cost_source(pk, _),
             )
         )
     ws.write_string(row, 0, _("Item"), f["head"])

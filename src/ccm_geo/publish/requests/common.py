@@ -1,0 +1,57 @@
+"""Small helpers the request's parts share: numbers that may be missing, dates, the radius.
+
+``WORKING_DAYS_PER_YEAR`` is the team-year used when the planning settings are not given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+#: Working days of a team per year when the planning settings are not given (Lao PDR planning
+#: figure, DOMAIN.md); a team-month is a twelfth of it.
+WORKING_DAYS_PER_YEAR = 220.0
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, int | float | np.number) and math.isfinite(float(v))
+
+
+def _as_date(v) -> dt.date | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
+
+
+def _population_column(areas: pd.DataFrame) -> str | None:
+    """``population_within_5km`` when present, else the nearest other radius, else None."""
+    cols = [c for c in areas.columns if c.startswith("population_within_")]
+    if not cols:
+        return None
+    if "population_within_5km" in cols:
+        return "population_within_5km"
+
+    def radius(c: str) -> float:
+        try:
+            return abs(float(c[len("population_within_") :].removesuffix("km")) - 5.0)
+        except ValueError:
+            return math.inf
+
+    return sorted(cols, key=lambda c: (radius(c), c))[0]

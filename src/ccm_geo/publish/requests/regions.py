@@ -1,0 +1,94 @@
+"""The context by region: hazardous areas, cluster munition and mined hectares, accidents,
+casualties and the people living near the areas."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
+from ccm_geo.publish.settings import DonorProfile
+
+if TYPE_CHECKING:
+    from ccm_geo.model import Context
+
+
+def _context_regions(
+    areas: pd.DataFrame,
+    context: Context | None,
+    donor: DonorProfile,
+    package: pd.DataFrame,
+    pop_col: str | None,
+) -> pd.DataFrame:
+    """Per region: hazardous areas, CMR and mine hectares, accidents and casualties, people.
+
+    The regions are the package's (the donor's, or all, without tasks). Accidents are placed
+    in the region of the nearest hazardous area; people are the villagers within the
+    population radius of any of the region's areas, each village counted once.
+    """
+    a = pd.DataFrame(areas.drop(columns=areas.geometry.name, errors="ignore"))
+    keep = a["status"].astype(str) != "released" if "status" in a else np.ones(len(a), bool)
+    g_areas = areas[np.asarray(keep)]
+    a = a[np.asarray(keep)]
+    codes = a.get("contamination", pd.Series("", index=a.index)).map(split_contamination)
+    area = pd.to_numeric(a.get("area_m2", 0.0), errors="coerce").fillna(0.0)
+    frame = pd.DataFrame(
+        {
+            "region": a["region"].astype(str),
+            "areas": 1,
+            "cmr_ha": np.where(codes.map(lambda c: bool(c & CMR_TYPES)), area / 1e4, 0.0),
+            "mine_ha": np.where(codes.map(lambda c: bool(c & MINE_TYPES)), area / 1e4, 0.0),
+        }
+    )
+    out = frame.groupby("region", sort=True).sum()
+    if len(package):
+        regions = sorted(package["region"].astype(str).unique())
+    elif donor.regions:
+        regions = sorted(donor.regions)
+    else:
+        regions = list(out.index)
+    out = out.reindex(regions).fillna(0.0)
+    out["accidents"] = np.nan
+    out["casualties"] = np.nan
+    acc = None if context is None else context.accidents
+    s = None if context is None else context.settlements
+    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
+    wants_people = s is not None and m is not None and "population" in s.columns
+    if not len(g_areas) or not ((acc is not None and len(acc)) or wants_people):
+        out["people"] = np.nan
+        return out.reset_index()
+    # one spatial index of the areas serves both questions: the nearest area of each
+    # accident, and the areas within the radius of each village
+    from shapely import STRtree
+
+    geoms = g_areas.geometry.to_numpy()
+    ok = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()
+    tree = STRtree(geoms[ok])
+    area_region = a["region"].astype(str).to_numpy()[ok]
+    if acc is not None and len(acc):
+        casualties = pd.to_numeric(acc.get("killed", 0), errors="coerce").fillna(0) + pd.to_numeric(
+            acc.get("injured", 0), errors="coerce"
+        ).fillna(0)
+        pts = acc.geometry.to_crs(g_areas.crs).to_numpy()
+        have = ~pd.isna(pd.Series(pts, dtype=object)).to_numpy()
+        src, hit = tree.query_nearest(pts[have], all_matches=False)
+        region = pd.Series(area_region[hit], index=src)
+        cas = pd.Series(np.asarray(casualties, dtype=float)[have][src], index=src)
+        by = cas.groupby(region.to_numpy())
+        out["accidents"] = by.size().reindex(out.index).fillna(0).to_numpy()
+        out["casualties"] = by.sum().reindex(out.index).fillna(0).to_numpy()
+    out["people"] = np.nan
+    if wants_people:
+        radius = float(m.group(1).replace("_", ".")) * 1000.0
+        points = s.to_crs(g_areas.crs).geometry.representative_point().to_numpy()
+        pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(dtype=float)
+        # every (village, area) pair within the radius; each village counted once per region
+        vil, hit = tree.query(points, predicate="dwithin", distance=radius)
+        pairs = pd.DataFrame({"village": vil, "region": area_region[hit]}).drop_duplicates()
+        pairs["population"] = pop[pairs["village"].to_numpy()]
+        people = pairs.groupby("region")["population"].sum(min_count=1)
+        out["people"] = people.reindex(out.index).fillna(0.0).to_numpy()
+    return out.reset_index()
