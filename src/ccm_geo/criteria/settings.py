@@ -207,9 +207,9 @@ class RiskSettings(Frozen):
         "walking reach of an area (about 1 km: people walk to fields within about a "
         "kilometre, and accident points are recorded at the village or field) lies at two "
         "sigmas, where the weight has fallen to 0.14: an accident on the area counts fully, one "
-        "at the edge of its reach little, one beyond it almost nothing. Kernel density "
-        "hot-spot studies found the narrower bandwidths the better predictors (Chainey 2013). "
-        "Sources in docs/scoring.md.",
+        "at the edge of its reach little, one beyond it almost nothing. The bandwidth is "
+        "what most changes how well a kernel density hot-spot map predicts (Chainey 2013; "
+        "Hart and Zandbergen 2014). Sources in docs/scoring.md.",
     )
     kernel_cutoff_sigmas: float = Field(
         3.0,
