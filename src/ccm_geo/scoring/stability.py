@@ -256,12 +256,12 @@ def _mc_ranks(
     bc = base_mid - centre
     b_ss = float(bc @ bc)
     base_set = base_hi <= top_n
+    base_count = int(base_set.sum())
     base_straddles = bool(np.any((base_lo <= top_n) & (base_hi > top_n)))
     for s in range(0, draws, chunk):
         e = min(draws, s + chunk)
         key = np.round((-wdraws[s:e]) @ uniq.T, 12)  # (c x groups), ascending = best first
-        rl = np.empty((e - s, n), dtype=np.int64)
-        rh = np.empty((e - s, n), dtype=np.int64)
+        rl, rh = lo[s:e], hi[s:e]  # views: the places are written into the result directly
         for i in range(e - s):  # one draw at a time: its arrays stay in the processor's cache
             rl[i], rh[i] = _draw_places(key[i], sizes, inverse)
         del key
@@ -270,15 +270,19 @@ def _mc_ranks(
         with np.errstate(invalid="ignore", divide="ignore"):
             rho[s:e] = np.where((ss > 0) & (b_ss > 0), (mid @ bc) / np.sqrt(ss * b_ss), np.nan)
         del mid
-        inside = np.clip(top_n - rl + 1, 0, None)
-        p_top += (np.minimum(inside, rh - rl + 1) / (rh - rl + 1)).sum(axis=0)
-        straddles = np.any((rl <= top_n) & (rh > top_n), axis=1)
-        same[s:e] = ~straddles & np.all((rh <= top_n) == base_set[None, :], axis=1)
-        if base_straddles:
-            same[s:e] = False
-        lo[s:e] = rl
-        hi[s:e] = rh
-        del rl, rh
+        # Only areas whose tie group starts within the top N in some draw of the chunk can be
+        # in it (the others add 0 to P(top N) and are out of every top N set): work on those.
+        near = np.flatnonzero((rl <= top_n).any(axis=0))
+        rl_t, rh_t = rl[:, near], rh[:, near]
+        inside = np.clip(top_n - rl_t + 1, 0, None)
+        p_top[near] += (np.minimum(inside, rh_t - rl_t + 1) / (rh_t - rl_t + 1)).sum(axis=0)
+        straddles = np.any((rl_t <= top_n) & (rh_t > top_n), axis=1)
+        base_near = base_set[near]
+        if base_straddles or base_near.sum() < base_count:
+            same[s:e] = False  # a base top-N area is out of the top N in every draw here
+        else:
+            same[s:e] = ~straddles & np.all((rh_t <= top_n) == base_near[None, :], axis=1)
+        del rl, rh, rl_t, rh_t
     return lo, hi, rho, same, p_top / draws
 
 
@@ -297,8 +301,8 @@ def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray):
     new = np.empty(len(sk), dtype=bool)
     new[:1] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
-    g_lo = np.empty(len(sk), dtype=np.int64)
-    g_hi = np.empty(len(sk), dtype=np.int64)
+    g_lo = np.empty(len(sk), dtype=np.int32)
+    g_hi = np.empty(len(sk), dtype=np.int32)
     if new.all():  # no two groups tie in this draw
         g_lo[order] = last - sz + 1
         g_hi[order] = last
