@@ -93,7 +93,11 @@ def test_top_decile_of_the_ranking_holds_most_later_accidents():
     defaults = ScoringSettings()
     contamination_only = ScoringSettings(
         replace_defaults=True,
-        criteria={k: c for k, c in defaults.criteria.items() if c.family == "contamination"},
+        criteria={  # the ones contamination_indicators computes (evidence_nearby is risk's)
+            k: c
+            for k, c in defaults.criteria.items()
+            if c.family == "contamination" and k != "evidence_nearby"
+        },
     )
     scored = score_areas(areas, contamination_only)
 

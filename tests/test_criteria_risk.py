@@ -16,6 +16,7 @@ from ccm_geo.model import Context
 
 CRS = "EPSG:32648"
 REF = dt.date(2024, 1, 1)
+SIG = CriteriaSettings().risk.kernel_sigma_m  # the default kernel sigma (m)
 
 
 def _hazards(boxes, evidence=None):
@@ -39,8 +40,14 @@ def _accidents(points, dates, **extra):
 
 
 def test_one_accident_by_kernel_and_age_without_casualty_columns():
-    # H0 holds the accident (d = 0); H1 is 1,000 m away (1 sigma); H2 is 3,500 m (beyond 3 sigma).
-    hz = _hazards([box(0, 0, 100, 100), box(1_100, 0, 1_200, 100), box(3_600, 0, 3_700, 100)])
+    # H0 holds the accident (d = 0); H1 is 1 sigma away; H2 3.5 sigmas (beyond the cut-off).
+    hz = _hazards(
+        [
+            box(0, 0, 100, 100),
+            box(100 + SIG, 0, 200 + SIG, 100),
+            box(100 + 3.5 * SIG, 0, 4 * SIG, 100),
+        ]
+    )
     acc = _accidents([(100, 50)], ["2022-01-01"])  # on H0's edge, about two years old
     out = risk_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
     assert list(out.columns) == RISK_COLUMNS
@@ -54,7 +61,7 @@ def test_one_accident_by_kernel_and_age_without_casualty_columns():
 
 def test_an_accident_near_few_areas_is_not_diluted():
     # Kernel mass below 1 (areas far from the accident): weights are not scaled up.
-    hz = _hazards([box(1_000, 0, 1_100, 100)])
+    hz = _hazards([box(SIG, 0, SIG + 100, 100)])
     acc = _accidents([(0, 50)], [REF.isoformat()])
     out = risk_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
     assert out["accident_risk"].iloc[0] == pytest.approx(math.exp(-0.5))
@@ -80,7 +87,7 @@ def test_evidence_nearby_shares_each_record_and_excludes_itself():
     # Two records at one place and one 1 sigma away; indirect evidence counts half.
     place = box(0, 0, 100, 100)
     hz = _hazards(
-        [place, place, box(1_100, 0, 1_200, 100)], evidence=["direct", "indirect", "direct"]
+        [place, place, box(100 + SIG, 0, 200 + SIG, 100)], evidence=["direct", "indirect", "direct"]
     )
     out = risk_indicators(hz, Context(crs=CRS, accidents=_accidents([], [])), reference_date=REF)
     k = math.exp(-0.5)
@@ -92,8 +99,8 @@ def test_evidence_nearby_shares_each_record_and_excludes_itself():
 
 
 def test_kernel_and_half_life_come_from_the_settings():
-    s = CriteriaSettings.model_validate({"risk": {"kernel_sigma_m": 500, "half_life_months": 12}})
-    hz = _hazards([box(600, 0, 700, 100)])
+    s = CriteriaSettings.model_validate({"risk": {"kernel_sigma_m": 2_000, "half_life_months": 12}})
+    hz = _hazards([box(2_100, 0, 2_200, 100)])
     acc = _accidents([(100, 50)], ["2023-01-01"])
     out = risk_indicators(hz, Context(crs=CRS, accidents=acc), s, reference_date=REF)
     decay = 0.5 ** ((REF - dt.date(2023, 1, 1)).days / (365.25 / 12) / 12)

@@ -203,7 +203,7 @@ def test_a_run_without_accidents_says_the_ranking_is_weak(demo_run, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [x for x in result.output.splitlines() if "ranking is weak" in x]
     assert len(lines) == 1 and lines[0].startswith("warning (score): ranking is weak:")
-    assert "accident_risk (weight 0.20) has no data for 100% of areas" in lines[0]
+    assert "accident_risk (weight 0.29) has no data for 100% of areas" in lines[0]
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["scoring"]["weak_ranking"] in lines[0]
 

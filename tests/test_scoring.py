@@ -182,11 +182,12 @@ def test_one_area_scored_by_hand():
         assert out[f"contrib_{key}"] == pytest.approx(w[key] * v)
     assert out["score"] == pytest.approx(sum(w[k] * v for k, v in expected.items()))
     assert out["rank"] == 1
-    # final weight = family weight x indicator weight: casualties 0.25 x 0.40
-    assert w["casualties"] == pytest.approx(0.10)
+    # final weight = family weight x indicator weight / the family's sum of indicator
+    # weights: casualties 0.25 x 0.40 / 1.20 (casualties, status, devices, CMR, evidence)
+    assert w["casualties"] == pytest.approx(0.25 * 0.40 / 1.20)
     assert out["explanation"] == (
-        "0.10 weighted accidents nearby (0.10), 1.0 weighted hazard record nearby (0.07), "
-        "confirmed hazardous area (0.06)"
+        "0.10 weighted accidents nearby (0.14), 30,000 m² of productive land blocked (0.06), "
+        "latest accident nearby weighs 0.10 (0.06)"
     )
 
 
@@ -807,6 +808,42 @@ def test_a_tie_group_gets_its_whole_rank_range_and_says_so():
     assert res.summary["p_same_top_n"] is None
 
 
+def test_monte_carlo_places_equal_a_draw_by_draw_reference():
+    # The fast path (groups of identical areas, sorted by mean score, one draw at a time) must
+    # give exactly the places, Spearman and top-N figures of ranking every draw from scratch.
+    from ccm_geo.scoring.stability import _dirichlet, _mc_ranks, _tie_ranges
+
+    rng = np.random.default_rng(5)
+    n, top_n = 400, 25
+    vals = rng.choice([0.0, 0.25, 0.5, 1.0], size=(n, 6))  # coarse values: many ties
+    vals[:40] = vals[40]  # one large group of identical areas
+    w = np.array([0.3, 0.2, 0.2, 0.15, 0.15, 0.0])  # a criterion that weighs nothing
+    draws = _dirichlet(w, 50.0, 37, np.random.SeedSequence(3))
+    draws[5] = draws[4]  # a repeated draw
+    base_lo, base_hi = _tie_ranges(vals @ w)
+    lo, hi, rho, same, p_top = _mc_ranks(vals, draws, base_lo, base_hi, top_n)
+    base_mid = (base_lo + base_hi) / 2.0
+    exp_p = np.zeros(n)
+    for d, wd in enumerate(draws):
+        ref_lo, ref_hi = _tie_ranges(vals @ wd)
+        assert np.array_equal(lo[d], ref_lo) and np.array_equal(hi[d], ref_hi)
+        mid = (ref_lo + ref_hi) / 2.0
+        assert rho[d] == pytest.approx(np.corrcoef(mid, base_mid)[0, 1], abs=1e-12)
+        straddle = np.any((ref_lo <= top_n) & (ref_hi > top_n))
+        assert same[d] == (not straddle and np.array_equal(ref_hi <= top_n, base_hi <= top_n))
+        exp_p += np.clip(top_n - ref_lo + 1, 0, ref_hi - ref_lo + 1) / (ref_hi - ref_lo + 1)
+    assert p_top == pytest.approx(exp_p / len(draws), abs=1e-12)
+
+
+def test_sensitivity_gives_the_same_numbers_for_the_same_seed():
+    areas = make_areas(300, seed=8)
+    areas.loc[:60, "accident_risk"] = 0.0  # ties
+    a = sensitivity(areas, ScoringSettings(top_n=10), seed=21, draws=600)
+    b = sensitivity(areas.iloc[::-1], ScoringSettings(top_n=10), seed=21, draws=600)
+    pd.testing.assert_frame_equal(a.areas, b.areas.loc[a.areas.index])
+    assert a.summary == pytest.approx(b.summary)
+
+
 # ---------------------------------------------------------------------------------------------
 # configuration merges into the defaults; AHP per family; consistency ratios; weak rankings
 # ---------------------------------------------------------------------------------------------
@@ -899,5 +936,5 @@ def test_weak_ranking_is_said_in_one_line():
     nodata = areas.copy()
     nodata["accident_risk"] = np.nan
     line = ranking_weakness(score_areas(nodata))
-    assert "the leading criterion accident_risk (weight 0.20) has no data for 100% of areas" in line
+    assert "the leading criterion accident_risk (weight 0.29) has no data for 100% of areas" in line
     assert "\n" not in line

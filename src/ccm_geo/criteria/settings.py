@@ -201,13 +201,15 @@ class RiskSettings(Frozen):
     """
 
     kernel_sigma_m: float = Field(
-        1_000.0,
+        500.0,
         gt=0,
-        description="Standard deviation (m) of the Gaussian distance kernel. Assumption: "
-        "accident points are recorded at the village or field, often several hundred metres "
-        "from the hazard, and people walk to fields within about a kilometre; kernel density "
-        "estimation of accidents and near-repeat studies use bandwidths of this order "
-        "(Silverman 1986; Bowers, Johnson and Pease 2004).",
+        description="Standard deviation (m) of the Gaussian distance kernel. Set so that the "
+        "walking reach of an area (about 1 km: people walk to fields within about a "
+        "kilometre, and accident points are recorded at the village or field) lies at two "
+        "sigmas, where the weight has fallen to 0.14: an accident on the area counts fully, one "
+        "at the edge of its reach little, one beyond it almost nothing. The bandwidth is "
+        "what most changes how well a kernel density hot-spot map predicts (Chainey 2013; "
+        "Hart and Zandbergen 2014). Sources in docs/scoring.md.",
     )
     kernel_cutoff_sigmas: float = Field(
         3.0,

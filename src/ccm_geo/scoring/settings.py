@@ -316,15 +316,6 @@ def _default_criterion_dicts() -> dict[str, dict[str, Any]]:
             label="latest accident nearby weighs {x:.2f}",
             unit="0-1",
         ),
-        "evidence_nearby": dict(
-            column="evidence_nearby",
-            family="risk",
-            kind="linear",
-            points=[(0, 0.0), (0.2, 0.3), (1, 0.6), (4, 0.85), (20, 1.0)],
-            weight=0.30,
-            label="{x:.1f} weighted hazard record{s} nearby",
-            unit="weighted areas",
-        ),
         # contamination: lives and limbs (GICHD), Landmine Impact Survey's 24-month victims
         "casualties": dict(
             column="casualties_24m",
@@ -362,6 +353,16 @@ def _default_criterion_dicts() -> dict[str, dict[str, Any]]:
             kind="boolean",
             weight=0.15,
             label="cluster munition remnants",
+        ),
+        # contamination extends: devices seen or found on the records nearby (criteria/risk.py)
+        "evidence_nearby": dict(
+            column="evidence_nearby",
+            family="contamination",
+            kind="linear",
+            points=[(0, 0.0), (0.2, 0.3), (1, 0.6), (4, 0.85), (20, 1.0)],
+            weight=0.20,
+            label="{x:.1f} weighted hazard record{s} nearby",
+            unit="weighted areas",
         ),
         # land: blocked productive land (share and scale) and roads
         "productive_share": dict(

@@ -121,7 +121,7 @@ def sensitivity(
     )
     p05 = _row_percentiles(lo, (5,))[0]
     p95 = _row_percentiles(hi, (95,))[0]
-    p50 = _row_percentiles(lo.astype(np.int64) + hi, (50,))[0] / 2.0
+    p50 = _row_percentiles(lo, (50,), plus=hi)[0] / 2.0
     del lo, hi
     table = pd.DataFrame(index=areas.index)
     table["hazard_id"] = hid.to_numpy()
@@ -164,22 +164,31 @@ def _mc_blocks(vs, w, conc, draws, seed, base_lo, base_hi, top_n, client=None):
     and their seeds depend on ``draws`` and ``seed`` only, never on where they run."""
     spans = [(s, min(draws, s + MC_BLOCK)) for s in range(0, draws, MC_BLOCK)]
     args = (w, conc, base_lo, base_hi, top_n)
-    if client is None:
-        blocks = [_mc_block(vs, *args, seed, b, e - s) for b, (s, e) in enumerate(spans)]
-    else:
+    blocks: list = []
+    if client is not None:
         vs_f, args_f = client.scatter([vs, args], broadcast=True)
         futures = [
             client.submit(_mc_block_args, vs_f, args_f, seed, b, e - s, pure=False)
             for b, (s, e) in enumerate(spans)
         ]
         blocks = client.gather(futures)
-    lo = np.concatenate([b[0] for b in blocks], axis=1)
-    hi = np.concatenate([b[1] for b in blocks], axis=1)
-    rho = np.concatenate([b[2] for b in blocks])
-    same = np.concatenate([b[3] for b in blocks])
-    p_top = np.zeros(vs.shape[0])
-    for (s, e), b in zip(spans, blocks, strict=True):
-        p_top += b[4] * (e - s)
+    n = vs.shape[0]
+    lo = np.empty((n, draws), dtype=np.int32)
+    hi = np.empty((n, draws), dtype=np.int32)
+    rho = np.empty(draws)
+    same = np.empty(draws, dtype=bool)
+    p_top = np.zeros(n)
+    for b, (s, e) in enumerate(spans):
+        if client is None:  # one block at a time: memory holds one block beside the result
+            block = _mc_block(vs, *args, seed, b, e - s)
+        else:
+            block = blocks[b]
+            blocks[b] = None
+        lo[:, s:e] = block[0].T  # blocks are draws x areas
+        hi[:, s:e] = block[1].T
+        rho[s:e], same[s:e] = block[2:4]
+        p_top += block[4] * (e - s)
+        del block
     return lo, hi, rho, same, p_top / draws
 
 
@@ -212,7 +221,7 @@ def _mc_ranks(
     base_hi: np.ndarray,
     top_n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rank ranges (areas x draws, int32), Spearman rho, same-top-N flag and P(top N).
+    """Rank ranges (draws x areas, int32), Spearman rho, same-top-N flag and P(top N).
 
     ``vs`` is in hazard_id order; ``base_lo``/``base_hi`` are the base ranking's rank ranges
     (a tie group of g areas starting after place s spans s + 1 .. s + g). Areas with identical
@@ -229,9 +238,15 @@ def _mc_ranks(
     vs, wdraws = vs[:, live], wdraws[:, live]
     uniq, inverse = np.unique(vs + 0.0, axis=0, return_inverse=True)  # + 0.0: -0.0 -> 0.0
     inverse = inverse.reshape(-1)
+    # Groups in the order of their mean score over the draws: each draw's scores are then
+    # nearly sorted already, which sorting does faster. The order inside a run of equal
+    # scores does not matter (a run is one tie), so the result does not depend on it.
+    by_mean = np.argsort(uniq @ -wdraws.mean(axis=0), kind="stable")
+    uniq = uniq[by_mean]
+    inverse = np.argsort(by_mean)[inverse]
     sizes = np.bincount(inverse, minlength=len(uniq))
-    lo = np.empty((n, draws), dtype=np.int32)
-    hi = np.empty((n, draws), dtype=np.int32)
+    lo = np.empty((draws, n), dtype=np.int32)
+    hi = np.empty((draws, n), dtype=np.int32)
     rho = np.empty(draws)
     same = np.zeros(draws, dtype=bool)
     p_top = np.zeros(n)
@@ -241,44 +256,65 @@ def _mc_ranks(
     bc = base_mid - centre
     b_ss = float(bc @ bc)
     base_set = base_hi <= top_n
+    base_count = int(base_set.sum())
     base_straddles = bool(np.any((base_lo <= top_n) & (base_hi > top_n)))
     for s in range(0, draws, chunk):
         e = min(draws, s + chunk)
         key = np.round((-wdraws[s:e]) @ uniq.T, 12)  # (c x groups), ascending = best first
-        order = np.argsort(key, axis=1, kind="stable")
-        sk = np.take_along_axis(key, order, axis=1)
-        sz = sizes[order]
-        # groups of equal score within a draw merge into one tie (rank range)
-        new = np.ones_like(sk, dtype=bool)
-        new[:, 1:] = sk[:, 1:] != sk[:, :-1]
-        before = np.cumsum(sz, axis=1) - sz
-        run_start = np.maximum.accumulate(np.where(new, before, 0), axis=1)
-        nxt = np.full_like(before, n)
-        nxt[:, :-1] = np.where(new[:, 1:], before[:, 1:], n)
-        run_end = np.minimum.accumulate(nxt[:, ::-1], axis=1)[:, ::-1]
-        del nxt
-        g_lo = np.empty_like(run_start)
-        g_hi = np.empty_like(run_end)
-        np.put_along_axis(g_lo, order, run_start + 1, axis=1)
-        np.put_along_axis(g_hi, order, run_end, axis=1)
-        del key, order, sk, sz, new, before, run_start, run_end
-        rl = g_lo[:, inverse]
-        rh = g_hi[:, inverse]
+        rl, rh = lo[s:e], hi[s:e]  # views: the places are written into the result directly
+        for i in range(e - s):  # one draw at a time: its arrays stay in the processor's cache
+            rl[i], rh[i] = _draw_places(key[i], sizes, inverse)
+        del key
         mid = (rl + rh) / 2.0 - centre
         ss = np.einsum("ij,ij->i", mid, mid)
         with np.errstate(invalid="ignore", divide="ignore"):
             rho[s:e] = np.where((ss > 0) & (b_ss > 0), (mid @ bc) / np.sqrt(ss * b_ss), np.nan)
         del mid
-        inside = np.clip(top_n - rl + 1, 0, None)
-        p_top += (np.minimum(inside, rh - rl + 1) / (rh - rl + 1)).sum(axis=0)
-        straddles = np.any((rl <= top_n) & (rh > top_n), axis=1)
-        same[s:e] = ~straddles & np.all((rh <= top_n) == base_set[None, :], axis=1)
-        if base_straddles:
-            same[s:e] = False
-        lo[:, s:e] = rl.T
-        hi[:, s:e] = rh.T
-        del rl, rh
+        # Only areas whose tie group starts within the top N in some draw of the chunk can be
+        # in it (the others add 0 to P(top N) and are out of every top N set): work on those.
+        near = np.flatnonzero((rl <= top_n).any(axis=0))
+        rl_t, rh_t = rl[:, near], rh[:, near]
+        inside = np.clip(top_n - rl_t + 1, 0, None)
+        p_top[near] += (np.minimum(inside, rh_t - rl_t + 1) / (rh_t - rl_t + 1)).sum(axis=0)
+        straddles = np.any((rl_t <= top_n) & (rh_t > top_n), axis=1)
+        base_near = base_set[near]
+        if base_straddles or base_near.sum() < base_count:
+            same[s:e] = False  # a base top-N area is out of the top N in every draw here
+        else:
+            same[s:e] = ~straddles & np.all((rh_t <= top_n) == base_near[None, :], axis=1)
+        del rl, rh, rl_t, rh_t
     return lo, hi, rho, same, p_top / draws
+
+
+def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray):
+    """First and last place of every area in one draw (1 = best, i.e. lowest ``key``).
+
+    ``key`` has one value per group of identical areas (``sizes`` areas each; ``inverse``
+    gives each area's group); groups of equal key merge into one tie. Groups should come
+    nearly in key order (sorting is then faster); the order inside a run of equal keys does
+    not change the result.
+    """
+    order = np.argsort(key)
+    sk = key[order]
+    sz = sizes[order]
+    last = np.cumsum(sz)  # last place of each group, in sorted order
+    new = np.empty(len(sk), dtype=bool)
+    new[:1] = True
+    np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    g_lo = np.empty(len(sk), dtype=np.int32)
+    g_hi = np.empty(len(sk), dtype=np.int32)
+    if new.all():  # no two groups tie in this draw
+        g_lo[order] = last - sz + 1
+        g_hi[order] = last
+    else:
+        starts = np.flatnonzero(new)
+        run = np.cumsum(new) - 1
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:] - 1
+        ends[-1] = len(sk) - 1
+        g_lo[order] = (last - sz + 1)[starts][run]
+        g_hi[order] = last[ends][run]
+    return g_lo[inverse], g_hi[inverse]
 
 
 def _tie_ranges(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,14 +327,18 @@ def _tie_ranges(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start[inv] + 1, start[inv] + counts[inv]
 
 
-def _row_percentiles(ranks: np.ndarray, qs: tuple[int, ...]) -> list[np.ndarray]:
-    """Percentiles of each row (observed values, 'inverted_cdf'), in blocks of rows."""
+def _row_percentiles(
+    ranks: np.ndarray, qs: tuple[int, ...], plus: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Percentiles of each row (observed values, 'inverted_cdf'), in blocks of rows; of
+    ``ranks + plus`` when ``plus`` is given (summed block by block, in int64)."""
     n = ranks.shape[0]
     out = [np.empty(n, dtype=np.int64) for _ in qs]
     block = max(1, 2_000_000 // max(ranks.shape[1], 1))
     for s in range(0, n, block):
         e = min(n, s + block)
-        p = np.percentile(ranks[s:e], qs, axis=1, method="inverted_cdf")
+        part = ranks[s:e] if plus is None else ranks[s:e].astype(np.int64) + plus[s:e]
+        p = np.percentile(part, qs, axis=1, method="inverted_cdf")
         for i in range(len(qs)):
             out[i][s:e] = p[i]
     return out
