@@ -248,6 +248,8 @@ def bench_national(
         "optimise_s": timings["optimise"],
         "schedule_s": timings["schedule"],
         "deadline_s": timings["deadline"],
+        "budget_needed": plan.deadline.get("budget_needed_per_year"),
+        "budget_needed_gap": round(plan.deadline.get("budget_needed_gap", float("nan")), 5),
         "curve_s": timings["budget curve"],
         "time_limit_s": time_limit_s,
         "solve_s": round(sol.seconds, 2),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -18,10 +20,27 @@ from ccm_geo.planning.optimise import Problem
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["deadline_answer", "budget_needed", "budget_curve", "budget_curve_figure"]
+__all__ = [
+    "NeededBudget",
+    "deadline_answer",
+    "budget_needed",
+    "needed_budget",
+    "budget_curve",
+    "budget_curve_figure",
+]
+
+logger = logging.getLogger(__name__)
 
 _BISECTION_STEPS = 40
 _BISECTION_REL = 0.002  # the needed budget is found to 0.2% or US$1,000, whichever is larger
+# the relaxation's search starts from a close plan, so it is run finer: US$1,000 or 0.01%
+_NEEDED_REL = 1e-4
+_HOW = {
+    "lpt": "whole areas, dearest first, to the year with the least spent",
+    "priced": "the relaxation's priced rounding",
+    "greedy": "the greedy plan",
+    "": "none needed",
+}
 
 
 def deadline_answer(
@@ -61,10 +80,11 @@ def deadline_answer(
         ``deadline`` (ISO date), ``cmr_total_m2``, ``cmr_released_m2`` and
         ``cmr_remaining_m2`` by the deadline, ``budget_needed_per_year`` (US$, the same each
         year up to the deadline's year), ``teams_needed`` (per team type, with that budget),
-        ``budget_needed_lower_bound`` (US$ per year no plan can do without: the CMR tasks'
-        cost over the years, or the dearest task; the greedy figure is an upper estimate, so
-        the least budget lies between the two), ``funding_gap`` (year -> US$ missing against the
-        configured budget),
+        ``budget_needed_lower_bound`` (US$ per year no plan can do without, proven by the
+        LP relaxation: the CMR tasks' cost over the years, or the dearest task; the least
+        budget lies between it and ``budget_needed_per_year``), ``budget_needed_gap``
+        (``(needed - lower bound) / lower bound``: how sure the answer is), ``funding_gap``
+        (year -> US$ missing against the configured budget),
         ``meets_if_cmr_first`` (bool: the greedy plan of the CMR areas alone, with the
         configured budgets and teams, plans all of them by the deadline's year; True with
         ``meets`` False means the plan's priorities, not its means, miss the deadline) and
@@ -92,9 +112,8 @@ def deadline_answer(
     remaining = max(0.0, total - released)
     out.update(meets=bool(remaining <= 1.0), cmr_released_m2=released, cmr_remaining_m2=remaining)
     in_time = [i for i, y in enumerate(years) if y <= deadline.year]
-    need, year_index, sub = budget_needed(
-        tasks, years=[years[i] for i in in_time], discount_rate=discount_rate
-    )
+    needed = needed_budget(tasks, years=[years[i] for i in in_time])
+    need, year_index, sub = needed.need, needed.year_index, needed.sub
     teams: dict[str, int | None] = {}
     if sub is not None and len(in_time):
         Y = len(in_time)
@@ -125,29 +144,68 @@ def deadline_answer(
         first = True
     out["meets_if_cmr_first"] = first
     out["budget_needed_per_year"] = need
-    out["budget_needed_lower_bound"] = (
-        float(max(sub["cost_usd"].sum() / len(in_time), sub["cost_usd"].max()))
-        if sub is not None and len(in_time) and not sub.empty
-        else (0.0 if sub is not None and len(in_time) else float("nan"))
-    )
+    out["budget_needed_lower_bound"] = needed.lower_bound
+    out["budget_needed_gap"] = needed.gap
     out["teams_needed"] = teams
     out["funding_gap"] = {int(years[i]): max(0.0, need - float(budgets[i])) for i in in_time}
     out["method"] = (
-        "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, the "
-        "greedy plan (precedence kept) with the same budget every year up to the deadline's "
-        "year; the budget is the least (by bisection, to US$1,000 or 0.2%) with which every "
-        "such task is planned by then; teams needed = the most team-days of a year / one "
+        "fast variant: only the tasks of CMR-contaminated areas, team capacity unlimited, "
+        "precedence kept, the same budget every year up to the deadline's year; the budget is "
+        "the least found (to US$1,000 or 0.01%) with which every such task is planned by then "
+        f"(plan by {_HOW[needed.method]}), and no plan does it with less than the lower bound "
+        "(the LP relaxation proves it); teams needed = the most team-days of a year / one "
         "team's days"
     )
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class NeededBudget:
+    """The least equal yearly budget that plans every CMR task by the deadline's year.
+
+    Attributes
+    ----------
+    need
+        Least budget per year found (US$, rounded up to US$1,000): a plan with it exists
+        (``year_index``). NaN when there are no plan years.
+    lower_bound
+        Proven: no plan does it with less (the LP relaxation of the variant, checked by its
+        Lagrangian bound; ``max(cost of the tasks / years, dearest task)``).
+    gap
+        ``(need - lower_bound) / lower_bound``: how far the answer can be from the least.
+    year_index, sub
+        The plan found (plan-year index per task of ``sub``) and the variant's task table.
+    proofs
+        Budgets at which the relaxation proved that no plan exists (the bound is below the
+        cost of every task), in the order tried.
+    method, seconds, steps
+        What found the plan (``"lpt"``, ``"priced"`` or ``"greedy"``), wall time and budgets
+        tried.
+    """
+
+    need: float
+    lower_bound: float
+    gap: float
+    year_index: np.ndarray
+    sub: pd.DataFrame | None
+    proofs: tuple[float, ...] = ()
+    method: str = ""
+    seconds: float = 0.0
+    steps: int = 0
+
+
 def budget_needed(
-    tasks: pd.DataFrame, *, years: Sequence[int], discount_rate: float
+    tasks: pd.DataFrame,
+    *,
+    years: Sequence[int],
+    discount_rate: float,
+    method: str = "relaxation",
 ) -> tuple[float, np.ndarray, pd.DataFrame | None]:
     """Least equal yearly budget that plans every task of a CMR-contaminated area in ``years``.
 
-    The fast model variant of ``deadline_answer`` (team capacity unlimited, greedy plan).
+    The fast model variant of ``deadline_answer`` (team capacity unlimited, precedence kept).
+    ``method="relaxation"`` (default) is ``needed_budget``; ``"greedy"`` is the former search:
+    bisection on greedy plans from the lower bound (kept to compare).
 
     Returns
     -------
@@ -156,8 +214,10 @@ def budget_needed(
         when ``years`` is empty), the
         plan-year index per task of the variant (-1 = not planned) and its task table.
     """
-    hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
-    sub = tasks[tasks["hazard_id"].isin(hazards)].reset_index(drop=True)
+    if method == "relaxation":
+        r = needed_budget(tasks, years=years)
+        return r.need, r.year_index, r.sub
+    sub = _cmr_tasks(tasks)
     if not len(years) or sub.empty:
         return (float("nan") if not len(years) else 0.0), np.zeros(len(sub), dtype=np.int64), sub
     base = Problem.from_tasks(sub, years, discount_rate=discount_rate).add_precedence()
@@ -186,6 +246,200 @@ def budget_needed(
     need = math.ceil(hi / 1_000.0) * 1_000.0
     best = plan(need)
     return need, best, sub
+
+
+def needed_budget(
+    tasks: pd.DataFrame, *, years: Sequence[int], dual_s: float = 2.0
+) -> NeededBudget:
+    """Least equal yearly budget planning every task of a CMR-contaminated area in ``years``.
+
+    The variant's model is the plan's (``Problem``: budget rows, precedence, no team
+    capacity) with each task's benefit set to its cost and no discount, so that "every task
+    planned" is "objective = cost of every task". Its Lagrangian relaxation (``Relaxation``)
+    is built once; each budget tried changes only its right-hand sides (``set_rhs``) and its
+    dual search starts from the previous prices:
+
+    1. The lower bound ``max(cost / years, dearest task)`` is the LP relaxation's: just below
+       it, the relaxation's bound is below the cost of every task, which proves that no plan
+       exists (checked, and recorded in ``proofs``).
+    2. A first plan: whole areas (trees of tasks, precedence kept within a year) to the year
+       with the most budget left, dearest first (longest processing time first); its fullest
+       year is a budget that works.
+    3. Bisection between the two, to US$1,000 or 0.01%: at each budget the relaxation either
+       proves that no plan exists, or its priced rounding (``priced_plan``: first fit by
+       decreasing priced margin, precedence kept) or the greedy plan places every task.
+    4. The best plan is balanced: whole areas move, or swap, out of its fullest year while
+       that lowers the fullest year's spending; the answer is that spending.
+
+    ``need`` is rounded up to US$1,000; the answer lies in ``[lower_bound, need]``.
+    """
+    from ccm_geo.planning.heuristics import priced_plan
+    from ccm_geo.planning.relax import Relaxation
+
+    t0 = time.perf_counter()
+    sub = _cmr_tasks(tasks)
+    Y = len(years)
+    if not Y or sub.empty:
+        need = float("nan") if not Y else 0.0
+        return NeededBudget(need, need, 0.0, np.zeros(len(sub), dtype=np.int64), sub)
+    packing = sub.assign(benefit=sub["cost_usd"].to_numpy(dtype=float))
+    base = Problem.from_tasks(packing, years, discount_rate=0.0).add_precedence()
+    cost = base.cost
+    total = float(cost.sum())
+    lower = max(total / Y, float(cost.max()))
+    if total <= 0:
+        return NeededBudget(0.0, 0.0, 0.0, np.zeros(base.n_tasks, dtype=np.int64), sub)
+    relaxation = Relaxation(base.add_budget([lower] * Y))
+    lam: np.ndarray | None = None
+    proofs: list[float] = []
+
+    def proves_impossible(b: float) -> bool:
+        nonlocal lam
+        relaxation.set_rhs(np.full(Y, b), None)
+        # one US$ is worth one unit of benefit: the prices that prove a short budget
+        start = lam if lam is not None and len(lam) == relaxation.R else relaxation.rhs.copy()
+        dual = relaxation.dual(lam0=start, seconds=dual_s, rel_tol=1e-9)
+        lam = dual.lam
+        if dual.bound < total * (1 - 1e-9) - 1e-6:
+            proofs.append(float(b))
+            return True
+        return False
+
+    steps = 0
+    below = lower * (1 - 1e-6)
+    steps += 1
+    if not proves_impossible(below):  # never: the bound is the LP's (kept as a check)
+        logger.warning("deadline: the relaxation did not prove the lower bound %.0f", lower)
+    hi, best, how = _lpt_plan(base, relaxation)
+    lo = lower * (1 - 1e-12)
+    for _ in range(_BISECTION_STEPS):
+        if hi - lo <= max(1_000.0, _NEEDED_REL * hi):
+            break
+        mid = 0.5 * (lo + hi)
+        steps += 1
+        if proves_impossible(mid):
+            lo = mid
+            continue
+        p = base.add_budget([mid] * Y)
+        yi, _ = priced_plan(p, relaxation, lam)
+        if (yi >= 0).all():
+            hi, best, how = mid, yi, "priced"
+            continue
+        yi = p.greedy().year_index
+        if (yi >= 0).all():
+            hi, best, how = mid, yi, "greedy"
+        else:
+            lo = mid
+    best = _balance(base, relaxation, best)
+    hi = min(hi, float(_spent(base, best).max()))
+    need = math.ceil(hi / 1_000.0) * 1_000.0
+    return NeededBudget(
+        need=need,
+        lower_bound=lower,
+        gap=(need - lower) / lower if lower > 0 else 0.0,
+        year_index=best,
+        sub=sub,
+        proofs=tuple(proofs),
+        method=how,
+        seconds=time.perf_counter() - t0,
+        steps=steps,
+    )
+
+
+def _cmr_tasks(tasks: pd.DataFrame) -> pd.DataFrame:
+    """Every task of an area with CMR contamination (``cmr_m2`` > 0 on one of its tasks)."""
+    hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
+    return tasks[tasks["hazard_id"].isin(hazards)].reset_index(drop=True)
+
+
+def _spent(problem: Problem, year_index: np.ndarray) -> np.ndarray:
+    sel = year_index >= 0
+    return np.bincount(year_index[sel], weights=problem.cost[sel], minlength=problem.n_years)
+
+
+def _balance(problem: Problem, relaxation, year_index: np.ndarray, rounds: int = 500):
+    """Lower the fullest year's spending by moving, or swapping, whole trees out of it.
+
+    Only trees planned in one year move (so precedence holds); each step moves one tree from
+    the fullest year to another year, or swaps it with a cheaper tree there, when both years
+    then spend less than the fullest did.
+    """
+    x = year_index.copy()
+    root = relaxation.root
+    roots = relaxation.levels[0]
+    n, Y = problem.n_tasks, problem.n_years
+    tree_cost = np.bincount(root, weights=problem.cost, minlength=n)[roots]
+    lo_y = np.full(n, Y, dtype=np.int64)
+    hi_y = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(lo_y, root, np.where(x >= 0, x, Y))
+    np.maximum.at(hi_y, root, x)
+    whole = (lo_y[roots] == hi_y[roots]) & (hi_y[roots] >= 0)
+    year = np.where(whole, hi_y[roots], -1)
+    spent = _spent(problem, x)
+    for _ in range(rounds):
+        f = int(np.argmax(spent))
+        in_f = np.flatnonzero(year == f)
+        moved = False
+        for y in np.argsort(spent, kind="stable").tolist():
+            if y == f or not in_f.size:
+                continue
+            room = spent[f] - spent[y]  # a move or swap of net d helps when 0 < d < room
+            d = tree_cost[in_f]
+            ok = (d > 1e-9) & (d < room - 1e-9)
+            if ok.any():  # move the tree that best evens the two years
+                a = in_f[ok][np.argmin(np.abs(d[ok] - room / 2))]
+                year[a], spent[f], spent[y] = y, spent[f] - tree_cost[a], spent[y] + tree_cost[a]
+                moved = True
+                break
+            in_y = np.flatnonzero(year == y)
+            if not in_y.size:
+                continue
+            cy = tree_cost[in_y]
+            order = np.argsort(cy, kind="stable")
+            cy_sorted = cy[order]
+            for a in in_f[np.argsort(-tree_cost[in_f], kind="stable")][:200].tolist():
+                want = tree_cost[a] - room / 2  # the partner that evens the two years
+                k = int(np.searchsorted(cy_sorted, want))
+                for j in (k - 1, k):
+                    if 0 <= j < len(order):
+                        net = tree_cost[a] - cy_sorted[j]
+                        if 1e-9 < net < room - 1e-9:
+                            b = in_y[order[j]]
+                            year[a], year[b] = y, f
+                            spent[f] -= net
+                            spent[y] += net
+                            moved = True
+                            break
+                if moved:
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    year_of_root = np.full(n, -1, dtype=np.int64)
+    year_of_root[roots] = year
+    return np.where(whole[np.searchsorted(roots, root)], year_of_root[root], x)
+
+
+def _lpt_plan(problem: Problem, relaxation) -> tuple[float, np.ndarray, str]:
+    """Whole trees of tasks, dearest first, each to the plan year with the least spent.
+
+    Longest processing time first on ``n_years`` machines: the fullest year's spending is a
+    budget with which every task is planned (a tree in one year keeps its precedence).
+    """
+    import heapq
+
+    root = relaxation.root
+    tree_cost = np.bincount(root, weights=problem.cost, minlength=problem.n_tasks)
+    roots = relaxation.levels[0]
+    order = roots[np.lexsort((roots, -tree_cost[roots]))]
+    spent = [(0.0, y) for y in range(problem.n_years)]
+    year_of_root = np.full(problem.n_tasks, -1, dtype=np.int64)
+    for r, c in zip(order.tolist(), tree_cost[order].tolist(), strict=True):
+        s, y = heapq.heappop(spent)
+        year_of_root[r] = y
+        heapq.heappush(spent, (s + c, y))
+    return max(s for s, _ in spent), year_of_root[root], "lpt"
 
 
 def budget_curve(
