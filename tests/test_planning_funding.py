@@ -103,3 +103,20 @@ def test_no_cmr_and_no_years():
     tasks = _register(10, 1).assign(cmr_m2=0.0)
     assert needed_budget(tasks, years=[2027]).need == 0.0
     assert np.isnan(needed_budget(_register(10, 1), years=[]).need)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8])
+def test_the_plan_is_spread_to_need_fewer_teams_within_the_budget(seed):
+    from ccm_geo.planning.funding import _teams
+
+    tasks = _register(80, seed)
+    years = [2027, 2028, 2029]
+    per_team = {"nts": np.array([200.0, 200.0, 120.0]), "manual": np.array([180.0, 180, 90])}
+    plain = needed_budget(tasks, years=years)
+    spread = needed_budget(tasks, years=years, team_days_per_team=per_team)
+    assert spread.need == plain.need and (spread.year_index >= 0).all()
+    assert (_spent_per_year(spread.sub, spread.year_index, 3) <= spread.need + 1e-6).all()
+    p = Problem.from_tasks(spread.sub, years).add_precedence()
+    assert violations(p.add_budget([spread.need] * 3), spread.year_index) == []
+    before = sum(_teams(p, plain.year_index, per_team).values())
+    assert sum(_teams(p, spread.year_index, per_team).values()) <= before

@@ -112,7 +112,12 @@ def deadline_answer(
     remaining = max(0.0, total - released)
     out.update(meets=bool(remaining <= 1.0), cmr_released_m2=released, cmr_remaining_m2=remaining)
     in_time = [i for i, y in enumerate(years) if y <= deadline.year]
-    needed = needed_budget(tasks, years=[years[i] for i in in_time])
+    per_team_in_time = {
+        k: np.asarray(v, dtype=float)[in_time] for k, v in team_days_per_team.items()
+    }
+    needed = needed_budget(
+        tasks, years=[years[i] for i in in_time], team_days_per_team=per_team_in_time
+    )
     need, year_index, sub = needed.need, needed.year_index, needed.sub
     teams: dict[str, int | None] = {}
     if sub is not None and len(in_time):
@@ -154,7 +159,8 @@ def deadline_answer(
         "the least found (to US$1,000 or 0.01%) with which every such task is planned by then "
         f"(plan by {_HOW[needed.method]}), and no plan does it with less than the lower bound "
         "(the LP relaxation proves it); teams needed = the most team-days of a year / one "
-        "team's days"
+        "team's days, in that plan spread over the years (within the budget) to need as few "
+        "teams as it can"
     )
     return out
 
@@ -249,7 +255,11 @@ def budget_needed(
 
 
 def needed_budget(
-    tasks: pd.DataFrame, *, years: Sequence[int], dual_s: float = 2.0
+    tasks: pd.DataFrame,
+    *,
+    years: Sequence[int],
+    team_days_per_team: Mapping[str, np.ndarray] | None = None,
+    dual_s: float = 2.0,
 ) -> NeededBudget:
     """Least equal yearly budget planning every task of a CMR-contaminated area in ``years``.
 
@@ -270,6 +280,11 @@ def needed_budget(
        decreasing priced margin, precedence kept) or the greedy plan places every task.
     4. The best plan is balanced: whole areas move, or swap, out of its fullest year while
        that lowers the fullest year's spending; the answer is that spending.
+    5. With ``team_days_per_team`` (team-days one team of each type has in each of
+       ``years``), the plan is then spread over the years within that budget so that it needs
+       as few teams as it can (whole areas move out of the year that needs the most teams of
+       a type), and the greedy plan at that budget replaces it when it needs fewer: the
+       teams needed are read from this plan.
 
     ``need`` is rounded up to US$1,000; the answer lies in ``[lower_bound, need]``.
     """
@@ -333,6 +348,13 @@ def needed_budget(
     best = _balance(base, relaxation, best)
     hi = min(hi, float(_spent(base, best).max()))
     need = math.ceil(hi / 1_000.0) * 1_000.0
+    if team_days_per_team is not None:
+        best = _spread_teams(base, relaxation, best, need, team_days_per_team)
+        g = base.add_budget([need] * Y).greedy().year_index
+        if (g >= 0).all() and sum(_teams(base, g, team_days_per_team).values()) < sum(
+            _teams(base, best, team_days_per_team).values()
+        ):
+            best = g
     return NeededBudget(
         need=need,
         lower_bound=lower,
@@ -419,6 +441,111 @@ def _balance(problem: Problem, relaxation, year_index: np.ndarray, rounds: int =
     year_of_root = np.full(n, -1, dtype=np.int64)
     year_of_root[roots] = year
     return np.where(whole[np.searchsorted(roots, root)], year_of_root[root], x)
+
+
+def _teams(problem: Problem, year_index: np.ndarray, per_team: Mapping[str, np.ndarray]):
+    """Teams of each type a plan needs: its busiest year's team-days / one team's days."""
+    out = {}
+    sel = year_index >= 0
+    for k in sorted(set(problem.team_type.tolist())):
+        m = sel & (problem.team_type == k)
+        td = np.bincount(year_index[m], weights=problem.team_days[m], minlength=problem.n_years)
+        per = np.asarray(per_team.get(k, np.zeros(problem.n_years)), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(td > 0, td / per, 0.0)
+        out[k] = math.ceil(float(ratio.max(initial=0.0)) - 1e-9)
+    return out
+
+
+def _spread_teams(
+    problem: Problem,
+    relaxation,
+    year_index: np.ndarray,
+    budget: float,
+    per_team: Mapping[str, np.ndarray],
+    rounds: int = 400,
+    seconds: float = 3.0,
+) -> np.ndarray:
+    """Move whole trees between years, within ``budget`` a year, so the plan needs fewer teams.
+
+    Each step takes the type whose busiest year needs the most teams and moves the tree out
+    of that year that most lowers the teams needed (then the busiest years' load), keeping
+    every other type at most at its teams; it stops when no move helps.
+    """
+    t0 = time.perf_counter()
+    x = year_index.copy()
+    n, Y = problem.n_tasks, problem.n_years
+    types = sorted(set(problem.team_type.tolist()))
+    if not types or n == 0:
+        return x
+    root = relaxation.root
+    roots = relaxation.levels[0]
+    lo_y = np.full(n, Y, dtype=np.int64)
+    hi_y = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(lo_y, root, np.where(x >= 0, x, Y))
+    np.maximum.at(hi_y, root, x)
+    whole = (lo_y[roots] == hi_y[roots]) & (hi_y[roots] >= 0)
+    year = np.where(whole, hi_y[roots], -1)
+    tree_of = np.searchsorted(roots, root)
+    tree_cost = np.bincount(tree_of, weights=problem.cost, minlength=len(roots))
+    K = len(types)
+    kind = np.searchsorted(types, problem.team_type)
+    tree_days = np.zeros((len(roots), K))
+    np.add.at(tree_days, (tree_of, kind), problem.team_days)
+    per = np.array([np.asarray(per_team.get(k, np.zeros(Y)), dtype=float) for k in types])
+    inv = np.where(per > 0, 1.0 / np.where(per > 0, per, 1.0), np.inf)  # (K, Y)
+    sel = x >= 0
+    td = np.zeros((K, Y))
+    np.add.at(td, (kind[sel], x[sel]), problem.team_days[sel])
+    spent = _spent(problem, x)
+
+    def ratios(load):
+        with np.errstate(invalid="ignore"):
+            return np.where(load > 0, load * inv, 0.0)
+
+    def score(r):  # teams needed in all, then the busiest years' load
+        top = r.max(axis=-1)
+        return np.ceil(top - 1e-9).sum(axis=-1), top.sum(axis=-1)
+
+    for _ in range(rounds):
+        if time.perf_counter() - t0 > seconds:
+            break
+        r = ratios(td)
+        now = score(r)
+        best = None  # (teams, load, tree, to)
+        for k in np.argsort(-r.max(axis=1), kind="stable").tolist():
+            f = int(np.argmax(r[k]))
+            cand = np.flatnonzero((year == f) & (tree_days[:, k] > 0))
+            if not cand.size:
+                continue
+            d = tree_days[cand]  # (c, K)
+            for y in range(Y):
+                if y == f:
+                    continue
+                ok = spent[y] + tree_cost[cand] <= budget * (1 + 1e-12) + 1e-9
+                if not ok.any():
+                    continue
+                c, dd = cand[ok], d[ok]
+                new = np.broadcast_to(td, (len(c), K, Y)).copy()
+                new[:, :, f] -= dd
+                new[:, :, y] += dd
+                teams, load = score(ratios(new))
+                i = int(np.lexsort((load, teams))[0])
+                if (teams[i], load[i]) < now and (best is None or (teams[i], load[i]) < best[:2]):
+                    best = (teams[i], load[i], int(c[i]), y, f)
+            if best is not None:
+                break
+        if best is None:
+            break
+        _, _, a, y, f = best
+        year[a] = y
+        td[:, f] -= tree_days[a]
+        td[:, y] += tree_days[a]
+        spent[f] -= tree_cost[a]
+        spent[y] += tree_cost[a]
+    year_of_root = np.full(n, -1, dtype=np.int64)
+    year_of_root[roots] = year
+    return np.where(whole[tree_of], year_of_root[root], x)
 
 
 def _lpt_plan(problem: Problem, relaxation) -> tuple[float, np.ndarray, str]:
