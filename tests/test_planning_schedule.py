@@ -23,11 +23,13 @@ def test_nearest_matches_the_scan_with_ties_and_taken_points():
     remaining[members] = True
     pos = {m: i for i, m in enumerate(members.tolist())}
     for step in range(2900):
-        point = xy[rng.integers(len(xy))] + (0.0 if step % 2 else rng.normal(0, 300, 2))
+        at = int(rng.integers(len(xy)))
+        point = xy[at] + (0.0 if step % 2 else rng.normal(0, 300, 2))
         cand = members[remaining[members]]
         d = np.hypot(*(xy[[pos[c] for c in cand]] - point).T)
         expected = cand[int(np.argmin(d))]
-        got = near.nearest(point)
+        # from a task's own position (its list of nearest tasks), or from anywhere (the tree)
+        got = near.nearest(point, int(members[at])) if step % 2 else near.nearest(point)
         dd = np.hypot(*(xy[[pos[c] for c in got]] - point).T)
         assert got[int(np.argmin(dd))] == expected
         taken = rng.choice(cand) if step % 3 else expected

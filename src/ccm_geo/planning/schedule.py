@@ -43,6 +43,7 @@ _EXTRA_YEARS = 10  # calendar kept beyond the plan so that late work spills rath
 # regions with more tasks than this (in one year, level and team type) find the nearest task
 # from a k-d tree rather than a scan (a scan is quicker below it); the pick is the same
 _SCAN_MAX = 1_000
+_NEIGHBOURS = 16  # nearest tasks kept per task of a large region
 
 
 def work_calendar(
@@ -329,6 +330,7 @@ def _assign(
     last = len(dates) - 1
     xy = getattr(travel, "xy", None)
     index = {}  # large regions, straight-line travel: a k-d tree instead of a scan
+    in_group = dict(zip(group.tolist(), range(len(group)), strict=True))
     if xy is not None:
         index = {
             r: _Nearest(xy[group[m]], m, len(group))
@@ -340,7 +342,7 @@ def _assign(
         loc = st["loc"][j]
         pick = -1
         if loc >= 0 and region[loc] in index:
-            cand = index[region[loc]].nearest(xy[loc])
+            cand = index[region[loc]].nearest(xy[loc], in_group.get(loc, -1))
             if len(cand):
                 tt = travel(loc, group[cand])
                 pick = cand[int(np.argmin(tt))]
@@ -392,8 +394,19 @@ class _Nearest:
     """
 
     def __init__(self, xy: np.ndarray, members: np.ndarray, n_group: int):
+        from scipy.spatial import cKDTree
+
         self.where = np.full(n_group, -1, dtype=np.int64)  # group position -> tree point
         self.k = 8  # points asked of the tree at once
+        # each task's nearest tasks of the region, found at once: a team that has just done
+        # a task of the region looks there first (no tree query when one is still left)
+        m = len(members)
+        self.members0, self.alive0 = members, np.ones(m, dtype=bool)
+        self.where0 = np.full(n_group, -1, dtype=np.int64)
+        self.where0[members] = np.arange(m)
+        if m:
+            dist, idx = cKDTree(xy).query(xy, k=min(m, _NEIGHBOURS + 1))
+            self.nd, self.ni = dist.reshape(m, -1), idx.reshape(m, -1)
         self._build(xy, members)
 
     def _build(self, xy: np.ndarray, members: np.ndarray) -> None:
@@ -406,14 +419,25 @@ class _Nearest:
         self.tree = cKDTree(xy) if len(members) else None
 
     def take(self, g: int) -> None:
+        self.alive0[self.where0[g]] = False
         i = self.where[g]
         if i >= 0 and self.alive[i]:
             self.alive[i] = False
             self.n_alive -= 1
 
-    def nearest(self, point: np.ndarray) -> np.ndarray:
+    def nearest(self, point: np.ndarray, g: int = -1) -> np.ndarray:
+        """Remaining tasks nearest ``point`` (the position of group task ``g``, if given)."""
         if self.n_alive == 0:
             return np.zeros(0, dtype=np.int64)
+        w = self.where0[g] if g >= 0 else -1
+        if w >= 0:  # from the task's own nearest tasks
+            d, ids, alive = self.nd[w].tolist(), self.ni[w].tolist(), self.alive0
+            first = next((j for j in range(len(ids)) if alive[ids[j]]), None)
+            if first is not None:
+                limit = d[first] * (1 + 1e-9) + 1e-9
+                if len(ids) == len(self.members0) or d[-1] > limit:
+                    near = [i for i, e in zip(ids, d, strict=True) if e <= limit and alive[i]]
+                    return np.sort(self.members0[near])
         if 2 * self.n_alive < len(self.members):
             keep = self.alive
             self.where[self.members[~keep]] = -1
@@ -422,22 +446,21 @@ class _Nearest:
         k = min(n, self.k)
         while True:
             dist, idx = self.tree.query(point, k=k)
-            if k == 1:
-                dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
-            first = int(idx[0])
-            if self.alive[first]:  # the nearest point is not taken (the usual case)
-                d = dist.tolist()
-                limit = d[0] * (1 + 1e-9) + 1e-9
-                if k == 1 or d[1] > limit:  # and no other as near: the answer
-                    self.k = max(8, k // 2)  # start the next query from about this k
-                    return self.members[first : first + 1]
-            ok = self.alive[idx]
-            if ok.any():
-                limit = float(dist[ok].min()) * (1 + 1e-9) + 1e-9
+            d = np.atleast_1d(dist).tolist()  # k is small: plain lists are quicker
+            ids = np.atleast_1d(idx).tolist()
+            alive = self.alive
+            first = next((j for j in range(k) if alive[ids[j]]), None)
+            if first is not None:  # the nearest point not taken (often the team's own is)
+                limit = d[first] * (1 + 1e-9) + 1e-9
                 # every point within the limit is among those queried: the last is beyond it
-                if k == n or dist[-1] > limit:
-                    self.k = max(8, k // 2)
-                    return np.sort(self.members[idx[ok & (dist <= limit)]])
+                if k == n or d[-1] > limit:
+                    self.k = max(8, k // 2)  # start the next query from about this k
+                    near = [
+                        i
+                        for i, e in zip(ids[first:], d[first:], strict=True)
+                        if e <= limit and alive[i]
+                    ]
+                    return np.sort(self.members[near])
             k = min(n, 4 * k)
 
 
