@@ -107,7 +107,7 @@ def test_no_cmr_and_no_years():
 
 @pytest.mark.parametrize("seed", [1, 2, 8])
 def test_the_plan_is_spread_to_need_fewer_teams_within_the_budget(seed):
-    from ccm_geo.planning.funding import _teams
+    from ccm_geo.planning.funding import _team_day_cost, _teams
 
     tasks = _register(80, seed)
     years = [2027, 2028, 2029]
@@ -118,5 +118,9 @@ def test_the_plan_is_spread_to_need_fewer_teams_within_the_budget(seed):
     assert (_spent_per_year(spread.sub, spread.year_index, 3) <= spread.need + 1e-6).all()
     p = Problem.from_tasks(spread.sub, years).add_precedence()
     assert violations(p.add_budget([spread.need] * 3), spread.year_index) == []
-    before = sum(_teams(p, plain.year_index, per_team).values())
-    assert sum(_teams(p, spread.year_index, per_team).values()) <= before
+    w = dict(zip(["manual", "nts"], _team_day_cost(p, ["manual", "nts"]), strict=True))
+
+    def cost(x):  # what the teams needed cost a day
+        return sum(w[k] * v for k, v in _teams(p, x, per_team).items())
+
+    assert cost(spread.year_index) <= cost(plain.year_index)

@@ -35,6 +35,9 @@ _BISECTION_STEPS = 40
 _BISECTION_REL = 0.002  # the needed budget is found to 0.2% or US$1,000, whichever is larger
 # the relaxation's search starts from a close plan, so it is run finer: US$1,000 or 0.01%
 _NEEDED_REL = 1e-4
+# trees tried in a swap: the heaviest in the type out of the busiest year, and for each up to
+# this many of another year whose cost keeps both years within the budget
+_SWAP_OUT, _SWAP_IN = 32, 64
 _HOW = {
     "lpt": "whole areas, dearest first, to the year with the least spent",
     "priced": "the relaxation's priced rounding",
@@ -159,8 +162,8 @@ def deadline_answer(
         "the least found (to US$1,000 or 0.01%) with which every such task is planned by then "
         f"(plan by {_HOW[needed.method]}), and no plan does it with less than the lower bound "
         "(the LP relaxation proves it); teams needed = the most team-days of a year / one "
-        "team's days, in that plan spread over the years (within the budget) to need as few "
-        "teams as it can"
+        "team's days, in that plan spread over the years (within the budget) so that its "
+        "teams cost as little as it can"
     )
     return out
 
@@ -281,10 +284,9 @@ def needed_budget(
     4. The best plan is balanced: whole areas move, or swap, out of its fullest year while
        that lowers the fullest year's spending; the answer is that spending.
     5. With ``team_days_per_team`` (team-days one team of each type has in each of
-       ``years``), the plan is then spread over the years within that budget so that it needs
-       as few teams as it can (whole areas move out of the year that needs the most teams of
-       a type), and the greedy plan at that budget replaces it when it needs fewer: the
-       teams needed are read from this plan.
+       ``years``), the plan is then spread over the years within that budget so that its
+       teams cost as little as it can (``_spread_teams``), and the greedy plan at that budget
+       replaces it when its teams cost less: the teams needed are read from this plan.
 
     ``need`` is rounded up to US$1,000; the answer lies in ``[lower_bound, need]``.
     """
@@ -351,9 +353,13 @@ def needed_budget(
     if team_days_per_team is not None:
         best = _spread_teams(base, relaxation, best, need, team_days_per_team)
         g = base.add_budget([need] * Y).greedy().year_index
-        if (g >= 0).all() and sum(_teams(base, g, team_days_per_team).values()) < sum(
-            _teams(base, best, team_days_per_team).values()
-        ):
+        types = sorted(set(base.team_type.tolist()))
+        w = dict(zip(types, _team_day_cost(base, types), strict=True))
+
+        def cost(x):
+            return sum(w[k] * v for k, v in _teams(base, x, team_days_per_team).items())
+
+        if (g >= 0).all() and cost(g) < cost(best):
             best = g
     return NeededBudget(
         need=need,
@@ -457,6 +463,13 @@ def _teams(problem: Problem, year_index: np.ndarray, per_team: Mapping[str, np.n
     return out
 
 
+def _team_day_cost(problem: Problem, types: list[str]) -> np.ndarray:
+    """Mean cost of a team-day of each type (US$, from its tasks): the weight of its teams."""
+    cost = np.array([problem.cost[problem.team_type == k].sum() for k in types])
+    days = np.array([problem.team_days[problem.team_type == k].sum() for k in types])
+    return np.where(days > 0, cost / np.where(days > 0, days, 1.0), 0.0) + 1e-9
+
+
 def _spread_teams(
     problem: Problem,
     relaxation,
@@ -468,9 +481,11 @@ def _spread_teams(
 ) -> np.ndarray:
     """Move whole trees between years, within ``budget`` a year, so the plan needs fewer teams.
 
-    Each step takes the type whose busiest year needs the most teams and moves the tree out
-    of that year that most lowers the teams needed (then the busiest years' load), keeping
-    every other type at most at its teams; it stops when no move helps.
+    Each step takes the type whose busiest year needs the most teams and moves a tree out of
+    that year, or swaps one of its heaviest trees in that type with a tree of another year
+    whose cost keeps both years within the budget, choosing what most lowers what the teams
+    needed cost (teams of each type weighted by the mean cost of its team-day), then the
+    busiest years' load; it stops when nothing helps, after ``rounds`` steps or ``seconds``.
     """
     t0 = time.perf_counter()
     x = year_index.copy()
@@ -503,46 +518,76 @@ def _spread_teams(
         with np.errstate(invalid="ignore"):
             return np.where(load > 0, load * inv, 0.0)
 
-    def score(r):  # teams needed in all, then the busiest years' load
+    w = _team_day_cost(problem, types)
+
+    def score(r):  # what the teams needed cost a day, then the busiest years' load
         top = r.max(axis=-1)
-        return np.ceil(top - 1e-9).sum(axis=-1), top.sum(axis=-1)
+        return (np.ceil(top - 1e-9) * w).sum(axis=-1), (top * w).sum(axis=-1)
+
+    room = budget * (1 + 1e-12) + 1e-9
+
+    def scores(r, f, y, delta):
+        """Scores when ``delta`` team-days (a row per candidate, per type) go from f to y."""
+        other = np.delete(r, [f, y], axis=1).max(axis=1, initial=0.0)  # (K,)
+        lf, ly = td[:, f] - delta, td[:, y] + delta
+        with np.errstate(invalid="ignore"):
+            rf = np.where(lf > 1e-9, lf * inv[:, f], 0.0)
+            ry = np.where(ly > 1e-9, ly * inv[:, y], 0.0)
+        top = np.maximum(other, np.maximum(rf, ry))
+        return (np.ceil(top - 1e-9) * w).sum(axis=-1), (top * w).sum(axis=-1)
 
     for _ in range(rounds):
         if time.perf_counter() - t0 > seconds:
             break
         r = ratios(td)
         now = score(r)
-        best = None  # (teams, load, tree, to)
+        best = None  # (cost of teams, load, tree out, tree in or -1, to, from)
         for k in np.argsort(-r.max(axis=1), kind="stable").tolist():
             f = int(np.argmax(r[k]))
             cand = np.flatnonzero((year == f) & (tree_days[:, k] > 0))
             if not cand.size:
                 continue
-            d = tree_days[cand]  # (c, K)
+            out = cand[np.argsort(-tree_days[cand, k], kind="stable")][:_SWAP_OUT]
             for y in range(Y):
                 if y == f:
                     continue
-                ok = spent[y] + tree_cost[cand] <= budget * (1 + 1e-12) + 1e-9
-                if not ok.any():
+                ok = spent[y] + tree_cost[cand] <= room  # a move
+                if ok.any():
+                    c = cand[ok]
+                    teams, load = scores(r, f, y, tree_days[c])
+                    i = int(np.lexsort((load, teams))[0])
+                    if (teams[i], load[i]) < now and (
+                        best is None or (teams[i], load[i]) < best[:2]
+                    ):
+                        best = (teams[i], load[i], int(c[i]), -1, y, f)
+                # a swap: a tree of year y whose cost keeps both years within the budget
+                in_y = np.flatnonzero(year == y)
+                in_y = in_y[np.argsort(tree_cost[in_y], kind="stable")]
+                cs = tree_cost[in_y]
+                lo = np.searchsorted(cs, tree_cost[out] - (room - spent[y]), side="left")
+                hi = np.searchsorted(cs, tree_cost[out] + (room - spent[f]), side="right")
+                hi = np.minimum(hi, lo + _SWAP_IN)
+                if not (hi > lo).any():
                     continue
-                c, dd = cand[ok], d[ok]
-                new = np.broadcast_to(td, (len(c), K, Y)).copy()
-                new[:, :, f] -= dd
-                new[:, :, y] += dd
-                teams, load = score(ratios(new))
+                a = np.repeat(out, hi - lo)
+                b = in_y[np.concatenate([np.arange(i, j) for i, j in zip(lo, hi, strict=True)])]
+                teams, load = scores(r, f, y, tree_days[a] - tree_days[b])
                 i = int(np.lexsort((load, teams))[0])
                 if (teams[i], load[i]) < now and (best is None or (teams[i], load[i]) < best[:2]):
-                    best = (teams[i], load[i], int(c[i]), y, f)
+                    best = (teams[i], load[i], int(a[i]), int(b[i]), y, f)
             if best is not None:
                 break
         if best is None:
             break
-        _, _, a, y, f = best
-        year[a] = y
-        td[:, f] -= tree_days[a]
-        td[:, y] += tree_days[a]
-        spent[f] -= tree_cost[a]
-        spent[y] += tree_cost[a]
+        _, _, a, b, y, f = best
+        for t, src, dst in ((a, f, y), (b, y, f)):
+            if t < 0:
+                continue
+            year[t] = dst
+            td[:, src] -= tree_days[t]
+            td[:, dst] += tree_days[t]
+            spent[src] -= tree_cost[t]
+            spent[dst] += tree_cost[t]
     year_of_root = np.full(n, -1, dtype=np.int64)
     year_of_root[roots] = year
     return np.where(whole[tree_of], year_of_root[root], x)
