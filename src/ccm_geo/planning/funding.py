@@ -313,11 +313,18 @@ def needed_budget(
     def proves_impossible(b: float) -> bool:
         nonlocal lam
         relaxation.set_rhs(np.full(Y, b), None)
-        # one US$ is worth one unit of benefit: the prices that prove a short budget
-        start = lam if lam is not None and len(lam) == relaxation.R else relaxation.rhs.copy()
+        short = total * (1 - 1e-9) - 1e-6  # a bound below this: not every task fits
+        # one US$ is worth one unit of benefit: the prices that prove a short budget, tried
+        # first (one pass over the tasks), then the dual search from the last prices
+        certificate = relaxation.rhs.copy()
+        if relaxation.evaluate(certificate)[0] < short:
+            lam = certificate
+            proofs.append(float(b))
+            return True
+        start = lam if lam is not None and len(lam) == relaxation.R else certificate
         dual = relaxation.dual(lam0=start, seconds=dual_s, rel_tol=1e-9)
         lam = dual.lam
-        if dual.bound < total * (1 - 1e-9) - 1e-6:
+        if dual.bound < short:
             proofs.append(float(b))
             return True
         return False
@@ -376,8 +383,10 @@ def needed_budget(
 
 def _cmr_tasks(tasks: pd.DataFrame) -> pd.DataFrame:
     """Every task of an area with CMR contamination (``cmr_m2`` > 0 on one of its tasks)."""
-    hazards = set(tasks.loc[tasks["cmr_m2"].to_numpy(dtype=float) > 0, "hazard_id"])
-    return tasks[tasks["hazard_id"].isin(hazards)].reset_index(drop=True)
+    codes, _ = pd.factorize(tasks["hazard_id"])
+    cmr = tasks["cmr_m2"].to_numpy(dtype=float) > 0
+    has = np.bincount(codes[codes >= 0], weights=cmr[codes >= 0], minlength=codes.max() + 1) > 0
+    return tasks[(codes >= 0) & has[np.maximum(codes, 0)]].reset_index(drop=True)
 
 
 def _spent(problem: Problem, year_index: np.ndarray) -> np.ndarray:
@@ -525,6 +534,7 @@ def _spread_teams(
         return (np.ceil(top - 1e-9) * w).sum(axis=-1), (top * w).sum(axis=-1)
 
     room = budget * (1 + 1e-12) + 1e-9
+    by_cost = np.argsort(tree_cost, kind="stable")  # trees by cost, for the swaps
 
     def scores(r, f, y, delta):
         """Scores when ``delta`` team-days (a row per candidate, per type) go from f to y."""
@@ -561,8 +571,7 @@ def _spread_teams(
                     ):
                         best = (teams[i], load[i], int(c[i]), -1, y, f)
                 # a swap: a tree of year y whose cost keeps both years within the budget
-                in_y = np.flatnonzero(year == y)
-                in_y = in_y[np.argsort(tree_cost[in_y], kind="stable")]
+                in_y = by_cost[year[by_cost] == y]
                 cs = tree_cost[in_y]
                 lo = np.searchsorted(cs, tree_cost[out] - (room - spent[y]), side="left")
                 hi = np.searchsorted(cs, tree_cost[out] + (room - spent[f]), side="right")
