@@ -20,7 +20,14 @@ import shapely
 from ccm_geo.planning import build_problem, make_tasks, plan_years, schedule_tasks
 from ccm_geo.planning.settings import DEFAULT_METHODS, MethodRules, PlanningSettings, TeamSpec
 
-__all__ = ["bench", "bench_national", "knapsack_check", "reference_solve", "synthetic_areas"]
+__all__ = [
+    "bench",
+    "bench_national",
+    "bench_schedule",
+    "knapsack_check",
+    "reference_solve",
+    "synthetic_areas",
+]
 
 _START = dt.date(2027, 1, 1)
 
@@ -248,6 +255,8 @@ def bench_national(
         "optimise_s": timings["optimise"],
         "schedule_s": timings["schedule"],
         "deadline_s": timings["deadline"],
+        "budget_needed": plan.deadline.get("budget_needed_per_year"),
+        "budget_needed_gap": round(plan.deadline.get("budget_needed_gap", float("nan")), 5),
         "curve_s": timings["budget curve"],
         "time_limit_s": time_limit_s,
         "solve_s": round(sol.seconds, 2),
@@ -270,6 +279,33 @@ def bench_national(
         "binding": sol.binding[0] if sol.binding else "",
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def bench_schedule(n_areas: int) -> dict:
+    """The schedule alone on a national-shaped register (greedy selection, straight-line
+    travel): seconds with the k-d tree nearest-task search and with the scan it replaces
+    (every region scanned), and whether both give the same schedule."""
+    from ccm_geo.planning import schedule
+
+    areas = national_areas(n_areas)
+    settings, tasks = national_settings(areas)
+    years = plan_years(settings, _START, _DEADLINE)
+    greedy = build_problem(tasks, settings, years=years, start_date=_START).greedy()
+    tasks = tasks.reset_index(drop=True)
+    tasks["year"] = greedy.year_of().reset_index(drop=True).to_numpy()
+    out: dict = {"areas": n_areas, "scheduled": int(tasks["year"].notna().sum())}
+    frames = {}
+    default = schedule._SCAN_MAX
+    try:
+        for name, scan_max in (("scan", 10**12), ("tree", default)):
+            schedule._SCAN_MAX = scan_max
+            t0 = time.perf_counter()
+            frames[name] = schedule_tasks(tasks, settings, years=years, start_date=_START)
+            out[f"{name}_s"] = round(time.perf_counter() - t0, 2)
+    finally:
+        schedule._SCAN_MAX = default
+    out["identical"] = bool(frames["scan"].equals(frames["tree"]))
+    return out
 
 
 def reference_solve(n_areas: int, *, time_limit_s: float, core_columns: int) -> dict:
@@ -336,7 +372,7 @@ def _references() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.bench_planning [--reference N ...] [--national N ...]``."""
+    """``python -m benchmarks.bench_planning [--reference N] [--national N] [--schedule N]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -345,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--core-columns", type=int, default=150_000)
     parser.add_argument("--national", type=int, nargs="*", default=[])
     parser.add_argument("--time-limit-s", type=float, default=60.0)
+    parser.add_argument("--schedule", type=int, nargs="*", default=[], help="schedule alone")
     args = parser.parse_args(argv)
     for n in args.reference:
         refs = _references()
@@ -355,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({_key(n): refs[_key(n)]}))
     for n in args.national:
         print(json.dumps(bench_national(n, time_limit_s=args.time_limit_s)), flush=True)
-    if not args.reference and not args.national:
+    for n in args.schedule:
+        print(json.dumps(bench_schedule(n)), flush=True)
+    if not args.reference and not args.national and not args.schedule:
         print(json.dumps(knapsack_check()))
     return 0
 

@@ -6,7 +6,9 @@ Within a plan year, tasks are taken level by level of their chain (surveys befor
 clearance they lead to); for each level and team type, the team that is free first takes the
 nearest remaining task in its current region (nearest-neighbour sequencing), or, when its region
 has none left, the highest-priority task (lowest rank) anywhere. A task starts after the team
-has travelled to it and after its predecessor has ended, and lasts its team-days.
+has travelled to it and after its predecessor has ended, and lasts its team-days. With
+straight-line travel, large regions find their nearest task from a k-d tree (``_Nearest``),
+which picks what the scan of the region picks.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ logger = logging.getLogger(__name__)
 TravelMinutes = pd.DataFrame | Callable[[str, np.ndarray], np.ndarray]
 
 _EXTRA_YEARS = 10  # calendar kept beyond the plan so that late work spills rather than fails
+# regions with more tasks than this (in one year, level and team type) find the nearest task
+# from a k-d tree rather than a scan (a scan is quicker below it); the pick is the same
+_SCAN_MAX = 1_000
+_NEIGHBOURS = 16  # nearest tasks kept per task of a large region
 
 
 def work_calendar(
@@ -264,6 +270,7 @@ def _travel_function(tasks, hazard, settings, travel_minutes):
         def straight(i, js):
             return np.hypot(*(xy[js] - xy[i]).T) / per_min
 
+        straight.xy = xy  # straight lines: the nearest task comes from a spatial index
         return straight
     if isinstance(travel_minutes, pd.DataFrame):
         uniq = pd.unique(hazard)
@@ -321,11 +328,26 @@ def _assign(
     heap = [(st["pos"][j], j) for j in range(len(names))]
     heapq.heapify(heap)
     last = len(dates) - 1
+    xy = getattr(travel, "xy", None)
+    index = {}  # large regions, straight-line travel: a k-d tree instead of a scan
+    in_group = dict(zip(group.tolist(), range(len(group)), strict=True))
+    if xy is not None:
+        index = {
+            r: _Nearest(xy[group[m]], m, len(group))
+            for r, m in members.items()
+            if len(m) > _SCAN_MAX
+        }
     for _ in range(len(group)):
         pos, j = heapq.heappop(heap)
         loc = st["loc"][j]
         pick = -1
-        if loc >= 0:
+        if loc >= 0 and region[loc] in index:
+            cand = index[region[loc]].nearest(xy[loc], in_group.get(loc, -1))
+            if len(cand):
+                tt = travel(loc, group[cand])
+                pick = cand[int(np.argmin(tt))]
+                minutes = float(np.min(tt))
+        elif loc >= 0:
             cand = members.get(region[loc], np.zeros(0, dtype=np.int64))
             cand = cand[remaining[cand]]
             if region[loc] in members:
@@ -340,6 +362,8 @@ def _assign(
             pick = prio[prio_ptr]
             minutes = float(travel(loc, group[[pick]])[0]) if loc >= 0 else 0.0
         remaining[pick] = False
+        if g_region[pick] in index:
+            index[g_region[pick]].take(pick)
         t = group[pick]
         start = pos + minutes / minutes_per_day
         p = pred[t]
@@ -356,6 +380,88 @@ def _assign(
         st["pos"][j] = end
         st["loc"][j] = t
         heapq.heappush(heap, (end, j))
+
+
+class _Nearest:
+    """The remaining tasks of one region nearest a point, from a k-d tree rebuilt as they go.
+
+    ``nearest`` returns every remaining task (positions in the group, ascending) whose
+    distance is within rounding of the least: the caller's ``argmin`` over them picks what the
+    ``argmin`` over every remaining task of the region picks (the first of ties in group
+    order). Taken tasks (``take``) are skipped by a mask; when fewer than half the tree's
+    points remain, the tree is rebuilt on those left, so a pick costs O(log n) amortised
+    instead of a scan of the region.
+    """
+
+    def __init__(self, xy: np.ndarray, members: np.ndarray, n_group: int):
+        from scipy.spatial import cKDTree
+
+        self.where = np.full(n_group, -1, dtype=np.int64)  # group position -> tree point
+        self.k = 8  # points asked of the tree at once
+        # each task's nearest tasks of the region, found at once: a team that has just done
+        # a task of the region looks there first (no tree query when one is still left)
+        m = len(members)
+        self.members0, self.alive0 = members, np.ones(m, dtype=bool)
+        self.where0 = np.full(n_group, -1, dtype=np.int64)
+        self.where0[members] = np.arange(m)
+        if m:
+            dist, idx = cKDTree(xy).query(xy, k=min(m, _NEIGHBOURS + 1))
+            self.nd, self.ni = dist.reshape(m, -1), idx.reshape(m, -1)
+        self._build(xy, members)
+
+    def _build(self, xy: np.ndarray, members: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        self.xy, self.members = xy, members
+        self.where[members] = np.arange(len(members))
+        self.alive = np.ones(len(members), dtype=bool)
+        self.n_alive = len(members)
+        self.tree = cKDTree(xy) if len(members) else None
+
+    def take(self, g: int) -> None:
+        self.alive0[self.where0[g]] = False
+        i = self.where[g]
+        if i >= 0 and self.alive[i]:
+            self.alive[i] = False
+            self.n_alive -= 1
+
+    def nearest(self, point: np.ndarray, g: int = -1) -> np.ndarray:
+        """Remaining tasks nearest ``point`` (the position of group task ``g``, if given)."""
+        if self.n_alive == 0:
+            return np.zeros(0, dtype=np.int64)
+        w = self.where0[g] if g >= 0 else -1
+        if w >= 0:  # from the task's own nearest tasks
+            d, ids, alive = self.nd[w].tolist(), self.ni[w].tolist(), self.alive0
+            first = next((j for j in range(len(ids)) if alive[ids[j]]), None)
+            if first is not None:
+                limit = d[first] * (1 + 1e-9) + 1e-9
+                if len(ids) == len(self.members0) or d[-1] > limit:
+                    near = [i for i, e in zip(ids, d, strict=True) if e <= limit and alive[i]]
+                    return np.sort(self.members0[near])
+        if 2 * self.n_alive < len(self.members):
+            keep = self.alive
+            self.where[self.members[~keep]] = -1
+            self._build(self.xy[keep], self.members[keep])
+        n = len(self.members)
+        k = min(n, self.k)
+        while True:
+            dist, idx = self.tree.query(point, k=k)
+            d = np.atleast_1d(dist).tolist()  # k is small: plain lists are quicker
+            ids = np.atleast_1d(idx).tolist()
+            alive = self.alive
+            first = next((j for j in range(k) if alive[ids[j]]), None)
+            if first is not None:  # the nearest point not taken (often the team's own is)
+                limit = d[first] * (1 + 1e-9) + 1e-9
+                # every point within the limit is among those queried: the last is beyond it
+                if k == n or d[-1] > limit:
+                    self.k = max(8, k // 2)  # start the next query from about this k
+                    near = [
+                        i
+                        for i, e in zip(ids[first:], d[first:], strict=True)
+                        if e <= limit and alive[i]
+                    ]
+                    return np.sort(self.members[near])
+            k = min(n, 4 * k)
 
 
 def _position(dates: np.ndarray, cal: float) -> float:
