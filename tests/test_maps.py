@@ -696,6 +696,54 @@ def test_print_sheets_per_region_when_one_page_is_too_small(national, tmp_path):
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") == 3
 
 
+def test_many_regions_share_a_bounded_number_of_sheets(national, tmp_path):
+    from ccm_geo.publish.printmap import iter_sheets, save_sheets
+
+    areas, ctx = national  # 30 provinces in a 6 x 5 grid
+    settings = MapSettings(print_dpi=50, print_sheet_areas=500, print_max_sheets=6)
+    titles = []
+
+    def pages():
+        for _, fig in iter_sheets(areas, ctx, settings, title="National"):
+            titles.append(fig.axes[0].get_title(loc="left"))
+            ax = fig.axes[0]
+            (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+            drawn = sum(len(c.get_paths()) for c in ax.collections if c.get_gid() == "areas")
+            drawn += sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == "area_dots")
+            if len(titles) > 1:  # a sheet draws what lies in its extent, not the register
+                assert (x1 - x0) < 400_000
+                assert drawn < len(areas) / 2, drawn
+            yield fig
+
+    path = save_sheets(pages(), tmp_path / "sheets.pdf")
+    data = path.read_bytes()
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") == 7
+    assert len(titles) == 7 and titles[1].endswith("(sheet 1 of 6)")
+    # every region on exactly one sheet, neighbours together: sheets of 5 provinces each
+    # (30 x ~267 areas) along the curve hold provinces that touch one another
+    from ccm_geo.publish.printmap import _Layers, _sheet_groups
+
+    names = areas["region"].to_numpy()
+    rows = {r: np.flatnonzero(names == r) for r in set(names)}
+    groups = _sheet_groups(areas, rows, _Layers.of(areas, ctx), 6)
+    assert sorted(r for g in groups for r in g) == sorted(rows)
+    assert all(4 <= len(g) <= 6 for g in groups), groups
+    for g in groups:
+        ids = sorted(int(r.split()[-1]) - 1 for r in g)
+        cells = {(i // 6, i % 6) for i in ids}
+        linked = {next(iter(cells))}  # the group's provinces form one connected block
+        while True:
+            more = {
+                c
+                for c in cells - linked
+                if any(abs(c[0] - d[0]) + abs(c[1] - d[1]) == 1 for d in linked)
+            }
+            if not more:
+                break
+            linked |= more
+        assert linked == cells, g
+
+
 def test_every_gpkg_layer_carries_a_labelled_style(tmp_path):
     import sqlite3
 
