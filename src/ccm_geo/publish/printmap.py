@@ -24,7 +24,7 @@ import shapely
 from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -617,11 +617,11 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
         sel_c = (cls == c).to_numpy()
         for s, style in _STATUS_STYLE.items():
             sel = sel_c & (status == s).to_numpy() & ~small
-            paths = _polygon_paths(areas.geometry.values[sel])
-            if paths:
+            path = _compound_path(areas.geometry.values[sel])
+            if path is not None:
                 ax.add_collection(
                     PathCollection(
-                        paths,
+                        [path],
                         facecolor=colour,
                         edgecolor=edge,
                         linewidth=style["linewidth"],
@@ -639,18 +639,44 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
             diam = np.round(diam * 2) / 2  # a few sizes: PDF/SVG store one marker per size
             for d in np.unique(diam):
                 sel = diam == d
-                ax.scatter(
+                # markers, not a scatter: the backends write one marker and its positions
+                ax.plot(
                     pts[sel, 0],
                     pts[sel, 1],
-                    s=float(d) ** 2,
-                    c=colour,
-                    edgecolors=edge,
-                    linewidths=0.3,
+                    ls="none",
+                    marker="o",
+                    markersize=float(d),
+                    markerfacecolor=colour,
+                    markeredgecolor=edge,
+                    markeredgewidth=0.3,
                     zorder=4.5 + z * 0.1,
                     gid="area_dots",
                 )
             n_dots += int(dots.sum())
     return n_dots
+
+
+def _compound_path(geoms) -> MplPath | None:
+    """Polygonal geometries as one path: one element to draw and write, not one per area.
+
+    Shells are oriented counter-clockwise and holes clockwise, so the non-zero fill rule
+    leaves the holes open and fills overlapping areas once.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return None
+    parts = shapely.get_parts(geoms)
+    parts = shapely.orient_polygons(parts[shapely.get_type_id(parts) == 3])
+    if not len(parts):
+        return None
+    rings = shapely.get_rings(parts)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_idx, minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    return MplPath(coords, codes)
 
 
 def _polygon_paths(geoms) -> list[MplPath]:
@@ -682,6 +708,8 @@ def _polygon_paths(geoms) -> list[MplPath]:
 
 
 def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
+    """Lines as one path (one PDF/SVG element, however many segments a road graph has),
+    simplified to a tenth of a point at the map's scale."""
     geoms = np.asarray(geoms, dtype=object)
     if not len(geoms):
         return
@@ -689,10 +717,22 @@ def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     if not len(parts):
         return
+    (x0, x1), width_pt = ax.get_xlim(), ax.get_position().width * ax.figure.get_figwidth() * 72
+    parts = shapely.simplify(parts, abs(x1 - x0) / width_pt / 10)
     coords, idx = shapely.get_coordinates(parts, return_index=True)
-    splits = np.flatnonzero(np.diff(idx)) + 1
-    segs = np.split(coords, splits)
-    ax.add_collection(LineCollection(segs, colors=color, linewidths=lw, zorder=z))
+    if not len(coords):
+        return
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = MplPath.MOVETO
+    ax.add_collection(
+        PathCollection(
+            [MplPath(coords, codes)],
+            facecolors="none",
+            edgecolors=color,
+            linewidths=lw,
+            zorder=z,
+        )
+    )
 
 
 def _top(areas, top_n: int) -> pd.DataFrame:
