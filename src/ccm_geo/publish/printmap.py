@@ -708,8 +708,7 @@ def _polygon_paths(geoms) -> list[MplPath]:
 
 
 def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
-    """Lines as one path (one PDF/SVG element, however many segments a road graph has),
-    simplified to a tenth of a point at the map's scale."""
+    """Lines as one path: one PDF/SVG element, however many segments a road graph has."""
     geoms = np.asarray(geoms, dtype=object)
     if not len(geoms):
         return
@@ -717,8 +716,7 @@ def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     if not len(parts):
         return
-    (x0, x1), width_pt = ax.get_xlim(), ax.get_position().width * ax.figure.get_figwidth() * 72
-    parts = shapely.simplify(parts, abs(x1 - x0) / width_pt / 10)
+    # no simplification here: matplotlib simplifies the path to the output's resolution
     coords, idx = shapely.get_coordinates(parts, return_index=True)
     if not len(coords):
         return
