@@ -804,3 +804,27 @@ def test_a_note_under_the_title_is_escaped(areas):
     doc = priority_map(areas, None, MapSettings(), title="t", note=note)
     assert "ranking is weak: 90% of areas share one score" in doc
     assert "one score <b>" not in doc  # drawn with textContent from an escaped payload
+
+
+def test_a_road_graph_is_drawn_as_a_few_lines():
+    """A road graph's edges (one feature per edge) are joined per class: a 400-edge chain
+    of one class is one line on the page, a crossing road of another class its own."""
+    from ccm_geo.publish.maps.page import _encode_context
+
+    xs = X0 + np.arange(401) * 50.0
+    edges = [LineString([(xs[i], Y0), (xs[i + 1], Y0)]) for i in range(400)]
+    cross = [LineString([(X0 + 5000, Y0 - 2000), (X0 + 5000, Y0)])]
+    cross += [LineString([(X0 + 5000, Y0), (X0 + 5000, Y0 + 2000)])]
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["track"] * 400 + ["primary", "primary"]},
+        geometry=edges + cross,
+        crs=CRS,
+    )
+    page = _encode_context(Context(crs=CRS, roads=roads), MapSettings(context_layers=["roads"]))
+    assert sorted(page["roads"]["label"]) == ["primary", "track"]
+    track = page["roads"]["g"][page["roads"]["label"].index("track")]
+    assert len(track) == 1  # one line, its vertices collinear: simplified to its two ends
+    pts = np.array(track[0]).reshape(-1, 2)
+    assert len(pts) == 2
+    span = pts[1, 0] / 10**5  # delta-encoded: the second point is the line's length in degrees
+    assert 0.17 < span < 0.2, span  # 20 km at 15.3° N
