@@ -380,8 +380,12 @@ def _sheet_groups(areas, rows: dict, layers: _Layers, max_sheets: int) -> list[l
     if len(regions) <= max_sheets:
         return [[r] for r in regions]
     bounds = shapely.bounds(areas.geometry.values)
-    centres = np.array([np.nanmean(bounds[rows[r]], axis=0) for r in regions])
-    centres = np.column_stack([centres[:, 0] + centres[:, 2], centres[:, 1] + centres[:, 3]]) / 2
+    centres = np.full((len(regions), 2), np.nan)
+    for i, r in enumerate(regions):
+        b = bounds[rows[r]]
+        b = b[np.isfinite(b).all(axis=1)]  # areas without geometry have no place
+        if len(b):
+            centres[i] = ((b[:, 0].min() + b[:, 2].max()) / 2, (b[:, 1].min() + b[:, 3].max()) / 2)
     admin = layers.admin
     if admin is not None and "region" in admin.columns:
         names = admin["region"].astype(str).to_numpy()
@@ -394,6 +398,11 @@ def _sheet_groups(areas, rows: dict, layers: _Layers, max_sheets: int) -> list[l
                     (b[:, 0].min() + b[:, 2].max()) / 2,
                     (b[:, 1].min() + b[:, 3].max()) / 2,
                 )
+    centres[~np.isfinite(centres).all(axis=1)] = (
+        centres[np.isfinite(centres).all(axis=1)].mean(axis=0)
+        if np.isfinite(centres).all(axis=1).any()
+        else 0.0
+    )
     order = np.lexsort((np.arange(len(regions)), _hilbert(centres)))
     counts = np.array([len(rows[regions[i]]) for i in order], dtype=float)
     cum = np.cumsum(counts) - counts / 2  # each region's middle along the running count
