@@ -44,10 +44,10 @@ def register(folder: Path, scale: float) -> Path:
     return project
 
 
-def run_stages(project: Path, out: Path) -> list[dict]:
+def run_stages(project: Path, out: Path, stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
     """Each stage in its own process: wall seconds and peak RSS (MiB)."""
     rows = []
-    for stage in STAGES:
+    for stage in stages:
         t0 = time.perf_counter()
         proc = subprocess.run(
             [
@@ -76,8 +76,16 @@ def run_stages(project: Path, out: Path) -> list[dict]:
     return rows
 
 
-def bench(scales: tuple[float, ...] = (55.0, 220.0), work: Path | None = None) -> list[dict]:
-    """Stage times and peaks at each scale, and each stage's growth exponent between them."""
+def bench(
+    scales: tuple[float, ...] = (55.0, 220.0),
+    work: Path | None = None,
+    stages: tuple[str, ...] = tuple(STAGES),
+) -> list[dict]:
+    """Stage times and peaks at each scale, and each stage's growth exponent between them.
+
+    ``stages`` runs only those (in pipeline order; the others' outputs must already be in
+    the work folder's run folders), e.g. all but ``request`` to time that one separately.
+    """
     tmp = None
     if work is None:
         tmp = tempfile.TemporaryDirectory(prefix="ccm_e2e_")
@@ -91,23 +99,24 @@ def bench(scales: tuple[float, ...] = (55.0, 220.0), work: Path | None = None) -
             gen_s = time.perf_counter() - t0
             n = _areas(project)
             print(f"   e2e: {n:,} areas (scale {scale:g})", file=sys.stderr, flush=True)
-            runs[scale] = (n, gen_s, run_stages(project, folder / "run"))
+            runs[scale] = (n, gen_s, run_stages(project, folder / "run", stages))
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return table(runs)
+    return table(runs, stages)
 
 
-def table(runs: dict) -> list[dict]:
+def table(runs: dict, stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
     """One row per stage: time and peak at each size, the exponent between the extremes."""
     scales = sorted(runs)
     rows = []
-    for i, stage in enumerate([*STAGES, "all (load → request)"]):
+    total = f"all ({stages[0]} → {stages[-1]})"
+    for i, stage in enumerate([*stages, total]):
         row: dict = {"stage": stage}
         times = []
         for s in scales:
             n, _, stage_rows = runs[s]
-            if i < len(STAGES):
+            if i < len(stages):
                 t, peak = stage_rows[i]["stage_s"], stage_rows[i]["peak_mib"]
             else:
                 t = sum(r["stage_s"] for r in stage_rows)
@@ -149,11 +158,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("out", type=Path, nargs="?", help="run folder (with --stage)")
     parser.add_argument("--stage", choices=STAGES, help="run this stage only, in this process")
     parser.add_argument("--scale", type=float, nargs="+", default=[55.0, 220.0])
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=STAGES,
+        help="run only these stages (the earlier ones' outputs must be in the work folder)",
+    )
     args = parser.parse_args(argv)
     if args.stage:
         _one_stage(args.stage, args.project_or_work, args.out)
         return []
-    rows = bench(tuple(args.scale), work=args.project_or_work)
+    stages = tuple(s for s in STAGES if s in args.stages)
+    rows = bench(tuple(args.scale), work=args.project_or_work, stages=stages)
     from benchmarks.run import _table
 
     print(_table(rows))

@@ -696,6 +696,58 @@ def test_print_sheets_per_region_when_one_page_is_too_small(national, tmp_path):
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") == 3
 
 
+def test_many_regions_share_a_bounded_number_of_sheets(national, tmp_path):
+    from ccm_geo.publish.printmap import iter_sheets, save_sheets
+
+    areas, ctx = national  # 30 provinces in a 6 x 5 grid
+    settings = MapSettings(print_dpi=50, print_sheet_areas=500, print_max_sheets=6)
+    titles = []
+
+    def pages():
+        for _, fig in iter_sheets(areas, ctx, settings, title="National"):
+            titles.append(fig.axes[0].get_title(loc="left"))
+            ax = fig.axes[0]
+            x0, x1 = ax.get_xlim()
+            drawn = sum(
+                (c.get_paths()[0].codes == 1).sum()
+                for c in ax.collections
+                if c.get_gid() == "areas"
+            )
+            drawn += sum(len(ln.get_xdata()) for ln in ax.lines if ln.get_gid() == "area_dots")
+            if len(titles) > 1:  # a sheet draws what lies in its extent, not the register
+                assert (x1 - x0) < 400_000
+                assert drawn < len(areas) / 2, drawn
+            yield fig
+
+    path = save_sheets(pages(), tmp_path / "sheets.pdf")
+    data = path.read_bytes()
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") == 7
+    assert len(titles) == 7 and titles[1].endswith("(sheet 1 of 6)")
+    # every region on exactly one sheet, neighbours together: sheets of 5 provinces each
+    # (30 x ~267 areas) along the curve hold provinces that touch one another
+    from ccm_geo.publish.printmap import _Layers, _sheet_groups
+
+    names = areas["region"].to_numpy()
+    rows = {r: np.flatnonzero(names == r) for r in set(names)}
+    groups = _sheet_groups(areas, rows, _Layers.of(areas, ctx), 6)
+    assert sorted(r for g in groups for r in g) == sorted(rows)
+    assert all(4 <= len(g) <= 6 for g in groups), groups
+    for g in groups:
+        ids = sorted(int(r.split()[-1]) - 1 for r in g)
+        cells = {(i // 6, i % 6) for i in ids}
+        linked = {next(iter(cells))}  # the group's provinces form one connected block
+        while True:
+            more = {
+                c
+                for c in cells - linked
+                if any(abs(c[0] - d[0]) + abs(c[1] - d[1]) == 1 for d in linked)
+            }
+            if not more:
+                break
+            linked |= more
+        assert linked == cells, g
+
+
 def test_every_gpkg_layer_carries_a_labelled_style(tmp_path):
     import sqlite3
 
@@ -752,3 +804,27 @@ def test_a_note_under_the_title_is_escaped(areas):
     doc = priority_map(areas, None, MapSettings(), title="t", note=note)
     assert "ranking is weak: 90% of areas share one score" in doc
     assert "one score <b>" not in doc  # drawn with textContent from an escaped payload
+
+
+def test_a_road_graph_is_drawn_as_a_few_lines():
+    """A road graph's edges (one feature per edge) are joined per class: a 400-edge chain
+    of one class is one line on the page, a crossing road of another class its own."""
+    from ccm_geo.publish.maps.page import _encode_context
+
+    xs = X0 + np.arange(401) * 50.0
+    edges = [LineString([(xs[i], Y0), (xs[i + 1], Y0)]) for i in range(400)]
+    cross = [LineString([(X0 + 5000, Y0 - 2000), (X0 + 5000, Y0)])]
+    cross += [LineString([(X0 + 5000, Y0), (X0 + 5000, Y0 + 2000)])]
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["track"] * 400 + ["primary", "primary"]},
+        geometry=edges + cross,
+        crs=CRS,
+    )
+    page = _encode_context(Context(crs=CRS, roads=roads), MapSettings(context_layers=["roads"]))
+    assert sorted(page["roads"]["label"]) == ["primary", "track"]
+    track = page["roads"]["g"][page["roads"]["label"].index("track")]
+    assert len(track) == 1  # one line, its vertices collinear: simplified to its two ends
+    pts = np.array(track[0]).reshape(-1, 2)
+    assert len(pts) == 2
+    span = pts[1, 0] / 10**5  # delta-encoded: the second point is the line's length in degrees
+    assert 0.17 < span < 0.2, span  # 20 km at 15.3° N

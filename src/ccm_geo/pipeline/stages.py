@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import time
@@ -240,7 +241,7 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     """The interactive priority map (offline HTML), its embeddable form, and the print map."""
     from ccm_geo.io import write_text
     from ccm_geo.publish.maps import embed_fragment, priority_map
-    from ccm_geo.publish.printmap import print_sheets, save_figure, save_sheets
+    from ccm_geo.publish.printmap import has_sheets, iter_sheets, save_figure, save_sheets
     from ccm_geo.scoring import ranking_weakness
 
     src = log.out_dir
@@ -265,13 +266,15 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     log.wrote(write_text(html, out_dir / "priority_map.html"))
     log.wrote(write_text(embed_fragment(html, title=title), out_dir / "priority_map_embed.html"))
     log.step("drawing the print map")
-    sheets = print_sheets(areas, context, config.maps, title=title)
-    fig = sheets[0][1]
+    sheets = iter_sheets(areas, context, config.maps, title=title)
+    fig = next(sheets)[1]
     log.wrote(save_figure(fig, out_dir / "priority_map.png"))
     log.wrote(save_figure(fig, out_dir / "priority_map.pdf"))
     log.wrote(save_figure(fig, out_dir / "priority_map.svg"))
-    if len(sheets) > 1:  # one sheet per region: the register does not fit one page legibly
-        log.wrote(save_sheets([f for _, f in sheets], out_dir / "priority_map_sheets.pdf"))
+    if has_sheets(areas, config.maps):  # one sheet per region: one page is not legible
+        # drawn and written one at a time: hundreds of regions nationally
+        pages = itertools.chain([fig], (f for _, f in sheets))
+        log.wrote(save_sheets(pages, out_dir / "priority_map_sheets.pdf"))
     state.update(map_areas=areas, context=context)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -22,7 +24,7 @@ import shapely
 from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -40,7 +42,15 @@ if TYPE_CHECKING:
 
     from ccm_geo.model import Context
 
-__all__ = ["print_map", "print_sheets", "save_figure", "save_sheets", "FORMATS"]
+__all__ = [
+    "print_map",
+    "print_sheets",
+    "iter_sheets",
+    "has_sheets",
+    "save_figure",
+    "save_sheets",
+    "FORMATS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +106,10 @@ def print_map(
     -------
     matplotlib.figure.Figure
         A figure on the Agg canvas (no screen needed). Its artists carry the gids
-        ``"scale_bar"``, ``"north_arrow"`` and ``"locator"``; ``fig.ccm_labels`` lists the
-        placed labels (``text``, ``kind``, ``bbox`` in display pixels) and
+        ``"scale_bar"``, ``"north_arrow"`` and ``"locator"``, the areas' collections
+        ``"areas"`` (polygons) and ``"area_dots"`` (areas too small, as dots);
+        ``fig.ccm_labels`` lists the placed labels (``text``, ``kind``, ``bbox`` in display
+        pixels) and
         ``fig.ccm_unplaced`` the labels left out for lack of room. Pass it to
         :func:`save_figure`.
 
@@ -107,6 +119,28 @@ def print_map(
         When columns are missing or the CRS is not metric.
     """
     _check(areas)
+    return _draw_sheet(
+        areas,
+        _Layers.of(areas, context),
+        settings,
+        title=title,
+        top_n=top_n,
+        extent=extent,
+        label_areas=label_areas,
+    )
+
+
+def _draw_sheet(
+    areas: gpd.GeoDataFrame,
+    layers: _Layers,
+    settings: MapSettings,
+    *,
+    title: str,
+    top_n: int | None = None,
+    extent: tuple[float, float, float, float] | None = None,
+    label_areas: gpd.GeoDataFrame | None = None,
+) -> Figure:
+    """One page of :func:`print_map`, from layers prepared once for every sheet."""
     top_n = settings.label_top_n if top_n is None else top_n
     fig = Figure(figsize=settings.print_size_in, dpi=settings.print_dpi)
     FigureCanvasAgg(fig)
@@ -117,29 +151,34 @@ def print_map(
     ax.set_facecolor("#ffffff")
     w_in = settings.print_size_in[0] * _MAP_BOX[2]
     h_in = settings.print_size_in[1] * _MAP_BOX[3]
-    xmin, ymin, xmax, ymax = fit_aspect(extent or _extent(areas, context), w_in / h_in)
+    xmin, ymin, xmax, ymax = fit_aspect(extent or _extent(areas, layers.admin), w_in / h_in)
+    view = (xmin, ymin, xmax, ymax)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     pt_per_m = w_in * 72.0 / (xmax - xmin)
-    visible = _in_extent(areas, (xmin, ymin, xmax, ymax))
+    visible = _in_extent(areas, view)
 
     handles: list = []
-    admin = _layer(context, "admin", areas.crs)
+    admin = layers.admin
     if admin is not None:
         _draw_lines(
-            ax, admin.geometry.boundary.values, color=styles.CONTEXT_COLOURS["admin"], lw=0.9, z=3
+            ax,
+            layers.admin_lines[_in_extent_idx(admin, view)],
+            color=styles.CONTEXT_COLOURS["admin"],
+            lw=0.9,
+            z=3,
         )
         handles.append(
             Line2D([], [], color=styles.CONTEXT_COLOURS["admin"], lw=0.9, label="admin boundary")
         )
-    roads = _layer(context, "roads", areas.crs)
+    roads = layers.roads
     if roads is not None:
-        roads = _in_extent(roads, (xmin, ymin, xmax, ymax))
+        roads = _in_extent(roads, view)
         _draw_lines(ax, roads.geometry.values, color=styles.CONTEXT_COLOURS["roads"], lw=0.6, z=2)
         handles.append(Line2D([], [], color=styles.CONTEXT_COLOURS["roads"], lw=0.6, label="road"))
 
     n_dots = _draw_areas(ax, visible, settings, pt_per_m)
-    counts = areas["priority_class"].astype(str).str.lower().value_counts()
+    counts = layers.class_counts
     area_handles = [
         Patch(
             facecolor=settings.palette[c],
@@ -157,7 +196,7 @@ def print_map(
             linestyle=st["linestyle"],
         )
         for s, st in _STATUS_STYLE.items()
-        if "status" in areas.columns and (areas["status"] == s).any()
+        if s in layers.statuses
     ]
     if n_dots:
         area_handles.append(
@@ -172,7 +211,7 @@ def print_map(
                 label="area too small at this scale",
             )
         )
-    settlements = _layer(context, "settlements", areas.crs)
+    settlements = layers.settlements
     if settlements is not None and settings.print_villages:
         handles.append(
             Line2D(
@@ -199,7 +238,7 @@ def print_map(
 
     scale = _scale_bar(ax, xmax - xmin)
     arrow = _north_arrow(ax)
-    _locator(fig, areas, admin, (xmin, ymin, xmax, ymax))
+    _locator(fig, layers, view)
     ax.set_title(title, fontsize=13, loc="left", parse_math=False)
 
     renderer = fig.canvas.get_renderer()
@@ -209,7 +248,7 @@ def print_map(
     top = _top(label_areas if label_areas is not None else visible, top_n)
     _place(ax, renderer, top, "hazard", placed, unplaced, obstacles, fontsize=7, bold=True)
     if admin is not None:
-        names = _region_names(admin, (xmin, ymin, xmax, ymax))
+        names = _region_names(admin.iloc[_in_extent_idx(admin, view)], view)
         _place(
             ax,
             renderer,
@@ -276,35 +315,136 @@ def print_sheets(
     A register of more than ``settings.print_sheet_areas`` areas with a ``region`` column
     gets one sheet per region: the region's extent (its admin unit when the context names
     it, else its areas), neighbouring areas and context included, the region's top areas
-    labelled, and a locator showing where the sheet lies.
+    labelled, and a locator showing where the sheet lies. A national register has hundreds
+    of regions: to write them, pass :func:`iter_sheets` to :func:`save_sheets`, which holds
+    one sheet in memory at a time.
 
     Returns
     -------
     list of (str, Figure)
         ``("overview", fig)`` first, then ``(region, fig)`` by region name.
     """
+    return list(iter_sheets(areas, context, settings, title=title))
+
+
+def iter_sheets(
+    areas: gpd.GeoDataFrame,
+    context: Context | None,
+    settings: MapSettings,
+    *,
+    title: str,
+) -> Iterator[tuple[str, Figure]]:
+    """:func:`print_sheets` one sheet at a time: each figure is drawn when it is asked for.
+
+    The context layers, their spatial indexes, the class counts and the locator are prepared
+    once for every sheet, and each sheet draws only what lies in its extent, so the sheets
+    together cost time in proportion to the register.
+    """
     _check(areas)
-    out = [("overview", print_map(areas, context, settings, title=title))]
-    if len(areas) <= settings.print_sheet_areas or "region" not in areas.columns:
-        return out
+    layers = _Layers.of(areas, context)
+    yield "overview", _draw_sheet(areas, layers, settings, title=title)
+    if not has_sheets(areas, settings):
+        return
     from ccm_geo.publish.maps.views import region_views
 
-    regions = sorted(areas["region"].dropna().astype(str).unique())
-    for k, region in enumerate(regions, start=1):
-        mine = areas[areas["region"].astype(str) == region]
-        views = region_views(mine, context, pad=0.05, far=math.inf)
+    names = areas["region"].astype(str).where(areas["region"].notna(), None).to_numpy()
+    rows = {k: v.to_numpy() for k, v in pd.Series(np.arange(len(areas))).groupby(names)}
+    groups = _sheet_groups(areas, rows, layers, settings.print_max_sheets)
+    for k, regions in enumerate(groups, start=1):
+        mine = areas.iloc[np.sort(np.concatenate([rows[r] for r in regions]))]
+        views = region_views(mine, layers.context, pad=0.05, far=math.inf)
         if not views:
             continue
-        fig = print_map(
+        label = _group_label(regions)
+        fig = _draw_sheet(
             areas,
-            context,
+            layers,
             settings,
-            title=f"{title}: {region} (sheet {k} of {len(regions)})",
+            title=f"{title}: {label} (sheet {k} of {len(groups)})",
             extent=views[0].bounds,
             label_areas=mine,
         )
-        out.append((region, fig))
-    return out
+        yield label, fig
+
+
+def _sheet_groups(areas, rows: dict, layers: _Layers, max_sheets: int) -> list[list[str]]:
+    """Regions by sheet: one each when there are at most ``max_sheets``, else neighbouring
+    regions together in ``max_sheets`` sheets of about equal numbers of areas.
+
+    The regions are ordered along a Hilbert curve through their centres (their admin unit's
+    centre when the admin layer names them, else their areas'), which keeps near regions near
+    in the order, and the order is cut where the running count of areas crosses each
+    ``k / max_sheets`` of the total. Each group is sorted by name; groups keep curve order.
+    """
+    regions = sorted(rows)
+    if len(regions) <= max_sheets:
+        return [[r] for r in regions]
+    bounds = shapely.bounds(areas.geometry.values)
+    centres = np.full((len(regions), 2), np.nan)
+    for i, r in enumerate(regions):
+        b = bounds[rows[r]]
+        b = b[np.isfinite(b).all(axis=1)]  # areas without geometry have no place
+        if len(b):
+            centres[i] = ((b[:, 0].min() + b[:, 2].max()) / 2, (b[:, 1].min() + b[:, 3].max()) / 2)
+    admin = layers.admin
+    if admin is not None and "region" in admin.columns:
+        names = admin["region"].astype(str).to_numpy()
+        unit_bounds = shapely.bounds(admin.geometry.values)
+        for i, r in enumerate(regions):
+            hit = np.flatnonzero(names == r)
+            if len(hit):
+                b = unit_bounds[hit]
+                centres[i] = (
+                    (b[:, 0].min() + b[:, 2].max()) / 2,
+                    (b[:, 1].min() + b[:, 3].max()) / 2,
+                )
+    centres[~np.isfinite(centres).all(axis=1)] = (
+        centres[np.isfinite(centres).all(axis=1)].mean(axis=0)
+        if np.isfinite(centres).all(axis=1).any()
+        else 0.0
+    )
+    order = np.lexsort((np.arange(len(regions)), _hilbert(centres)))
+    counts = np.array([len(rows[regions[i]]) for i in order], dtype=float)
+    cum = np.cumsum(counts) - counts / 2  # each region's middle along the running count
+    sheet = np.minimum((cum / counts.sum() * max_sheets).astype(int), max_sheets - 1)
+    groups: list[list[str]] = []
+    for s in np.unique(sheet):
+        groups.append(sorted(regions[i] for i in order[sheet == s]))
+    return groups
+
+
+def _hilbert(xy: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Index of each point along a Hilbert curve over the points' bounding square."""
+    lo = np.nanmin(xy, axis=0)
+    size = max(float(np.nanmax(xy - lo)), 1e-9)
+    n = 1 << bits
+    x = np.clip(((xy[:, 0] - lo[0]) / size * (n - 1)).astype(np.int64), 0, n - 1)
+    y = np.clip(((xy[:, 1] - lo[1]) / size * (n - 1)).astype(np.int64), 0, n - 1)
+    d = np.zeros(len(xy), dtype=np.int64)
+    s = n >> 1
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate the quadrant so the curve stays continuous
+        flip = ~ry
+        swap_x = np.where(flip & rx, n - 1 - x, x)
+        swap_y = np.where(flip & rx, n - 1 - y, y)
+        x, y = np.where(flip, swap_y, swap_x), np.where(flip, swap_x, swap_y)
+        s >>= 1
+    return d
+
+
+def _group_label(regions: list[str]) -> str:
+    """A sheet's name: its region, or its regions (the first three and how many more)."""
+    if len(regions) <= 3:
+        return ", ".join(regions)
+    return f"{', '.join(regions[:3])} and {len(regions) - 3} more"
+
+
+def has_sheets(areas: gpd.GeoDataFrame, settings: MapSettings) -> bool:
+    """Whether :func:`print_sheets` adds sheets per region to the overview."""
+    return len(areas) > settings.print_sheet_areas and "region" in areas.columns
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
@@ -335,12 +475,18 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def save_sheets(figures: list[Figure], path: str | Path) -> Path:
-    """Write figures as the pages of one PDF (the map sheets), atomically."""
+def save_sheets(figures: Iterable[Figure], path: str | Path) -> Path:
+    """Write figures as the pages of one PDF (the map sheets), atomically.
+
+    ``figures`` may be a generator (e.g. from :func:`iter_sheets`): each page is written
+    and cleared (its artists let go) before the next is drawn, so memory stays that of one
+    sheet. The figures are empty afterwards.
+    """
     path = Path(path)
     with atomic_output(path) as tmp, PdfPages(tmp, metadata={"CreationDate": None}) as pdf:
         for fig in figures:
             pdf.savefig(fig)
+            fig.clear()  # its artists (thousands of paths) go now, not when the caller's ref does
     return path
 
 
@@ -384,8 +530,59 @@ def _layer(context, name: str, crs):
     return gdf if len(gdf) else None
 
 
-def _extent(areas, context) -> tuple[float, float, float, float]:
-    src = areas if len(areas) else (context.admin if context is not None else None)
+@dataclass
+class _Layers:
+    """What every sheet of one register shares, prepared once: context layers in the areas'
+    CRS (their spatial indexes built on first use and kept), the admin boundaries, the
+    class counts and statuses of the legend, and the locator's simplified admin units."""
+
+    context: Any
+    admin: Any
+    admin_lines: np.ndarray
+    roads: Any
+    settlements: Any
+    class_counts: dict
+    statuses: set
+    locator_paths: list | None
+    locator_points: np.ndarray | None
+    locator_bounds: tuple[float, float, float, float]
+
+    @classmethod
+    def of(cls, areas, context) -> _Layers:
+        admin = _layer(context, "admin", areas.crs)
+        counts = areas["priority_class"].astype(str).str.lower().value_counts()
+        statuses = set(areas["status"].dropna().astype(str)) if "status" in areas else set()
+        if admin is not None:
+            x0, y0, x1, y1 = admin.total_bounds
+            # the locator is about 2 inches wide: a tolerance of 1/1000 of the country is
+            # finer than its pixels and keeps a national admin layer's vertices few
+            tol = max(x1 - x0, y1 - y0) / 1000
+            paths = _polygon_paths(shapely.simplify(admin.geometry.values, tol))
+            lines = shapely.boundary(admin.geometry.values)
+        else:
+            x0, y0, x1, y1 = areas.total_bounds
+            paths, lines = None, np.empty(0, dtype=object)
+            # the areas' centres, one per locator pixel at most (a 300 x 300 grid)
+            pts = shapely.get_coordinates(shapely.point_on_surface(areas.geometry.values))
+            cell = max(x1 - x0, y1 - y0, 1.0) / 300
+            _, first = np.unique(np.floor(pts / cell), axis=0, return_index=True)
+            points = pts[np.sort(first)]
+        return cls(
+            context=context,
+            admin=admin,
+            admin_lines=lines,
+            roads=_layer(context, "roads", areas.crs),
+            settlements=_layer(context, "settlements", areas.crs),
+            class_counts={str(k): int(v) for k, v in counts.items()},
+            statuses=statuses,
+            locator_paths=paths,
+            locator_points=None if admin is not None else points,
+            locator_bounds=(float(x0), float(y0), float(x1), float(y1)),
+        )
+
+
+def _extent(areas, admin) -> tuple[float, float, float, float]:
+    src = areas if len(areas) else admin
     if src is None or len(src) == 0:
         return (0.0, 0.0, 1000.0, 1000.0)
     x0, y0, x1, y1 = src.total_bounds
@@ -393,12 +590,18 @@ def _extent(areas, context) -> tuple[float, float, float, float]:
     return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
 
 
+def _in_extent_idx(gdf, extent) -> np.ndarray:
+    """Positions of the rows whose bounding box meets ``extent``, in row order."""
+    if not len(gdf):
+        return np.empty(0, dtype=np.intp)
+    return np.sort(gdf.sindex.query(shapely.box(*extent), predicate="intersects"))
+
+
 def _in_extent(gdf, extent):
     """Rows whose bounding box meets ``extent`` (spatial index)."""
     if not len(gdf):
         return gdf
-    idx = gdf.sindex.query(shapely.box(*extent), predicate="intersects")
-    return gdf.iloc[np.sort(idx)]
+    return gdf.iloc[_in_extent_idx(gdf, extent)]
 
 
 def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
@@ -423,17 +626,18 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
         sel_c = (cls == c).to_numpy()
         for s, style in _STATUS_STYLE.items():
             sel = sel_c & (status == s).to_numpy() & ~small
-            paths = _polygon_paths(areas.geometry.values[sel])
-            if paths:
+            path = _compound_path(areas.geometry.values[sel])
+            if path is not None:
                 ax.add_collection(
                     PathCollection(
-                        paths,
+                        [path],
                         facecolor=colour,
                         edgecolor=edge,
                         linewidth=style["linewidth"],
                         linestyle=style["linestyle"],
                         hatch=style["hatch"] if hatch else None,
                         zorder=4 + z * 0.1,
+                        gid="areas",
                     )
                 )
         dots = sel_c & small
@@ -444,17 +648,44 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
             diam = np.round(diam * 2) / 2  # a few sizes: PDF/SVG store one marker per size
             for d in np.unique(diam):
                 sel = diam == d
-                ax.scatter(
+                # markers, not a scatter: the backends write one marker and its positions
+                ax.plot(
                     pts[sel, 0],
                     pts[sel, 1],
-                    s=float(d) ** 2,
-                    c=colour,
-                    edgecolors=edge,
-                    linewidths=0.3,
+                    ls="none",
+                    marker="o",
+                    markersize=float(d),
+                    markerfacecolor=colour,
+                    markeredgecolor=edge,
+                    markeredgewidth=0.3,
                     zorder=4.5 + z * 0.1,
+                    gid="area_dots",
                 )
             n_dots += int(dots.sum())
     return n_dots
+
+
+def _compound_path(geoms) -> MplPath | None:
+    """Polygonal geometries as one path: one element to draw and write, not one per area.
+
+    Shells are oriented counter-clockwise and holes clockwise, so the non-zero fill rule
+    leaves the holes open and fills overlapping areas once.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return None
+    parts = shapely.get_parts(geoms)
+    parts = shapely.orient_polygons(parts[shapely.get_type_id(parts) == 3])
+    if not len(parts):
+        return None
+    rings = shapely.get_rings(parts)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_idx, minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    return MplPath(coords, codes)
 
 
 def _polygon_paths(geoms) -> list[MplPath]:
@@ -486,6 +717,7 @@ def _polygon_paths(geoms) -> list[MplPath]:
 
 
 def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
+    """Lines as one path: one PDF/SVG element, however many segments a road graph has."""
     geoms = np.asarray(geoms, dtype=object)
     if not len(geoms):
         return
@@ -493,10 +725,21 @@ def _draw_lines(ax, geoms, *, color: str, lw: float, z: int) -> None:
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     if not len(parts):
         return
+    # no simplification here: matplotlib simplifies the path to the output's resolution
     coords, idx = shapely.get_coordinates(parts, return_index=True)
-    splits = np.flatnonzero(np.diff(idx)) + 1
-    segs = np.split(coords, splits)
-    ax.add_collection(LineCollection(segs, colors=color, linewidths=lw, zorder=z))
+    if not len(coords):
+        return
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = MplPath.MOVETO
+    ax.add_collection(
+        PathCollection(
+            [MplPath(coords, codes)],
+            facecolors="none",
+            edgecolors=color,
+            linewidths=lw,
+            zorder=z,
+        )
+    )
 
 
 def _top(areas, top_n: int) -> pd.DataFrame:
@@ -652,23 +895,23 @@ def _place(
             unplaced.append(str(text))
 
 
-def _locator(fig, areas, admin, extent) -> None:
+def _locator(fig, layers: _Layers, extent) -> None:
     """A small map of the whole country (admin units, else all areas) with this map's frame."""
     loc = fig.add_axes((0.79, 0.05, 0.19, 0.24))
     loc.set_gid("locator")
     loc.set_xticks([])
     loc.set_yticks([])
     loc.set_aspect("equal")
-    if admin is not None:
-        paths = _polygon_paths(admin.geometry.values)
+    if layers.locator_paths is not None:
         loc.add_collection(
-            PathCollection(paths, facecolor="#f0f0f0", edgecolor="#888888", linewidth=0.3)
+            PathCollection(
+                layers.locator_paths, facecolor="#f0f0f0", edgecolor="#888888", linewidth=0.3
+            )
         )
-        x0, y0, x1, y1 = admin.total_bounds
-    else:
-        pts = shapely.get_coordinates(shapely.point_on_surface(areas.geometry.values))
+    elif layers.locator_points is not None:
+        pts = layers.locator_points
         loc.scatter(pts[:, 0], pts[:, 1], s=0.3, c="#999999", linewidths=0)
-        x0, y0, x1, y1 = areas.total_bounds
+    x0, y0, x1, y1 = layers.locator_bounds
     x0, y0 = min(x0, extent[0]), min(y0, extent[1])
     x1, y1 = max(x1, extent[2]), max(y1, extent[3])
     pad = max(x1 - x0, y1 - y0) * 0.05

@@ -109,6 +109,14 @@ class MapSettings(Frozen):
         description="Print map: above this many areas one page cannot show them legibly, and "
         "the print map adds one sheet per region (`print_sheets`).",
     )
+    print_max_sheets: int = Field(
+        24,
+        ge=1,
+        description="Print map: most region sheets. A register with more regions (a national "
+        "one has hundreds of districts) gets this many sheets, each holding neighbouring "
+        "regions (grouped along a space-filling curve, about as many areas on each sheet), so "
+        "the atlas stays a readable size and is drawn in seconds.",
+    )
     print_villages: int = Field(
         25,
         ge=0,

@@ -375,13 +375,9 @@ def _encode_context(context: Context | None, settings: MapSettings) -> dict:
                 "label": texts(gdf, "region"),
             }
         elif name == "roads":
-            geoms = shapely.simplify(
-                gdf.geometry.values, settings.context_simplify_m, preserve_topology=True
-            )
-            out[name] = {
-                "g": encode_lines(to_wgs84(geoms, gdf.crs), p),
-                "label": texts(gdf, "road_class"),
-            }
+            geoms, labels = _merged_roads(gdf)
+            geoms = shapely.simplify(geoms, settings.context_simplify_m, preserve_topology=True)
+            out[name] = {"g": encode_lines(to_wgs84(geoms, gdf.crs), p), "label": labels}
         else:
             pts = to_wgs84(gdf.geometry.representative_point().values, gdf.crs)
             x, y = encode_points(pts, p)
@@ -400,6 +396,36 @@ def _encode_context(context: Context | None, settings: MapSettings) -> dict:
                 layer.update(label=texts(gdf, "name"))
             out[name] = layer
     return out
+
+
+def _merged_roads(roads: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str | None]]:
+    """Roads joined into as few lines as possible, per road class.
+
+    A road network read from a graph has one feature per edge (hundreds of thousands
+    nationally); the page would draw each as its own polyline. Segments of one class that
+    meet end to end are one line on the map (``shapely.line_merge``), with the same tooltip.
+    """
+    cls = np.array(texts(roads, "road_class"), dtype=object)
+    geoms, labels = [], []
+    keys = sorted({c for c in cls if c is not None})
+    groups = [(k, cls == k) for k in keys]
+    groups.append((None, np.array([c is None for c in cls], dtype=bool)))
+    for key, sel in groups:
+        if not sel.any():
+            continue
+        lines = shapely.get_parts(np.asarray(roads.geometry.values[sel], dtype=object))
+        lines = lines[np.isin(shapely.get_type_id(lines), (1, 2))]  # LineString, LinearRing
+        lines = lines[shapely.get_num_coordinates(lines) >= 2]
+        if not len(lines):
+            continue
+        xy, idx = shapely.get_coordinates(lines, return_index=True)  # rings as lines too
+        merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(xy, indices=idx)))
+        parts = shapely.get_parts(merged)
+        geoms.append(parts)
+        labels += [key] * len(parts)
+    if not geoms:
+        return np.empty(0, dtype=object), []
+    return np.concatenate(geoms), labels
 
 
 # --------------------------------------------------------------------------------- the page
