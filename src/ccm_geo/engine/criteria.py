@@ -86,10 +86,21 @@ def _on_partition(
     context: Context,
     settings: CriteriaSettings,
     reference_date: dt.date,
-    register_wide: pd.DataFrame,
+    carried: dict[str, tuple[str, object]],
     columns: list[str],
 ) -> pd.DataFrame:
-    """compute_criteria on one partition (on a worker); its warnings ride in one column."""
+    """compute_criteria on one partition (on a worker); its warnings ride in one column.
+
+    ``carried`` maps the columns that brought this partition's rows of the register-wide
+    indicators (remoteness, risk) to their names and dtypes (Dask may have converted text
+    columns to its own string type on the way); they are split off here, so that each task
+    receives only its own rows of them, never the whole register's.
+    """
+    register_wide = pd.DataFrame(
+        {name: part[col].astype(dtype).array for col, (name, dtype) in carried.items()},
+        index=pd.Index(part["hazard_id"].astype(str), name="hazard_id"),
+    )
+    part = part.drop(columns=list(carried))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = compute_criteria(
@@ -191,16 +202,27 @@ def partitioned_criteria(
     k = max(1, min(k, n))
     step(f"contamination and land use in {k} spatial partitions")
     ordered = hazards.iloc[hilbert_order(hazards.geometry)].reset_index(drop=True)
+    # each partition carries its own rows of the register-wide columns (not the whole table
+    # to every worker: that would grow each worker's memory with the register)
+    rows = remote.reindex(pd.Index(ordered["hazard_id"].astype(str), name="hazard_id"))
+    carried = {
+        f"__ccm_rw_{i}__": (name, remote.dtypes[name]) for i, name in enumerate(remote.columns)
+    }
+    for col, (name, _dtype) in carried.items():
+        ordered[col] = pd.Series(rows[name].array, index=ordered.index)
     ddf = dask_geopandas.from_geopandas(ordered, npartitions=k, sort=False)
     meta = _meta(hazards, context, settings, reference_date, remote, columns)
-    # the context layers and the register-wide columns go to each worker once, not per task
+    # the context goes to each worker once, not per task, and only with the layers the
+    # partitions read: accidents (contamination) and roads (road length); settlements, health
+    # facilities and districts served remoteness and risk, already computed above
+    shipped = dataclasses.replace(context, settlements=None, health=None, admin=None)
     tag = uuid.uuid4().hex
     parts = ddf.map_partitions(
         _on_partition,
-        dask.delayed(context, name=f"ccm-context-{tag}"),
+        dask.delayed(shipped, name=f"ccm-context-{tag}"),
         settings,
         reference_date,
-        dask.delayed(remote, name=f"ccm-register-wide-{tag}"),
+        carried,
         columns,
         meta=meta,
     )
