@@ -301,7 +301,14 @@ def run_one(folder: Path, n: int, workers: int) -> dict:
                 sampler = threading.Thread(target=_sampled_peak, args=(stop, peaks, pids))
                 sampler.start()
                 t0 = time.perf_counter()
-                out = partitioned_criteria(hazards, context, reference_date=REF, client=eng.client)
+                marks: dict[str, float] = {}
+
+                def mark(name, marks=marks, t0=t0):
+                    marks[name.split(" ")[0]] = time.perf_counter() - t0
+
+                out = partitioned_criteria(
+                    hazards, context, reference_date=REF, client=eng.client, progress=mark
+                )
                 secs = time.perf_counter() - t0
                 stop.set()
                 sampler.join()
@@ -312,6 +319,7 @@ def run_one(folder: Path, n: int, workers: int) -> dict:
                 partitions=max(2 * threads, -(-n // 20_000)),
                 worker_peak=max(hwm.values()),
                 worker_peak_sampled=max(peaks.values()) if peaks else None,
+                caller_before_partitions_s=marks.get("contamination"),
             )
     digest = hashlib.sha256(
         pd.util.hash_pandas_object(out, index=True).to_numpy().tobytes()

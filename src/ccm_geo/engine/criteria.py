@@ -2,8 +2,10 @@
 
 The register is put in Hilbert order (areas near each other on the ground end up in the same
 partition, so each partition reads a compact window of the land-cover raster), cut into
-partitions, and :func:`ccm_geo.criteria.compute_criteria` runs on each partition with
-``map_partitions`` and an explicit ``meta``. Network travel (remoteness) is computed once over
+partitions, and :func:`ccm_geo.criteria.compute_criteria` runs on each partition, one Dask
+task per partition, a few in flight at a time (so a worker's memory follows the partition
+size, not the register's); each result is checked against the columns of the in-process run
+(``meta``: the same call on an empty frame). Network travel (remoteness) is computed once over
 the whole road graph on the caller's side, and so is risk (each accident and each record's
 evidence is shared among all the areas near it, across any partition boundary); each partition
 takes its rows of both. No criterion is
@@ -175,8 +177,7 @@ def partitioned_criteria(
     EngineError
         A worker cannot read the land-cover raster (message names the worker and the path).
     """
-    import dask
-    import dask_geopandas
+    from distributed import as_completed
 
     settings = settings or CriteriaSettings()
     ids = check_hazards(hazards, context.crs)
@@ -210,23 +211,53 @@ def partitioned_criteria(
     }
     for col, (name, _dtype) in carried.items():
         ordered[col] = pd.Series(rows[name].array, index=ordered.index)
-    ddf = dask_geopandas.from_geopandas(ordered, npartitions=k, sort=False)
     meta = _meta(hazards, context, settings, reference_date, remote, columns)
     # the context goes to each worker once, not per task, and only with the layers the
     # partitions read: accidents (contamination) and roads (road length); settlements, health
     # facilities and districts served remoteness and risk, already computed above
     shipped = dataclasses.replace(context, settlements=None, health=None, admin=None)
-    tag = uuid.uuid4().hex
-    parts = ddf.map_partitions(
-        _on_partition,
-        dask.delayed(shipped, name=f"ccm-context-{tag}"),
-        settings,
-        reference_date,
-        carried,
-        columns,
-        meta=meta,
-    )
-    out = parts.compute()
+    [context_f] = client.scatter([shipped], broadcast=True, hash=False)
+    # Partitions go out a few at a time (two per worker thread in flight) and each result is
+    # fetched as soon as it is ready, so a worker holds a bounded number of partitions and
+    # results whatever the register's size (a dask-geopandas frame built from the whole
+    # register would put every partition on the workers at once). A partition whose worker
+    # dies is computed again elsewhere: its task carries its data.
+    cuts = [round(i * n / k) for i in range(k + 1)]
+    tag = uuid.uuid4().hex[:8]
+    pending = iter(range(k))
+
+    def submit(i: int):
+        part = ordered.iloc[cuts[i] : cuts[i + 1]]
+        fut = client.submit(
+            _on_partition,
+            part,
+            context_f,
+            settings,
+            reference_date,
+            carried,
+            columns,
+            key=f"ccm-criteria-{tag}-{i}",
+        )
+        index_of[fut.key] = i
+        return fut
+
+    index_of: dict[str, int] = {}
+    results: list[pd.DataFrame | None] = [None] * k
+    queue = as_completed([submit(i) for _, i in zip(range(2 * threads), pending, strict=False)])
+    for fut in queue:
+        part_out = fut.result()
+        if list(part_out.columns) != list(meta.columns):
+            msg = f"partition {index_of[fut.key]}: columns differ from the in-process run's"
+            raise EngineError(msg)
+        results[index_of.pop(fut.key)] = part_out
+        fut.release()
+        nxt = next(pending, None)
+        if nxt is not None:
+            queue.add(submit(nxt))
+    client.cancel([context_f])
+    # dtypes as the partitions returned them (concat upcasts an int column to float when a
+    # partition holds NaN, as the in-process run does)
+    out = pd.concat(results)
     seen: set[str] = set()
     for text in out[_WARN].dropna():
         for line in text.split("\n"):
@@ -234,8 +265,6 @@ def partitioned_criteria(
                 seen.add(line)
                 category, message = line.split("\t", 1)
                 warnings.warn(message, _category(category), stacklevel=2)
-    # dtypes as the partitions returned them (concat upcasts an int column to float when a
-    # partition holds NaN, as the in-process run does), not meta's from an empty frame
     return out.drop(columns=[_WARN]).loc[ids]
 
 
