@@ -281,13 +281,20 @@ def run_one(folder: Path, n: int, workers: int) -> dict:
         landcover_path=folder / "landcover.tif",
         landcover_classes=dict(LANDCOVER_CLASSES),
     )
+    # remoteness and risk over the whole register are the caller's part (and at 1,000,000
+    # areas risk's area-to-area evidence pairs alone overflow an 8 GB address space): handed
+    # in as given (NaN) to both engines, so that this measures contamination and land use,
+    # the part that runs per partition
+    register_wide = _nan_register_wide(hazards, context)
     before = _peak_mib()
     row: dict = {"areas": n}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no roads, settlements, accidents: NaN, with warnings
         if workers == 0:
             t0 = time.perf_counter()
-            out = compute_criteria(hazards, context, reference_date=REF)
+            out = compute_criteria(
+                hazards, context, reference_date=REF, register_wide=register_wide
+            )
             secs = time.perf_counter() - t0
             row.update(engine="in process", partitions=None, worker_peak=None)
         else:
@@ -306,12 +313,19 @@ def run_one(folder: Path, n: int, workers: int) -> dict:
                 def mark(name, marks=marks, t0=t0):
                     marks[name.split(" ")[0]] = time.perf_counter() - t0
 
-                out = partitioned_criteria(
-                    hazards, context, reference_date=REF, client=eng.client, progress=mark
-                )
+                try:
+                    out = partitioned_criteria(
+                        hazards,
+                        context,
+                        reference_date=REF,
+                        client=eng.client,
+                        progress=mark,
+                        register_wide=register_wide,
+                    )
+                finally:
+                    stop.set()
+                    sampler.join()
                 secs = time.perf_counter() - t0
-                stop.set()
-                sampler.join()
                 hwm = eng.client.run(_peak_mib)
             threads = workers
             row.update(
@@ -333,6 +347,19 @@ def run_one(folder: Path, n: int, workers: int) -> dict:
         landuse_missing=int(out["landuse_nodata_frac"].isna().sum()),
     )
     return row
+
+
+def _nan_register_wide(hazards, context) -> pd.DataFrame:
+    """The remoteness and risk columns, all NaN, with the dtypes the criteria give them."""
+    from ccm_geo.criteria import remoteness_indicators, risk_indicators
+
+    empty = hazards.iloc[:0]
+    parts = [
+        remoteness_indicators(empty, context, None, reference_date=REF),
+        risk_indicators(empty, context, None, reference_date=REF),
+    ]
+    frame = pd.concat(parts, axis=1)
+    return frame.reindex(pd.Index(hazards["hazard_id"].astype(str), name="hazard_id"))
 
 
 def bench_large(

@@ -156,6 +156,7 @@ def partitioned_criteria(
     graph=None,
     partitions: int | None = None,
     progress: Callable[[str], None] | None = None,
+    register_wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`ccm_geo.criteria.compute_criteria`, spread over a Dask cluster.
 
@@ -171,6 +172,9 @@ def partitioned_criteria(
     partitions
         Number of spatial partitions; default: two per worker thread, at least one per 20,000
         areas, never more than the areas.
+    register_wide
+        Remoteness and risk already computed over the whole register (as
+        :func:`ccm_geo.criteria.compute_criteria` takes it); default: computed here, once.
 
     Raises
     ------
@@ -185,18 +189,23 @@ def partitioned_criteria(
     columns = criteria_columns(context, settings)
     if context.landcover_path is not None:
         check_workers_read(client, context.landcover_path)
-    if graph is None and context.roads is not None:
-        from ccm_geo.criteria import build_road_graph
+    if register_wide is not None:
+        from ccm_geo.criteria import remoteness_columns, risk_columns
 
-        step("road graph")
-        graph = build_road_graph(context.roads, settings)
-    step("remoteness (whole road graph, once)")
-    remote = remoteness_indicators(
-        hazards, context, settings, graph=graph, reference_date=reference_date
-    )
-    step("risk (whole register, once)")
-    risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
-    remote = pd.concat([remote, risk], axis=1)
+        remote = register_wide[remoteness_columns(settings) + risk_columns(settings)]
+    else:
+        if graph is None and context.roads is not None:
+            from ccm_geo.criteria import build_road_graph
+
+            step("road graph")
+            graph = build_road_graph(context.roads, settings)
+        step("remoteness (whole road graph, once)")
+        remote = remoteness_indicators(
+            hazards, context, settings, graph=graph, reference_date=reference_date
+        )
+        step("risk (whole register, once)")
+        risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
+        remote = pd.concat([remote, risk], axis=1)
     threads = sum(client.nthreads().values()) or 1
     n = len(hazards)
     k = partitions or max(2 * threads, -(-n // 20_000))
