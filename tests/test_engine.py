@@ -92,12 +92,12 @@ def test_synthetic_register_in_partitions_equals_in_process(engine, synthetic):
     reason="several minutes on a shared 2-core machine: set CCM_GEO_LARGE_TESTS=1",
 )
 def test_a_50000_area_register_in_partitions_equals_in_process(engine, tmp_path):
-    """The issue's size: 50,000 synthetic areas over a 4,000 x 4,000 raster, every column
+    """The issue's size: 50,000 synthetic areas over a 10,000 x 10,000 raster, every column
     and dtype identical in process and in the default partitions of 2 workers (opt-in; the
     3,000-area test above runs always, and ``benchmarks/bench_dask.py --large`` checks the
     digests at 100,000 to 1,000,000 areas)."""
     hazards, context = make_inputs(
-        tmp_path, 50_000, 4_000, 5_000, n_settlements=300, n_health=20, n_accidents=500
+        tmp_path, 50_000, 10_000, 5_000, n_settlements=300, n_health=20, n_accidents=500
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
