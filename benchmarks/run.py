@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["criteria", "scoring", "planning", "maps", "dask", "e2e"],
+        choices=["criteria", "scoring", "planning", "maps", "dask", "dask-large", "e2e"],
         help="run only these benchmarks",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
@@ -94,9 +94,18 @@ def _maps(s: float) -> list[dict]:
 
 
 def _dask(s: float) -> list[dict]:
-    from benchmarks.bench_dask import bench
+    from benchmarks.bench_dask import bench, bench_batch
 
-    return bench(sizes=(max(2_000, int(100_000 * s)),))
+    rows = bench(sizes=(max(2_000, int(100_000 * s)),))
+    return rows + bench_batch(max(4, int(20 * s)))  # 20 demo projects at scale 1
+
+
+def _dask_large(s: float) -> list[dict]:
+    """Opt-in (--only dask-large; tens of minutes): land-use criteria at 100k, 300k, 1M."""
+    from benchmarks.bench_dask import bench_large
+
+    sizes = tuple(max(2_000, int(n * s)) for n in (100_000, 300_000, 1_000_000))
+    return bench_large(sizes)[1]
 
 
 def _e2e(s: float) -> list[dict]:
@@ -112,6 +121,7 @@ _RUNNERS = {
     "planning": _planning,
     "maps": _maps,
     "dask": _dask,
+    "dask-large": _dask_large,
     "e2e": _e2e,
 }
 

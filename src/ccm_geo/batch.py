@@ -127,34 +127,53 @@ def run_batch(
     files = expand_projects(projects)
     out = Path(out)
     many = len(files) > 1
-    stems = [f.stem for f in files]
+    engine_args = options.get("engine_args")
+    if (
+        not dry_run
+        and engine_args is not None
+        and (engine_args.get("kind") == "dask" or engine_args.get("scheduler"))
+        and len(files) * (1 + len(scenarios or [])) > 1
+    ):
+        options.pop("engine_args")
+        jobs = [
+            BatchResult(
+                label=str(f) if s is None else f"{f} [{s}]", project=f, out=folder, scenario=s
+            )
+            for f, s, folder in _targets(files, out, scenarios)
+        ]
+        _run_on_cluster(
+            jobs,
+            engine_args,
+            stages=stages,
+            reuse=reuse,
+            overwrite=overwrite,
+            progress=progress,
+            many=many,
+            **options,
+        )
+        return jobs
     results: list[BatchResult] = []
-    for i, f in enumerate(files):
-        folder_name = f.stem if stems.count(f.stem) == 1 else f"{f.stem}-{i + 1}"
-        base = out / folder_name if many else out
-        targets: list[tuple[str | None, Path]] = [(None, base)]
-        targets += [(name, base / name) for name in scenarios or []]
-        for scenario, folder in targets:
-            label = str(f) if scenario is None else f"{f} [{scenario}]"
-            result = BatchResult(label=label, project=f, out=folder, scenario=scenario)
-            say = _prefixed(progress, f.stem if many else None, scenario)
-            try:
-                _run_one(
-                    result,
-                    stages=stages,
-                    reuse=reuse,
-                    dry_run=dry_run,
-                    overwrite=overwrite,
-                    progress=say,
-                    **options,
-                )
-            except CcmGeoError as exc:
-                result.status, result.error = "failed", str(exc)
-            except Exception as exc:  # noqa: BLE001 - one project's bug must not stop the batch
-                logger.exception("%s failed", label)
-                result.status = "failed"
-                result.error = f"{type(exc).__name__}: {exc} (a bug: please report it)"
-            results.append(result)
+    for f, scenario, folder in _targets(files, out, scenarios):
+        label = str(f) if scenario is None else f"{f} [{scenario}]"
+        result = BatchResult(label=label, project=f, out=folder, scenario=scenario)
+        say = _prefixed(progress, f.stem if many else None, scenario)
+        try:
+            _run_one(
+                result,
+                stages=stages,
+                reuse=reuse,
+                dry_run=dry_run,
+                overwrite=overwrite,
+                progress=say,
+                **options,
+            )
+        except CcmGeoError as exc:
+            result.status, result.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one project's bug must not stop the batch
+            logger.exception("%s failed", label)
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc} (a bug: please report it)"
+        results.append(result)
     return results
 
 
@@ -192,6 +211,74 @@ def summary_records(results: list[BatchResult]) -> list[dict[str, Any]]:
 # Helpers
 
 
+def _targets(
+    files: list[Path], out: Path, scenarios: list[str] | None
+) -> list[tuple[Path, str | None, Path]]:
+    """(project file, scenario or None, run folder) of every run of the batch, in order."""
+    many = len(files) > 1
+    stems = [f.stem for f in files]
+    targets = []
+    for i, f in enumerate(files):
+        folder_name = f.stem if stems.count(f.stem) == 1 else f"{f.stem}-{i + 1}"
+        base = out / folder_name if many else out
+        targets.append((f, None, base))
+        targets += [(f, name, base / name) for name in scenarios or []]
+    return targets
+
+
+def _run_on_cluster(
+    jobs: list[BatchResult],
+    engine_args: dict[str, Any],
+    *,
+    stages: list[str] | None,
+    reuse: bool,
+    overwrite: bool,
+    progress: Callable[[str], None] | None,
+    many: bool,
+    **options: Any,
+) -> None:
+    """Every project and scenario of ``jobs`` as one Dask task; results filled in place.
+
+    Each project is checked here first (its configuration, scenario and run folder), so a
+    broken one fails at once, with its own reason, and is not sent. The others run with the
+    in-process engine on the workers (:func:`ccm_geo.engine.run_task`), each into its own run
+    folder, which the workers must be able to write.
+    """
+    from ccm_geo.engine import open_engine, submit_runs
+
+    ready: list[tuple[BatchResult, Any]] = []
+    for result in jobs:
+        try:
+            ready.append((result, _checked_config(result, overwrite)))
+        except CcmGeoError as exc:
+            result.status, result.error = "failed", str(exc)
+    if not ready:
+        return
+    kwargs = {k: v for k, v in engine_args.items() if v is not None}
+    with open_engine(**kwargs) as eng:
+        if progress is not None:
+            progress(f"{len(ready)} run(s) sent to {eng.description}")
+
+        def done(result: BatchResult, outcome: dict[str, Any]) -> None:
+            result.status, result.error = outcome["status"], outcome["error"]
+            result.log = outcome["log"]
+            say = _prefixed(progress, result.project.stem if many else None, result.scenario)
+            if say is not None:
+                state = "done" if result.status == "ok" else "failed"
+                say(f"{state} on the cluster in {outcome['seconds']:.1f} s")
+
+        submit_runs(
+            eng.client,
+            [
+                (result, config, str(result.out), {**options, "scenario": result.scenario})
+                for result, config in ready
+            ],
+            stages=stages,
+            reuse=reuse,
+            on_done=done,
+        )
+
+
 def _run_one(
     result: BatchResult,
     *,
@@ -202,29 +289,9 @@ def _run_one(
     progress: Callable[[str], None] | None,
     **options: Any,
 ) -> None:
-    from ccm_geo.config import load_config
-    from ccm_geo.pipeline import other_project
     from ccm_geo.pipeline import run as run_pipeline
 
-    config = load_config(result.project)
-    if result.scenario is not None and result.scenario not in config.scoring.scenarios:
-        known = ", ".join(sorted(config.scoring.scenarios)) or "none"
-        msg = (
-            f"--scenario {result.scenario!r}: not in [scoring.scenarios] of {result.project} "
-            f"(scenarios: {known})"
-        )
-        raise ConfigError(msg)
-    assert result.out is not None
-    if result.out.exists() and not result.out.is_dir():
-        msg = f"--out {result.out}: is a file, not a folder; give a folder for the outputs"
-        raise InputError(msg)
-    holder = other_project(result.out, config)
-    if holder is not None and not overwrite:
-        msg = (
-            f"{result.out}: holds the outputs of another project ({holder}); give --overwrite "
-            "to replace them, or another --out"
-        )
-        raise InputError(msg)
+    config = _checked_config(result, overwrite)
     if dry_run:
         result.status = "dry-run"
         result.plan = _dry_run(config, result, stages, reuse, progress, **options)
@@ -249,6 +316,34 @@ def _run_one(
     finally:
         if engine is not None:
             engine.close()
+
+
+def _checked_config(result: BatchResult, overwrite: bool):
+    """The project's configuration, once its scenario and run folder are checked (raises the
+    one-line error a failed project shows)."""
+    from ccm_geo.config import load_config
+    from ccm_geo.pipeline import other_project
+
+    config = load_config(result.project)
+    if result.scenario is not None and result.scenario not in config.scoring.scenarios:
+        known = ", ".join(sorted(config.scoring.scenarios)) or "none"
+        msg = (
+            f"--scenario {result.scenario!r}: not in [scoring.scenarios] of {result.project} "
+            f"(scenarios: {known})"
+        )
+        raise ConfigError(msg)
+    assert result.out is not None
+    if result.out.exists() and not result.out.is_dir():
+        msg = f"--out {result.out}: is a file, not a folder; give a folder for the outputs"
+        raise InputError(msg)
+    holder = other_project(result.out, config)
+    if holder is not None and not overwrite:
+        msg = (
+            f"{result.out}: holds the outputs of another project ({holder}); give --overwrite "
+            "to replace them, or another --out"
+        )
+        raise InputError(msg)
+    return config
 
 
 def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) -> str:

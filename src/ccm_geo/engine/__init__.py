@@ -8,7 +8,8 @@ process) to the stages that can spread their work:
 - the scoring stage's Monte Carlo weight draws go out in blocks with fixed per-block seeds
   (:func:`ccm_geo.scoring.sensitivity` with ``client``), so results do not depend on the
   number of workers;
-- independent project runs go out as one task each (:func:`map_runs`).
+- independent project runs go out as one task each (:func:`map_runs`; ``ccm-geo run a.toml
+  b.toml --engine dask`` sends each project and each scenario through :func:`submit_runs`).
 
 Dask is an optional extra (``pip install 'ccm-geo[dask]'``); nothing here imports it until a
 Dask engine is asked for.
@@ -17,6 +18,7 @@ Dask engine is asked for.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,15 @@ from typing import Any
 from ccm_geo.engine.settings import EngineSettings
 from ccm_geo.errors import EngineError
 
-__all__ = ["Engine", "EngineSettings", "open_engine", "require_dask", "map_runs"]
+__all__ = [
+    "Engine",
+    "EngineSettings",
+    "open_engine",
+    "require_dask",
+    "map_runs",
+    "run_task",
+    "submit_runs",
+]
 
 _HINT = "pip install 'ccm-geo[dask]' (dask[distributed] and dask-geopandas)"
 
@@ -206,3 +216,100 @@ def map_runs(
 
     wait(futures)
     return client.gather(futures)
+
+
+def run_task(
+    config,
+    out_dir: str,
+    stages: list[str] | None = None,
+    reuse: bool = False,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One project (or scenario) run, on a worker, with the in-process engine there.
+
+    A failure comes back as a value (``status`` "failed" and the one-line reason), not as an
+    exception, so that one project's error never looks like a lost worker to Dask (which
+    would start it again) and never stops the other runs.
+
+    Returns
+    -------
+    dict
+        ``status`` ("ok" or "failed"), ``error`` (None or one line), ``log`` (the
+        :class:`ccm_geo.pipeline.RunLog`, without its in-memory tables; None on failure),
+        ``seconds`` (on the worker).
+    """
+    import time
+
+    from ccm_geo.errors import CcmGeoError
+    from ccm_geo.pipeline import run
+
+    t0 = time.perf_counter()
+    outcome: dict[str, Any] = {"status": "ok", "error": None, "log": None}
+    try:
+        log = run(config, out_dir, stages=stages, reuse=reuse, **(options or {}))
+        log.tables = {}  # the frames stay on the worker: the run folder holds them
+        log.progress = None
+        outcome["log"] = log
+    except CcmGeoError as exc:
+        outcome.update(status="failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported like a failed project, as in process
+        outcome.update(
+            status="failed", error=f"{type(exc).__name__}: {exc} (a bug: please report it)"
+        )
+    outcome["seconds"] = time.perf_counter() - t0
+    return outcome
+
+
+def submit_runs(
+    client,
+    items: Iterable[tuple[Any, Any, str, dict[str, Any]]],
+    *,
+    stages: list[str] | None = None,
+    reuse: bool = False,
+    on_done: Callable[[Any, dict[str, Any]], None],
+) -> None:
+    """Send runs to the cluster as one task each; call ``on_done(tag, outcome)`` as each ends.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    items
+        ``(tag, config, out_dir, options)`` per run: ``tag`` is handed back to ``on_done``,
+        ``options`` go to :func:`ccm_geo.pipeline.run` (``scenario``, ``tiles``, ...).
+    on_done
+        Called on the caller, in the order runs finish, with the outcome of
+        :func:`run_task`. A run whose workers kept dying (more than
+        ``distributed.scheduler.allowed-failures`` times) ends "failed" with that reason.
+    """
+    import uuid
+
+    from distributed import as_completed
+
+    tag = uuid.uuid4().hex[:8]
+    futures = {}
+    for i, (item, config, out_dir, options) in enumerate(items):
+        name = Path(out_dir).name or "run"
+        fut = client.submit(
+            run_task,
+            config,
+            out_dir,
+            stages,
+            reuse,
+            options,
+            key=f"ccm-run-{name}-{i}-{tag}",
+            pure=False,
+        )
+        futures[fut] = item
+    for fut in as_completed(list(futures)):
+        try:
+            outcome = fut.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: this run failed, not all
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            outcome = {
+                "status": "failed",
+                "error": f"the cluster lost this run ({type(exc).__name__}: {text})",
+                "log": None,
+                "seconds": float("nan"),
+            }
+        on_done(futures[fut], outcome)

@@ -2,8 +2,10 @@
 
 The register is put in Hilbert order (areas near each other on the ground end up in the same
 partition, so each partition reads a compact window of the land-cover raster), cut into
-partitions, and :func:`ccm_geo.criteria.compute_criteria` runs on each partition with
-``map_partitions`` and an explicit ``meta``. Network travel (remoteness) is computed once over
+partitions, and :func:`ccm_geo.criteria.compute_criteria` runs on each partition, one Dask
+task per partition, a few in flight at a time (so a worker's memory follows the partition
+size, not the register's); each result is checked against the columns of the in-process run
+(``meta``: the same call on an empty frame). Network travel (remoteness) is computed once over
 the whole road graph on the caller's side, and so is risk (each accident and each record's
 evidence is shared among all the areas near it, across any partition boundary); each partition
 takes its rows of both. No criterion is
@@ -86,10 +88,21 @@ def _on_partition(
     context: Context,
     settings: CriteriaSettings,
     reference_date: dt.date,
-    register_wide: pd.DataFrame,
+    carried: dict[str, tuple[str, object]],
     columns: list[str],
 ) -> pd.DataFrame:
-    """compute_criteria on one partition (on a worker); its warnings ride in one column."""
+    """compute_criteria on one partition (on a worker); its warnings ride in one column.
+
+    ``carried`` maps the columns that brought this partition's rows of the register-wide
+    indicators (remoteness, risk) to their names and dtypes (Dask may have converted text
+    columns to its own string type on the way); they are split off here, so that each task
+    receives only its own rows of them, never the whole register's.
+    """
+    register_wide = pd.DataFrame(
+        {name: part[col].astype(dtype).array for col, (name, dtype) in carried.items()},
+        index=pd.Index(part["hazard_id"].astype(str), name="hazard_id"),
+    )
+    part = part.drop(columns=list(carried))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = compute_criteria(
@@ -143,6 +156,7 @@ def partitioned_criteria(
     graph=None,
     partitions: int | None = None,
     progress: Callable[[str], None] | None = None,
+    register_wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`ccm_geo.criteria.compute_criteria`, spread over a Dask cluster.
 
@@ -158,14 +172,16 @@ def partitioned_criteria(
     partitions
         Number of spatial partitions; default: two per worker thread, at least one per 20,000
         areas, never more than the areas.
+    register_wide
+        Remoteness and risk already computed over the whole register (as
+        :func:`ccm_geo.criteria.compute_criteria` takes it); default: computed here, once.
 
     Raises
     ------
     EngineError
         A worker cannot read the land-cover raster (message names the worker and the path).
     """
-    import dask
-    import dask_geopandas
+    from distributed import as_completed
 
     settings = settings or CriteriaSettings()
     ids = check_hazards(hazards, context.crs)
@@ -173,38 +189,84 @@ def partitioned_criteria(
     columns = criteria_columns(context, settings)
     if context.landcover_path is not None:
         check_workers_read(client, context.landcover_path)
-    if graph is None and context.roads is not None:
-        from ccm_geo.criteria import build_road_graph
+    if register_wide is not None:
+        from ccm_geo.criteria import remoteness_columns, risk_columns
 
-        step("road graph")
-        graph = build_road_graph(context.roads, settings)
-    step("remoteness (whole road graph, once)")
-    remote = remoteness_indicators(
-        hazards, context, settings, graph=graph, reference_date=reference_date
-    )
-    step("risk (whole register, once)")
-    risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
-    remote = pd.concat([remote, risk], axis=1)
+        remote = register_wide[remoteness_columns(settings) + risk_columns(settings)]
+    else:
+        if graph is None and context.roads is not None:
+            from ccm_geo.criteria import build_road_graph
+
+            step("road graph")
+            graph = build_road_graph(context.roads, settings)
+        step("remoteness (whole road graph, once)")
+        remote = remoteness_indicators(
+            hazards, context, settings, graph=graph, reference_date=reference_date
+        )
+        step("risk (whole register, once)")
+        risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
+        remote = pd.concat([remote, risk], axis=1)
     threads = sum(client.nthreads().values()) or 1
     n = len(hazards)
     k = partitions or max(2 * threads, -(-n // 20_000))
     k = max(1, min(k, n))
     step(f"contamination and land use in {k} spatial partitions")
     ordered = hazards.iloc[hilbert_order(hazards.geometry)].reset_index(drop=True)
-    ddf = dask_geopandas.from_geopandas(ordered, npartitions=k, sort=False)
+    # each partition carries its own rows of the register-wide columns (not the whole table
+    # to every worker: that would grow each worker's memory with the register)
+    rows = remote.reindex(pd.Index(ordered["hazard_id"].astype(str), name="hazard_id"))
+    carried = {
+        f"__ccm_rw_{i}__": (name, remote.dtypes[name]) for i, name in enumerate(remote.columns)
+    }
+    for col, (name, _dtype) in carried.items():
+        ordered[col] = pd.Series(rows[name].array, index=ordered.index)
     meta = _meta(hazards, context, settings, reference_date, remote, columns)
-    # the context layers and the register-wide columns go to each worker once, not per task
-    tag = uuid.uuid4().hex
-    parts = ddf.map_partitions(
-        _on_partition,
-        dask.delayed(context, name=f"ccm-context-{tag}"),
-        settings,
-        reference_date,
-        dask.delayed(remote, name=f"ccm-register-wide-{tag}"),
-        columns,
-        meta=meta,
-    )
-    out = parts.compute()
+    # the context goes to each worker once, not per task, and only with the layers the
+    # partitions read: accidents (contamination) and roads (road length); settlements, health
+    # facilities and districts served remoteness and risk, already computed above
+    shipped = dataclasses.replace(context, settlements=None, health=None, admin=None)
+    [context_f] = client.scatter([shipped], broadcast=True, hash=False)
+    # Partitions go out a few at a time (two per worker thread in flight) and each result is
+    # fetched as soon as it is ready, so a worker holds a bounded number of partitions and
+    # results whatever the register's size (a dask-geopandas frame built from the whole
+    # register would put every partition on the workers at once). A partition whose worker
+    # dies is computed again elsewhere: its task carries its data.
+    cuts = [round(i * n / k) for i in range(k + 1)]
+    tag = uuid.uuid4().hex[:8]
+    pending = iter(range(k))
+
+    def submit(i: int):
+        part = ordered.iloc[cuts[i] : cuts[i + 1]]
+        fut = client.submit(
+            _on_partition,
+            part,
+            context_f,
+            settings,
+            reference_date,
+            carried,
+            columns,
+            key=f"ccm-criteria-{tag}-{i}",
+        )
+        index_of[fut.key] = i
+        return fut
+
+    index_of: dict[str, int] = {}
+    results: list[pd.DataFrame | None] = [None] * k
+    queue = as_completed([submit(i) for _, i in zip(range(2 * threads), pending, strict=False)])
+    for fut in queue:
+        part_out = fut.result()
+        if list(part_out.columns) != list(meta.columns):
+            msg = f"partition {index_of[fut.key]}: columns differ from the in-process run's"
+            raise EngineError(msg)
+        results[index_of.pop(fut.key)] = part_out
+        fut.release()
+        nxt = next(pending, None)
+        if nxt is not None:
+            queue.add(submit(nxt))
+    client.cancel([context_f])
+    # dtypes as the partitions returned them (concat upcasts an int column to float when a
+    # partition holds NaN, as the in-process run does)
+    out = pd.concat(results)
     seen: set[str] = set()
     for text in out[_WARN].dropna():
         for line in text.split("\n"):
@@ -212,8 +274,6 @@ def partitioned_criteria(
                 seen.add(line)
                 category, message = line.split("\t", 1)
                 warnings.warn(message, _category(category), stacklevel=2)
-    # dtypes as the partitions returned them (concat upcasts an int column to float when a
-    # partition holds NaN, as the in-process run does), not meta's from an empty frame
     return out.drop(columns=[_WARN]).loc[ids]
 
 
