@@ -1,0 +1,58 @@
+"""Polygons as matplotlib paths: one compound path per layer, holes kept open."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from matplotlib.path import Path as MplPath
+
+
+def _compound_path(geoms) -> MplPath | None:
+    """Polygonal geometries as one path: one element to draw and write, not one per area.
+
+    Shells are oriented counter-clockwise and holes clockwise, so the non-zero fill rule
+    leaves the holes open and fills overlapping areas once.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return None
+    parts = shapely.get_parts(geoms)
+    parts = shapely.orient_polygons(parts[shapely.get_type_id(parts) == 3])
+    if not len(parts):
+        return None
+    rings = shapely.get_rings(parts)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_idx, minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    return MplPath(coords, codes)
+
+
+def _polygon_paths(geoms) -> list[MplPath]:
+    """Matplotlib paths (holes included) of polygonal geometries, from one ragged array."""
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return []
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, owner = parts[keep], owner[keep]
+    if not len(parts):
+        return []
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_idx, minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    geom_of_ring = owner[ring_owner]
+    bounds = np.flatnonzero(np.diff(geom_of_ring)) + 1
+    ring_groups = np.split(np.arange(len(rings)), bounds)
+    out = []
+    for grp in ring_groups:
+        a = starts[grp[0]]
+        b = starts[grp[-1]] + counts[grp[-1]]
+        out.append(MplPath(coords[a:b], codes[a:b]))
+    return out
