@@ -61,3 +61,46 @@ def test_the_schedule_is_the_same_with_the_tree_and_with_the_scan(lattice_plan, 
     indexed = schedule_tasks(tasks, settings, years=years, start_date=START)
     assert scanned["team"].notna().sum() > 1_000
     pd.testing.assert_frame_equal(scanned, indexed)
+
+
+def test_road_travel_picks_the_same_from_the_bounded_nearest_search(lattice_plan):
+    """``area_travel.nearest`` (a search bounded by the straight walk) gives the scan's picks."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from ccm_geo.criteria import area_travel, build_road_graph
+
+    tasks, settings, years = lattice_plan
+    hz = gpd.GeoDataFrame(
+        tasks.drop_duplicates("hazard_id")[["hazard_id", "geometry"]],
+        geometry="geometry",
+        crs=tasks.crs,
+    )
+    x0, y0, x1, y1 = hz.total_bounds
+    lines = [LineString([(x, y0), (x, y1)]) for x in np.arange(x0, x1, 2_000.0)]
+    lines += [LineString([(x0, y), (x1, y)]) for y in np.arange(y0, y1, 3_000.0)]
+    lines = [
+        LineString([ln.interpolate(d) for d in np.arange(0, ln.length + 1, 250.0)]) for ln in lines
+    ]
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["primary", "track"] * (len(lines) // 2) + ["track"] * (len(lines) % 2)},
+        geometry=lines,
+        crs=tasks.crs,
+    )
+    travel = area_travel(hz, build_road_graph(roads), limit_min=120)
+    calls = []
+    inner = travel.nearest
+
+    def counted(frm, to):
+        calls.append(frm)
+        return inner(frm, to)
+
+    travel.nearest = counted
+    bounded = schedule_tasks(tasks, settings, years=years, start_date=START, travel_minutes=travel)
+    assert len(calls) > 500  # the schedule asked the bounded search
+    scanned = schedule_tasks(
+        tasks, settings, years=years, start_date=START, travel_minutes=lambda a, b: travel(a, b)
+    )
+    assert scanned["team"].notna().sum() > 1_000
+    assert (scanned["travel_min"] > 0).sum() > 500
+    pd.testing.assert_frame_equal(scanned, bounded)

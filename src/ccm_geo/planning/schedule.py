@@ -8,7 +8,9 @@ nearest remaining task in its current region (nearest-neighbour sequencing), or,
 has none left, the highest-priority task (lowest rank) anywhere. A task starts after the team
 has travelled to it and after its predecessor has ended, and lasts its team-days. With
 straight-line travel, large regions find their nearest task from a k-d tree (``_Nearest``),
-which picks what the scan of the region picks.
+which picks what the scan of the region picks; with a travel function that offers
+``nearest(from, to_ids)`` (``criteria.area_travel``), each pick comes from one search bounded
+by the shortest straight walk, with the same pick and minutes as the full search.
 """
 
 from __future__ import annotations
@@ -297,6 +299,12 @@ def _travel_function(tasks, hazard, settings, travel_minutes):
     def from_callable(i, js):
         return np.asarray(travel_minutes(hazard[i], hazard[js]), dtype=float)
 
+    if callable(getattr(travel_minutes, "nearest", None)):  # e.g. criteria.area_travel
+
+        def nearest(i, js) -> tuple[int, float]:
+            return travel_minutes.nearest(hazard[i], hazard[js])
+
+        from_callable.nearest = nearest  # the quickest only, from a search bounded by it
     return from_callable
 
 
@@ -329,6 +337,7 @@ def _assign(
     heapq.heapify(heap)
     last = len(dates) - 1
     xy = getattr(travel, "xy", None)
+    nearest = getattr(travel, "nearest", None)
     index = {}  # large regions, straight-line travel: a k-d tree instead of a scan
     in_group = dict(zip(group.tolist(), range(len(group)), strict=True))
     if xy is not None:
@@ -352,7 +361,10 @@ def _assign(
             cand = cand[remaining[cand]]
             if region[loc] in members:
                 members[region[loc]] = cand
-            if len(cand):
+            if len(cand) and nearest is not None:
+                k, minutes = nearest(loc, group[cand])
+                pick = cand[k]
+            elif len(cand):
                 tt = travel(loc, group[cand])
                 pick = cand[int(np.argmin(tt))]
                 minutes = float(np.min(tt))
@@ -360,7 +372,12 @@ def _assign(
             while not remaining[prio[prio_ptr]]:
                 prio_ptr += 1
             pick = prio[prio_ptr]
-            minutes = float(travel(loc, group[[pick]])[0]) if loc >= 0 else 0.0
+            if loc < 0:
+                minutes = 0.0
+            elif nearest is not None:  # the same minutes, from a search bounded by the walk
+                minutes = nearest(loc, group[[pick]])[1]
+            else:
+                minutes = float(travel(loc, group[[pick]])[0])
         remaining[pick] = False
         if g_region[pick] in index:
             index[g_region[pick]].take(pick)
