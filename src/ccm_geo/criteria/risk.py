@@ -23,11 +23,14 @@ import pandas as pd
 import shapely
 
 from ccm_geo.criteria._common import (
+    PAIR_CHUNK,
     accident_records,
     check_hazards,
+    gaussian_kernel,
     id_list,
+    kernel_shares,
     layer_in_crs,
-    pairs_within,
+    pair_chunks,
     warn,
 )
 from ccm_geo.criteria.settings import CriteriaSettings
@@ -102,12 +105,15 @@ def risk_indicators(
 # --------------------------------------------------------------------------------- helpers
 
 
-def _kernel(d: np.ndarray, sigma: float) -> np.ndarray:
-    return np.exp(-0.5 * (d / sigma) ** 2)
+_kernel = gaussian_kernel
 
 
 def _accident_terms(
-    hazards: gpd.GeoDataFrame, context: Context, settings: CriteriaSettings, ref: pd.Timestamp
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings,
+    ref: pd.Timestamp,
+    chunk: int = PAIR_CHUNK,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(hazards)
     acc = context.accidents
@@ -131,13 +137,13 @@ def _accident_terms(
     age_days = (ref.normalize() - dates[keep]).dt.days.to_numpy(dtype=float)
     decay = 0.5 ** (age_days / _DAYS_PER_MONTH / rs.half_life_months)
     limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
-    i_acc, i_haz = pairs_within(geoms, hazards.geometry.to_numpy(), limit)
-    d = shapely.distance(geoms[i_acc], hazards.geometry.to_numpy()[i_haz])
-    share = _shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms))
-    term = share * decay[i_acc]
-    risk = np.bincount(i_haz, weights=term, minlength=n)
+    risk = np.zeros(n)
     recency = np.zeros(n)
-    np.maximum.at(recency, i_haz, term)
+    # accidents in chunks: each accident's pairs are all in its chunk, so its share is exact
+    for i_acc, i_haz, d in pair_chunks(geoms, hazards.geometry.to_numpy(), limit, chunk):
+        term = kernel_shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms)) * decay[i_acc]
+        risk += np.bincount(i_haz, weights=term, minlength=n)
+        np.maximum.at(recency, i_haz, term)
     return risk, recency
 
 
@@ -174,10 +180,3 @@ def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) 
     received = np.bincount(a, weights=k * wsum[b] / mass[b], minlength=m)
     return received[place] - weight / mass[place]
 
-
-def _shares(k: np.ndarray, source: np.ndarray, n_sources: int) -> np.ndarray:
-    """Each source's kernel weights over the areas near it, scaled so that they sum to at
-    most 1: one accident (or one record) is attributed once in total, shared among the areas
-    around it in proportion to their kernel weight."""
-    mass = np.bincount(source, weights=k, minlength=n_sources)
-    return k / np.maximum(mass, 1.0)[source]
