@@ -124,3 +124,21 @@ def test_chunked_accident_pairs_give_the_same_risk():
     np.testing.assert_allclose(risk_c, risk, rtol=1e-12)
     np.testing.assert_array_equal(recency_c, recency)
     assert (risk > 0).sum() > 10
+
+
+def test_chunked_evidence_pairs_give_the_same_evidence_nearby():
+    from ccm_geo.criteria.risk import _evidence_nearby
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 4000, size=(70, 2))
+    boxes = [box(x, y, x + 150, y + 150) for x, y in xy] + [box(0, 0, 150, 150)] * 3  # repeats
+    ev = list(rng.choice(["direct", "indirect", "none"], size=len(boxes)))
+    hz = _hazards(boxes, ev)
+    rs = CriteriaSettings().risk
+    limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
+    whole = _evidence_nearby(hz, rs.kernel_sigma_m, limit, rs, chunk=100_000)
+    for chunk in (1, 7):
+        np.testing.assert_allclose(
+            _evidence_nearby(hz, rs.kernel_sigma_m, limit, rs, chunk=chunk), whole, rtol=1e-12
+        )
+    assert (whole > 0).sum() > 10

@@ -147,7 +147,9 @@ def _accident_terms(
     return risk, recency
 
 
-def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) -> np.ndarray:
+def _evidence_nearby(
+    hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs, chunk: int = PAIR_CHUNK
+) -> np.ndarray:
     n = len(hazards)
     if "evidence" in hazards.columns:
         ev = hazards["evidence"].astype(object).where(hazards["evidence"].notna(), None)
@@ -172,11 +174,20 @@ def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) 
     count = np.bincount(place, minlength=m).astype(float)
     wsum = np.bincount(place, weights=weight, minlength=m)
     tree = shapely.STRtree(uniq)
-    a, b = tree.query(uniq, predicate="dwithin", distance=limit * (1 + 1e-9))
-    d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
-    ok = d <= limit
-    a, b, k = a[ok], b[ok], _kernel(d[ok], sigma)
-    mass = np.maximum(np.bincount(b, weights=k * count[a], minlength=m) - 1.0, 1.0)
-    received = np.bincount(a, weights=k * wsum[b] / mass[b], minlength=m)
+    mass = np.ones(m)
+    received = np.zeros(m)
+    # Places b in chunks: all the neighbours a of a place are in its chunk, so M_b is complete
+    # there and the chunk adds its exact terms to the areas a; memory grows with the chunk.
+    for start in range(0, m, chunk):
+        b, a = tree.query(
+            uniq[start : start + chunk], predicate="dwithin", distance=limit * (1 + 1e-9)
+        )
+        b = b + start
+        d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
+        ok = d <= limit
+        a, b, k = a[ok], b[ok], _kernel(d[ok], sigma)
+        size = min(chunk, m - start)
+        local = np.bincount(b - start, weights=k * count[a], minlength=size)
+        mass[start : start + size] = np.maximum(local - 1.0, 1.0)
+        received += np.bincount(a, weights=k * wsum[b] / mass[b], minlength=m)
     return received[place] - weight / mass[place]
-
