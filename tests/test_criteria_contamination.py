@@ -15,6 +15,7 @@ from ccm_geo.model import Context
 
 CRS = "EPSG:32648"
 REF = dt.date(2024, 6, 30)
+SHARED = CriteriaSettings(contamination=ContaminationSettings(share_casualties=True))
 
 
 def _hazards(geoms, contamination, devices=None, ids=None):
@@ -87,7 +88,8 @@ def test_accidents_at_the_distance_and_date_limits():
             ("after", 50.0, 50.0, "2024-07-01", 9, 9),  # after the reference: ignored
         ]
     )
-    out = contamination_indicators(hz, Context(crs=CRS, accidents=acc), reference_date=REF)
+    ctx = Context(crs=CRS, accidents=acc)
+    out = contamination_indicators(hz, ctx, reference_date=REF)
     row = out.loc["H0"]
     assert row["accidents_24m"] == 3
     assert row["killed_24m"] == 1
@@ -95,6 +97,13 @@ def test_accidents_at_the_distance_and_date_limits():
     assert row["casualties_24m"] == 4
     assert row["days_since_last_accident"] == 0.0
     assert out["accidents_24m"].dtype == np.int64
+    # shared: the lone area gets the kernel weight of each accident's distance
+    shared = contamination_indicators(hz, ctx, SHARED, reference_date=REF).loc["H0"]
+    k500 = np.exp(-0.5 * (500.0 / CriteriaSettings().risk.kernel_sigma_m) ** 2)
+    assert shared["accidents_24m"] == 3  # accidents stay whole events
+    assert shared["killed_24m"] == pytest.approx(k500)
+    assert shared["injured_24m"] == pytest.approx(3.0)  # both inside or on the polygon
+    assert shared["casualties_24m"] == pytest.approx(3.0 + k500)
 
 
 def test_days_since_last_accident_uses_any_date_and_nan_without():
@@ -163,3 +172,99 @@ def test_duplicate_ids_and_geographic_crs_raise():
     hz = _hazards([box(0, 0, 1, 1)], ["CMR"]).set_crs("EPSG:4326", allow_override=True)
     with pytest.raises(InputError, match="not a metric"):
         contamination_indicators(hz, Context(crs=CRS), reference_date=REF)
+
+
+def test_casualties_are_shared_among_the_areas_near_an_accident():
+    # three adjacent areas around one accident with 3 casualties, one far area with its own
+    hz = _hazards(
+        [
+            box(0, 0, 100, 100),
+            box(100, 0, 200, 100),
+            box(0, 100, 100, 200),
+            box(9e3, 0, 9.1e3, 100),
+        ],
+        ["CMR"] * 4,
+    )
+    acc = _accidents([("c", 100, 100, "2024-01-01", 1, 2), ("far", 9050, 50, "2024-01-01", 0, 1)])
+    ctx = Context(crs=CRS, accidents=acc)
+    whole = contamination_indicators(hz, ctx, reference_date=REF)
+    assert whole["casualties_24m"].tolist() == [3.0, 3.0, 3.0, 1.0]  # default: each counts all
+    out = contamination_indicators(hz, ctx, SHARED, reference_date=REF)
+    # the accident touches the three areas (distance 0): each gets a third of its toll
+    assert out["casualties_24m"].iloc[:3].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert out["killed_24m"].iloc[:3].tolist() == pytest.approx([1 / 3] * 3)
+    assert out["casualties_24m"].iloc[:3].sum() == pytest.approx(3.0)  # one toll in total
+    assert out.loc["H3", "casualties_24m"] == pytest.approx(1.0)
+    assert out["accidents_24m"].tolist() == [1, 1, 1, 1]
+
+
+def test_shared_unknown_casualties_stay_no_data_or_one_event():
+    hz = _hazards([box(0, 0, 100, 100), box(100, 0, 200, 100)], ["CMR", "CMR"])
+    acc = _accidents([("u", 100, 50, "2024-01-01", np.nan, np.nan)])
+    ctx = Context(crs=CRS, accidents=acc)
+    with pytest.warns(DataWarning):
+        one = contamination_indicators(hz, ctx, SHARED, reference_date=REF)
+    assert one["casualties_24m"].tolist() == pytest.approx([0.5, 0.5])  # one event, shared
+    assert one["killed_24m"].tolist() == [0.0, 0.0]  # the convention adds events, not people
+    nodata = CriteriaSettings(
+        contamination=ContaminationSettings(unknown_casualties="no_data", share_casualties=True)
+    )
+    with pytest.warns(DataWarning):
+        out = contamination_indicators(hz, ctx, nodata, reference_date=REF)
+    assert out["casualties_24m"].isna().all()
+    assert out["killed_24m"].isna().all()
+
+
+def test_chunked_accident_pairs_give_the_same_indicators():
+    from ccm_geo.criteria.contamination import _accident_indicators
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 5000, size=(60, 2))
+    hz = _hazards([box(x, y, x + 150, y + 150) for x, y in xy], ["CMR"] * 60)
+    pts = rng.uniform(0, 5000, size=(40, 2))
+    rows = [
+        (
+            f"a{i}",
+            x,
+            y,
+            f"20{22 + i % 3}-0{1 + i % 6}-15",
+            float(i % 3),
+            np.nan if i % 7 == 0 else 1.0,
+        )
+        for i, (x, y) in enumerate(pts)
+    ]
+    ctx = Context(crs=CRS, accidents=_accidents(rows))
+    ref = pd.Timestamp(REF)
+    for s in (CriteriaSettings(), SHARED):
+        with pytest.warns(DataWarning):
+            whole = _accident_indicators(hz, ctx, s, ref, chunk=10_000)
+        with pytest.warns(DataWarning):
+            chunked = _accident_indicators(hz, ctx, s, ref, chunk=3)
+        assert whole.keys() == chunked.keys()
+        for col in whole:
+            np.testing.assert_allclose(chunked[col], whole[col], rtol=1e-12, equal_nan=True)
+        assert np.nansum(whole["casualties_24m"]) > 0
+
+
+def test_shared_casualties_on_a_part_of_the_register_warn():
+    import warnings
+
+    from ccm_geo.criteria import compute_criteria, remoteness_indicators, risk_indicators
+
+    hz = _hazards([box(0, 0, 100, 100), box(100, 0, 200, 100)], ["CMR", "CMR"])
+    ctx = Context(crs=CRS, accidents=_accidents([("c", 100, 50, "2024-01-01", 1, 0)]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wide = pd.concat(
+            [
+                remoteness_indicators(hz, ctx, reference_date=REF),
+                risk_indicators(hz, ctx, reference_date=REF),
+            ],
+            axis=1,
+        )
+        part = hz.iloc[:1]
+        before = len(caught)
+        compute_criteria(part, ctx, reference_date=REF, register_wide=wide)
+        assert not any("share_casualties" in str(w.message) for w in caught[before:])
+        compute_criteria(part, ctx, SHARED, reference_date=REF, register_wide=wide)
+    assert any("share_casualties" in str(w.message) for w in caught)

@@ -107,3 +107,38 @@ def test_kernel_and_half_life_come_from_the_settings():
     assert out["accident_risk"].iloc[0] == pytest.approx(math.exp(-0.5) * decay)
     with pytest.raises(ValueError, match="evidence_weights"):
         CriteriaSettings.model_validate({"risk": {"evidence_weights": {"strong": 1.0}}})
+
+
+def test_chunked_accident_pairs_give_the_same_risk():
+    from ccm_geo.criteria.risk import _accident_terms
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 6000, size=(80, 2))
+    hz = _hazards([box(x, y, x + 200, y + 200) for x, y in xy])
+    pts = rng.uniform(0, 6000, size=(50, 2))
+    dates = [f"20{18 + i % 5}-0{1 + i % 9}-10" for i in range(50)]
+    ctx = Context(crs=CRS, accidents=_accidents([tuple(p) for p in pts], dates))
+    s, ref = CriteriaSettings(), pd.Timestamp(REF)
+    risk, recency = _accident_terms(hz, ctx, s, ref, chunk=100_000)
+    risk_c, recency_c = _accident_terms(hz, ctx, s, ref, chunk=4)
+    np.testing.assert_allclose(risk_c, risk, rtol=1e-12)
+    np.testing.assert_array_equal(recency_c, recency)
+    assert (risk > 0).sum() > 10
+
+
+def test_chunked_evidence_pairs_give_the_same_evidence_nearby():
+    from ccm_geo.criteria.risk import _evidence_nearby
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 4000, size=(70, 2))
+    boxes = [box(x, y, x + 150, y + 150) for x, y in xy] + [box(0, 0, 150, 150)] * 3  # repeats
+    ev = list(rng.choice(["direct", "indirect", "none"], size=len(boxes)))
+    hz = _hazards(boxes, ev)
+    rs = CriteriaSettings().risk
+    limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
+    whole = _evidence_nearby(hz, rs.kernel_sigma_m, limit, rs, chunk=100_000)
+    for chunk in (1, 7):
+        np.testing.assert_allclose(
+            _evidence_nearby(hz, rs.kernel_sigma_m, limit, rs, chunk=chunk), whole, rtol=1e-12
+        )
+    assert (whole > 0).sum() > 10

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import geopandas as gpd
 import pandas as pd
 
-from ccm_geo.criteria._common import check_hazards
+from ccm_geo.criteria._common import check_hazards, warn
 from ccm_geo.criteria.contamination import contamination_columns, contamination_indicators
 from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
 from ccm_geo.criteria.remoteness import (
@@ -85,6 +85,12 @@ def compute_criteria(
     check_hazards(hazards, context.crs)
     step = progress or (lambda _name: None)
     step("contamination")
+    if register_wide is not None and settings.contamination.share_casualties:
+        warn(
+            "criteria: criteria.contamination.share_casualties shares each accident's toll "
+            "among the areas of this part of the register only; areas at its border get "
+            "larger shares than in one whole run (set it to false for identical results)"
+        )
     parts = [contamination_indicators(hazards, context, settings, reference_date=reference_date)]
     step("landuse")
     parts.append(landuse_indicators(hazards, context, settings))

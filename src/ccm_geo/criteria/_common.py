@@ -129,3 +129,44 @@ def pairs_within(points: np.ndarray, polygons: np.ndarray, limit_m: float):
     d = shapely.distance(points[i_pt], polygons[i_poly])
     ok = d <= limit_m
     return i_pt[ok], i_poly[ok]
+
+
+#: Points (accidents) per chunk when pairs with the areas are processed in chunks: bounds the
+#: pairs held at once (each accident has at most a few hundred areas within the cut-off).
+PAIR_CHUNK = 20_000
+
+
+def pair_chunks(points: np.ndarray, polygons: np.ndarray, limit_m: float, chunk: int = PAIR_CHUNK):
+    """:func:`pairs_within` over ``chunk`` points at a time, one tree for all chunks.
+
+    Yields ``(i_pt, i_poly, d)``: point and polygon indices into the full arrays and their
+    distances (m), for the pairs at distance <= ``limit_m``; every pair of a point is in the
+    chunk of that point, so any per-point total (e.g. :func:`kernel_shares`) is complete in
+    it. Memory then grows with ``chunk``, not with the number of areas.
+    """
+    if len(points) == 0 or len(polygons) == 0:
+        return
+    tree = shapely.STRtree(polygons)
+    for start in range(0, len(points), max(int(chunk), 1)):
+        pts = points[start : start + chunk]
+        if limit_m > 0:
+            i_pt, i_poly = tree.query(pts, predicate="dwithin", distance=limit_m * (1 + 1e-9))
+        else:
+            i_pt, i_poly = tree.query(pts, predicate="intersects")
+        d = shapely.distance(pts[i_pt], polygons[i_poly])
+        ok = d <= limit_m
+        yield i_pt[ok] + start, i_poly[ok], d[ok]
+
+
+def gaussian_kernel(d: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian kernel ``exp(-d^2 / (2 sigma^2))`` of distances ``d`` (m): 1 at distance 0."""
+    return np.exp(-0.5 * (d / sigma) ** 2)
+
+
+def kernel_shares(k: np.ndarray, source: np.ndarray, n_sources: int) -> np.ndarray:
+    """Each source's kernel weights over the areas near it, scaled so that they sum to at
+    most 1: one accident (or one record) is attributed once in total, shared among the areas
+    around it in proportion to their kernel weight (an area alone near it gets its kernel
+    weight, a cluster of adjacent areas shares at most 1)."""
+    mass = np.bincount(source, weights=k, minlength=n_sources)
+    return k / np.maximum(mass, 1.0)[source]

@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.criteria._common import (
+    PAIR_CHUNK,
     accident_records,
     check_hazards,
+    gaussian_kernel,
     id_list,
+    kernel_shares,
     layer_in_crs,
     number_label,
-    pairs_within,
+    pair_chunks,
     warn,
 )
 from ccm_geo.criteria.settings import CriteriaSettings
@@ -85,7 +88,12 @@ def contamination_indicators(
           accidents, people killed, people injured, and killed + injured, for accidents at
           distance <= ``accident_distance_m`` of the polygon (0 inside it) dated from
           ``reference_date`` minus N calendar months (included) to ``reference_date``
-          (included); later accidents are ignored. An accident near two areas counts for both.
+          (included); later accidents are ignored. An accident near two areas counts for
+          both, unless ``share_casualties`` is set: the three people columns then share its
+          toll among the areas near it, each area getting the toll times its weight
+          ``exp(-d^2 / (2 sigma^2))`` (sigma = ``criteria.risk.kernel_sigma_m``) divided by
+          the larger of 1 and the sum of the weights of all areas near the accident, so a
+          cluster of adjacent areas shares one toll (``accidents_<N>m`` stays whole).
         - ``days_since_last_accident``: days from the latest accident within the distance, at
           any date up to ``reference_date``, to ``reference_date``; NaN when there is none.
 
@@ -152,7 +160,11 @@ def _devices_per_ha(hazards: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _accident_indicators(
-    hazards: gpd.GeoDataFrame, context: Context, settings: CriteriaSettings, ref: pd.Timestamp
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings,
+    ref: pd.Timestamp,
+    chunk: int = PAIR_CHUNK,
 ) -> dict[str, np.ndarray]:
     """Counts of recent accidents and casualties near each area, and days since the last."""
     cols = contamination_columns(settings)[5:]
@@ -207,27 +219,45 @@ def _accident_indicators(
             f"killed or injured count; {rule}"
         )
 
-    i_acc, i_haz = pairs_within(geoms, hazards.geometry.to_numpy(), cs.accident_distance_m)
-    recent = day[i_acc] >= start.to_datetime64()
-    h_recent = i_haz[recent]
-    a_recent = i_acc[recent]
-    accidents = np.bincount(h_recent, minlength=n).astype(np.int64)
-
-    def _sum(values: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-        total = np.bincount(h_recent, weights=np.nan_to_num(values[a_recent]), minlength=n)
-        bad = np.bincount(h_recent, weights=unknown[a_recent].astype(float), minlength=n)
-        return np.where(bad > 0, np.nan, total)
-
+    k_sum = np.zeros(n)
+    j_sum = np.zeros(n)
+    events = np.zeros(n)
+    k_bad = np.zeros(n, dtype=bool)
+    j_bad = np.zeros(n, dtype=bool)
+    accidents = np.zeros(n, dtype=np.int64)
+    last = np.full(n, np.iinfo(np.int64).min)
     # one known, the other unknown: the unknown stays no data; both unknown: the convention
-    k = _sum(killed, np.isnan(killed) & (~neither | ~one_event))
-    j = _sum(injured, np.isnan(injured) & (~neither | ~one_event))
-    events = _sum(neither.astype(float), np.zeros(len(neither), dtype=bool)) if one_event else 0
+    k_unknown = np.isnan(killed) & (~neither | (not one_event))
+    j_unknown = np.isnan(injured) & (~neither | (not one_event))
+    days_int = day.astype("datetime64[D]").astype(np.int64)
+    sigma = settings.risk.kernel_sigma_m
+    # accidents in chunks: each accident's pairs are all in its chunk, so its shares are exact
+    for i_acc, i_haz, d in pair_chunks(
+        geoms, hazards.geometry.to_numpy(), cs.accident_distance_m, chunk
+    ):
+        np.maximum.at(last, i_haz, days_int[i_acc])
+        share = (
+            kernel_shares(gaussian_kernel(d, sigma), i_acc, len(geoms))
+            if cs.share_casualties
+            else np.ones(len(d))
+        )
+        recent = day[i_acc] >= start.to_datetime64()
+        h, a, w = i_haz[recent], i_acc[recent], share[recent]
+        accidents += np.bincount(h, minlength=n)
+        k_sum += np.bincount(h, weights=w * np.nan_to_num(killed[a]), minlength=n)
+        j_sum += np.bincount(h, weights=w * np.nan_to_num(injured[a]), minlength=n)
+        if one_event:
+            events += np.bincount(h, weights=w * neither[a], minlength=n)
+        k_bad[h[k_unknown[a]]] = True
+        j_bad[h[j_unknown[a]]] = True
+    k = np.where(k_bad, np.nan, k_sum)
+    j = np.where(j_bad, np.nan, j_sum)
     casualties = k + j + events
 
     days = np.full(n, np.nan)
-    if len(i_haz):
-        last = pd.Series(day[i_acc]).groupby(i_haz).max()
-        days[last.index.to_numpy()] = (ref - last).dt.days.to_numpy(dtype=float)
+    seen = last > np.iinfo(np.int64).min
+    ref_day = ref.to_datetime64().astype("datetime64[D]").astype(np.int64)
+    days[seen] = (ref_day - last[seen]).astype(float)
     return dict(zip(cols, [accidents, k, j, casualties, days], strict=True))
 
 

@@ -23,11 +23,14 @@ import pandas as pd
 import shapely
 
 from ccm_geo.criteria._common import (
+    PAIR_CHUNK,
     accident_records,
     check_hazards,
+    gaussian_kernel,
     id_list,
+    kernel_shares,
     layer_in_crs,
-    pairs_within,
+    pair_chunks,
     warn,
 )
 from ccm_geo.criteria.settings import CriteriaSettings
@@ -102,12 +105,15 @@ def risk_indicators(
 # --------------------------------------------------------------------------------- helpers
 
 
-def _kernel(d: np.ndarray, sigma: float) -> np.ndarray:
-    return np.exp(-0.5 * (d / sigma) ** 2)
+_kernel = gaussian_kernel
 
 
 def _accident_terms(
-    hazards: gpd.GeoDataFrame, context: Context, settings: CriteriaSettings, ref: pd.Timestamp
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings,
+    ref: pd.Timestamp,
+    chunk: int = PAIR_CHUNK,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(hazards)
     acc = context.accidents
@@ -131,17 +137,19 @@ def _accident_terms(
     age_days = (ref.normalize() - dates[keep]).dt.days.to_numpy(dtype=float)
     decay = 0.5 ** (age_days / _DAYS_PER_MONTH / rs.half_life_months)
     limit = rs.kernel_sigma_m * rs.kernel_cutoff_sigmas
-    i_acc, i_haz = pairs_within(geoms, hazards.geometry.to_numpy(), limit)
-    d = shapely.distance(geoms[i_acc], hazards.geometry.to_numpy()[i_haz])
-    share = _shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms))
-    term = share * decay[i_acc]
-    risk = np.bincount(i_haz, weights=term, minlength=n)
+    risk = np.zeros(n)
     recency = np.zeros(n)
-    np.maximum.at(recency, i_haz, term)
+    # accidents in chunks: each accident's pairs are all in its chunk, so its share is exact
+    for i_acc, i_haz, d in pair_chunks(geoms, hazards.geometry.to_numpy(), limit, chunk):
+        term = kernel_shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms)) * decay[i_acc]
+        risk += np.bincount(i_haz, weights=term, minlength=n)
+        np.maximum.at(recency, i_haz, term)
     return risk, recency
 
 
-def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) -> np.ndarray:
+def _evidence_nearby(
+    hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs, chunk: int = PAIR_CHUNK
+) -> np.ndarray:
     n = len(hazards)
     if "evidence" in hazards.columns:
         ev = hazards["evidence"].astype(object).where(hazards["evidence"].notna(), None)
@@ -166,18 +174,20 @@ def _evidence_nearby(hazards: gpd.GeoDataFrame, sigma: float, limit: float, rs) 
     count = np.bincount(place, minlength=m).astype(float)
     wsum = np.bincount(place, weights=weight, minlength=m)
     tree = shapely.STRtree(uniq)
-    a, b = tree.query(uniq, predicate="dwithin", distance=limit * (1 + 1e-9))
-    d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
-    ok = d <= limit
-    a, b, k = a[ok], b[ok], _kernel(d[ok], sigma)
-    mass = np.maximum(np.bincount(b, weights=k * count[a], minlength=m) - 1.0, 1.0)
-    received = np.bincount(a, weights=k * wsum[b] / mass[b], minlength=m)
+    mass = np.ones(m)
+    received = np.zeros(m)
+    # Places b in chunks: all the neighbours a of a place are in its chunk, so M_b is complete
+    # there and the chunk adds its exact terms to the areas a; memory grows with the chunk.
+    for start in range(0, m, chunk):
+        b, a = tree.query(
+            uniq[start : start + chunk], predicate="dwithin", distance=limit * (1 + 1e-9)
+        )
+        b = b + start
+        d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
+        ok = d <= limit
+        a, b, k = a[ok], b[ok], _kernel(d[ok], sigma)
+        size = min(chunk, m - start)
+        local = np.bincount(b - start, weights=k * count[a], minlength=size)
+        mass[start : start + size] = np.maximum(local - 1.0, 1.0)
+        received += np.bincount(a, weights=k * wsum[b] / mass[b], minlength=m)
     return received[place] - weight / mass[place]
-
-
-def _shares(k: np.ndarray, source: np.ndarray, n_sources: int) -> np.ndarray:
-    """Each source's kernel weights over the areas near it, scaled so that they sum to at
-    most 1: one accident (or one record) is attributed once in total, shared among the areas
-    around it in proportion to their kernel weight."""
-    mass = np.bincount(source, weights=k, minlength=n_sources)
-    return k / np.maximum(mass, 1.0)[source]

@@ -67,6 +67,17 @@ class ContaminationSettings(Frozen):
         "accident counted for it has unknown counts; scoring's `missing` policy then decides. "
         "One count known and the other not: the unknown one is no data under either setting.",
     )
+    share_casualties: bool = Field(
+        False,
+        description="true: share each accident's killed, injured and casualties among the "
+        "areas within accident_distance_m of it, in proportion to the risk family's Gaussian "
+        "kernel (criteria.risk.kernel_sigma_m) and summing to at most its toll, as "
+        "accident_risk shares accidents. false (default): every area near it counts the whole "
+        "toll. accidents_<N>m always counts whole accidents. Sharing needs every area near "
+        "the accident, so the Dask engine, which computes contamination per spatial "
+        "partition, gives areas at partition borders larger shares (a warning says so). "
+        "Back-test of both: docs/scoring.md.",
+    )
 
 
 class LanduseSettings(Frozen):
