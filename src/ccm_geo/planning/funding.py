@@ -394,6 +394,17 @@ def _spent(problem: Problem, year_index: np.ndarray) -> np.ndarray:
     return np.bincount(year_index[sel], weights=problem.cost[sel], minlength=problem.n_years)
 
 
+def _tree_years(relaxation, x: np.ndarray, n_years: int) -> np.ndarray:
+    """The year of each tree (root order) planned whole in one year, else -1."""
+    root, roots = relaxation.root, relaxation.levels[0]
+    lo_y = np.full(len(x), n_years, dtype=np.int64)
+    hi_y = np.full(len(x), -1, dtype=np.int64)
+    np.minimum.at(lo_y, root, np.where(x >= 0, x, n_years))
+    np.maximum.at(hi_y, root, x)
+    whole = (lo_y[roots] == hi_y[roots]) & (hi_y[roots] >= 0)
+    return np.where(whole, hi_y[roots], -1)
+
+
 def _balance(problem: Problem, relaxation, year_index: np.ndarray, rounds: int = 500):
     """Lower the fullest year's spending by moving, or swapping, whole trees out of it.
 
@@ -402,16 +413,11 @@ def _balance(problem: Problem, relaxation, year_index: np.ndarray, rounds: int =
     then spend less than the fullest did.
     """
     x = year_index.copy()
-    root = relaxation.root
-    roots = relaxation.levels[0]
-    n, Y = problem.n_tasks, problem.n_years
+    root, roots = relaxation.root, relaxation.levels[0]
+    n = problem.n_tasks
     tree_cost = np.bincount(root, weights=problem.cost, minlength=n)[roots]
-    lo_y = np.full(n, Y, dtype=np.int64)
-    hi_y = np.full(n, -1, dtype=np.int64)
-    np.minimum.at(lo_y, root, np.where(x >= 0, x, Y))
-    np.maximum.at(hi_y, root, x)
-    whole = (lo_y[roots] == hi_y[roots]) & (hi_y[roots] >= 0)
-    year = np.where(whole, hi_y[roots], -1)
+    year = _tree_years(relaxation, x, problem.n_years)
+    whole = year >= 0  # trees planned in one year: only these move
     spent = _spent(problem, x)
     for _ in range(rounds):
         f = int(np.argmax(spent))
@@ -502,14 +508,9 @@ def _spread_teams(
     types = sorted(set(problem.team_type.tolist()))
     if not types or n == 0:
         return x
-    root = relaxation.root
-    roots = relaxation.levels[0]
-    lo_y = np.full(n, Y, dtype=np.int64)
-    hi_y = np.full(n, -1, dtype=np.int64)
-    np.minimum.at(lo_y, root, np.where(x >= 0, x, Y))
-    np.maximum.at(hi_y, root, x)
-    whole = (lo_y[roots] == hi_y[roots]) & (hi_y[roots] >= 0)
-    year = np.where(whole, hi_y[roots], -1)
+    root, roots = relaxation.root, relaxation.levels[0]
+    year = _tree_years(relaxation, x, Y)
+    whole = year >= 0
     tree_of = np.searchsorted(roots, root)
     tree_cost = np.bincount(tree_of, weights=problem.cost, minlength=len(roots))
     K = len(types)
