@@ -900,3 +900,24 @@ def test_programme_view_in_the_programmes_language(inputs, language, words):
     assert Numbers(language).usd(float(planned.iloc[0])) in text
     english = render_programme_html(areas, alloc, milestones, deadline, project_name="P")
     assert '<html lang="en" dir="ltr">' in english and "Allocation per donor" in english
+
+
+def test_methods_table_gives_the_all_in_cost_per_m2(written):
+    """A method whose tasks cost money never shows US$0.00 per m² (the team-day part counts)."""
+    import re
+
+    out, paths, alloc = written
+    checked = 0
+    for folder in (out / "requests").iterdir():
+        page = folder / "request.html"
+        if not page.exists():
+            continue
+        table = re.search(r'<table id="table-methods">(.*?)</table>', page.read_text("utf-8"), re.S)
+        if table is None:
+            continue
+        for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]:
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            per_m2 = float(re.sub(r"[^0-9.]", "", cells[-1]))
+            assert per_m2 > 0, (folder.name, cells)
+            checked += 1
+    assert checked > 0

@@ -513,7 +513,13 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
             n.num(m["team_days"], 0),
             n.num(m["productivity_m2_per_team_day"]),
             n.usd(m["cost_usd_per_team_day"]),
-            n.money(m["cost_usd_per_m2"], "USD", 2),
+            # all in: the method's cost over the area it works (team-days and per-m² parts; the
+            # two unit figures are in the cost basis annex)
+            n.money(
+                m["cost_usd"] / m["area_m2"] if m["area_m2"] > 0 else m["cost_usd_per_m2"],
+                "USD",
+                2,
+            ),
         ]
         for _i, m in c.methods.iterrows()
     ]
