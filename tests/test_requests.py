@@ -721,7 +721,7 @@ def test_catalogues_translate_every_message():
             options={"extensions": "jinja2.ext.i18n"},
         ):
             ids.add(msg)
-    for f in ("render.py", "workbook.py", "programme.py"):
+    for f in ("render.py", "words.py", "document.py", "workbook.py", "programme.py"):
         f = root / "requests" / f
         for _, msg, _, _ in extract_from_file("python", str(f), keywords={"_": None}):
             ids.add(msg)

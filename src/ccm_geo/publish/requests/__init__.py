@@ -6,7 +6,8 @@ planned tasks; :func:`write_requests` writes, into ``<out>/requests/<donor-key>/
 - ``request.html``: the proposal (summary with the ask, the deadline answer under the right
   convention, the whole picture and a labelled map; context, results framework, methods, work
   plan, budget, beneficiaries, monitoring, risks, contact; annexes), one self-contained file
-  with its fonts, in the donor's language (``content`` computes it, ``render`` words it);
+  with its fonts, in the donor's language (``content`` computes it, ``document`` lays it out
+  in the words and numbers of ``words``, ``render`` prints it);
 - ``request.pdf``: that HTML printed by WeasyPrint (A4, running header and footer, linked table
   of contents, fonts embedded);
 - ``tasks.xlsx``: a workbook whose costs are formulas of its assumption cells (``workbook``);

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ccm_geo.errors import InputError
 from ccm_geo.publish.requests.content import RequestContent
-from ccm_geo.publish.requests.render import translations
+from ccm_geo.publish.requests.words import translations
 from ccm_geo.publish.settings import DonorProfile, MapSettings
 from ccm_geo.publish.styles import DONOR_PALETTE, UNCLASSIFIED
 

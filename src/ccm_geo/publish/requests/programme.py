@@ -17,7 +17,8 @@ from ccm_geo.publish.donors import Allocation
 from ccm_geo.publish.requests.common import _as_date, _finite
 from ccm_geo.publish.requests.figures import static_map
 from ccm_geo.publish.requests.picture import _form_f, _progress
-from ccm_geo.publish.requests.render import RTL_LANGUAGES, Numbers, _env, translations
+from ccm_geo.publish.requests.render import _env
+from ccm_geo.publish.requests.words import RTL_LANGUAGES, Numbers, translations
 from ccm_geo.publish.settings import MapSettings
 
 if TYPE_CHECKING:

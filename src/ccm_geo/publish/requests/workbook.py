@@ -28,7 +28,7 @@ import pandas as pd
 from ccm_geo.io import atomic_output
 from ccm_geo.publish.requests.common import _finite
 from ccm_geo.publish.requests.content import RequestContent
-from ccm_geo.publish.requests.render import _method, translations, unit_cost_source
+from ccm_geo.publish.requests.words import _method, translations, unit_cost_source
 
 __all__ = ["write_request_xlsx"]
 
