@@ -173,6 +173,8 @@ def test_words_say_how_close_and_what_binds():
     assert s.status in ("within_gap", "optimal")
     if s.status == "within_gap":
         assert "of the best possible (asked for 5%" in s.message
+    else:
+        assert s.message.startswith("optimal: proven the best possible plan")
     assert s.binding and ("teams" in s.binding[0] or "budget" in s.binding[0])
     assert "team-days" in " ".join(s.binding) or "US$" in " ".join(s.binding)
     assert "limited by" in s.message
