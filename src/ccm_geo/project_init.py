@@ -22,6 +22,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from ccm_geo.io.read import _code_text
 from ccm_geo.model import Contamination, Status
 
 __all__ = [
@@ -513,12 +514,7 @@ def _norm(text) -> str:
 def _cell_text(value) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return str(int(number)) if number.is_integer() else text
+    return _code_text(value)
 
 
 def _samples(values: pd.Series, k: int = 4) -> list[str]:

@@ -28,6 +28,7 @@ from ccm_geo.model import Context
 __all__ = [
     "compute_criteria",
     "criteria_columns",
+    "register_wide_indicators",
     "contamination_indicators",
     "landuse_indicators",
     "remoteness_indicators",
@@ -96,24 +97,38 @@ def compute_criteria(
     parts.append(landuse_indicators(hazards, context, settings))
     if register_wide is not None:
         rows = register_wide.reindex(pd.Index(hazards["hazard_id"].astype(str), name="hazard_id"))
-        parts.append(rows[remoteness_columns(settings)])
+        parts.append(rows[remoteness_columns(settings) + risk_columns(settings)])
     else:
-        if graph is None and context.roads is not None:
-            step("road graph")
-            graph = build_road_graph(context.roads, settings)
-        step("remoteness")
         parts.append(
-            remoteness_indicators(
-                hazards, context, settings, graph=graph, reference_date=reference_date
+            register_wide_indicators(
+                hazards, context, settings, graph=graph, reference_date=reference_date, step=step
             )
         )
-    if register_wide is not None:
-        parts.append(rows[risk_columns(settings)])
-    else:
-        step("risk")
-        parts.append(risk_indicators(hazards, context, settings, reference_date=reference_date))
     out = pd.concat(parts, axis=1)
     return out[criteria_columns(context, settings)]
+
+
+def register_wide_indicators(
+    hazards: gpd.GeoDataFrame,
+    context: Context,
+    settings: CriteriaSettings,
+    *,
+    graph: RoadGraph | None,
+    reference_date: dt.date,
+    step: Callable[[str], None],
+) -> pd.DataFrame:
+    """Remoteness and risk: the criteria that read the whole register (the road graph, every
+    area's neighbours), so a spatial partition cannot compute them alone."""
+    if graph is None and context.roads is not None:
+        step("road graph")
+        graph = build_road_graph(context.roads, settings)
+    step("remoteness")
+    remote = remoteness_indicators(
+        hazards, context, settings, graph=graph, reference_date=reference_date
+    )
+    step("risk")
+    risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
+    return pd.concat([remote, risk], axis=1)
 
 
 def criteria_columns(context: Context, settings: CriteriaSettings | None = None) -> list[str]:

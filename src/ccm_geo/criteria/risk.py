@@ -105,9 +105,6 @@ def risk_indicators(
 # --------------------------------------------------------------------------------- helpers
 
 
-_kernel = gaussian_kernel
-
-
 def _accident_terms(
     hazards: gpd.GeoDataFrame,
     context: Context,
@@ -132,6 +129,11 @@ def _accident_terms(
             f"criteria: accident_risk leaves out {int(no_date.sum())} accidents without a "
             f"date: accident_id {id_list(ids[no_date])}; fill in the date"
         )
+    if no_geom.any():
+        warn(
+            f"criteria: accident_risk leaves out {int(no_geom.sum())} accidents without a "
+            f"location: accident_id {id_list(ids[no_geom])}; give their coordinates"
+        )
     keep = ~no_date & ~no_geom & (dates <= ref.normalize()).to_numpy()
     geoms = geoms[keep]
     age_days = (ref.normalize() - dates[keep]).dt.days.to_numpy(dtype=float)
@@ -141,7 +143,9 @@ def _accident_terms(
     recency = np.zeros(n)
     # accidents in chunks: each accident's pairs are all in its chunk, so its share is exact
     for i_acc, i_haz, d in pair_chunks(geoms, hazards.geometry.to_numpy(), limit, chunk):
-        term = kernel_shares(_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms)) * decay[i_acc]
+        term = (
+            kernel_shares(gaussian_kernel(d, rs.kernel_sigma_m), i_acc, len(geoms)) * decay[i_acc]
+        )
         risk += np.bincount(i_haz, weights=term, minlength=n)
         np.maximum.at(recency, i_haz, term)
     return risk, recency
@@ -185,7 +189,7 @@ def _evidence_nearby(
         b = b + start
         d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
         ok = d <= limit
-        a, b, k = a[ok], b[ok], _kernel(d[ok], sigma)
+        a, b, k = a[ok], b[ok], gaussian_kernel(d[ok], sigma)
         size = min(chunk, m - start)
         local = np.bincount(b - start, weights=k * count[a], minlength=size)
         mass[start : start + size] = np.maximum(local - 1.0, 1.0)

@@ -202,13 +202,16 @@ def area_travel(
         cache[int(node[i])] = (dist, limit)
         return dist
 
-    def minutes(i: int, js: np.ndarray, limit: float) -> np.ndarray:
+    def walking(i: int, js: np.ndarray) -> np.ndarray:
+        return np.hypot(*(xy[js] - xy[i]).T) / walk
+
+    def minutes(i: int, js: np.ndarray, limit: float, on_foot: np.ndarray) -> np.ndarray:
         by_road = off[i] + distances(i, limit)[node[js]] + off[js]
-        on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
         return np.fmin(by_road, on_foot)
 
     def travel(from_id, to_ids) -> np.ndarray:
-        return minutes(index(from_id), indices(to_ids), limit_min)
+        i, js = index(from_id), indices(to_ids)
+        return minutes(i, js, limit_min, walking(i, js))
 
     def nearest(from_id, to_ids) -> tuple[int, float]:
         """Position in ``to_ids`` of the quickest to reach, and its minutes.
@@ -218,11 +221,11 @@ def area_travel(
         that walk can be the quickest.
         """
         i, js = index(from_id), indices(to_ids)
-        on_foot = np.hypot(*(xy[js] - xy[i]).T) / walk
+        on_foot = walking(i, js)
         bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
         # one search of the whole graph stopped at `bound` minutes: it explores only the nodes
         # within reach (slicing the graph to them first costs more than the search saves)
-        t = minutes(i, js, bound)
+        t = minutes(i, js, bound, on_foot)
         k = int(np.argmin(t))
         return k, float(t[k])
 

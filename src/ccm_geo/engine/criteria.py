@@ -27,8 +27,6 @@ import pandas as pd
 from ccm_geo.criteria import (
     compute_criteria,
     criteria_columns,
-    remoteness_indicators,
-    risk_indicators,
 )
 from ccm_geo.criteria._common import check_hazards
 from ccm_geo.criteria.settings import CriteriaSettings
@@ -193,19 +191,12 @@ def partitioned_criteria(
         from ccm_geo.criteria import remoteness_columns, risk_columns
 
         remote = register_wide[remoteness_columns(settings) + risk_columns(settings)]
-    else:
-        if graph is None and context.roads is not None:
-            from ccm_geo.criteria import build_road_graph
+    else:  # once, on the whole register; the partitions carry their rows
+        from ccm_geo.criteria import register_wide_indicators
 
-            step("road graph")
-            graph = build_road_graph(context.roads, settings)
-        step("remoteness (whole road graph, once)")
-        remote = remoteness_indicators(
-            hazards, context, settings, graph=graph, reference_date=reference_date
+        remote = register_wide_indicators(
+            hazards, context, settings, graph=graph, reference_date=reference_date, step=step
         )
-        step("risk (whole register, once)")
-        risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
-        remote = pd.concat([remote, risk], axis=1)
     threads = sum(client.nthreads().values()) or 1
     n = len(hazards)
     k = partitions or max(2 * threads, -(-n // 20_000))

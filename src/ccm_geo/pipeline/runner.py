@@ -23,7 +23,13 @@ from ccm_geo.pipeline.manifest import (
     stage_key,
 )
 from ccm_geo.pipeline.runlog import Progress, RunLog
-from ccm_geo.pipeline.stages import STAGES, _from_state_or_file, _with_plan, run_stage
+from ccm_geo.pipeline.stages import (
+    STAGES,
+    _from_state_or_file,
+    _plan_tables,
+    _with_plan,
+    run_stage,
+)
 from ccm_geo.runfolder import (
     stale_stages,
     usable_out_dir,
@@ -171,12 +177,7 @@ def publish_postgis(
         tasks = _from_state_or_file(
             state, "tasks", out_dir / "plan" / "tasks.gpkg", "tasks", "prioritise"
         )
-        milestones = state.get("milestones")
-        if milestones is None:
-            milestones = pd.read_csv(out_dir / "plan" / "milestones.csv", encoding="utf-8-sig")
-        summary = state.get("plan_summary")
-        if summary is None:
-            summary = json.loads((out_dir / "plan" / "plan_summary.json").read_text("utf-8"))
+        milestones, summary = _plan_tables(state, out_dir / "plan")
         layers.update(tasks=tasks, plan=_with_plan(scored, tasks), milestones=milestones)
     style = hazard_style("priority_class")
     result = publish_layers(

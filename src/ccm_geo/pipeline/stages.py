@@ -296,12 +296,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         villages = read_gpkg(src / "criteria.gpkg", "settlements")
     if villages is not None:  # villages with their road travel time to care
         context = dataclasses.replace(context, settlements=villages)
-    milestones = state.get("milestones")
-    if milestones is None:
-        milestones = pd.read_csv(src / "plan" / "milestones.csv", encoding="utf-8-sig")
-    summary = state.get("plan_summary")
-    if summary is None:
-        summary = json.loads((src / "plan" / "plan_summary.json").read_text("utf-8"))
+    milestones, summary = _plan_tables(state, src / "plan")
     log.step("matching tasks to donors")
     allocation = match_donors(tasks, config.donors, seed=config.project.seed)
     log.step("writing the request packages")
@@ -397,6 +392,17 @@ def _from_state_or_file(
         )
         raise InputFileNotFoundError(msg)
     return read_gpkg(path, layer)
+
+
+def _plan_tables(state: dict[str, Any], plan_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The plan's milestones and summary from this run, else from the files the plan wrote."""
+    milestones = state.get("milestones")
+    if milestones is None:
+        milestones = pd.read_csv(plan_dir / "milestones.csv", encoding="utf-8-sig")
+    summary = state.get("plan_summary")
+    if summary is None:
+        summary = json.loads((plan_dir / "plan_summary.json").read_text("utf-8"))
+    return milestones, summary
 
 
 def _has_layer(path: Path, layer: str) -> bool:

@@ -34,16 +34,13 @@ from scipy import sparse
 
 from ccm_geo._highs import solve_in_worker
 from ccm_geo.errors import ConfigError, InputError, SolverError
-from ccm_geo.planning.heuristics import _depth, greedy_plan, priced_plan, prune, repair
+from ccm_geo.planning.heuristics import greedy_plan, priced_plan, prune, repair
 from ccm_geo.planning.relax import Relaxation
 from ccm_geo.planning.status import _describe, _gap, _infeasibility_reason
 
 __all__ = ["Problem", "CompiledModel", "Solution", "discount_factors"]
 
 logger = logging.getLogger(__name__)
-
-# ``_depth`` is used by the schedule; it lives with the other plan heuristics
-_ = _depth
 
 
 def discount_factors(n_years: int, rate: float) -> np.ndarray:

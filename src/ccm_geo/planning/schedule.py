@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.errors import InputError
-from ccm_geo.planning.optimise import _depth
+from ccm_geo.planning.heuristics import _depth
 from ccm_geo.planning.settings import PlanningSettings
 
 __all__ = [

@@ -43,7 +43,6 @@ GROUPS: list[tuple[str, list[tuple[str, str | None, str, str | None]]]] = [
 ]
 
 _QGIS_VERSION = "3.22.0"  # the oldest we checked it loads in (Debian 12's QGIS)
-_GEOMETRY = {"Point": "Point", "Line": "Line", "Polygon": "Polygon"}
 
 
 def project_layers(out_dir: str | Path) -> list[tuple[str, list[dict[str, str]]]]:

@@ -44,7 +44,15 @@ def _place(
     if not len(labels):
         return
     frame = _box(ax.get_window_extent(renderer))
-    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    style = {  # what a label and its leader-line version share
+        "textcoords": "offset points",
+        "fontsize": fontsize,
+        "color": colour,
+        "zorder": 8,
+        "path_effects": [patheffects.withStroke(linewidth=2.2, foreground="white")],
+        "parse_math": False,
+        "fontweight": "bold" if bold else "normal",
+    }
     limit = int(labels["limit"].iloc[0]) if "limit" in labels.columns else len(labels)
     n = 0
     for text, x, y in zip(labels["text"], labels["x"], labels["y"], strict=True):
@@ -60,15 +68,9 @@ def _place(
                     text,
                     (x, y),
                     xytext=(dx, dy),
-                    textcoords="offset points",
-                    fontsize=fontsize,
                     ha=ha,
                     va=va,
-                    color=colour,
-                    zorder=8,
-                    path_effects=halo,
-                    parse_math=False,
-                    fontweight="bold" if bold else "normal",
+                    **style,
                     fontstyle="italic" if italic else "normal",
                     annotation_clip=True,
                 )
@@ -91,15 +93,9 @@ def _place(
                         text,
                         (x, y),
                         xytext=(dx, dy),
-                        textcoords="offset points",
-                        fontsize=fontsize,
                         ha=ha,
                         va=va,
-                        color=colour,
-                        zorder=8,
-                        path_effects=halo,
-                        parse_math=False,
-                        fontweight="bold" if bold else "normal",
+                        **style,
                         arrowprops={
                             "arrowstyle": "-",
                             "color": "#333333",

@@ -21,12 +21,7 @@ def _compound_path(geoms) -> MplPath | None:
     if not len(parts):
         return None
     rings = shapely.get_rings(parts)
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
-    counts = np.bincount(ring_idx, minlength=len(rings))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
-    codes[starts] = MplPath.MOVETO
-    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    coords, codes, starts, counts = _ring_codes(rings)
     return MplPath(coords, codes)
 
 
@@ -41,12 +36,7 @@ def _polygon_paths(geoms) -> list[MplPath]:
     if not len(parts):
         return []
     rings, ring_owner = shapely.get_rings(parts, return_index=True)
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
-    counts = np.bincount(ring_idx, minlength=len(rings))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
-    codes[starts] = MplPath.MOVETO
-    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    coords, codes, starts, counts = _ring_codes(rings)
     geom_of_ring = owner[ring_owner]
     bounds = np.flatnonzero(np.diff(geom_of_ring)) + 1
     ring_groups = np.split(np.arange(len(rings)), bounds)
@@ -56,3 +46,15 @@ def _polygon_paths(geoms) -> list[MplPath]:
         b = starts[grp[-1]] + counts[grp[-1]]
         out.append(MplPath(coords[a:b], codes[a:b]))
     return out
+
+
+def _ring_codes(rings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of closed rings and their path codes (a MOVETO, LINETOs, a CLOSEPOLY each),
+    with each ring's first coordinate and its count."""
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_idx, minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    codes[starts + counts - 1] = MplPath.CLOSEPOLY
+    return coords, codes, starts, counts

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,12 @@ def _as_date(v) -> dt.date | None:
         return None
 
 
+def population_radius_km(pop_col: str | None) -> float | None:
+    """The radius (km) of a ``population_within_<R>km`` column (``2_5`` is 2.5), else None."""
+    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
+    return float(m.group(1).replace("_", ".")) if m else None
+
+
 def _population_column(areas: pd.DataFrame) -> str | None:
     """``population_within_5km`` when present, else the nearest other radius, else None."""
     cols = [c for c in areas.columns if c.startswith("population_within_")]
@@ -49,9 +56,7 @@ def _population_column(areas: pd.DataFrame) -> str | None:
         return "population_within_5km"
 
     def radius(c: str) -> float:
-        try:
-            return abs(float(c[len("population_within_") :].removesuffix("km")) - 5.0)
-        except ValueError:
-            return math.inf
+        r = population_radius_km(c)
+        return math.inf if r is None else abs(r - 5.0)
 
     return sorted(cols, key=lambda c: (radius(c), c))[0]

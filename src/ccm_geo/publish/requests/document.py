@@ -3,14 +3,13 @@ donor's words and numbers."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ccm_geo.publish.requests.common import _finite
+from ccm_geo.publish.requests.common import _finite, population_radius_km
 from ccm_geo.publish.requests.content import RequestContent
 from ccm_geo.publish.requests.words import (
     Numbers,
@@ -29,7 +28,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
     show_cur = d.currency != "USD"
     regions = t["regions"] or sorted(c.context_regions["region"].astype(str).tolist())
     years = t["years"]
-    radius = _radius(c.assumptions.get("population_column"))
+    radius = population_radius_km(c.assumptions.get("population_column"))
     key_figures = [
         ("ask_usd", _("Amount requested"), c.ask_usd, n.usd(c.ask_usd)),
         ("cost_usd", _("Direct cost of the tasks"), t["cost_usd"], n.usd(t["cost_usd"])),
@@ -482,11 +481,6 @@ def _gantt_rows(
     other = rest.groupby("activity", sort=False)[cols].sum().reset_index()
     other.insert(0, "region", label)
     return pd.concat([top, other], ignore_index=True)
-
-
-def _radius(pop_col: str | None) -> float | None:
-    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
-    return float(m.group(1).replace("_", ".")) if m else None
 
 
 def _evidence(c: RequestContent) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ccm_geo.model import CMR_TYPES, split_contamination
 from ccm_geo.publish.donors import Allocation
+from ccm_geo.publish.requests.common import population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -147,11 +147,11 @@ def _people_by_group(
 
     if pop_col is None or context is None or context.settlements is None:
         return None
-    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col)
+    radius_km = population_radius_km(pop_col)
     s = context.settlements
-    if m is None or "population" not in s.columns:
+    if radius_km is None or "population" not in s.columns:
         return None
-    radius_m = float(m.group(1).replace("_", ".")) * 1000.0
+    radius_m = radius_km * 1000.0
     geoms = np.asarray(geoms, dtype=object)
     groups = np.asarray(groups)
     ok = ~pd.isna(pd.Series(geoms, dtype=object)).to_numpy()

@@ -3,13 +3,13 @@ casualties and the people living near the areas."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
+from ccm_geo.publish.requests.common import population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def _context_regions(
     out["casualties"] = np.nan
     acc = None if context is None else context.accidents
     s = None if context is None else context.settlements
-    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
-    wants_people = s is not None and m is not None and "population" in s.columns
+    radius_km = population_radius_km(pop_col)
+    wants_people = s is not None and radius_km is not None and "population" in s.columns
     if not len(g_areas) or not ((acc is not None and len(acc)) or wants_people):
         out["people"] = np.nan
         return out.reset_index()
@@ -82,7 +82,7 @@ def _context_regions(
         out["casualties"] = by.sum().reindex(out.index).fillna(0).to_numpy()
     out["people"] = np.nan
     if wants_people:
-        radius = float(m.group(1).replace("_", ".")) * 1000.0
+        radius = radius_km * 1000.0
         points = s.to_crs(g_areas.crs).geometry.representative_point().to_numpy()
         pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(dtype=float)
         # every (village, area) pair within the radius; each village counted once per region

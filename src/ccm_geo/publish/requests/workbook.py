@@ -423,9 +423,7 @@ def _summary_sheet(ws, f, c: RequestContent, refs, tasks_ref, budget_ref, _) -> 
 def _priority_sheet(ws, f, c: RequestContent, _) -> None:
     ws.set_landscape()
     heads = [_("Task"), _("Place"), _("Rank"), _("Score"), _("Why")]
-    for j, (h, w) in enumerate(zip(heads, (18, 28, 8, 8, 90), strict=True)):
-        ws.write_string(0, j, h, f["head"])
-        ws.set_column(j, j, w)
+    _head_row(ws, f, heads, (18, 28, 8, 8, 90))
     for i, r in enumerate(c.priority.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.task_id), f["text"])
         ws.write_string(i, 1, str(r.name or ""), f["text"])
@@ -444,18 +442,13 @@ def _va_sheet(ws, f, c: RequestContent, _) -> None:
         _("Minutes to care"),
         _("Far from care"),
     ]
-    for j, h in enumerate(heads):
-        ws.write_string(0, j, h, f["head"])
-        ws.set_column(j, j, 18)
+    _head_row(ws, f, heads, [18] * len(heads))
     for i, r in enumerate(c.victim_assistance.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.name), f["text"])
         ws.write_string(i, 1, str(r.region), f["text"])
         ws.write_number(i, 2, _num(r.survivors), f["int"])
         ws.write_number(i, 3, _num(r.killed), f["int"])
-        if _finite(r.travel_min_health):
-            ws.write_number(i, 4, float(r.travel_min_health), f["num"])
-        else:
-            ws.write_string(i, 4, _("no data"), f["text"])
+        _number_or_no_data(ws, f, i, 4, r.travel_min_health, "num", _)
         ws.write_string(i, 5, _("yes") if bool(r.remote) else _("no"), f["text"])
     ws.autofilter(0, 0, len(c.victim_assistance), len(heads) - 1)
 
@@ -468,19 +461,29 @@ def _re_sheet(ws, f, c: RequestContent, _) -> None:
         _("With cluster munitions"),
         _("People nearby"),
     ]
-    for j, h in enumerate(heads):
-        ws.write_string(0, j, h, f["head"])
-        ws.set_column(j, j, 20)
+    _head_row(ws, f, heads, [20] * len(heads))
     for i, r in enumerate(c.risk_education.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.region), f["text"])
         ws.write_number(i, 1, _num(r.areas), f["int"])
         ws.write_number(i, 2, _num(r.area_m2), f["num"])
         ws.write_number(i, 3, _num(r.cmr_areas), f["int"])
-        if _finite(r.population_nearby):
-            ws.write_number(i, 4, float(r.population_nearby), f["int"])
-        else:
-            ws.write_string(i, 4, _("no data"), f["text"])
+        _number_or_no_data(ws, f, i, 4, r.population_nearby, "int", _)
     ws.autofilter(0, 0, len(c.risk_education), len(heads) - 1)
+
+
+def _head_row(ws, f, heads: list[str], widths) -> None:
+    """The header row, each column at its width."""
+    for j, (h, w) in enumerate(zip(heads, widths, strict=True)):
+        ws.write_string(0, j, h, f["head"])
+        ws.set_column(j, j, w)
+
+
+def _number_or_no_data(ws, f, i: int, j: int, value, fmt: str, _) -> None:
+    """A number, or the words "no data" where the value is missing (never a 0)."""
+    if _finite(value):
+        ws.write_number(i, j, float(value), f[fmt])
+    else:
+        ws.write_string(i, j, _("no data"), f["text"])
 
 
 def _ref(ws) -> str:
