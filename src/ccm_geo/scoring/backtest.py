@@ -46,6 +46,7 @@ __all__ = [
     "write_backtest",
     "RANDOM",
     "PAST_ACCIDENTS",
+    "CEILING",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 RANDOM = "random (expected)"
 PAST_ACCIDENTS = "past accidents within radius"
 LEARNED = "learned (logistic)"
+#: Method name of the ceiling: the best capture any ranking of the areas can reach.
+CEILING = "ceiling (best possible)"
 
 
 class BacktestSettings(Frozen):
@@ -364,13 +367,19 @@ def summary_markdown(result: BacktestResult) -> str:
     lines += [head + " |", "|" + "---|" * (6 + len(shares))]
     for row in t.itertuples(index=False):
         r = row._asdict()
+        tied = "" if pd.isna(r["tied_share"]) else f"{r['tied_share']:.0%}"
+        cells = []
+        for c in shares:
+            cell = f"{r[c]:.3f}"
+            bound = r.get(c.replace("capture_", "bound_"))
+            if bound is not None and pd.notna(bound) and f"{bound:.3f}" != cell:
+                cell += f" (at most {bound:.3f})"
+            cells.append(cell)
         lines.append(
             f"| {r['as_of']} | {r['method']} | {r['areas']:,} | {r['later_accidents']:,} | "
-            f"{r['reachable']:.2f} | {r['tied_share']:.0%} | "
-            + " | ".join(f"{r[c]:.3f}" for c in shares)
-            + " |"
+            f"{r['reachable']:.2f} | {tied} | " + " | ".join(cells) + " |"
         )
-    lines += ["", _verdict(result), ""]
+    lines += ["", _verdict(result), "", _ceiling_words(result), ""]
     if result.notes:
         lines += ["Notes:", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(lines)
@@ -480,6 +489,7 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
     methods[PAST_ACCIDENTS] = past_accident_counts(areas, known, s.radius_m)
     methods[RANDOM] = np.zeros(n)
     rows, curves = [], []
+    ceiling = _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s)
     for name, score in methods.items():
         caps = capture_curve(score, i_acc, i_area, n_reach, share_ks)
         key = np.round(score, 12)
@@ -506,7 +516,36 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
                 }
             )
         )
+    row, curve = ceiling
+    rows.append({**rows[0], **row})
+    curves.append(curve.assign(as_of=cut.isoformat()))
     return rows, pd.concat(curves, ignore_index=True), notes
+
+
+def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s):
+    """The ceiling (:mod:`ccm_geo.scoring.backtest_ceiling`) as a row of the table (capture
+    of the best choice found at each share, ``bound_top<P>`` its proven upper bound) and a
+    curve (the greedy order: a feasible value at every share of areas)."""
+    from ccm_geo.scoring.backtest_ceiling import _covered_along, greedy_order, max_coverage
+
+    cols = _share_columns(s)
+    denom = n_reach or math.nan
+    best = max_coverage(i_acc, i_area, n, share_ks)
+    row: dict[str, Any] = {"method": CEILING, "tied_share": math.nan}
+    row.update(dict(zip(cols, best.best / denom, strict=True)))
+    row.update(
+        {c.replace("capture_", "bound_"): v for c, v in zip(cols, best.bound / denom, strict=True)}
+    )
+    along = _covered_along(greedy_order(i_acc, i_area, n), i_acc, i_area, n)
+    curve = pd.DataFrame(
+        {
+            "method": CEILING,
+            "share_of_areas": grid / n,
+            "k": grid,
+            "capture": along[grid] / denom if n_reach else np.zeros(len(grid)),
+        }
+    )
+    return row, curve
 
 
 def _known_areas(hazards, recorded, cut_ts: pd.Timestamp):
@@ -581,6 +620,27 @@ def _verdict(result: BacktestResult) -> str:
     )
 
 
+def _ceiling_words(result: BacktestResult) -> str:
+    s = result.settings
+    t = result.table
+    if CEILING not in set(t["method"]):
+        return ""
+    col = _share_columns(s)[len(s.shares) // 2]
+    p = s.shares[len(s.shares) // 2]
+    ceil = t[t["method"] == CEILING].set_index("as_of")[col]
+    past = t[t["method"] == PAST_ACCIDENTS].set_index("as_of")[col]
+    base = t[t["method"] == "base"].set_index("as_of")[col]
+    room = ceil - past
+    return (
+        f"Ceiling: knowing the later accidents, the best choice of the top {p:.0%} of areas "
+        f"would have captured {ceil.mean():.3f} on average (the most any ranking can reach; "
+        f"all areas capture every reachable accident, 1). The room above the past-accident "
+        f"baseline was {room.mean():+.3f} on average; the base ranking took "
+        f"{(base - past).mean():+.3f} of it. The ceiling uses the outcome itself, so no "
+        "ranking made at the cut-off can be expected to reach it."
+    )
+
+
 def _figure(result: BacktestResult):
     import matplotlib
 
@@ -592,7 +652,11 @@ def _figure(result: BacktestResult):
     nrow = math.ceil(len(cuts) / ncol)
     fig = Figure(figsize=(3.6 * ncol + 0.4, 3.4 * nrow + 0.6))
     axes = fig.subplots(nrow, ncol, squeeze=False)
-    styles = {RANDOM: dict(color="0.5", ls=":"), PAST_ACCIDENTS: dict(color="k", ls="--")}
+    styles = {
+        RANDOM: dict(color="0.5", ls=":"),
+        PAST_ACCIDENTS: dict(color="k", ls="--"),
+        CEILING: dict(color="0.3", ls="-."),
+    }
     for ax, cut in zip(axes.flat, cuts, strict=False):
         c = result.curves[result.curves["as_of"] == cut]
         for name, part in c.groupby("method", sort=False):
