@@ -114,11 +114,12 @@ def test_backtest_on_the_demo_through_the_command(tmp_path):
     result = runner.invoke(app, [*args, "--learned"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "backtest" / "backtest.csv", encoding="utf-8-sig")
-    assert table["method"].tolist()[-4:] == [
+    assert table["method"].tolist()[-5:] == [
         "learned (logistic)",
         "past accidents within radius",
         "random (expected)",
         "ceiling (best possible)",
+        "ceiling among areas with past accidents",
     ]
     shares = ["capture_top10", "capture_top20", "capture_top30"]
     assert table[shares].stack().between(0, 1).all()
@@ -126,6 +127,9 @@ def test_backtest_on_the_demo_through_the_command(tmp_path):
     assert (table[shares] <= ceiling[shares].to_numpy() + 1e-9).all().all()
     bounds = ceiling[["bound_top10", "bound_top20", "bound_top30"]].to_numpy(dtype=float)
     assert (bounds >= ceiling[shares].to_numpy(dtype=float) - 1e-9).all()
+    near = table.set_index("method").loc["ceiling among areas with past accidents", shares]
+    past = table.set_index("method").loc["past accidents within radius", shares]
+    assert (past.to_numpy() <= near.to_numpy() + 1e-9).all()  # that ranking takes them first
     summary = (out / "backtest" / "summary.md").read_text(encoding="utf-8")
     assert "no [backtest] recorded column" in summary  # the leak is said, not hidden
 

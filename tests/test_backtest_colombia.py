@@ -219,6 +219,7 @@ def test_backtest_command_on_the_register_beats_past_accidents(tmp_path):
         "past accidents within radius",
         "random (expected)",
         "ceiling (best possible)",
+        "ceiling among areas with past accidents",
     }
 
     # Independent re-computation of both baselines at the 2012 cut-off, from the raw files.

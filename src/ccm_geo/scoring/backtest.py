@@ -47,6 +47,7 @@ __all__ = [
     "RANDOM",
     "PAST_ACCIDENTS",
     "CEILING",
+    "CEILING_PAST",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ PAST_ACCIDENTS = "past accidents within radius"
 LEARNED = "learned (logistic)"
 #: Method name of the ceiling: the best capture any ranking of the areas can reach.
 CEILING = "ceiling (best possible)"
+#: The same, choosing only among areas with a past accident within the radius.
+CEILING_PAST = "ceiling among areas with past accidents"
 
 
 class BacktestSettings(Frozen):
@@ -489,7 +492,12 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
     methods[PAST_ACCIDENTS] = past_accident_counts(areas, known, s.radius_m)
     methods[RANDOM] = np.zeros(n)
     rows, curves = [], []
-    ceiling = _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s)
+    ceilings = [
+        _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s),
+        _ceiling_row(
+            i_acc, i_area, n, n_reach, share_ks, grid, s, CEILING_PAST, methods[PAST_ACCIDENTS] > 0
+        ),
+    ]
     for name, score in methods.items():
         caps = capture_curve(score, i_acc, i_area, n_reach, share_ks)
         key = np.round(score, 12)
@@ -516,22 +524,26 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
                 }
             )
         )
-    row, curve = ceiling
-    rows.append({**rows[0], **row})
-    curves.append(curve.assign(as_of=cut.isoformat()))
+    for row, curve in ceilings:
+        rows.append({**rows[0], **row})
+        curves.append(curve.assign(as_of=cut.isoformat()))
     return rows, pd.concat(curves, ignore_index=True), notes
 
 
-def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s):
+def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s, name=CEILING, eligible=None):
     """The ceiling (:mod:`ccm_geo.scoring.backtest_ceiling`) as a row of the table (capture
     of the best choice found at each share, ``bound_top<P>`` its proven upper bound) and a
-    curve (the greedy order: a feasible value at every share of areas)."""
+    curve (the greedy order: a feasible value at every share of areas). With ``eligible``
+    (a mask of areas), only those areas may capture: the best of any choice among them."""
     from ccm_geo.scoring.backtest_ceiling import _covered_along, greedy_order, max_coverage
 
+    if eligible is not None:
+        keep = eligible[i_area]
+        i_acc, i_area = i_acc[keep], i_area[keep]
     cols = _share_columns(s)
     denom = n_reach or math.nan
     best = max_coverage(i_acc, i_area, n, share_ks)
-    row: dict[str, Any] = {"method": CEILING, "tied_share": math.nan}
+    row: dict[str, Any] = {"method": name, "tied_share": math.nan}
     row.update(dict(zip(cols, best.best / denom, strict=True)))
     row.update(
         {c.replace("capture_", "bound_"): v for c, v in zip(cols, best.bound / denom, strict=True)}
@@ -539,7 +551,7 @@ def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s):
     along = _covered_along(greedy_order(i_acc, i_area, n), i_acc, i_area, n)
     curve = pd.DataFrame(
         {
-            "method": CEILING,
+            "method": name,
             "share_of_areas": grid / n,
             "k": grid,
             "capture": along[grid] / denom if n_reach else np.zeros(len(grid)),
@@ -631,7 +643,7 @@ def _ceiling_words(result: BacktestResult) -> str:
     past = t[t["method"] == PAST_ACCIDENTS].set_index("as_of")[col]
     base = t[t["method"] == "base"].set_index("as_of")[col]
     room = ceil - past
-    return (
+    text = (
         f"Ceiling: knowing the later accidents, the best choice of the top {p:.0%} of areas "
         f"would have captured {ceil.mean():.3f} on average (the most any ranking can reach; "
         f"all areas capture every reachable accident, 1). The room above the past-accident "
@@ -639,6 +651,14 @@ def _ceiling_words(result: BacktestResult) -> str:
         f"{(base - past).mean():+.3f} of it. The ceiling uses the outcome itself, so no "
         "ranking made at the cut-off can be expected to reach it."
     )
+    if CEILING_PAST in set(t["method"]):
+        near = t[t["method"] == CEILING_PAST].set_index("as_of")[col]
+        text += (
+            f" Choosing only among areas with a past accident within the radius, the best "
+            f"is {near.mean():.3f} ({(near - past).mean():+.3f} above the baseline): more "
+            "than that needs areas where no accident has happened yet."
+        )
+    return text
 
 
 def _figure(result: BacktestResult):
@@ -656,6 +676,7 @@ def _figure(result: BacktestResult):
         RANDOM: dict(color="0.5", ls=":"),
         PAST_ACCIDENTS: dict(color="k", ls="--"),
         CEILING: dict(color="0.3", ls="-."),
+        CEILING_PAST: dict(color="0.6", ls="-."),
     }
     for ax, cut in zip(axes.flat, cuts, strict=False):
         c = result.curves[result.curves["as_of"] == cut]
