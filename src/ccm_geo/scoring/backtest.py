@@ -9,7 +9,9 @@ is reported as ``reachable``). Two baselines are computed in
 the same run: random order (its exact expected value) and "rank by the count of past accidents
 within the radius". Areas with equal scores are a tie, taken in random order: the capture is
 its exact expected value over that order, never the luck of a tie-break by ``hazard_id``.
-See docs/backtest.md.
+Two ceilings say how far any ranking could go, knowing the later accidents: the best choice
+of the top areas (maximum coverage, :mod:`ccm_geo.scoring.backtest_ceiling`), and the best
+choice among the areas with a past accident within the radius. See docs/backtest.md.
 """
 
 from __future__ import annotations
@@ -535,7 +537,7 @@ def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s, name=CEILING, eli
     of the best choice found at each share, ``bound_top<P>`` its proven upper bound) and a
     curve (the greedy order: a feasible value at every share of areas). With ``eligible``
     (a mask of areas), only those areas may capture: the best of any choice among them."""
-    from ccm_geo.scoring.backtest_ceiling import _covered_along, greedy_order, max_coverage
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
 
     if eligible is not None:
         keep = eligible[i_area]
@@ -548,7 +550,7 @@ def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s, name=CEILING, eli
     row.update(
         {c.replace("capture_", "bound_"): v for c, v in zip(cols, best.bound / denom, strict=True)}
     )
-    along = _covered_along(greedy_order(i_acc, i_area, n), i_acc, i_area, n)
+    along = best.greedy_curve
     curve = pd.DataFrame(
         {
             "method": name,

@@ -43,6 +43,9 @@ class Ceiling:
         A proven upper bound of the accidents any k areas can cover (``best`` when optimal).
     greedy
         Accidents covered by the greedy choice (``best >= greedy``).
+    greedy_curve
+        Accidents covered by the first k areas of the greedy order, for k = 0..n_areas (a
+        feasible value at every k).
     optimal
         Whether ``best == bound`` (the ceiling is exact at that k).
     """
@@ -51,6 +54,7 @@ class Ceiling:
     best: np.ndarray
     bound: np.ndarray
     greedy: np.ndarray
+    greedy_curve: np.ndarray
 
     @property
     def optimal(self) -> np.ndarray:
@@ -230,4 +234,4 @@ def max_coverage(
         elif dual is not None and np.isfinite(dual):
             bound[t] = min(total, float(np.floor(-dual + 1e-6)))
         bound[t] = max(bound[t], best[t])
-    return Ceiling(ks=ks_arr, best=best, bound=bound, greedy=greedy)
+    return Ceiling(ks=ks_arr, best=best, bound=bound, greedy=greedy, greedy_curve=along)
