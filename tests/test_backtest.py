@@ -171,3 +171,40 @@ def test_bad_backtest_options_are_one_line_errors(tmp_path):
     assert "Traceback" not in result.output
     with pytest.raises(ValueError, match=r"shares must be fractions in \(0, 1\]"):
         BacktestSettings(shares=(0.2, 1.5))
+
+
+def test_ceiling_cut_short_still_brackets_the_optimum(monkeypatch):
+    from itertools import combinations
+
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
+
+    rng = np.random.default_rng(3)
+    n, m = 12, 40
+    pairs = [(a, z) for a in range(m) for z in range(n) if rng.random() < 0.2]
+    acc, area = (np.array(x) for x in zip(*pairs, strict=True))
+    ks = [2, 3, 4]
+    brute = np.array(
+        [max(len(set(acc[np.isin(area, c)])) for c in combinations(range(n), k)) for k in ks]
+    )
+    # a time limit too short to prove anything: the values found and the bound still bracket
+    # the optimum, whether or not the solver got anywhere
+    got = max_coverage(acc, area, n, ks, time_limit=1e-6)
+    assert (got.greedy <= got.best).all() and (got.best <= brute).all()
+    assert (got.bound >= brute).all()
+    assert (got.optimal == (got.best == got.bound)).all()
+    solved = max_coverage(acc, area, n, ks)
+    assert solved.best.tolist() == brute.tolist() == solved.bound.tolist() == [20, 24, 29]
+    assert solved.greedy.tolist() == [20, 24, 28]
+
+    # a solver that returns nothing (cut short before any solution or bound): greedy, and the
+    # accidents near the k areas that hold most, counted apart (14, 10, 10, 9, ... of 36)
+    import scipy.optimize
+
+    def nothing(*args, **kwargs):
+        return scipy.optimize.OptimizeResult(status=1, x=None, mip_dual_bound=np.nan)
+
+    monkeypatch.setattr(scipy.optimize, "milp", nothing)
+    blind = max_coverage(acc, area, n, ks)
+    held = np.sort(np.bincount(area, minlength=n))[::-1]
+    assert blind.bound.tolist() == [min(36, held[:k].sum()) for k in ks] == [24, 34, 36]
+    assert blind.best.tolist() == [20, 24, 28] and not blind.optimal.any()

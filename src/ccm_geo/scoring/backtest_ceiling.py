@@ -10,8 +10,10 @@ one of them. This module gives, for each k,
   uncovered accidents; it is within 1 - 1/e of the optimum, Nemhauser, Wolsey & Fisher 1978),
   improved by the exact integer programme's best solution when that is better;
 - a **proven upper bound**: the dual bound of the integer programme solved with HiGHS
-  (``scipy.optimize.milp``), rounded down to a whole accident (coverage is a count). When the
-  solve is proven optimal in its time limit, feasible value and bound are equal.
+  (``scipy.optimize.milp``), rounded down to a whole accident (coverage is a count), or, if
+  the solver is cut short before it has one, the accidents near the k areas that hold most
+  (counted apart). When the solve is proven optimal in its time limit, feasible value and
+  bound are equal.
 
 The ceiling uses the later accidents themselves, so no ranking made before the cut-off can
 reach it; it says how much room the register leaves above a baseline, not what to expect.
@@ -190,6 +192,10 @@ def max_coverage(
     best = greedy.copy()
     bound = np.full(len(ks_arr), total)
     r, c, w, n_rows, n_cols = _reduce(acc_idx, area_idx)
+    # a bound that needs no solver: k areas hold at most the accidents of the k that hold most
+    held = np.sort(np.bincount(c, weights=w[r], minlength=n_cols))[::-1]
+    top = np.concatenate([[0.0], np.cumsum(held)])
+    bound = np.minimum(bound, top[np.minimum(ks_arr, n_cols)])
     for t, k in enumerate(ks_arr):
         if best[t] >= total or k == 0:
             bound[t] = best[t]
@@ -232,6 +238,6 @@ def max_coverage(
         if res.status == 0:
             bound[t] = best[t]
         elif dual is not None and np.isfinite(dual):
-            bound[t] = min(total, float(np.floor(-dual + 1e-6)))
+            bound[t] = min(bound[t], float(np.floor(-dual + 1e-6)))
         bound[t] = max(bound[t], best[t])
     return Ceiling(ks=ks_arr, best=best, bound=bound, greedy=greedy, greedy_curve=along)
