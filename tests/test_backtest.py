@@ -39,6 +39,55 @@ def test_all_equal_scores_give_the_random_expectation():
     assert got == pytest.approx(expected)
 
 
+def test_ceiling_is_the_brute_force_optimum_and_no_ranking_beats_it():
+    from itertools import combinations, permutations
+
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
+
+    # 4 areas, 6 accidents: area 0 near 0-3, area 1 near 0, 1, 4, area 2 near 2, 3, 5,
+    # area 3 near 5. Greedy takes area 0 first (4 accidents) and then adds 1: 5 of 6 at k = 2;
+    # areas 1 and 2 together hold all 6.
+    near = {0: [0, 1, 2, 3], 1: [0, 1, 4], 2: [2, 3, 5], 3: [5]}
+    area = np.array([z for z, accs in near.items() for _ in accs])
+    acc = np.array([a for accs in near.values() for a in accs])
+    ks = [0, 1, 2, 3, 4]
+    got = max_coverage(acc, area, 4, ks)
+    brute = [
+        max(len({a for z in c for a in near[z]}) for c in combinations(range(4), k)) for k in ks
+    ]
+    assert got.best.tolist() == brute == [0, 4, 6, 6, 6]
+    assert got.bound.tolist() == brute and got.optimal.all()
+    assert got.greedy.tolist() == [0, 4, 5, 6, 6]  # the integer programme found what greedy missed
+    # every ranking, ties included, captures at most the ceiling
+    shares = got.best / 6
+    for perm in permutations(range(4)):
+        caps = capture_curve(np.array(perm, dtype=float), acc, area, 6, ks)
+        assert (caps <= shares + 1e-12).all()
+    for scores in ([1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0], [0.0] * 4):
+        assert (capture_curve(np.array(scores), acc, area, 6, ks) <= shares + 1e-12).all()
+
+
+def test_ceiling_matches_brute_force_on_random_small_registers():
+    from itertools import combinations
+
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        n, m = int(rng.integers(2, 8)), int(rng.integers(1, 10))
+        pairs = [(a, z) for a in range(m) for z in range(n) if rng.random() < 0.3]
+        if not pairs:
+            continue
+        acc, area = (np.array(x) for x in zip(*pairs, strict=True))
+        got = max_coverage(acc, area, n, range(n + 1))
+        brute = [
+            max(len(set(acc[np.isin(area, c)])) for c in combinations(range(n), k))
+            for k in range(n + 1)
+        ]
+        assert got.best.tolist() == brute and got.bound.tolist() == brute
+        assert (got.greedy <= got.best).all()
+
+
 def test_cut_off_dates_from_the_command_line():
     assert parse_as_of("2013") == dt.date(2013, 1, 1)
     assert parse_as_of("2013-06-30") == dt.date(2013, 6, 30)
@@ -65,12 +114,22 @@ def test_backtest_on_the_demo_through_the_command(tmp_path):
     result = runner.invoke(app, [*args, "--learned"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "backtest" / "backtest.csv", encoding="utf-8-sig")
-    assert table["method"].tolist()[-3:] == [
+    assert table["method"].tolist()[-5:] == [
         "learned (logistic)",
         "past accidents within radius",
         "random (expected)",
+        "ceiling (best possible)",
+        "ceiling among areas with past accidents",
     ]
-    assert table[["capture_top10", "capture_top20", "capture_top30"]].stack().between(0, 1).all()
+    shares = ["capture_top10", "capture_top20", "capture_top30"]
+    assert table[shares].stack().between(0, 1).all()
+    ceiling = table.set_index("method").loc["ceiling (best possible)"]
+    assert (table[shares] <= ceiling[shares].to_numpy() + 1e-9).all().all()
+    bounds = ceiling[["bound_top10", "bound_top20", "bound_top30"]].to_numpy(dtype=float)
+    assert (bounds >= ceiling[shares].to_numpy(dtype=float) - 1e-9).all()
+    near = table.set_index("method").loc["ceiling among areas with past accidents", shares]
+    past = table.set_index("method").loc["past accidents within radius", shares]
+    assert (past.to_numpy() <= near.to_numpy() + 1e-9).all()  # that ranking takes them first
     summary = (out / "backtest" / "summary.md").read_text(encoding="utf-8")
     assert "no [backtest] recorded column" in summary  # the leak is said, not hidden
 
@@ -112,3 +171,40 @@ def test_bad_backtest_options_are_one_line_errors(tmp_path):
     assert "Traceback" not in result.output
     with pytest.raises(ValueError, match=r"shares must be fractions in \(0, 1\]"):
         BacktestSettings(shares=(0.2, 1.5))
+
+
+def test_ceiling_cut_short_still_brackets_the_optimum(monkeypatch):
+    from itertools import combinations
+
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
+
+    rng = np.random.default_rng(3)
+    n, m = 12, 40
+    pairs = [(a, z) for a in range(m) for z in range(n) if rng.random() < 0.2]
+    acc, area = (np.array(x) for x in zip(*pairs, strict=True))
+    ks = [2, 3, 4]
+    brute = np.array(
+        [max(len(set(acc[np.isin(area, c)])) for c in combinations(range(n), k)) for k in ks]
+    )
+    # a time limit too short to prove anything: the values found and the bound still bracket
+    # the optimum, whether or not the solver got anywhere
+    got = max_coverage(acc, area, n, ks, time_limit=1e-6)
+    assert (got.greedy <= got.best).all() and (got.best <= brute).all()
+    assert (got.bound >= brute).all()
+    assert (got.optimal == (got.best == got.bound)).all()
+    solved = max_coverage(acc, area, n, ks)
+    assert solved.best.tolist() == brute.tolist() == solved.bound.tolist() == [20, 24, 29]
+    assert solved.greedy.tolist() == [20, 24, 28]
+
+    # a solver that returns nothing (cut short before any solution or bound): greedy, and the
+    # accidents near the k areas that hold most, counted apart (14, 10, 10, 9, ... of 36)
+    import scipy.optimize
+
+    def nothing(*args, **kwargs):
+        return scipy.optimize.OptimizeResult(status=1, x=None, mip_dual_bound=np.nan)
+
+    monkeypatch.setattr(scipy.optimize, "milp", nothing)
+    blind = max_coverage(acc, area, n, ks)
+    held = np.sort(np.bincount(area, minlength=n))[::-1]
+    assert blind.bound.tolist() == [min(36, held[:k].sum()) for k in ks] == [24, 34, 36]
+    assert blind.best.tolist() == [20, 24, 28] and not blind.optimal.any()

@@ -9,7 +9,9 @@ is reported as ``reachable``). Two baselines are computed in
 the same run: random order (its exact expected value) and "rank by the count of past accidents
 within the radius". Areas with equal scores are a tie, taken in random order: the capture is
 its exact expected value over that order, never the luck of a tie-break by ``hazard_id``.
-See docs/backtest.md.
+Two ceilings say how far any ranking could go, knowing the later accidents: the best choice
+of the top areas (maximum coverage, :mod:`ccm_geo.scoring.backtest_ceiling`), and the best
+choice among the areas with a past accident within the radius. See docs/backtest.md.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
     "write_backtest",
     "RANDOM",
     "PAST_ACCIDENTS",
+    "CEILING",
+    "CEILING_PAST",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,10 @@ logger = logging.getLogger(__name__)
 RANDOM = "random (expected)"
 PAST_ACCIDENTS = "past accidents within radius"
 LEARNED = "learned (logistic)"
+#: Method name of the ceiling: the best capture any ranking of the areas can reach.
+CEILING = "ceiling (best possible)"
+#: The same, choosing only among areas with a past accident within the radius.
+CEILING_PAST = "ceiling among areas with past accidents"
 
 
 class BacktestSettings(Frozen):
@@ -364,13 +372,19 @@ def summary_markdown(result: BacktestResult) -> str:
     lines += [head + " |", "|" + "---|" * (6 + len(shares))]
     for row in t.itertuples(index=False):
         r = row._asdict()
+        tied = "" if pd.isna(r["tied_share"]) else f"{r['tied_share']:.0%}"
+        cells = []
+        for c in shares:
+            cell = f"{r[c]:.3f}"
+            bound = r.get(c.replace("capture_", "bound_"))
+            if bound is not None and pd.notna(bound) and f"{bound:.3f}" != cell:
+                cell += f" (at most {bound:.3f})"
+            cells.append(cell)
         lines.append(
             f"| {r['as_of']} | {r['method']} | {r['areas']:,} | {r['later_accidents']:,} | "
-            f"{r['reachable']:.2f} | {r['tied_share']:.0%} | "
-            + " | ".join(f"{r[c]:.3f}" for c in shares)
-            + " |"
+            f"{r['reachable']:.2f} | {tied} | " + " | ".join(cells) + " |"
         )
-    lines += ["", _verdict(result), ""]
+    lines += ["", _verdict(result), "", _ceiling_words(result), ""]
     if result.notes:
         lines += ["Notes:", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(lines)
@@ -480,6 +494,12 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
     methods[PAST_ACCIDENTS] = past_accident_counts(areas, known, s.radius_m)
     methods[RANDOM] = np.zeros(n)
     rows, curves = [], []
+    ceilings = [
+        _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s),
+        _ceiling_row(
+            i_acc, i_area, n, n_reach, share_ks, grid, s, CEILING_PAST, methods[PAST_ACCIDENTS] > 0
+        ),
+    ]
     for name, score in methods.items():
         caps = capture_curve(score, i_acc, i_area, n_reach, share_ks)
         key = np.round(score, 12)
@@ -506,7 +526,40 @@ def _one_cutoff(config, hazards, context, dates, recorded, cut, s):
                 }
             )
         )
+    for row, curve in ceilings:
+        rows.append({**rows[0], **row})
+        curves.append(curve.assign(as_of=cut.isoformat()))
     return rows, pd.concat(curves, ignore_index=True), notes
+
+
+def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s, name=CEILING, eligible=None):
+    """The ceiling (:mod:`ccm_geo.scoring.backtest_ceiling`) as a row of the table (capture
+    of the best choice found at each share, ``bound_top<P>`` its proven upper bound) and a
+    curve (the greedy order: a feasible value at every share of areas). With ``eligible``
+    (a mask of areas), only those areas may capture: the best of any choice among them."""
+    from ccm_geo.scoring.backtest_ceiling import max_coverage
+
+    if eligible is not None:
+        keep = eligible[i_area]
+        i_acc, i_area = i_acc[keep], i_area[keep]
+    cols = _share_columns(s)
+    denom = n_reach or math.nan
+    best = max_coverage(i_acc, i_area, n, share_ks)
+    row: dict[str, Any] = {"method": name, "tied_share": math.nan}
+    row.update(dict(zip(cols, best.best / denom, strict=True)))
+    row.update(
+        {c.replace("capture_", "bound_"): v for c, v in zip(cols, best.bound / denom, strict=True)}
+    )
+    along = best.greedy_curve
+    curve = pd.DataFrame(
+        {
+            "method": name,
+            "share_of_areas": grid / n,
+            "k": grid,
+            "capture": along[grid] / denom if n_reach else np.zeros(len(grid)),
+        }
+    )
+    return row, curve
 
 
 def _known_areas(hazards, recorded, cut_ts: pd.Timestamp):
@@ -581,6 +634,35 @@ def _verdict(result: BacktestResult) -> str:
     )
 
 
+def _ceiling_words(result: BacktestResult) -> str:
+    s = result.settings
+    t = result.table
+    if CEILING not in set(t["method"]):
+        return ""
+    col = _share_columns(s)[len(s.shares) // 2]
+    p = s.shares[len(s.shares) // 2]
+    ceil = t[t["method"] == CEILING].set_index("as_of")[col]
+    past = t[t["method"] == PAST_ACCIDENTS].set_index("as_of")[col]
+    base = t[t["method"] == "base"].set_index("as_of")[col]
+    room = ceil - past
+    text = (
+        f"Ceiling: knowing the later accidents, the best choice of the top {p:.0%} of areas "
+        f"would have captured {ceil.mean():.3f} on average (the most any ranking can reach; "
+        f"all areas capture every reachable accident, 1). The room above the past-accident "
+        f"baseline was {room.mean():+.3f} on average; the base ranking took "
+        f"{(base - past).mean():+.3f} of it. The ceiling uses the outcome itself, so no "
+        "ranking made at the cut-off can be expected to reach it."
+    )
+    if CEILING_PAST in set(t["method"]):
+        near = t[t["method"] == CEILING_PAST].set_index("as_of")[col]
+        text += (
+            f" Choosing only among areas with a past accident within the radius, the best "
+            f"is {near.mean():.3f} ({(near - past).mean():+.3f} above the baseline): more "
+            "than that needs areas where no accident has happened yet."
+        )
+    return text
+
+
 def _figure(result: BacktestResult):
     import matplotlib
 
@@ -592,7 +674,12 @@ def _figure(result: BacktestResult):
     nrow = math.ceil(len(cuts) / ncol)
     fig = Figure(figsize=(3.6 * ncol + 0.4, 3.4 * nrow + 0.6))
     axes = fig.subplots(nrow, ncol, squeeze=False)
-    styles = {RANDOM: dict(color="0.5", ls=":"), PAST_ACCIDENTS: dict(color="k", ls="--")}
+    styles = {
+        RANDOM: dict(color="0.5", ls=":"),
+        PAST_ACCIDENTS: dict(color="k", ls="--"),
+        CEILING: dict(color="0.3", ls="-."),
+        CEILING_PAST: dict(color="0.6", ls="-."),
+    }
     for ax, cut in zip(axes.flat, cuts, strict=False):
         c = result.curves[result.curves["as_of"] == cut]
         for name, part in c.groupby("method", sort=False):
