@@ -203,6 +203,24 @@ def test_project_runs_as_tasks_survive_a_killed_worker(tmp_path, collect):
     assert _digests(outs[1]) == ref
 
 
+def test_map_runs_names_the_failed_run_after_the_others_finish(tmp_path, collect):
+    """A project that fails on its worker: the error names its run folder and reason; the
+    other project's run is complete."""
+    config = load_config(PROJECT)
+    hazards = config.inputs.hazards.model_copy(update={"path": tmp_path / "missing.gpkg"})
+    broken = config.model_copy(
+        update={"inputs": config.inputs.model_copy(update={"hazards": hazards})}
+    )
+    from ccm_geo.engine import map_runs
+
+    outs = [tmp_path / "good", tmp_path / "bad"]
+    with open_engine("dask", workers=1) as eng, pytest.raises(EngineError) as err:
+        map_runs([config, broken], outs, eng.client, stages=["load"])
+    msg = str(err.value)
+    assert str(outs[1]) in msg and "missing.gpkg" in msg and "\n" not in msg
+    assert (outs[0] / "hazards.gpkg").exists()
+
+
 def test_cli_run_with_engine_dask_writes_the_same_criteria(tmp_path, collect):
     from typer.testing import CliRunner
 

@@ -161,30 +161,16 @@ def open_engine(
     return Engine(kind="dask", client=Client(cluster), partitions=partitions, _cluster=cluster)
 
 
-def _run_one(config, out_dir: str, stages: list[str] | None = None) -> dict[str, Any]:
-    """One project run on a worker (in-process engine there); what the caller needs back."""
-    import time
-
-    from ccm_geo.pipeline import run
-
-    t0 = time.perf_counter()
-    log = run(config, out_dir, stages=stages)
-    return {
-        "out_dir": str(out_dir),
-        "seconds": time.perf_counter() - t0,
-        "warnings": len(log.warnings),
-    }
-
-
 def map_runs(
     configs: list, out_dirs: list[str | Path], client, *, stages: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """Run independent projects as one Dask task each; return in the order given.
 
     Each run writes its own folder, which must be on storage the workers share with the
-    caller (the workers write it). A run that fails raises its own error here (the first
-    one, in the order given), after the others finished. A worker that dies mid-run is
-    replaced and its run is started again from scratch by Dask (up to
+    caller (the workers write it). A run that fails raises :class:`EngineError` here naming
+    its run folder and its one-line reason (the first one, in the order given), after the
+    others finished (:func:`submit_runs` reports each run as it ends). A worker that dies
+    mid-run is replaced and its run is started again from scratch by Dask (up to
     ``distributed.scheduler.allowed-failures`` times); run folders are written atomically, so
     the repeated run gives the same files.
 
@@ -208,14 +194,25 @@ def map_runs(
     if len(configs) != len(out_dirs):
         msg = f"map_runs: {len(configs)} configs but {len(out_dirs)} run folders; give one each"
         raise EngineError(msg)
-    futures = [
-        client.submit(_run_one, c, str(o), stages, pure=False)
-        for c, o in zip(configs, out_dirs, strict=True)
+    outcomes: dict[int, dict[str, Any]] = {}
+    submit_runs(
+        client,
+        ((i, c, str(o), {}) for i, (c, o) in enumerate(zip(configs, out_dirs, strict=True))),
+        stages=stages,
+        on_done=lambda i, outcome: outcomes.__setitem__(i, outcome),
+    )
+    for i, out in enumerate(out_dirs):
+        if outcomes[i]["status"] != "ok":
+            msg = f"map_runs: the run into {out} failed: {outcomes[i]['error']}"
+            raise EngineError(msg)
+    return [
+        {
+            "out_dir": str(out),
+            "seconds": outcomes[i]["seconds"],
+            "warnings": len(outcomes[i]["log"].warnings),
+        }
+        for i, out in enumerate(out_dirs)
     ]
-    from distributed import wait
-
-    wait(futures)
-    return client.gather(futures)
 
 
 def run_task(
