@@ -1,0 +1,101 @@
+"""Fixes from the code review: the dry run follows the run's reuse rule, indicator labels,
+print-map label style, missing unit costs stay missing, unknown categorical codes are said."""
+
+from __future__ import annotations
+
+from ccm_geo.batch import run_batch
+from ccm_geo.config import load_config
+from conftest import register
+
+_COLUMNS = """
+[inputs.hazards.columns]
+hazard_id = "HAZ_ID"
+status = "STATUS"
+contamination = "CONTAM"
+evidence = "EVIDENCE"
+devices_found = "DEVICES"
+region = "DISTRICT"
+"""
+
+_FILE_PROJECT = (
+    """
+[project]
+name = "p"
+crs = "EPSG:32648"
+
+[inputs.hazards]
+path = "hazards.gpkg"
+codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }
+"""
+    + _COLUMNS
+)
+
+_POSTGIS_PROJECT = (
+    """
+[project]
+name = "p"
+crs = "EPSG:32648"
+
+[inputs.hazards]
+postgis = { url = "postgresql://planner@127.0.0.1:5999/ccm", table = "public.hazards" }
+codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }
+"""
+    + _COLUMNS
+)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. batch: the dry run applies the run's no-reuse rule for PostGIS inputs
+
+
+def _projects(tmp_path):
+    register(6).to_file(tmp_path / "hazards.gpkg")
+    files = tmp_path / "files.toml"
+    files.write_text(_FILE_PROJECT, encoding="utf-8")
+    database = tmp_path / "database.toml"
+    database.write_text(_POSTGIS_PROJECT, encoding="utf-8")
+    return files, database
+
+
+def _read_the_file_instead(monkeypatch, files):
+    """Serve the PostGIS project's register from the file (no database needed): the rows are
+    the same, only the project's input section differs."""
+    import ccm_geo.pipeline
+    import ccm_geo.pipeline.stages
+
+    real = ccm_geo.pipeline.load_inputs
+    file_config = load_config(files)
+
+    def from_file(config, *, progress=None):
+        assert config.inputs.hazards.postgis is not None
+        return real(file_config, progress=progress)
+
+    monkeypatch.setattr(ccm_geo.pipeline, "load_inputs", from_file)
+    monkeypatch.setattr(ccm_geo.pipeline.stages, "load_inputs", from_file)
+
+
+def test_the_dry_run_of_a_postgis_project_promises_no_reuse_as_the_run(tmp_path, monkeypatch):
+    files, database = _projects(tmp_path)
+    _read_the_file_instead(monkeypatch, files)
+    out = tmp_path / "db-run"
+    first = run_batch([database], out, stages=["load"], reuse=True)
+    assert first[0].status == "ok", first[0].error
+    # the run itself reads the table again, whatever the folder holds
+    again = run_batch([database], out, stages=["load"], reuse=True)[0]
+    assert again.status == "ok" and not again.log.reused and "load" in again.log.timings_s
+    # and the dry run says so, rather than promising the reuse the run will not do
+    plan = run_batch([database], out, stages=["load"], reuse=True, dry_run=True)[0].plan
+    assert "load       run    hazards.gpkg" in plan, plan
+    assert "reuse  (unchanged" not in plan
+    assert "inputs read from PostGIS (hazards): every stage runs again (no reuse)" in plan
+
+
+def test_the_dry_run_of_a_file_project_still_promises_the_reuse_the_run_does(tmp_path):
+    files, _ = _projects(tmp_path)
+    out = tmp_path / "file-run"
+    assert run_batch([files], out, stages=["load"], reuse=True)[0].status == "ok"
+    plan = run_batch([files], out, stages=["load"], reuse=True, dry_run=True)[0].plan
+    assert "load       reuse  (unchanged since the last run)" in plan, plan
+    assert "PostGIS" not in plan
+    again = run_batch([files], out, stages=["load"], reuse=True)[0]
+    assert "load" in again.log.reused and "load" not in again.log.timings_s
