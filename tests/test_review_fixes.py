@@ -3,6 +3,8 @@ print-map label style, missing unit costs stay missing, unknown categorical code
 
 from __future__ import annotations
 
+import pytest
+
 from ccm_geo.batch import run_batch
 from ccm_geo.config import load_config
 from conftest import register
@@ -99,3 +101,38 @@ def test_the_dry_run_of_a_file_project_still_promises_the_reuse_the_run_does(tmp
     assert "PostGIS" not in plan
     again = run_batch([files], out, stages=["load"], reuse=True)[0]
     assert "load" in again.log.reused and "load" not in again.log.timings_s
+
+
+# --------------------------------------------------------------------------------------------
+# 2. map labels: population within a distance (2_5 is 2.5 km) or a travel time (minutes)
+
+
+@pytest.mark.parametrize(
+    ("column", "label"),
+    [
+        ("population_within_2_5km", "Population within 2.5 km"),
+        ("population_within_25km", "Population within 25 km"),
+        ("population_within_5km", "Population within 5 km"),
+        ("population_within_30min", "Population within 30 min of travel"),
+        ("population_within_7_5min", "Population within 7.5 min of travel"),
+    ],
+)
+def test_population_columns_read_as_a_distance_or_a_travel_time(column, label):
+    from ccm_geo.publish.maps.labels import criterion_label, indicator_label
+
+    got = indicator_label(column)
+    # a head count: no unit, whole people, and never the "no road route" of a travel time
+    assert got == {"label": label, "unit": "", "digits": 0, "travel": False}
+    assert criterion_label(column) == label
+
+
+def test_the_map_and_the_requests_read_a_population_column_with_one_parser():
+    from ccm_geo.criteria._common import number_label
+    from ccm_geo.publish.requests.common import population_radius_km, population_reach
+
+    for value in (2.5, 5.0, 30.0, 0.75):
+        assert population_reach(f"population_within_{number_label(value)}km") == (value, "km")
+        assert population_reach(f"population_within_{number_label(value)}min") == (value, "min")
+    assert population_radius_km("population_within_2_5km") == 2.5
+    assert population_radius_km("population_within_30min") is None  # minutes are no radius
+    assert population_reach("population_within_km") is None
