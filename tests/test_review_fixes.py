@@ -136,3 +136,49 @@ def test_the_map_and_the_requests_read_a_population_column_with_one_parser():
     assert population_radius_km("population_within_2_5km") == 2.5
     assert population_radius_km("population_within_30min") is None  # minutes are no radius
     assert population_reach("population_within_km") is None
+
+
+# --------------------------------------------------------------------------------------------
+# 3. print map: a label moved away on a leader line keeps the label's style
+
+
+def test_a_leader_line_label_keeps_the_italic_and_bold_of_its_plain_version():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ccm_geo.publish.printmap.labels import _place
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    renderer = fig.canvas.get_renderer()
+    placed: list[dict] = []
+    here = pd.DataFrame({"text": ["Blocker"], "x": [50.0], "y": [50.0]})
+    _place(ax, renderer, here, "hazard", placed, [], [], fontsize=8, offsets=((0, 0),))
+    moved = pd.DataFrame({"text": ["Moved"], "x": [50.0], "y": [50.0]})
+    for italic, bold in ((True, False), (False, True), (True, True)):
+        _place(
+            ax,
+            renderer,
+            moved,
+            "region",
+            placed,
+            [],
+            [],
+            fontsize=8,
+            italic=italic,
+            bold=bold,
+            offsets=((0, 0), (40, 40)),  # the centre is taken: it goes 57 pt away
+        )
+        ann = [t for t in ax.texts if t.get_text() == "Moved"][-1]
+        assert ann.arrow_patch is not None  # the leader-line version
+        assert ann.get_fontstyle() == ("italic" if italic else "normal")
+        assert ann.get_fontweight() == ("bold" if bold else "normal")
+        ann.remove()
+        placed.pop()
+    plain = [t for t in ax.texts if t.get_text() == "Blocker"][0]
+    assert plain.arrow_patch is None and plain.get_fontstyle() == "normal"
+    plt.close(fig)
