@@ -182,3 +182,148 @@ def test_a_leader_line_label_keeps_the_italic_and_bold_of_its_plain_version():
     plain = [t for t in ax.texts if t.get_text() == "Blocker"][0]
     assert plain.arrow_patch is None and plain.get_fontstyle() == "normal"
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. requests: a missing unit cost stays missing in the methods, the document and the workbook
+
+
+def _package():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "method": ["clearance_manual", "clearance_manual", "flail_2019"],
+            "activity": ["clearance"] * 3,
+            "area_m2": [1850.0, 3700.0, 10_000.0],
+            "team_days": [1.0, 2.0, 4.0],
+            "cost_usd": [400.0, 800.0, 6_000.0],
+        }
+    )
+
+
+def test_a_method_the_settings_do_not_list_has_no_cost_per_m2_and_is_named():
+    import math
+
+    from ccm_geo.errors import DataWarning
+    from ccm_geo.planning.settings import PlanningSettings
+    from ccm_geo.publish.requests.workplan import _methods
+
+    with pytest.warns(DataWarning, match=r"\['flail_2019'\].*cost per m² is no data"):
+        m = _methods(_package(), PlanningSettings()).set_index("method")
+    listed, unlisted = m.loc["clearance_manual"], m.loc["flail_2019"]
+    assert listed["cost_usd_per_m2"] == 0.0  # the settings say 0: a figure, not a default
+    assert listed["productivity_m2_per_team_day"] == 1850.0
+    assert math.isnan(unlisted["cost_usd_per_m2"])  # was 0.0
+    # what the tasks tell stays: 10,000 m² in 4 team-days for US$6,000
+    assert unlisted["productivity_m2_per_team_day"] == 2500.0
+    assert unlisted["cost_usd_per_team_day"] == 1500.0
+
+
+def test_without_settings_every_cost_per_m2_is_no_data():
+    import math
+
+    from ccm_geo.publish.requests.workplan import _methods
+
+    m = _methods(_package(), None)  # the caller gave no settings: nothing to warn about
+    assert all(math.isnan(v) for v in m["cost_usd_per_m2"])
+
+
+def _workbook(tmp_path, *, planning=None, missing_cmr=False):
+    import dataclasses
+
+    import numpy as np
+    from openpyxl import load_workbook
+
+    from ccm_geo.publish.donors import match_donors
+    from ccm_geo.publish.requests import request_content
+    from ccm_geo.publish.requests.workbook import write_request_xlsx
+    from test_requests import make_areas, make_context, make_donors, make_milestones, make_tasks
+
+    areas = make_areas()
+    tasks = make_tasks(areas)
+    donors = make_donors()
+    alloc = match_donors(tasks, donors, seed=1)
+    content = request_content(
+        donors[0],
+        alloc,
+        areas,
+        tasks,
+        make_milestones(tasks),
+        None,
+        make_context(),
+        project_name="P",
+        planning=planning,
+    )
+    if missing_cmr:
+        t = content.tasks.copy()
+        t.loc[t.index[0], "cmr_m2"] = np.nan
+        content = dataclasses.replace(content, tasks=t)
+    path = write_request_xlsx(content, tmp_path / "tasks.xlsx")
+    return content, load_workbook(path), load_workbook(path, data_only=True)
+
+
+def test_the_workbook_shows_a_missing_unit_cost_as_no_data_and_still_calculates(tmp_path):
+    from ccm_geo.planning.settings import PlanningSettings
+
+    content, wb, values = _workbook(tmp_path)  # no settings: no cost per m² for any method
+    a = wb["Assumptions"]
+    rows = {a.cell(r, 1).value: r for r in range(2, len(content.methods) + 2)}
+    assert set(rows) == set(content.methods["method"])
+    for r in rows.values():
+        assert a.cell(r, 4).value == "no data"  # was 0
+        assert isinstance(a.cell(r, 3).value, int | float)  # the all-in US$ per team-day
+    t, tv = wb["Tasks"], values["Tasks"]
+    for r in range(2, len(content.tasks) + 2):
+        cost = t.cell(r, 12).value
+        # the all-in cost per team-day carries the whole cost: no term on a missing per-m² cell
+        assert cost.startswith("=K") and ",4,FALSE" not in cost, cost
+        assert tv.cell(r, 12).value == pytest.approx(content.tasks["cost_usd"].iloc[r - 2])
+    # with the settings, each method's own figures and the per-m² term are there
+    _, wb2, _ = _workbook(tmp_path, planning=PlanningSettings())
+    a2 = wb2["Assumptions"]
+    listed = [r for r in range(2, a2.max_row) if a2.cell(r, 1).value in PlanningSettings().methods]
+    assert listed and all(a2.cell(r, 4).value == 0 for r in listed)  # the settings' own 0.0
+    assert ",4,FALSE" in wb2["Tasks"].cell(2, 12).value
+
+
+def test_a_missing_number_in_the_workbook_is_no_data_and_so_is_its_total(tmp_path):
+    content, wb, values = _workbook(tmp_path, missing_cmr=True)
+    t, tv = wb["Tasks"], values["Tasks"]
+    assert t.cell(2, 9).value == "no data"  # cluster munitions, m² of the first task; was 0
+    total_row = len(content.tasks) + 2
+    total = t.cell(total_row, 9).value
+    assert total.startswith("=IF(COUNT(I2:I") and "no data" in total, total
+    assert tv.cell(total_row, 9).value == "no data"  # not the sum of the other rows
+    # the other totals are unchanged sums
+    assert t.cell(total_row, 8).value.startswith("=SUBTOTAL(109,H2:H")
+    assert tv.cell(total_row, 8).value == pytest.approx(content.tasks["released_m2"].sum())
+
+
+def test_workbook_numbers_never_turn_missing_into_zero():
+    import math
+
+    from ccm_geo.publish.requests.workbook import _cached, _num
+
+    for missing in (None, float("nan"), "", "n/a", float("inf")):
+        assert not math.isfinite(_num(missing))
+        assert _cached(missing) == ""
+    assert _num("12.5") == 12.5 and _cached(3) == 3.0
+
+
+@pytest.mark.slow
+def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
+    from openpyxl import load_workbook
+
+    import pdfcheck
+
+    if pdfcheck.SOFFICE is None:
+        pytest.skip("LibreOffice (soffice) not installed")
+    content, wb, _ = _workbook(tmp_path, missing_cmr=True)
+    again = load_workbook(pdfcheck.recalculated(tmp_path / "tasks.xlsx", tmp_path), data_only=True)
+    t = again["Tasks"]
+    total_row = len(content.tasks) + 2
+    assert t.cell(total_row, 9).value == "no data"
+    assert t.cell(total_row, 8).value == pytest.approx(content.tasks["released_m2"].sum())
+    for r in range(2, len(content.tasks) + 2):  # the cost without a per-m² cost: recomputed
+        assert t.cell(r, 12).value == pytest.approx(content.tasks["cost_usd"].iloc[r - 2], rel=1e-9)
