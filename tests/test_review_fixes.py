@@ -7,6 +7,7 @@ import pytest
 
 from ccm_geo.batch import run_batch
 from ccm_geo.config import load_config
+from ccm_geo.errors import DataWarning
 from conftest import register
 
 _COLUMNS = """
@@ -327,3 +328,101 @@ def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
     assert t.cell(total_row, 8).value == pytest.approx(content.tasks["released_m2"].sum())
     for r in range(2, len(content.tasks) + 2):  # the cost without a per-m² cost: recomputed
         assert t.cell(r, 12).value == pytest.approx(content.tasks["cost_usd"].iloc[r - 2], rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. scoring: codes a categorical criterion's map does not list are scored as other, and said
+
+
+def _landuse_settings():
+    from ccm_geo.scoring.settings import ScoringSettings
+    from ccm_geo.scoring.values import CriterionSpec
+
+    spec = CriterionSpec(
+        column="landuse",
+        family="land",
+        kind="categorical",
+        map={"crop": 1.0, "forest": 0.2},
+        other=0.1,
+        separator=";",
+        weight=1.0,
+    )
+    return ScoringSettings(replace_defaults=True, criteria={"landuse": spec})
+
+
+def test_unknown_codes_keep_their_score_and_are_named_once_with_counts():
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from ccm_geo.scoring import compare_scenarios, score_areas, sensitivity
+    from ccm_geo.scoring.values import UnknownCodeWarning
+
+    cfg = _landuse_settings()
+    frame = pd.DataFrame(
+        {
+            "hazard_id": [f"H{i}" for i in range(7)],
+            "landuse": ["crop", "Paddy", "Paddy;crop", "orchard", None, "forest", "Paddy"],
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scored = score_areas(frame, cfg)
+        compare_scenarios(scored, cfg)  # the score stage's other two readers of the values
+        sensitivity(scored, cfg, seed=1, draws=5)
+    said = [w for w in caught if issubclass(w.category, UnknownCodeWarning)]
+    assert len(said) == 1, [str(w.message) for w in caught]
+    text = str(said[0].message)
+    assert text.startswith("scoring.criteria.landuse: column 'landuse' holds code(s)")
+    assert "other = 0.1: 'Paddy' (3 areas), 'orchard' (1 area)." in text
+    assert "['crop', 'forest']" in text and "[scoring.criteria.landuse.map]" in text
+    # the scoring itself is as before: unknown -> other, the highest code of a cell wins
+    np.testing.assert_allclose(
+        scored["value_landuse"], [1.0, 0.1, 1.0, 0.1, cfg.criteria["landuse"].missing, 0.2, 0.1]
+    )
+    assert issubclass(UnknownCodeWarning, DataWarning)
+
+
+def test_known_codes_only_say_nothing():
+    import warnings
+
+    import pandas as pd
+
+    from ccm_geo.scoring import score_areas
+    from ccm_geo.scoring.values import _value_matrix
+
+    frame = pd.DataFrame({"hazard_id": ["a", "b"], "landuse": ["crop", "forest;crop"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score_areas(frame, _landuse_settings())
+    assert _value_matrix(frame, _landuse_settings(), warn=False).unknown == {}
+
+
+_CATEGORICAL_SCORING = """
+[scoring]
+replace_defaults = true
+
+[scoring.criteria.district]
+column = "region"
+family = "place"
+kind = "categorical"
+map = { North = 1.0 }
+other = 0.25
+weight = 1.0
+"""
+
+
+def test_a_run_records_the_unknown_codes_once_in_its_warnings(tmp_path):
+    import json
+
+    files, _ = _projects(tmp_path)
+    project = tmp_path / "codes.toml"
+    project.write_text(files.read_text(encoding="utf-8") + _CATEGORICAL_SCORING, "utf-8")
+    out = tmp_path / "run"
+    result = run_batch([project], out, stages=["load", "criteria", "score"])[0]
+    assert result.status == "ok", result.error
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    said = [w for w in manifest["warnings"] if w["category"] == "UnknownCodeWarning"]
+    assert len(said) == 1 and said[0]["stage"] == "score"
+    assert "'South' (3 areas)" in said[0]["message"]
