@@ -334,15 +334,19 @@ def test_linear_interpolates_and_is_constant_beyond_the_ends():
 
 
 def test_categorical_map_other_and_separator():
-    v = _one(
-        {"kind": "categorical", "map": {"CHA": 1.0, "SHA": 0.5}, "other": 0.1},
-        ["CHA", "SHA", "released", None],
-    )
+    from ccm_geo.scoring.values import UnknownCodeWarning
+
+    with pytest.warns(UnknownCodeWarning, match=r"'released' \(1 area\)"):
+        v = _one(
+            {"kind": "categorical", "map": {"CHA": 1.0, "SHA": 0.5}, "other": 0.1},
+            ["CHA", "SHA", "released", None],
+        )
     np.testing.assert_allclose(v, [1.0, 0.5, 0.1, 0.0])
-    v = _one(
-        {"kind": "categorical", "map": {"CMR": 1.0, "AP": 0.6}, "separator": ";"},
-        ["AP;CMR", "AP", "UXO", ""],
-    )
+    with pytest.warns(UnknownCodeWarning, match=r"'UXO' \(1 area\)"):
+        v = _one(
+            {"kind": "categorical", "map": {"CMR": 1.0, "AP": 0.6}, "separator": ";"},
+            ["AP;CMR", "AP", "UXO", ""],
+        )
     np.testing.assert_allclose(v, [1.0, 0.6, 0.0, 0.0])
 
 

@@ -358,16 +358,21 @@ def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) ->
         reusable_outputs,
         stage_key,
     )
+    from ccm_geo.pipeline.manifest import no_reuse_reason
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hazards, _context, reports = load_inputs(config, progress=progress)
     names = list(STAGES) if not stages else [s for s in STAGES if s in stages]
     inputs = input_sha256(config)
-    earlier = _read_manifest(result.out) if reuse else {}
     lines = [
         f"{result.label}: inputs valid ({len(hazards):,} areas); would write into {result.out}/:"
     ]
+    why_not = no_reuse_reason(config) if reuse else None
+    if why_not is not None:  # the same rule as the run's (ccm_geo.pipeline.run)
+        lines.append(f"  {why_not}")
+        reuse = False
+    earlier = _read_manifest(result.out) if reuse else {}
     fresh = False
     for name in names:
         key = stage_key(

@@ -91,6 +91,23 @@ def reusable_outputs(
     return paths
 
 
+def no_reuse_reason(config: ProjectConfig) -> str | None:
+    """Why no stage of a run of ``config`` may be reused from an earlier run, or None.
+
+    An input read from PostGIS has no file to hash: its rows may have changed since the last
+    run, so every stage runs again. :func:`ccm_geo.pipeline.run` and the dry run of a batch
+    both ask this, so that the plan a dry run shows is the one the run follows.
+    """
+    tables = [
+        n
+        for n in type(config.inputs).model_fields
+        if getattr(getattr(config.inputs, n), "postgis", None) is not None
+    ]
+    if not tables:
+        return None
+    return f"inputs read from PostGIS ({', '.join(tables)}): every stage runs again (no reuse)"
+
+
 def _reuse_stage(name: str, key: str, earlier: dict[str, Any], log: RunLog) -> bool:
     """Keep an earlier run's outputs of a stage when its key matches and every output it
     recorded is still there, unchanged; say so in ``log``."""

@@ -20,6 +20,7 @@ from ccm_geo.pipeline.manifest import (
     _sha256,
     _write_manifest,
     input_sha256,
+    no_reuse_reason,
     stage_key,
 )
 from ccm_geo.pipeline.runlog import Progress, RunLog
@@ -104,11 +105,9 @@ def run(
     }
     if "postgis" in (publish or []) and config.publish.postgis is None:
         publish_postgis(config, out_dir)  # raises: no target (before any stage runs)
-    if reuse and any(
-        getattr(getattr(config.inputs, n), "postgis", None) is not None
-        for n in type(config.inputs).model_fields
-    ):  # a database table has no content hash: its rows may have changed since the last run
-        log.step("inputs read from PostGIS: every stage runs again (no reuse)")
+    why_not = no_reuse_reason(config) if reuse else None
+    if why_not is not None:  # a database table has no content hash (see no_reuse_reason)
+        log.step(why_not)
         reuse = False
     inputs = input_sha256(config)
     earlier = _read_manifest(out_dir) if reuse else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from ccm_geo._base import Frozen
-from ccm_geo.errors import CcmGeoWarning, InputError
+from ccm_geo.errors import CcmGeoWarning, DataWarning, InputError
 
 if TYPE_CHECKING:
     from ccm_geo.scoring.settings import ScoringSettings
@@ -48,6 +48,14 @@ class MinMaxWarning(CcmGeoWarning):
     """
 
 
+class UnknownCodeWarning(DataWarning):
+    """A categorical criterion met codes its ``map`` does not list; they score as ``other``.
+
+    The message names the criterion, each code and how many areas hold it, and the fix (add
+    the code to the map, or map it onto a known code in the input's ``codes``).
+    """
+
+
 class CriterionSpec(Frozen):
     """One criterion: an indicator column, its value function (to 0-1), family and weight.
 
@@ -55,8 +63,9 @@ class CriterionSpec(Frozen):
 
     - ``linear``: piecewise linear through ``points = [[x, value], ...]`` (x strictly
       increasing, values in 0-1), constant beyond the first and last point.
-    - ``categorical``: ``map = {code = value}``; codes not in the map get ``other``; with
-      ``separator`` (e.g. ``";"``) a cell holding several codes gets the highest value.
+    - ``categorical``: ``map = {code = value}``; codes not in the map get ``other`` (and an
+      :class:`UnknownCodeWarning` names them with their counts); with ``separator`` (e.g.
+      ``";"``) a cell holding several codes gets the highest value.
     - ``logistic``: ``1 / (1 + exp(-(x - midpoint) / scale))`` (``direction = "decreasing"``
       mirrors it); ``scale`` in the column's unit.
     - ``threshold``: 1 where ``x >= at`` (``"decreasing"``: where ``x <= at``), else 0.
@@ -221,9 +230,15 @@ class _Values:
     raw: list[np.ndarray]
     missing: np.ndarray
     specs: list[CriterionSpec]
+    #: Per categorical criterion, the codes its map does not list -> areas holding each.
+    unknown: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool) -> _Values:
+    """Every criterion's values. With ``warn``: a :class:`MinMaxWarning` per minmax criterion
+    and an :class:`UnknownCodeWarning` per categorical criterion with codes its map does not
+    list; the latter once per scoring, so not again for areas that already carry the
+    criterion's ``value_<key>`` (scored areas, as the scenarios and sensitivity read them)."""
     absent = [
         (key, col)
         for key, spec in settings.criteria.items()
@@ -247,6 +262,7 @@ def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool)
     values = np.empty((n, len(keys)))
     missing = np.zeros((n, len(keys)), dtype=bool)
     raws = []
+    unknown: dict[str, dict[str, int]] = {}
     for j, (key, spec) in enumerate(settings.criteria.items()):
         raw = _indicator(areas, key, spec)
         v = _apply_value_function(raw, key, spec, warn=warn)
@@ -254,7 +270,13 @@ def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool)
         values[:, j] = np.where(miss, spec.missing, v)
         missing[:, j] = miss
         raws.append(raw)
-    return _Values(keys, values, raws, missing, list(settings.criteria.values()))
+        if spec.kind == "categorical":
+            codes = _unknown_codes(raw, spec)
+            if codes:
+                unknown[key] = codes
+                if warn and f"value_{key}" not in areas.columns:
+                    warnings.warn(_unknown_message(key, spec, codes), UnknownCodeWarning, 3)
+    return _Values(keys, values, raws, missing, list(settings.criteria.values()), unknown)
 
 
 def _stored_values(areas: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
@@ -381,3 +403,29 @@ def _categorical(raw: np.ndarray, spec: CriterionSpec) -> np.ndarray:
             cache[text] = np.nan if codes is None else max(table.get(c, spec.other) for c in codes)
         out[i] = cache[text]
     return out
+
+
+def _unknown_codes(raw: np.ndarray, spec: CriterionSpec) -> dict[str, int]:
+    """Codes the criterion's map does not list -> the number of areas holding each, most
+    frequent first (then by code)."""
+    table = spec.map or {}
+    cells = pd.Series(raw, dtype=object)
+    cells = cells[[not _is_missing(x) for x in raw]].astype(str)
+    counts: dict[str, int] = {}
+    for text, n in cells.value_counts(sort=False).items():
+        for code in set(_codes(text, spec) or []):
+            if code not in table:
+                counts[code] = counts.get(code, 0) + int(n)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _unknown_message(key: str, spec: CriterionSpec, codes: dict[str, int]) -> str:
+    shown = list(codes.items())[:10]
+    listed = ", ".join(f"{c!r} ({n:,} area{'s' if n != 1 else ''})" for c, n in shown)
+    more = f" and {len(codes) - len(shown):,} more" if len(codes) > len(shown) else ""
+    return (
+        f"scoring.criteria.{key}: column {spec.source_columns[0]!r} holds code(s) its map "
+        f"does not list, scored as other = {spec.other:g}: {listed}{more}. Known codes: "
+        f"{sorted(spec.map or {})}; add them to [scoring.criteria.{key}.map], or map them "
+        "onto known codes in the input's codes table"
+    )

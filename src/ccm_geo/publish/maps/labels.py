@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ccm_geo.publish.requests.common import population_reach
+
 __all__ = ["indicator_label", "criterion_label", "NO_ROUTE"]
 
 #: What a travel time at the no-route penalty is shown as.
@@ -25,8 +27,11 @@ def indicator_label(column: str) -> dict:
     """``{"label", "unit", "digits", "travel"}`` for an indicator column.
 
     ``travel`` is True for travel times (minutes), whose no-route penalty the page shows as
-    "no road route". Unknown columns get their name in words and the unit of their suffix
-    (``_min``: min, ``_m2``: m², ``_ha``: ha, ``_km``: km, ``_usd``: US$, ``_frac``: %).
+    "no road route". ``population_within_<R>km`` and ``population_within_<T>min`` (``2_5``
+    is 2.5) are head counts within a distance or a travel time, read by the one parser the
+    requests use (:func:`ccm_geo.publish.requests.common.population_reach`). Unknown columns
+    get their name in words and the unit of their suffix (``_min``: min, ``_m2``: m², ``_ha``:
+    ha, ``_km``: km, ``_usd``: US$, ``_frac``: %).
 
     Examples
     --------
@@ -34,20 +39,21 @@ def indicator_label(column: str) -> dict:
     'Travel to the nearest health facility'
     >>> indicator_label("population_within_5km")["label"]
     'Population within 5 km'
+    >>> indicator_label("population_within_2_5km")["label"]
+    'Population within 2.5 km'
+    >>> indicator_label("population_within_30min")["label"]
+    'Population within 30 min of travel'
     >>> indicator_label("landuse_frac_cropland")["unit"]
     '%'
     """
     if column in _KNOWN:
         label, unit, digits = _KNOWN[column]
         return {"label": label, "unit": unit, "digits": digits, "travel": unit == "min"}
-    m = re.fullmatch(r"population_within_(\d+(?:\.\d+)?)km", column)
-    if m:
-        return {
-            "label": f"Population within {m.group(1)} km",
-            "unit": "",
-            "digits": 0,
-            "travel": False,
-        }
+    reach = population_reach(column)  # a head count, not a travel time
+    if reach is not None:
+        number, unit = reach
+        within = f"{number:g} km" if unit == "km" else f"{number:g} min of travel"
+        return {"label": f"Population within {within}", "unit": "", "digits": 0, "travel": False}
     m = re.fullmatch(r"travel_min_(\w+)", column)
     if m:
         place = _PLACES.get(m.group(1), m.group(1).replace("_", " "))
@@ -85,7 +91,18 @@ def indicator_label(column: str) -> dict:
 
 
 def criterion_label(name: str) -> str:
-    """A criterion's name in words: ``settlement_access`` -> ``Settlement access``."""
+    """A criterion's name in words: ``settlement_access`` -> ``Settlement access``; a criterion
+    named after a population column reads as that column does.
+
+    Examples
+    --------
+    >>> criterion_label("settlement_access")
+    'Settlement access'
+    >>> criterion_label("population_within_2_5km")
+    'Population within 2.5 km'
+    """
+    if population_reach(name) is not None:
+        return indicator_label(name)["label"]
     return _sentence(name)
 
 

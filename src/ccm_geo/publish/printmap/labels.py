@@ -52,6 +52,7 @@ def _place(
         "path_effects": [patheffects.withStroke(linewidth=2.2, foreground="white")],
         "parse_math": False,
         "fontweight": "bold" if bold else "normal",
+        "fontstyle": "italic" if italic else "normal",
     }
     limit = int(labels["limit"].iloc[0]) if "limit" in labels.columns else len(labels)
     n = 0
@@ -71,7 +72,6 @@ def _place(
                     ha=ha,
                     va=va,
                     **style,
-                    fontstyle="italic" if italic else "normal",
                     annotation_clip=True,
                 )
             else:

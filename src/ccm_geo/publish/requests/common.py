@@ -41,10 +41,17 @@ def _as_date(v) -> dt.date | None:
         return None
 
 
+def population_reach(pop_col: str | None) -> tuple[float, str] | None:
+    """The reach of a ``population_within_<R>km`` or ``population_within_<T>min`` column as
+    ``(number, "km" or "min")`` (``2_5`` is 2.5, as the criteria name it), else None."""
+    m = re.fullmatch(r"population_within_(\d+(?:[_.]\d+)?)(km|min)", pop_col or "")
+    return (float(m.group(1).replace("_", ".")), m.group(2)) if m else None
+
+
 def population_radius_km(pop_col: str | None) -> float | None:
     """The radius (km) of a ``population_within_<R>km`` column (``2_5`` is 2.5), else None."""
-    m = re.fullmatch(r"population_within_(\d+(?:_\d+)?)km", pop_col or "")
-    return float(m.group(1).replace("_", ".")) if m else None
+    reach = population_reach(pop_col)
+    return reach[0] if reach is not None and reach[1] == "km" else None
 
 
 def _population_column(areas: pd.DataFrame) -> str | None:

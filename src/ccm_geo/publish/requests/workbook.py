@@ -137,9 +137,9 @@ def _assumptions_sheet(ws, f, c: RequestContent, _) -> dict[str, Any]:
     methods: dict[str, int] = {}
     for i, r in enumerate(m.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.method), f["text"])
-        ws.write_number(i, 1, _num(r.productivity_m2_per_team_day), f["input"])
-        ws.write_number(i, 2, _num(r.cost_usd_per_team_day), f["input_money"])
-        ws.write_number(i, 3, _num(r.cost_usd_per_m2), f["input_money"])
+        _number_or_no_data(ws, f, i, 1, r.productivity_m2_per_team_day, "input", _)
+        _number_or_no_data(ws, f, i, 2, r.cost_usd_per_team_day, "input_money", _)
+        _number_or_no_data(ws, f, i, 3, r.cost_usd_per_m2, "input_money", _)
         ws.write_string(i, 4, f"{_method(str(r.method), _)}. {r.source}".strip(), f["wrap"])
         methods[str(r.method)] = i + 1
     last = max(len(m), 1)
@@ -194,7 +194,15 @@ def _assumptions_sheet(ws, f, c: RequestContent, _) -> dict[str, Any]:
         ws.write_number(k, 1, float(value), fmt)
         ws.write_string(k, 4, str(source or ""), f["wrap"])
         cells[key] = f"{_ref(ws)}$B${k + 1}"
-    return {"methods": methods, "method_rows": (2, last + 1), "A": _ref(ws), **cells}
+    # a method without its own cost per m² costs its (all-in) team-days only
+    all_in = {str(r.method) for r in m.itertuples(index=False) if _missing(r.cost_usd_per_m2)}
+    return {
+        "methods": methods,
+        "method_rows": (2, last + 1),
+        "A": _ref(ws),
+        "all_in": all_in,
+        **cells,
+    }
 
 
 def _tasks_sheet(ws, f, c: RequestContent, refs: dict[str, Any], _) -> dict[str, Any]:
@@ -233,22 +241,19 @@ def _tasks_sheet(ws, f, c: RequestContent, refs: dict[str, Any], _) -> dict[str,
         ws.write_string(i, 3, str(r.method), f["text"])
         ws.write_string(i, 4, _("survey") if r.activity == "survey" else _("clearance"), f["text"])
         ws.write_number(i, 5, int(r.year), f["year"])
-        ws.write_number(i, 6, _num(r.area_m2), f["num"])
-        ws.write_number(i, 7, _num(r.released_m2), f["num"])
-        ws.write_number(i, 8, _num(r.cmr_m2), f["num"])
-        ws.write_number(i, 9, _num(r.mine_m2), f["num"])
-        days = _num(getattr(r, "team_days", float("nan")))
+        _number_or_no_data(ws, f, i, 6, r.area_m2, "num", _)
+        _number_or_no_data(ws, f, i, 7, r.released_m2, "num", _)
+        _number_or_no_data(ws, f, i, 8, r.cmr_m2, "num", _)
+        _number_or_no_data(ws, f, i, 9, r.mine_m2, "num", _)
+        days = _cached(getattr(r, "team_days", float("nan")))
         ws.write_formula(i, 10, f"=G{x}/VLOOKUP(D{x},{mrange},2,FALSE)", f["num2"], days)
-        ws.write_formula(
-            i,
-            11,
-            f"=K{x}*VLOOKUP(D{x},{mrange},3,FALSE)+G{x}*VLOOKUP(D{x},{mrange},4,FALSE)",
-            f["money"],
-            _num(r.cost_usd),
-        )
-        ws.write_formula(i, 12, f"=K{x}/({wd}/12)", f["num2"], _num(r.team_months))
+        cost = f"=K{x}*VLOOKUP(D{x},{mrange},3,FALSE)"
+        if str(r.method) not in refs["all_in"]:
+            cost += f"+G{x}*VLOOKUP(D{x},{mrange},4,FALSE)"
+        ws.write_formula(i, 11, cost, f["money"], _cached(r.cost_usd))
+        ws.write_formula(i, 12, f"=K{x}/({wd}/12)", f["num2"], _cached(r.team_months))
         if show_cur:
-            ws.write_formula(i, 13, f"=L{x}*{refs['rate']}", f["cur"], _num(r.cost_currency))
+            ws.write_formula(i, 13, f"=L{x}*{refs['rate']}", f["cur"], _cached(r.cost_currency))
     cols = []
     for j, h in enumerate(heads):
         col: dict[str, Any] = {"header": h}
@@ -270,7 +275,14 @@ def _tasks_sheet(ws, f, c: RequestContent, refs: dict[str, Any], _) -> dict[str,
             vals = (
                 pd.to_numeric(t[total], errors="coerce") if total in t else pd.Series(dtype=float)
             )
-            col["total_value"] = float(vals.sum()) if len(vals) else 0.0
+            col["total_value"] = float(vals.sum())
+            if vals.isna().any():  # a total over a missing value is no data, not the others' sum
+                rows = f"{_col(j)}2:{_col(j)}{max(n, 1) + 1}"
+                no_data = _("no data").replace('"', '""')
+                col["total_function"] = (
+                    f'=IF(COUNT({rows})<ROWS({rows}),"{no_data}",SUBTOTAL(109,{rows}))'
+                )
+                col["total_value"] = _("no data")
             col["format"] = {11: f["money"], 13: f["cur"], 10: f["num2"], 12: f["num2"]}.get(
                 j, f["num"]
             )
@@ -411,9 +423,9 @@ def _summary_sheet(ws, f, c: RequestContent, refs, tasks_ref, budget_ref, _) -> 
     for i, (label, formula, value, fmt) in enumerate(rows, start=1):
         ws.write_string(i, 0, label, f["text"])
         if formula is None:
-            ws.write_number(i, 1, _num(value), fmt)
+            _number_or_no_data(ws, f, i, 1, value, fmt, _)
         elif isinstance(formula, str) and formula.startswith("="):
-            ws.write_formula(i, 1, formula, fmt, _num(value) if value is not None else "")
+            ws.write_formula(i, 1, formula, fmt, _cached(value))
         elif isinstance(formula, str):
             ws.write_string(i, 1, formula, fmt)
         else:
@@ -427,8 +439,8 @@ def _priority_sheet(ws, f, c: RequestContent, _) -> None:
     for i, r in enumerate(c.priority.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.task_id), f["text"])
         ws.write_string(i, 1, str(r.name or ""), f["text"])
-        ws.write_number(i, 2, _num(r.rank), f["int"])
-        ws.write_number(i, 3, _num(r.score), f["score"])
+        _number_or_no_data(ws, f, i, 2, r.rank, "int", _)
+        _number_or_no_data(ws, f, i, 3, r.score, "score", _)
         ws.write_string(i, 4, str(r.explanation or ""), f["wrap"])
     ws.autofilter(0, 0, len(c.priority), len(heads) - 1)
 
@@ -446,8 +458,8 @@ def _va_sheet(ws, f, c: RequestContent, _) -> None:
     for i, r in enumerate(c.victim_assistance.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.name), f["text"])
         ws.write_string(i, 1, str(r.region), f["text"])
-        ws.write_number(i, 2, _num(r.survivors), f["int"])
-        ws.write_number(i, 3, _num(r.killed), f["int"])
+        _number_or_no_data(ws, f, i, 2, r.survivors, "int", _)
+        _number_or_no_data(ws, f, i, 3, r.killed, "int", _)
         _number_or_no_data(ws, f, i, 4, r.travel_min_health, "num", _)
         ws.write_string(i, 5, _("yes") if bool(r.remote) else _("no"), f["text"])
     ws.autofilter(0, 0, len(c.victim_assistance), len(heads) - 1)
@@ -464,9 +476,9 @@ def _re_sheet(ws, f, c: RequestContent, _) -> None:
     _head_row(ws, f, heads, [20] * len(heads))
     for i, r in enumerate(c.risk_education.itertuples(index=False), start=1):
         ws.write_string(i, 0, str(r.region), f["text"])
-        ws.write_number(i, 1, _num(r.areas), f["int"])
-        ws.write_number(i, 2, _num(r.area_m2), f["num"])
-        ws.write_number(i, 3, _num(r.cmr_areas), f["int"])
+        _number_or_no_data(ws, f, i, 1, r.areas, "int", _)
+        _number_or_no_data(ws, f, i, 2, r.area_m2, "num", _)
+        _number_or_no_data(ws, f, i, 3, r.cmr_areas, "int", _)
         _number_or_no_data(ws, f, i, 4, r.population_nearby, "int", _)
     ws.autofilter(0, 0, len(c.risk_education), len(heads) - 1)
 
@@ -478,10 +490,12 @@ def _head_row(ws, f, heads: list[str], widths) -> None:
         ws.set_column(j, j, w)
 
 
-def _number_or_no_data(ws, f, i: int, j: int, value, fmt: str, _) -> None:
-    """A number, or the words "no data" where the value is missing (never a 0)."""
-    if _finite(value):
-        ws.write_number(i, j, float(value), f[fmt])
+def _number_or_no_data(ws, f, i: int, j: int, value, fmt, _) -> None:
+    """A number, or the words "no data" where the value is missing (never a 0). ``fmt``: a
+    format or its name in ``f``."""
+    x = _num(value)
+    if math.isfinite(x):
+        ws.write_number(i, j, x, f[fmt] if isinstance(fmt, str) else fmt)
     else:
         ws.write_string(i, j, _("no data"), f["text"])
 
@@ -502,8 +516,19 @@ def _col(j: int) -> str:
 
 
 def _num(v) -> float:
+    """``v`` as a float; NaN where it is missing or not a number (never 0)."""
     try:
-        x = float(v)
+        return float(v)
     except (TypeError, ValueError):
-        return 0.0
-    return x if math.isfinite(x) else 0.0
+        return math.nan
+
+
+def _missing(v) -> bool:
+    return not math.isfinite(_num(v))
+
+
+def _cached(v) -> float | str:
+    """The value stored with a formula: the number, or none ("") where it is missing, so a
+    reader that does not recalculate shows an empty cell rather than a 0."""
+    x = _num(v)
+    return x if math.isfinite(x) else ""

@@ -6,11 +6,13 @@ figures, the Gantt of tasks by quarter, and the direct cost by activity and year
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ccm_geo.errors import DataWarning
 from ccm_geo.publish.requests.needs import _unique_beneficiaries
 
 if TYPE_CHECKING:
@@ -19,7 +21,13 @@ if TYPE_CHECKING:
 
 
 def _methods(package: pd.DataFrame, planning: PlanningSettings | None) -> pd.DataFrame:
-    """Per method of the package: activity, tasks, area worked, team-days and the unit figures."""
+    """Per method of the package: activity, tasks, area worked, team-days and the unit figures.
+
+    A method the planning settings do not list (or every method, without settings) has its
+    m² per team-day and US$ per team-day derived from its tasks (the whole cost counted per
+    team-day) and its cost per m² is no data (NaN), never 0; a :class:`DataWarning` names
+    the methods when settings are given.
+    """
     cols = [
         "method",
         "activity",
@@ -59,7 +67,15 @@ def _methods(package: pd.DataFrame, planning: PlanningSettings | None) -> pd.Dat
     g.loc[miss, "productivity_m2_per_team_day"] = g["area_m2"] / g["team_days"]
     miss = g["cost_usd_per_team_day"].isna() & (g["team_days"] > 0)
     g.loc[miss, "cost_usd_per_team_day"] = g["cost_usd"] / g["team_days"]
-    g.loc[g["cost_usd_per_m2"].isna(), "cost_usd_per_m2"] = 0.0
+    unlisted = sorted(set(g["method"]) - set(spec))
+    if planning is not None and unlisted:  # tasks planned under other settings
+        msg = (
+            f"request: method(s) {unlisted} of the plan's tasks are not in the planning "
+            "settings ([planning.methods]); their m² and US$ per team-day are derived from "
+            "the tasks (the whole cost per team-day) and their cost per m² is no data. Run "
+            "the prioritise stage again with these settings, or add the methods to them"
+        )
+        warnings.warn(msg, DataWarning, stacklevel=3)
     order = {"survey": 0, "clearance": 1}
     g = g.sort_values(
         ["activity", "method"], key=lambda s: s.map(order) if s.name == "activity" else s
