@@ -497,8 +497,11 @@ class Problem:
             raise SolverError(_infeasibility_reason(self))
         t2 = time.perf_counter()
         for i, lam in enumerate((dual.lam, *dual.trail)[: max(1, int(roundings))]):
-            # round at the best prices, then at the search's last centres
-            if i and time.perf_counter() > deadline:
+            # round at the best prices, then at the search's last centres; the clock is a
+            # cap: stop when one more rounding (as long as the last ones) would pass the
+            # limit less the 5% kept for stopping
+            now = time.perf_counter()
+            if i and now + (now - t2) / i > deadline - max(0.05 * float(time_limit_s), 0.05):
                 clock_stops.append("rounding")
                 break
             plan, met = priced_plan(self, relaxation, lam)
@@ -556,10 +559,10 @@ class Problem:
         details["stopped_by_clock"] = tuple(clock_stops)
         if clock_stops:
             logger.warning(
-                "planning: the time limit (%g s) stopped the %s; the plan may differ run to "
+                "planning: the time limit (%g s) stopped %s; the plan may differ run to "
                 "run (raise time_limit_s)",
                 time_limit_s,
-                " and the ".join(clock_stops),
+                " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops),
             )
         binding = self.binding(year_index, lam=dual.lam, relaxation=relaxation)
         details["bound_source"] = bound_source

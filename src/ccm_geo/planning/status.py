@@ -52,7 +52,7 @@ def _describe(
     HiGHS): said whatever the status, since such a plan can differ run to run.
     """
     how = _METHOD_WORDS.get(method, method)
-    steps = " and the ".join(clock_stops)
+    steps = " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops)
     if status == "optimal":
         text = f"optimal: proven the best possible plan (by {how})"
     elif status == "within_gap":
@@ -68,7 +68,7 @@ def _describe(
         if stopped and clock_stops == ("HiGHS",):
             why = "solver stopped at the time limit"
         elif clock_stops:
-            why = f"the time limit stopped the {steps}"
+            why = f"the time limit stopped {steps}"
         else:
             why = "time limit reached"
         text = (
@@ -76,7 +76,7 @@ def _describe(
             f"(asked for {_pct(asked)})"
         )
     if clock_stops and status != "time_limit":
-        text += f"; the time limit ({time_limit_s:g} s) stopped the {steps}"
+        text += f"; the time limit ({time_limit_s:g} s) stopped {steps}"
     if binding:
         text += f"; limited by {binding[0]}"
     return text
