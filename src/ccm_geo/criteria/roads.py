@@ -26,6 +26,11 @@ __all__ = ["RoadGraph", "build_road_graph", "area_travel"]
 
 #: Smallest edge weight (minutes): csgraph would treat an explicit 0 as a missing edge.
 _EPS_MIN = 1e-9
+#: ``area_travel(...).nearest``: the first search limit, as a multiple of the lower bound of
+#: the road time (fastest speed, straight line), and the factor between successive limits
+_DEEPEN_START = 2.0
+_DEEPEN_STEP = 2.0
+_DEEPEN_MIN = 1.0  # minutes: searches this short cost next to nothing
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +166,9 @@ def area_travel(
     ``limit_min`` exists (so the answer is always finite). One bounded Dijkstra per origin,
     cached, so a team's day-by-day sequencing costs one search per area it leaves.
     ``f.nearest(from_id, to_ids) -> (position, minutes)`` gives the quickest destination
-    only, from a search bounded by the shortest straight walk (what the schedule asks).
+    only (what the schedule asks), from searches deepened up to the shortest straight walk
+    (see its docstring): the same answer as the ``argmin`` of ``f``, at the cost of a search
+    about as far as that destination.
     """
     settings = settings or CriteriaSettings()
     rs = settings.remoteness
@@ -173,7 +180,11 @@ def area_travel(
         msg = "area_travel: the road graph has no nodes; give roads with usable lines"
         raise InputError(msg)
     pos = {h: i for i, h in enumerate(ids)}
-    lookup = pd.Series(list(pos.values()), index=list(pos.keys()), dtype=np.int64)
+    # scipy's Dijkstra takes 32-bit indices: cast once, not a copy of the graph per search
+    csr = _int32_graph(graph.csr)
+    node_xy = graph.xy[node]
+    fastest = _fastest_edge(graph)  # m per minute: no road route is quicker than this
+    longest = _longest_edge(csr)  # minutes, per node
     cache: dict[int, tuple[np.ndarray, float]] = {}  # node -> distances, the limit searched
     max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
 
@@ -185,22 +196,26 @@ def area_travel(
             raise InputError(msg) from None
 
     def indices(to_ids) -> np.ndarray:
-        keys = pd.Index(np.atleast_1d(to_ids)).astype(str)
-        js = lookup.reindex(keys).to_numpy()
-        if np.isnan(js).any():
-            index(keys[np.isnan(js)][0])  # raises, naming the first unknown id
-        return js.astype(np.int64)
+        keys = np.atleast_1d(to_ids).tolist()
+        return np.fromiter(
+            (pos[k] if k in pos else index(k) for k in keys), dtype=np.int64, count=len(keys)
+        )
 
     def distances(i: int, limit: float) -> np.ndarray:
         """Road minutes from area i's node, exact up to ``limit`` (inf beyond)."""
-        hit = cache.get(int(node[i]))
+        return from_node(int(node[i]), limit)[0]
+
+    def from_node(v: int, limit: float) -> tuple[np.ndarray, float]:
+        """Road minutes from node v, exact up to the limit returned (>= ``limit``, inf
+        beyond), cached by node."""
+        hit = cache.get(v)
         if hit is not None and hit[1] >= limit:
-            return hit[0]
+            return hit
         if len(cache) >= max_cached:
             cache.clear()
-        dist = dijkstra(graph.csr, directed=True, indices=int(node[i]), limit=limit)
-        cache[int(node[i])] = (dist, limit)
-        return dist
+        dist = dijkstra(csr, directed=True, indices=v, limit=limit)
+        cache[v] = (dist, limit)
+        return dist, limit
 
     def walking(i: int, js: np.ndarray) -> np.ndarray:
         return np.hypot(*(xy[js] - xy[i]).T) / walk
@@ -216,18 +231,62 @@ def area_travel(
     def nearest(from_id, to_ids) -> tuple[int, float]:
         """Position in ``to_ids`` of the quickest to reach, and its minutes.
 
-        The same answer as ``argmin(travel(from_id, to_ids))`` (first of ties), from a
-        search bounded by the shortest straight walk: no destination further by road than
-        that walk can be the quickest.
+        The same answer as ``argmin(travel(from_id, to_ids))`` (first of ties, the same
+        minutes to the last bit), from searches of increasing limit: the first limit is
+        ``_DEEPEN_START`` times a lower bound of the road time to the closest destination
+        (straight distance between road nodes at the fastest edge's speed), each next one
+        ``_DEEPEN_STEP`` times the last, up to the shortest straight walk (minus the walk to
+        the road; no destination further by road can be the quickest) or ``limit_min``. A
+        search of limit ``L`` knows every road time up to the walk to the road plus ``L``;
+        when the quickest it finds is below that, no destination it did not reach can be as
+        quick, and its answer is the full search's. A far destination (a team moving to
+        another region) thus costs a search about as far as it, not one of the whole graph.
         """
         i, js = index(from_id), indices(to_ids)
         on_foot = walking(i, js)
         bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
-        # one search of the whole graph stopped at `bound` minutes: it explores only the nodes
-        # within reach (slicing the graph to them first costs more than the search saves)
+        if fastest > 0:
+            lower = float(np.hypot(*(node_xy[js] - node_xy[i]).T).min()) / fastest
+            if len(js) == 1:
+                reach = meet(int(node[i]), int(node[js[0]]), lower, bound)
+                if reach == 0.0:  # no route of at most `bound` minutes: the walk
+                    return 0, float(on_foot[0])
+                t = minutes(i, js, reach, on_foot)
+                if np.isfinite(distances(i, reach)[node[js[0]]]):  # else: rounding, search on
+                    return 0, float(t[0])
+            else:
+                reach = max(lower * _DEEPEN_START, _DEEPEN_MIN)
+                while reach < bound:
+                    t = minutes(i, js, reach, on_foot)
+                    k = int(np.argmin(t))
+                    if t[k] < off[i] + reach:  # every destination not reached is slower
+                        return k, float(t[k])
+                    reach *= _DEEPEN_STEP
         t = minutes(i, js, bound, on_foot)
         k = int(np.argmin(t))
         return k, float(t[k])
+
+    def meet(a: int, b: int, lower: float, bound: float) -> float:
+        """The search limit that reaches node b from node a, from searches from both ends.
+
+        Searches of radius ``r`` from ``a`` and (the graph is symmetric) from ``b`` know every
+        road time up to ``2 r``: the shortest route either has a node within ``r`` of both
+        ends or crosses an edge from one ball to the other. Radii grow by ``_DEEPEN_STEP``
+        from half the lower bound; each costs two searches of about a quarter of the area
+        one search of ``2 r`` covers. Returns a limit (at most ``bound``) with which the
+        search from ``a`` reaches ``b`` (the route's minutes with a margin for rounding), 0
+        when no route of at most ``bound`` minutes exists.
+        """
+        r = max(0.5 * lower * _DEEPEN_START, _DEEPEN_MIN)
+        top = 0.5 * bound * (1 + 1e-9) + 1e-9  # both balls together cover the bound
+        while True:
+            r = min(r, top)
+            route = _meeting(csr, longest, *from_node(a, r), from_node(b, r)[0])
+            if route <= 2 * r:
+                return min(bound, route * (1 + 1e-9) + 1e-9)
+            if r >= top:
+                return 0.0
+            r *= _DEEPEN_STEP
 
     travel.nearest = nearest
     return travel
@@ -472,6 +531,49 @@ def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarra
         return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
     return pos, sorted_values[pos] == values
+
+
+def _longest_edge(csr: sp.csr_array) -> np.ndarray:
+    """Per node, the minutes of its longest edge (0 without edges)."""
+    out = np.zeros(csr.shape[0])
+    has = np.diff(csr.indptr) > 0
+    if has.any():
+        out[has] = np.maximum.reduceat(csr.data, csr.indptr[:-1][has])
+    return out
+
+
+def _meeting(
+    csr: sp.csr_array, longest: np.ndarray, da: np.ndarray, limit_a: float, db: np.ndarray
+) -> float:
+    """Shortest route through the two balls of a two-ended search: ``min(da[v] + db[v])``
+    over nodes and ``min(da[u] + w(u, v) + db[v])`` over edges (inf when they do not meet).
+
+    ``da`` is exact up to ``limit_a``; an edge matters only from a node of its ball's rim
+    (``da[u] + longest[u] > limit_a``): the other nodes' neighbours are all in the ball,
+    where the node term already counts them.
+    """
+    u = np.flatnonzero(np.isfinite(da))
+    if len(u) == 0:
+        return float("inf")
+    best = float(np.min(da[u] + db[u]))
+    u = u[da[u] + longest[u] > limit_a]
+    start, stop = csr.indptr[u], csr.indptr[u + 1]
+    count = stop - start
+    at = np.repeat(start - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    if len(at):
+        best = min(
+            best, float(np.min(np.repeat(da[u], count) + csr.data[at] + db[csr.indices[at]]))
+        )
+    return best
+
+
+def _int32_graph(csr: sp.csr_array) -> sp.csr_array:
+    """The same CSR with 32-bit index arrays when they fit (scipy's csgraph casts otherwise)."""
+    if csr.indices.dtype == np.int32 or max(csr.shape[0], csr.nnz) >= 2**31:
+        return csr
+    return sp.csr_array(
+        (csr.data, csr.indices.astype(np.int32), csr.indptr.astype(np.int32)), shape=csr.shape
+    )
 
 
 def _fastest_edge(graph: RoadGraph) -> float:

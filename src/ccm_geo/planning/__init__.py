@@ -283,13 +283,7 @@ def make_plan(
         "bound": solution.bound,
         "gap": solution.gap,
         "solve_seconds": solution.seconds,
-        "late_tasks": int(
-            sum(
-                1
-                for y, e in zip(tasks["year"], end, strict=True)
-                if pd.notna(y) and pd.notna(e) and e.year > int(y)
-            )
-        ),
+        "late_tasks": _late_tasks(tasks["year"], end),
         "timings_s": timings,
     }
     return Plan(
@@ -302,6 +296,13 @@ def make_plan(
         budget_curve=curve,
         summary=summary,
     )
+
+
+def _late_tasks(year: pd.Series, end: pd.Series) -> int:
+    """Tasks that end after their plan year (both known)."""
+    y = pd.to_numeric(year, errors="coerce").to_numpy(dtype=float)
+    e = end.dt.year.to_numpy(dtype=float)  # NaN where the end is missing
+    return int(np.count_nonzero(np.isfinite(y) & np.isfinite(e) & (e > np.floor(y))))
 
 
 def curve_levels(budgets: list[float], cost_per_year: float, n_levels: int) -> np.ndarray:

@@ -38,6 +38,9 @@ _NEEDED_REL = 1e-4
 # trees tried in a swap: the heaviest in the type out of the busiest year, and for each up to
 # this many of another year whose cost keeps both years within the budget
 _SWAP_OUT, _SWAP_IN = 32, 64
+# work budget of each budget-curve point (warm-started from the previous point's prices):
+# evaluations of the relaxation, and roundings (at the best prices and the last centres)
+_CURVE_ITERATIONS, _CURVE_ROUNDINGS = 50, 3
 _HOW = {
     "lpt": "whole areas, dearest first, to the year with the least spent",
     "priced": "the relaxation's priced rounding",
@@ -262,7 +265,7 @@ def needed_budget(
     *,
     years: Sequence[int],
     team_days_per_team: Mapping[str, np.ndarray] | None = None,
-    dual_s: float = 2.0,
+    dual_s: float = 20.0,
 ) -> NeededBudget:
     """Least equal yearly budget planning every task of a CMR-contaminated area in ``years``.
 
@@ -323,6 +326,12 @@ def needed_budget(
             return True
         start = lam if lam is not None and len(lam) == relaxation.R else certificate
         dual = relaxation.dual(lam0=start, seconds=dual_s, rel_tol=1e-9)
+        if dual.stopped_by_clock:
+            logger.warning(
+                "deadline: the time cap (%g s) stopped a bound search; the budget needed "
+                "may differ run to run",
+                dual_s,
+            )
         lam = dual.lam
         if dual.bound < short:
             proofs.append(float(b))
@@ -492,7 +501,7 @@ def _spread_teams(
     budget: float,
     per_team: Mapping[str, np.ndarray],
     rounds: int = 400,
-    seconds: float = 3.0,
+    seconds: float = 60.0,
 ) -> np.ndarray:
     """Move whole trees between years, within ``budget`` a year, so the plan needs fewer teams.
 
@@ -548,7 +557,12 @@ def _spread_teams(
         return (np.ceil(top - 1e-9) * w).sum(axis=-1), (top * w).sum(axis=-1)
 
     for _ in range(rounds):
-        if time.perf_counter() - t0 > seconds:
+        if time.perf_counter() - t0 > seconds:  # a safety cap: ``rounds`` is the budget
+            logger.warning(
+                "deadline: the time cap (%g s) stopped spreading the teams over the years; "
+                "the teams needed may differ run to run",
+                seconds,
+            )
             break
         r = ratios(td)
         now = score(r)
@@ -706,6 +720,8 @@ def budget_curve(
                 dual_share=0.6,
                 dual_tol=max(gap / 20, 1e-7),
                 milp_step=False,
+                dual_iterations=_CURVE_ITERATIONS,
+                roundings=_CURVE_ROUNDINGS,
             )
             lam = s.details.get("lam")
             sel = s.year_index >= 0

@@ -20,7 +20,7 @@ def greedy_plan(p) -> tuple[np.ndarray, bool]:
     ledger = _Ledger(p)
     year_index = np.full(p.n_tasks, -1, dtype=np.int64)
     locks_met = _place_locks(p, ledger, year_index)
-    for t in order.tolist():
+    for t in _candidates(p, ledger, year_index, order):
         if year_index[t] < 0:
             _place_chain(p, ledger, year_index, t)
     return year_index, locks_met
@@ -67,7 +67,7 @@ def priced_plan(p, relaxation, lam: np.ndarray) -> tuple[np.ndarray, bool]:
     margin = pv.max(axis=1)
     rest = np.flatnonzero((year_index < 0) & np.isfinite(margin))
     rest = rest[np.lexsort((rest, -margin[rest]))]
-    for t in rest.tolist():
+    for t in _candidates(p, ledger, year_index, rest):
         if year_index[t] < 0:
             _place_chain(p, ledger, year_index, t)
     return year_index, locks_met
@@ -205,6 +205,25 @@ class _Ledger:
     def take(self, t: int, y: int, sign: float = 1.0) -> None:
         self.budget[y] -= sign * self.cost[t]
         self.cap[self.kind[t]][y] -= sign * self.days[t]
+
+
+def _candidates(p, ledger: _Ledger, year_index: np.ndarray, order: np.ndarray, block: int = 2048):
+    """``order``'s tasks, leaving out those that can no longer fit any year.
+
+    Placing only spends, so a task dearer (or longer) than the most any year has left stays
+    so: checked with numpy per block of ``block`` tasks, at the ledger's state when the block
+    starts, it is skipped where ``_place_chain`` would have tried every year in vain. On a
+    national register, where the budget is spent on the first few thousand tasks, this turns
+    a Python loop over every task into one over those that still might fit.
+    """
+    cost, days = p.cost, p.team_days
+    kind = np.asarray(ledger.kind, dtype=np.int64)
+    for b0 in range(0, len(order), block):
+        part = order[b0 : b0 + block]
+        room = max(ledger.budget) * (1 + _TOL) + _TOL
+        cap = np.array([max(c) * (1 + _TOL) + _TOL for c in ledger.cap])
+        keep = (year_index[part] < 0) & (cost[part] <= room) & (days[part] <= cap[kind[part]])
+        yield from part[keep].tolist()
 
 
 def _place_locks(p, ledger: _Ledger, year_index: np.ndarray) -> bool:

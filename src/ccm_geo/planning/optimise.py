@@ -393,6 +393,8 @@ class Problem:
         dual_share: float = 0.3,
         dual_tol: float = 1e-7,
         milp_step: bool = True,
+        dual_iterations: int = 100,
+        roundings: int = 5,
     ) -> Solution:
         """The best plan found within ``time_limit_s`` wall-clock seconds, with a valid bound.
 
@@ -428,6 +430,14 @@ class Problem:
         milp_step
             Run HiGHS when the gap is above ``gap`` (False: greedy, bound and rounding only,
             as the budget curve does; HiGHS still runs when no other plan meets the locks).
+        dual_iterations, roundings
+            Work budgets, so that the same problem gives the same plan run to run: the bound
+            search stops after ``dual_iterations`` evaluations of the relaxation (or at
+            ``dual_tol``), and the plan is rounded at the best prices and the search's last
+            centres, ``roundings`` in all. The wall clock only caps them (``dual_share`` of
+            ``time_limit_s`` for the bound, the limit for the rounding); when the clock is
+            what stopped a step, ``details["stopped_by_clock"]`` names it, ``message`` says
+            it and ``status`` is ``time_limit`` unless the plan is within ``gap``.
 
         Returns
         -------
@@ -478,17 +488,21 @@ class Problem:
             lam0=lam0,
             seconds=max(0.02, min(dual_share * time_limit_s, deadline - t1) * 0.9),
             rel_tol=dual_tol,
-            max_iter=400,
+            max_iter=dual_iterations,
         )
         bound, bound_source = dual.bound, "LP relaxation (Lagrangian bound)"
         details.update(dual_s=round(dual.seconds, 3), dual_iterations=dual.iterations, lam=dual.lam)
+        clock_stops = ["bound search"] if dual.stopped_by_clock else []
         if not np.isfinite(bound):  # the locks cannot be met even without budget or teams
             raise SolverError(_infeasibility_reason(self))
         t2 = time.perf_counter()
-        for i, lam in enumerate((dual.lam, *dual.trail)):
-            # round at the best prices, then at the search's last centres while time allows
-            spent = time.perf_counter() - t2
-            if i and (spent * (i + 1) / i > 0.1 * time_limit_s or time.perf_counter() > deadline):
+        for i, lam in enumerate((dual.lam, *dual.trail)[: max(1, int(roundings))]):
+            # round at the best prices, then at the search's last centres; the clock is a
+            # cap: stop when one more rounding (as long as the last ones) would pass the
+            # limit less the 5% kept for stopping
+            now = time.perf_counter()
+            if i and now + (now - t2) / i > deadline - max(0.05 * float(time_limit_s), 0.05):
+                clock_stops.append("rounding")
                 break
             plan, met = priced_plan(self, relaxation, lam)
             if met and (best is None or self.objective_of(plan) > best[0] + 1e-9):
@@ -532,14 +546,24 @@ class Problem:
         bound = max(bound, objective)  # rounding: a bound is never below a feasible plan
         g = _gap(objective, bound)
         stopped = milp is not None and milp.stopped_by_clock
+        if stopped:
+            clock_stops.append("HiGHS")
         if g <= 1e-7:
             status = "optimal"
         elif g <= gap:
             status = "within_gap"
-        elif stopped or seconds >= 0.9 * time_limit_s:
+        elif clock_stops:
             status = "time_limit"
-        else:  # no branch and bound asked for (the budget curve's points)
+        else:  # no branch and bound asked for (the budget curve's points), or not closed
             status = "above_gap"
+        details["stopped_by_clock"] = tuple(clock_stops)
+        if clock_stops:
+            logger.warning(
+                "planning: the time limit (%g s) stopped %s; the plan may differ run to "
+                "run (raise time_limit_s)",
+                time_limit_s,
+                " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops),
+            )
         binding = self.binding(year_index, lam=dual.lam, relaxation=relaxation)
         details["bound_source"] = bound_source
         return Solution(
@@ -552,7 +576,18 @@ class Problem:
             self.years,
             self.task_ids,
             method=method,
-            message=_describe(status, method, g, gap, seconds, time_limit_s, stopped, binding),
+            message=_describe(
+                status,
+                method,
+                g,
+                gap,
+                seconds,
+                time_limit_s,
+                stopped,
+                binding,
+                clock_stops=tuple(clock_stops),
+                milp_ran=milp is not None,
+            ),
             binding=binding,
             details=details,
         )

@@ -58,6 +58,9 @@ class DualResult:
         Evaluations of ``L`` and wall time, s.
     trail
         The last few centres of the search before ``lam`` (other good prices to round at).
+    stopped_by_clock
+        True when the wall-clock cap (``seconds``), not the iteration budget or the
+        tolerance, stopped the search: the prices then depend on the machine's speed.
     """
 
     bound: float
@@ -67,6 +70,7 @@ class DualResult:
     iterations: int
     seconds: float
     trail: tuple = ()
+    stopped_by_clock: bool = False
 
 
 class _CutModel:
@@ -318,21 +322,25 @@ class Relaxation:
     ) -> DualResult:
         """Minimise ``L`` over ``lam >= 0`` by a proximal cutting-plane method.
 
-        Stops when the cutting-plane model predicts less than ``rel_tol`` improvement, after
-        ``max_iter`` evaluations or after ``seconds``; the bound is valid whenever it stops.
+        Stops when the cutting-plane model predicts less than ``rel_tol`` improvement or
+        after ``max_iter`` evaluations: a work budget, so the same problem gives the same
+        prices on any machine. ``seconds`` is a safety cap on the wall clock only; when it is
+        what stopped the search, ``stopped_by_clock`` says so. The bound is valid whenever
+        it stops.
         """
         t0 = time.perf_counter()
         R = self.R
         warm = lam0 is not None and len(lam0) == R
+        clock = False
         if not warm and len(self.levels[0]) > 2 * _SAMPLE_TREES and R > 0:
-            lam0 = self._sample_start(seconds=0.3 * seconds)
+            lam0, clock = self._sample_start(seconds=seconds)
             warm = lam0 is not None and len(lam0) == R
         lam = np.maximum(lam0, 0.0) if warm else np.zeros(R)
         f, g, x = self.evaluate(lam)
         it = 1
         best = (f, lam, x)
         if R == 0 or not np.isfinite(f):
-            return self._result(best, it, t0)
+            return self._result(best, it, t0, clock=clock)
         model = _CutModel(R)
         model.add(lam, f, g)
         center, fc = lam, f
@@ -340,7 +348,10 @@ class Relaxation:
         delta = max(abs(f), 1.0) / max(R, 1)
         if warm:
             delta = max(0.25 * float(lam.max(initial=0.0)), 1e-6 * max(abs(f), 1.0))
-        while it < max_iter and time.perf_counter() - t0 < seconds:
+        while it < max_iter:
+            if time.perf_counter() - t0 >= seconds:
+                clock = True
+                break
             sol = model.solve(np.maximum(center - delta, 0.0), center + delta)
             if sol is None:
                 break
@@ -368,13 +379,14 @@ class Relaxation:
             elif fn > fc:
                 delta *= 0.5
         trail = tuple(c for c in centers[-5:][::-1] if not np.array_equal(c, best[1]))[:4]
-        return self._result(best, it, t0, trail)
+        return self._result(best, it, t0, trail, clock=clock)
 
     def _sample_start(self, seconds: float) -> np.ndarray | None:
         """Dual prices from a random sample of the trees, with budget and capacity scaled down.
 
         A few thousand areas price the rows almost as the whole register does, at a fraction
         of the cost per step; the whole problem's search then starts close to its optimum.
+        Returns the prices and whether the clock stopped the sample's search.
         """
         roots = self.levels[0]
         rng = np.random.default_rng(0)
@@ -385,11 +397,13 @@ class Relaxation:
         current = dataclasses.replace(self.problem, budget=self._budget, capacity=self._capacity)
         sub = Relaxation(current._scaled_sample(mask, frac))
         if sub.R != self.R or [r[:3] for r in sub.rows] != [r[:3] for r in self.rows]:
-            return None
+            return None, False
         res = sub.dual(seconds=seconds, max_iter=300)
-        return res.lam / frac
+        return res.lam / frac, res.stopped_by_clock
 
-    def _result(self, best, it: int, t0: float, trail: tuple = ()) -> DualResult:
+    def _result(
+        self, best, it: int, t0: float, trail: tuple = (), *, clock: bool = False
+    ) -> DualResult:
         f, lam, x = best
         margin = self.priced(lam).max(axis=1)
         return DualResult(
@@ -400,4 +414,5 @@ class Relaxation:
             iterations=it,
             seconds=time.perf_counter() - t0,
             trail=trail,
+            stopped_by_clock=clock,
         )

@@ -42,25 +42,41 @@ def _describe(
     time_limit_s: float,
     stopped: bool,
     binding: tuple[str, ...],
+    *,
+    clock_stops: tuple[str, ...] = (),
+    milp_ran: bool = False,
 ) -> str:
-    """The solution in a planner's words."""
+    """The solution in a planner's words.
+
+    ``clock_stops`` names the steps the wall clock stopped (the bound search, the rounding,
+    HiGHS): said whatever the status, since such a plan can differ run to run.
+    """
     how = _METHOD_WORDS.get(method, method)
+    steps = " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops)
     if status == "optimal":
         text = f"optimal: proven the best possible plan (by {how})"
     elif status == "within_gap":
         text = f"within {_pct(gap)} of the best possible (asked for {_pct(asked)}; plan by {how})"
     elif status == "above_gap":
+        why = "branch and bound did not close the gap" if milp_ran else "no branch and bound"
         text = (
             f"within {_pct(gap)} of the best possible, above the {_pct(asked)} asked for "
-            f"(plan by {how}, no branch and bound)"
+            f"(plan by {how}, {why})"
         )
     else:
         head = "greedy" if method == "greedy" else f"plan by {how}"
-        why = "solver stopped at the time limit" if stopped else "time limit reached"
+        if stopped and clock_stops == ("HiGHS",):
+            why = "solver stopped at the time limit"
+        elif clock_stops:
+            why = f"the time limit stopped {steps}"
+        else:
+            why = "time limit reached"
         text = (
             f"{head}, {why} ({time_limit_s:g} s); within {_pct(gap)} of the best possible "
             f"(asked for {_pct(asked)})"
         )
+    if clock_stops and status != "time_limit":
+        text += f"; the time limit ({time_limit_s:g} s) stopped {steps}"
     if binding:
         text += f"; limited by {binding[0]}"
     return text

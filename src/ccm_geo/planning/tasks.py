@@ -113,8 +113,10 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         else np.zeros(len(frame), dtype=bool)
     )
 
-    rows: list[dict] = []
-    for i, area in enumerate(frame.itertuples(index=False)):
+    columns: dict[str, list] = {c: [] for c in _ROW_COLUMNS}
+    # only the columns read below: itertuples converts every column it is given
+    fields = ["status", "contamination", "evidence", "score", "area_m2", "hazard_id", "region"]
+    for i, area in enumerate(frame[[*fields, "rank"]].itertuples(index=False)):
         if area.status == "released":
             continue
         codes = split_contamination(area.contamination)
@@ -167,48 +169,48 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
             task_id = f"{area.hazard_id}-{_KIND_SUFFIX[m.kind]}"
             team_days = worked / m.productivity_m2_per_team_day
             cost = m.cost_usd_per_m2 * worked + m.cost_usd_per_team_day * team_days
-            rows.append(
-                {
-                    "task_id": task_id,
-                    "hazard_id": area.hazard_id,
-                    "step": step,
-                    "method": name,
-                    "kind": m.kind,
-                    "team_type": m.team_type,
-                    "area_m2": worked,
-                    "released_m2": released,
-                    "expected_clear_m2": released if m.kind == "clearance" else 0.0,
-                    "cmr_m2": released * cmr_factor,
-                    "mine_m2": released * mine_factor,
-                    "cost_usd": cost,
-                    "team_days": team_days,
-                    "benefit": released * weight,
-                    "predecessor": pred,
-                    "region": area.region,
-                    "score": float(area.score),
-                    "rank": area.rank,
-                    "contamination": area.contamination,
-                    "assumptions": _assumptions(
-                        name,
-                        m,
-                        worked,
-                        released,
-                        team_days,
-                        cost,
-                        total,
-                        float(area.score),
-                        weight,
-                        why,
-                        rules.mixed_split,
-                        has_cmr,
-                        has_mine,
-                    ),
-                    "_row": i,
-                }
+            row = (
+                task_id,
+                area.hazard_id,
+                step,
+                name,
+                m.kind,
+                m.team_type,
+                worked,
+                released,
+                released if m.kind == "clearance" else 0.0,
+                released * cmr_factor,
+                released * mine_factor,
+                cost,
+                team_days,
+                released * weight,
+                pred,
+                area.region,
+                float(area.score),
+                area.rank,
+                area.contamination,
+                _assumptions(
+                    name,
+                    m,
+                    worked,
+                    released,
+                    team_days,
+                    cost,
+                    total,
+                    float(area.score),
+                    weight,
+                    why,
+                    rules.mixed_split,
+                    has_cmr,
+                    has_mine,
+                ),
+                i,
             )
+            for column, value in zip(columns.values(), row, strict=True):
+                column.append(value)
             pred = task_id
-    if rows:
-        table = pd.DataFrame(rows)
+    if columns["task_id"]:
+        table = pd.DataFrame(columns)
         geometry = frame.geometry.to_numpy()[table.pop("_row").to_numpy()]
     else:
         table = pd.DataFrame({c: pd.Series(dtype=object) for c in TASK_COLUMNS})
@@ -220,6 +222,32 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
 
 # --------------------------------------------------------------------------------------------
 # helpers
+
+
+#: Columns of a task row as ``make_tasks`` collects them (``_row``: the area's row).
+_ROW_COLUMNS = [
+    "task_id",
+    "hazard_id",
+    "step",
+    "method",
+    "kind",
+    "team_type",
+    "area_m2",
+    "released_m2",
+    "expected_clear_m2",
+    "cmr_m2",
+    "mine_m2",
+    "cost_usd",
+    "team_days",
+    "benefit",
+    "predecessor",
+    "region",
+    "score",
+    "rank",
+    "contamination",
+    "assumptions",
+    "_row",
+]
 
 
 def _checked(areas: gpd.GeoDataFrame) -> pd.DataFrame:
