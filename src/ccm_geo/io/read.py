@@ -110,7 +110,9 @@ def read_vector(
             raise InputError(msg) from exc
     else:
         try:
-            gdf = pyogrio.read_dataframe(path, layer=layer)
+            # a GeoPackage through Arrow: a few times faster, the same frame
+            arrow = path.suffix.lower() == ".gpkg"
+            gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=arrow)
         except pyogrio.errors.DataSourceError as exc:
             msg = (
                 f"{path}: not a readable geospatial file ({_first_line(exc)}). Supported: "
@@ -145,7 +147,8 @@ def read_gpkg(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
     if not path.is_file():
         msg = f"{path}: not found; run the previous stage first (or `ccm-geo run`)."
         raise InputFileNotFoundError(msg)
-    return pyogrio.read_dataframe(path, layer=layer)
+    # through Arrow: the same frame as feature by feature, a few times faster at 10^5 rows
+    return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
 
 
 # --------------------------------------------------------------------------------------------
