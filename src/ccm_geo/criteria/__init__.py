@@ -151,6 +151,8 @@ def _onto_areas(frame: pd.DataFrame, ids: pd.Index, what: str) -> pd.DataFrame:
     """``frame`` (indexed by ``hazard_id``) reindexed onto the areas ``ids``; the areas it
     lacks get NaN (no data), said in a DataWarning with their count and first ids."""
     index = frame.index.astype(str)
+    if index.equals(ids):  # the usual case: one row per area, in order
+        return frame.set_axis(ids, axis=0)
     lacking = ~ids.isin(index)
     if lacking.any():
         warn(
@@ -158,8 +160,6 @@ def _onto_areas(frame: pd.DataFrame, ids: pd.Index, what: str) -> pd.DataFrame:
             f"columns are NaN (no data) for them: hazard_id {id_list(ids[lacking])}. Compute "
             "them over the whole register these areas belong to"
         )
-    if index.equals(ids):
-        return frame.set_axis(ids, axis=0)
     return frame.set_axis(index, axis=0).reindex(ids)
 
 
