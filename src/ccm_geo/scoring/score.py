@@ -173,28 +173,13 @@ def _explanations(
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
     any_missing = vals.missing.any(axis=1)
     out = np.empty(n, dtype=object)
-    said: dict = {}  # (criterion, type, value, missing) -> words: values repeat a lot
-
-    def words(i: int, j: int) -> str:
-        x = vals.raw[j][i]
-        try:
-            if not isinstance(x, str) and x == 0:  # -0.0 == 0.0 but "-0" != "0"
-                return _words(vals, i, j)
-            key = (j, type(x), x, bool(vals.missing[i, j]))
-            hit = said.get(key)
-        except (TypeError, ValueError):  # a value that cannot be compared or be a key
-            return _words(vals, i, j)
-        if hit is None:
-            hit = said[key] = _words(vals, i, j)
-        return hit
-
     for i in range(n):
         parts = []
         for j in order[i]:
             c = contrib[i, j]
             if c <= 0:
                 break
-            parts.append(f"{words(i, j)} ({c:.2f})")
+            parts.append(f"{_words(vals, i, j)} ({c:.2f})")
         text = ", ".join(parts) if parts else "no criterion contributes"
         if any_missing[i]:
             text += "; no data: " + ", ".join(  # and the value its `missing` policy gives
