@@ -373,18 +373,26 @@ def _area_percentiles(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per area (column of the draws x areas places), the 5th percentile of ``lo``, the median
     mid-place ``(lo + hi) / 2`` and the 95th percentile of ``hi`` (observed values,
     'inverted_cdf'). Read in tiles of a few hundred areas, each turned areas x draws while it
-    is in the processor's cache (a whole transpose would miss it on every element)."""
+    is in the processor's cache (a whole transpose would miss it on every element).
+
+    An 'inverted_cdf' percentile is always one order statistic, the k-th smallest value, with
+    k what ``np.percentile`` picks for ``draws`` values (found by asking it of 0 .. draws-1):
+    one partition at k per row gives it without the percentile's other work.
+    """
     draws, n = lo.shape
+    k05, k50, k95 = (
+        int(np.percentile(np.arange(draws), q, method="inverted_cdf")) for q in (5, 50, 95)
+    )
     out = [np.empty(n, dtype=np.int64) for _ in range(3)]
     tile = max(1, min(n, 2_000_000 // max(draws, 1), 512))
     for s in range(0, n, tile):
         e = min(n, s + tile)
         t_lo = np.ascontiguousarray(lo[:, s:e].T)
         t_hi = np.ascontiguousarray(hi[:, s:e].T)
-        out[0][s:e] = np.percentile(t_lo, 5, axis=1, method="inverted_cdf")
-        out[2][s:e] = np.percentile(t_hi, 95, axis=1, method="inverted_cdf")
         mid = t_lo.astype(np.int64) + t_hi
-        out[1][s:e] = np.percentile(mid, 50, axis=1, method="inverted_cdf")
+        out[0][s:e] = np.partition(t_lo, k05, axis=1)[:, k05]
+        out[2][s:e] = np.partition(t_hi, k95, axis=1)[:, k95]
+        out[1][s:e] = np.partition(mid, k50, axis=1)[:, k50]
     return out[0], out[1] / 2.0, out[2]
 
 
