@@ -215,9 +215,10 @@ def _float_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The CSV text of each distinct float64 (by bit pattern, so -0.0 stays "-0.0"): ``repr``,
     what numpy's ``astype(str)`` gives (pandas' own route), "" for NaN; and each row's index."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    _, first, inverse = np.unique(values.view(np.int64), return_index=True, return_inverse=True)
+    inverse, bits = pd.factorize(values.view(np.int64))  # hashed: no sort
     uniq = np.array(
-        ["" if v != v else repr(v) for v in values[first].tolist()] or [""], dtype=object
+        ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()] or [""],
+        dtype=object,
     )
     return uniq, inverse.reshape(-1)
 
