@@ -258,7 +258,7 @@ def _mc_ranks(
     uniq = uniq[by_mean]
     inverse = np.argsort(by_mean)[inverse]
     sizes = np.bincount(inverse, minlength=len(uniq))
-    unit = bool((sizes == 1).all())
+    less = (sizes - 1)[inverse].astype(np.int32)
     if out is None:
         out = (np.empty((draws, n), dtype=np.int32), np.empty((draws, n), dtype=np.int32))
     lo, hi = out
@@ -278,7 +278,7 @@ def _mc_ranks(
         key = (-wdraws[s:e]) @ uniq.T  # (c x groups), ascending = best first
         rl, rh = lo[s:e], hi[s:e]  # views: the places are written into the result directly
         for i in range(e - s):  # one draw at a time: its arrays stay in the processor's cache
-            rl[i], rh[i] = _draw_places(key[i], sizes, inverse, unit)
+            rl[i], rh[i] = _draw_places(key[i], sizes, inverse, less)
         del key
         mid = (rl + rh) / 2.0 - centre
         ss = np.einsum("ij,ij->i", mid, mid)
@@ -301,35 +301,35 @@ def _mc_ranks(
     return lo, hi, rho, same, p_top / draws
 
 
-def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, unit: bool = False):
+def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, less=None):
     """First and last place of every area in one draw (1 = best, i.e. lowest ``key``).
 
     ``key`` has one value per group of identical areas (``sizes`` areas each; ``inverse``
     gives each area's group); keys equal to 12 decimals (``np.round(key, 12)``) merge their
     groups into one tie. The order inside a run of equal keys does not change the result.
-    ``unit``: every group holds one area (``sizes`` all 1), which allows a shorter path.
+    ``less``: each area's group size minus one, ``(sizes - 1)[inverse]`` (int32), computed
+    once by the caller for all draws.
     """
     order, new = _sorted_runs(key)
-    if unit and new.all():  # one area per group, no tie: places are the sorted positions
-        g = np.empty(len(key), dtype=np.int32)
-        g[order] = np.arange(1, len(key) + 1, dtype=np.int32)
-        g = g[inverse]
-        return g, g
     sz = sizes[order]
     last = np.cumsum(sz)  # last place of each group, in sorted order
-    g_lo = np.empty(len(key), dtype=np.int32)
     g_hi = np.empty(len(key), dtype=np.int32)
-    if new.all():  # no two groups tie in this draw
-        g_lo[order] = last - sz + 1
+    if new.all():  # no two groups tie in this draw: an area's group spans its size
         g_hi[order] = last
-    else:
-        starts = np.flatnonzero(new)
-        run = np.cumsum(new) - 1
-        ends = np.empty_like(starts)
-        ends[:-1] = starts[1:] - 1
-        ends[-1] = len(key) - 1
-        g_lo[order] = (last - sz + 1)[starts][run]
-        g_hi[order] = last[ends][run]
+        hi = g_hi[inverse]
+        if less is None:
+            less = (sizes - 1)[inverse].astype(np.int32)
+        return hi - less, hi
+    # groups of equal key merge into one tie: first place of the run's first group, last of
+    # its last
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:] - 1
+    ends[-1] = len(key) - 1
+    g_lo = np.empty(len(key), dtype=np.int32)
+    g_lo[order] = (last - sz + 1)[starts][run]
+    g_hi[order] = last[ends][run]
     return g_lo[inverse], g_hi[inverse]
 
 
