@@ -618,6 +618,14 @@ def read_raster(path: str | Path) -> dict:
     return info
 
 
+def str_cells(cells: np.ndarray, dtype) -> np.ndarray:
+    """``str(v)`` of each cell (an object array without missing values); the cells as they
+    are when ``dtype`` (the column's) is pandas' text dtype, whose cells are ``str`` already."""
+    if isinstance(dtype, pd.StringDtype):
+        return cells
+    return np.array([str(v) for v in cells], dtype=object)
+
+
 def _distinct_texts(values: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]]:
     """The distinct texts (``str(value)``) of a column and each row's index among them; -1
     for a blank cell (null, NaN, NA, or only spaces), as :func:`_is_blank` says."""
@@ -626,7 +634,7 @@ def _distinct_texts(values: pd.Series | None, n: int) -> tuple[np.ndarray, list[
         return index, []
     cells = values.to_numpy(dtype=object)
     given = ~pd.isna(cells)
-    codes, texts = pd.factorize(np.array([str(v) for v in cells[given]], dtype=object))
+    codes, texts = pd.factorize(str_cells(cells[given], values.dtype))
     texts = [str(t) for t in texts]
     keep = np.array([bool(t.strip()) for t in texts] + [False], dtype=bool)
     index[given] = np.where(keep[codes], codes, -1)

@@ -37,6 +37,7 @@ from ccm_geo.io.read import (
     parse_counts,
     parse_dates,
     read_input,
+    str_cells,
     stripped_texts,
 )
 from ccm_geo.model import CONTEXT_COLUMNS, CONTEXT_GEOMETRY, ValidationReport
@@ -305,7 +306,7 @@ def _as_text(values: pd.Series, *, strip: bool) -> pd.Series:
         cells = values.to_numpy(dtype=object)
         given = ~pd.isna(cells)
         out = np.full(len(cells), None, dtype=object)
-        out[given] = [str(v) for v in cells[given]]
+        out[given] = str_cells(cells[given], values.dtype)
         texts = out.tolist()
     if len(values) == 0:
         return values.map(str).astype(object)
