@@ -268,3 +268,45 @@ def test_shared_casualties_on_a_part_of_the_register_warn():
         assert not any("share_casualties" in str(w.message) for w in caught[before:])
         compute_criteria(part, ctx, SHARED, reference_date=REF, register_wide=wide)
     assert any("share_casualties" in str(w.message) for w in caught)
+
+
+def test_register_wide_rows_missing_for_some_areas_are_said_not_silent(monkeypatch):
+    import warnings
+
+    import ccm_geo.criteria as criteria
+    from ccm_geo.criteria import compute_criteria, register_wide_indicators
+
+    hz = _hazards([box(0, 0, 100, 100), box(100, 0, 200, 100), box(300, 0, 400, 100)], ["CMR"] * 3)
+    ctx = Context(crs=CRS, accidents=_accidents([("c", 100, 50, "2024-01-01", 1, 0)]))
+
+    def said(call):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = call()
+        return out, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+    def wide_of(areas):
+        return register_wide_indicators(
+            areas, ctx, CriteriaSettings(), graph=None, reference_date=REF, step=lambda _s: None
+        )
+
+    wide, msgs = said(lambda: wide_of(hz))
+    assert list(wide.index) == ["H0", "H1", "H2"] and not any(" lack " in m for m in msgs)
+    # rows given for a part of the register only: the areas left out are NaN, and said
+    out, msgs = said(
+        lambda: compute_criteria(hz, ctx, reference_date=REF, register_wide=wide.loc[["H1"]])
+    )
+    lack = [m for m in msgs if " lack " in m]
+    assert len(lack) == 1 and "lack 2 of the 3 areas" in lack[0]
+    assert lack[0].endswith("hazard_id H0, H2. Compute them over the whole register these "
+                            "areas belong to")  # fmt: skip
+    assert out.loc[["H0", "H2"], "accident_risk"].isna().all()
+    assert out.loc["H1", "accident_risk"] == wide.loc["H1", "accident_risk"]
+    # a family that returns fewer rows than areas: NaN for those, with the count and ids
+    real = criteria.risk_indicators
+    monkeypatch.setattr(criteria, "risk_indicators", lambda h, *a, **k: real(h, *a, **k).iloc[1:])
+    wide, msgs = said(lambda: wide_of(hz))
+    assert any("risk indicators lack 1 of the 3 areas" in m and "hazard_id H0." in m for m in msgs)
+    assert list(wide.index) == ["H0", "H1", "H2"]
+    assert np.isnan(wide.loc["H0", "accident_risk"])
+    assert wide.loc[["H1", "H2"], "accident_risk"].notna().all()

@@ -238,6 +238,55 @@ def test_write_gpkg_is_reproducible_and_styled(tmp_path):
     assert list(back["hazard_id"]) == list(gdf["hazard_id"])
 
 
+def test_fast_csv_and_gpkg_writers_give_the_bytes_of_the_plain_ones(tmp_path):
+    # write_csv joins rows itself and write_gpkg goes through Arrow: the files must be those
+    # of pandas' to_csv and of pyogrio's feature-by-feature write, byte for byte
+    import pyogrio
+
+    from ccm_geo.io.write import _arrow_ready, _fixed_gpkg_time, _for_file, _write_csv_rows
+
+    rng = np.random.default_rng(0)
+    n = 3000  # more than one of pandas' blocks of rows (100,000 cells)
+    odd = ["plain", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "", " sp ", "ñandú", None]
+    df = pd.DataFrame(
+        {
+            "f": rng.normal(size=n) * 10.0 ** rng.integers(-9, 18, n),
+            "g": np.where(rng.random(n) < 0.3, np.nan, np.round(rng.random(n), 2)),
+            "z": np.where(rng.random(n) < 0.5, -0.0, 0.0),
+            "i": rng.integers(-5, 10**12, n),
+            "b": rng.random(n) < 0.5,
+            "s": pd.Series(rng.choice(np.array(odd, dtype=object), n), dtype=object),
+            "t": pd.Series(rng.choice(np.array(odd[:-1], dtype=object), n)).astype("str"),
+            # midnight only in the first block: pandas writes those dates without a time
+            "d": pd.Timestamp("2020-01-01")
+            + pd.to_timedelta(np.where(np.arange(n) < 1000, 0, rng.integers(0, 10**6, n)), "s"),
+            "c": pd.Categorical(rng.choice(["x", "y,z"], n)),
+            "k": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)), "Int64"),
+            "m": pd.Series([1, 2.5, "x", None, True] * (n // 5), dtype=object),
+            "label, with comma": 1.0,
+        }
+    )
+    for frame in (df, df.iloc[:0], df.iloc[:1], df[["f", "s"]]):
+        frame.to_csv(tmp_path / "ref.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        assert _write_csv_rows(frame, tmp_path / "new.csv")
+        assert (tmp_path / "new.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert not _write_csv_rows(df[["f"]], tmp_path / "one.csv")  # one column: to_csv's
+    gdf = gpd.GeoDataFrame(
+        df.drop(columns=["c", "m"]).assign(s=df["s"].where(df["s"].notna(), None)),
+        geometry=[Point(X0 + i, Y0) for i in range(n)],
+        crs=UTM,
+    )
+    out = _for_file(gdf)
+    assert _arrow_ready(out) and not _arrow_ready(_for_file(gdf.assign(m=df["m"])))
+    digests = []
+    for arrow in (False, True):
+        path = tmp_path / f"{arrow}.gpkg"
+        with _fixed_gpkg_time():
+            pyogrio.write_dataframe(out, path, layer="x", driver="GPKG", use_arrow=arrow)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
 def test_failed_write_keeps_the_good_output(tmp_path):
     target = tmp_path / "table.csv"
     write_csv(pd.DataFrame({"a": [1]}), target)

@@ -812,15 +812,19 @@ def test_a_tie_group_gets_its_whole_rank_range_and_says_so():
     assert res.summary["p_same_top_n"] is None
 
 
-def test_monte_carlo_places_equal_a_draw_by_draw_reference():
+@pytest.mark.parametrize("coarse", [True, False])
+def test_monte_carlo_places_equal_a_draw_by_draw_reference(coarse):
     # The fast path (groups of identical areas, sorted by mean score, one draw at a time) must
     # give exactly the places, Spearman and top-N figures of ranking every draw from scratch.
     from ccm_geo.scoring.stability import _dirichlet, _mc_ranks, _tie_ranges
 
     rng = np.random.default_rng(5)
     n, top_n = 400, 25
-    vals = rng.choice([0.0, 0.25, 0.5, 1.0], size=(n, 6))  # coarse values: many ties
-    vals[:40] = vals[40]  # one large group of identical areas
+    if coarse:
+        vals = rng.choice([0.0, 0.25, 0.5, 1.0], size=(n, 6))  # coarse values: many ties
+        vals[:40] = vals[40]  # one large group of identical areas
+    else:  # every area its own group: the path for groups of one area
+        vals = rng.random((n, 6))
     w = np.array([0.3, 0.2, 0.2, 0.15, 0.15, 0.0])  # a criterion that weighs nothing
     draws = _dirichlet(w, 50.0, 37, np.random.SeedSequence(3))
     draws[5] = draws[4]  # a repeated draw

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import geopandas as gpd
 import pandas as pd
 
-from ccm_geo.criteria._common import check_hazards, warn
+from ccm_geo.criteria._common import check_hazards, id_list, warn
 from ccm_geo.criteria.contamination import contamination_columns, contamination_indicators
 from ccm_geo.criteria.landuse import landuse_columns, landuse_indicators
 from ccm_geo.criteria.remoteness import (
@@ -96,7 +96,8 @@ def compute_criteria(
     step("landuse")
     parts.append(landuse_indicators(hazards, context, settings))
     if register_wide is not None:
-        rows = register_wide.reindex(pd.Index(hazards["hazard_id"].astype(str), name="hazard_id"))
+        ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
+        rows = _onto_areas(register_wide, ids, "the register-wide indicators given")
         parts.append(rows[remoteness_columns(settings) + risk_columns(settings)])
     else:
         parts.append(
@@ -118,7 +119,15 @@ def register_wide_indicators(
     step: Callable[[str], None],
 ) -> pd.DataFrame:
     """Remoteness and risk: the criteria that read the whole register (the road graph, every
-    area's neighbours), so a spatial partition cannot compute them alone."""
+    area's neighbours), so a spatial partition cannot compute them alone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``hazard_id`` in the input's row order, one row per area: an area that
+        either family left out gets NaN (no data) in its columns, with a DataWarning naming
+        how many and which, never silently.
+    """
     if graph is None and context.roads is not None:
         step("road graph")
         graph = build_road_graph(context.roads, settings)
@@ -128,7 +137,30 @@ def register_wide_indicators(
     )
     step("risk")
     risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
-    return pd.concat([remote, risk], axis=1)
+    ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
+    return pd.concat(
+        [
+            _onto_areas(remote, ids, "the remoteness indicators"),
+            _onto_areas(risk, ids, "the risk indicators"),
+        ],
+        axis=1,
+    )
+
+
+def _onto_areas(frame: pd.DataFrame, ids: pd.Index, what: str) -> pd.DataFrame:
+    """``frame`` (indexed by ``hazard_id``) reindexed onto the areas ``ids``; the areas it
+    lacks get NaN (no data), said in a DataWarning with their count and first ids."""
+    index = frame.index.astype(str)
+    if index.equals(ids):  # the usual case: one row per area, in order
+        return frame.set_axis(ids, axis=0)
+    lacking = ~ids.isin(index)
+    if lacking.any():
+        warn(
+            f"criteria: {what} lack {int(lacking.sum()):,} of the {len(ids):,} areas; their "
+            f"columns are NaN (no data) for them: hazard_id {id_list(ids[lacking])}. Compute "
+            "them over the whole register these areas belong to"
+        )
+    return frame.set_axis(index, axis=0).reindex(ids)
 
 
 def criteria_columns(context: Context, settings: CriteriaSettings | None = None) -> list[str]:

@@ -480,8 +480,9 @@ def _within_travel(
         for b0 in range(0, k, block):
             rows = np.arange(b0, min(k, b0 + block))
             dist = dijkstra(aug, directed=True, indices=m + rows, limit=limit)
-            t = np.full((len(rows), len(areas)), np.inf)
-            t[:, a_road] = dist[:, a_at[a_road]] + area_off[areas[a_road]][None, :]
+            # reached: by road or on foot within the limit (min(road, walk) <= limit)
+            reached = np.zeros((len(rows), len(areas)), dtype=bool)
+            reached[:, a_road] = dist[:, a_at[a_road]] + area_off[areas[a_road]][None, :] <= limit
             del dist
             s = srcs[rows]
             cnt = np.array([len(near[x]) for x in s], dtype=np.int64)
@@ -490,13 +491,16 @@ def _within_travel(
                 a = np.concatenate([near[x] for x in s])
                 tw = np.hypot(*(area_xy[a] - src_xy[s[i]]).T) / walk
                 j = np.searchsorted(areas, a)
-                t[i, j] = np.minimum(t[i, j], tw)
-            i, j = np.nonzero(t <= limit)
-            del t
+                on_foot = tw <= limit
+                reached[i[on_foot], j[on_foot]] = True
+            i, j = np.nonzero(reached)
+            del reached
             if len(i) == 0:
                 continue
-            local = np.zeros((len(areas), weights.shape[1]))
-            np.add.at(local, j, weights[s[i]])
+            w = weights[s[i]]  # summed per area in pair order, as np.add.at would
+            local = np.column_stack(
+                [np.bincount(j, weights=w[:, c], minlength=len(areas)) for c in range(w.shape[1])]
+            )
             acc[areas] += local
             if reduce is not None:
                 reduce(s[i], areas[j])

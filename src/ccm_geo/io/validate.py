@@ -37,6 +37,8 @@ from ccm_geo.io.read import (
     parse_counts,
     parse_dates,
     read_input,
+    str_cells,
+    stripped_texts,
 )
 from ccm_geo.model import CONTEXT_COLUMNS, CONTEXT_GEOMETRY, ValidationReport
 
@@ -208,7 +210,7 @@ def load_layer(
     _raise_if_errors(report)
     for col, kind in wanted.items():
         if col == id_col:
-            df[col] = df[col].map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+            df[col] = _as_text(df[col], strip=False)
             continue
         if col not in df:
             if kind.startswith("datetime"):
@@ -232,8 +234,7 @@ def load_layer(
             )
             _report_years(df, year & keep & ~bad, spec, col, report)
         else:
-            values = df[col].map(lambda v: None if pd.isna(v) else str(v).strip() or None)
-            values, bad = values.astype(object), np.zeros(len(df), dtype=bool)
+            values, bad = _as_text(df[col], strip=True), np.zeros(len(df), dtype=bool)
         bad = bad & keep
         for row, value in zip(df["_row"].to_numpy()[bad], df.loc[bad, source], strict=True):
             report.add(
@@ -293,6 +294,23 @@ def check_extent(layer: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, source: str
             "UTM zone moves a layer hundreds of km"
         )
         raise ValidationError(msg)
+
+
+def _as_text(values: pd.Series, *, strip: bool) -> pd.Series:
+    """Each value as text (object dtype; missing, and blank when ``strip``, as NaN): what
+    ``values.map(lambda v: None if pd.isna(v) else str(v)[.strip() or None]).astype(object)``
+    gives, computed once per distinct value."""
+    if strip:
+        texts = stripped_texts(values)
+    else:
+        cells = values.to_numpy(dtype=object)
+        given = ~pd.isna(cells)
+        out = np.full(len(cells), None, dtype=object)
+        out[given] = str_cells(cells[given], values.dtype)
+        texts = out.tolist()
+    if len(values) == 0:
+        return values.map(str).astype(object)
+    return pd.Series(texts, index=values.index).astype(object)
 
 
 def _check_ids(

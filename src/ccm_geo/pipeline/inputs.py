@@ -69,7 +69,7 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
         if name not in present:
             layers[name] = None
             continue
-        gdf = pyogrio.read_dataframe(path, layer=name)
+        gdf = pyogrio.read_dataframe(path, layer=name, use_arrow=True)  # as io.read_gpkg
         for col, kind in cols.items():
             if kind.startswith("datetime"):
                 gdf[col] = pd.to_datetime(gdf[col]).astype("datetime64[ns]")

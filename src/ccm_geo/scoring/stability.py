@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +121,7 @@ def sensitivity(
     lo, hi, rho, same, p_top_sorted = _mc_blocks(
         vs, w, conc, draws, seed, base_lo[order], base_hi[order], top_n, client
     )
-    p05 = _row_percentiles(lo, (5,))[0]
-    p95 = _row_percentiles(hi, (95,))[0]
-    p50 = _row_percentiles(lo, (50,), plus=hi)[0] / 2.0
+    p05, p50, p95 = _area_percentiles(lo, hi)
     del lo, hi
     table = pd.DataFrame(index=areas.index)
     table["hazard_id"] = hid.to_numpy()
@@ -157,6 +157,8 @@ def sensitivity(
 
 #: Weight draws per Monte Carlo block (each block has its own seed; see :func:`sensitivity`).
 MC_BLOCK = 250
+#: Most threads that run blocks at once without a Dask client (bounded by the CPU count).
+MC_THREADS = 4
 
 
 def _mc_blocks(vs, w, conc, draws, seed, base_lo, base_hi, top_n, client=None):
@@ -173,19 +175,27 @@ def _mc_blocks(vs, w, conc, draws, seed, base_lo, base_hi, top_n, client=None):
         ]
         blocks = client.gather(futures)
     n = vs.shape[0]
-    lo = np.empty((n, draws), dtype=np.int32)
-    hi = np.empty((n, draws), dtype=np.int32)
+    # draws x areas, as the blocks come: the percentiles read them in tiles of areas
+    lo = np.empty((draws, n), dtype=np.int32)
+    hi = np.empty((draws, n), dtype=np.int32)
+    if client is None:  # threads (numpy sorts and indexes without the GIL); each block
+        # writes its places straight into its rows of the result
+        def one(b: int):
+            s, e = spans[b]
+            return _mc_block(vs, *args, seed, b, e - s, out=(lo[s:e], hi[s:e]))
+
+        workers = max(1, min(len(spans), os.cpu_count() or 1, MC_THREADS))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            blocks = list(pool.map(one, range(len(spans))))
     rho = np.empty(draws)
     same = np.empty(draws, dtype=bool)
     p_top = np.zeros(n)
-    for b, (s, e) in enumerate(spans):
-        if client is None:  # one block at a time: memory holds one block beside the result
-            block = _mc_block(vs, *args, seed, b, e - s)
-        else:
-            block = blocks[b]
-            blocks[b] = None
-        lo[:, s:e] = block[0].T  # blocks are draws x areas
-        hi[:, s:e] = block[1].T
+    for b, (s, e) in enumerate(spans):  # in block order: the same sums wherever blocks ran
+        block = blocks[b]
+        blocks[b] = None
+        if client is not None:
+            lo[s:e] = block[0]
+            hi[s:e] = block[1]
         rho[s:e], same[s:e] = block[2:4]
         p_top += block[4] * (e - s)
         del block
@@ -196,10 +206,10 @@ def _mc_block_args(vs, args, seed, block, size):
     return _mc_block(vs, *args, seed, block, size)
 
 
-def _mc_block(vs, w, conc, base_lo, base_hi, top_n, seed, block, size):
+def _mc_block(vs, w, conc, base_lo, base_hi, top_n, seed, block, size, out=None):
     """One block of draws: its weights from its own seed, then ranks (see _mc_ranks)."""
     wdraws = _dirichlet(w, conc, size, np.random.SeedSequence(seed, spawn_key=(block,)))
-    return _mc_ranks(vs, wdraws, base_lo, base_hi, top_n)
+    return _mc_ranks(vs, wdraws, base_lo, base_hi, top_n, out=out)
 
 
 def _dirichlet(w: np.ndarray, concentration: float, draws: int, seed) -> np.ndarray:
@@ -220,6 +230,8 @@ def _mc_ranks(
     base_lo: np.ndarray,
     base_hi: np.ndarray,
     top_n: int,
+    *,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rank ranges (draws x areas, int32), Spearman rho, same-top-N flag and P(top N).
 
@@ -230,6 +242,7 @@ def _mc_ranks(
     the Spearman correlation with ties (Pearson on mid-ranks; NaN where a ranking is all one
     tie); a draw has the same top N when no tie straddles place N and the set is the base's;
     P(top N) of an area in a straddling group is the share of the group's places within N.
+    ``out``: two (draws x areas) int32 arrays to write the places into (else new ones).
     """
     n = vs.shape[0]
     draws = wdraws.shape[0]
@@ -245,8 +258,10 @@ def _mc_ranks(
     uniq = uniq[by_mean]
     inverse = np.argsort(by_mean)[inverse]
     sizes = np.bincount(inverse, minlength=len(uniq))
-    lo = np.empty((draws, n), dtype=np.int32)
-    hi = np.empty((draws, n), dtype=np.int32)
+    less = (sizes - 1)[inverse].astype(np.int32)
+    if out is None:
+        out = (np.empty((draws, n), dtype=np.int32), np.empty((draws, n), dtype=np.int32))
+    lo, hi = out
     rho = np.empty(draws)
     same = np.zeros(draws, dtype=bool)
     p_top = np.zeros(n)
@@ -260,10 +275,10 @@ def _mc_ranks(
     base_straddles = bool(np.any((base_lo <= top_n) & (base_hi > top_n)))
     for s in range(0, draws, chunk):
         e = min(draws, s + chunk)
-        key = np.round((-wdraws[s:e]) @ uniq.T, 12)  # (c x groups), ascending = best first
+        key = (-wdraws[s:e]) @ uniq.T  # (c x groups), ascending = best first
         rl, rh = lo[s:e], hi[s:e]  # views: the places are written into the result directly
         for i in range(e - s):  # one draw at a time: its arrays stay in the processor's cache
-            rl[i], rh[i] = _draw_places(key[i], sizes, inverse)
+            rl[i], rh[i] = _draw_places(key[i], sizes, inverse, less)
         del key
         mid = (rl + rh) / 2.0 - centre
         ss = np.einsum("ij,ij->i", mid, mid)
@@ -286,35 +301,69 @@ def _mc_ranks(
     return lo, hi, rho, same, p_top / draws
 
 
-def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray):
+def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, less=None):
     """First and last place of every area in one draw (1 = best, i.e. lowest ``key``).
 
     ``key`` has one value per group of identical areas (``sizes`` areas each; ``inverse``
-    gives each area's group); groups of equal key merge into one tie. Groups should come
-    nearly in key order (sorting is then faster); the order inside a run of equal keys does
-    not change the result.
+    gives each area's group); keys equal to 12 decimals (``np.round(key, 12)``) merge their
+    groups into one tie. The order inside a run of equal keys does not change the result.
+    ``less``: each area's group size minus one, ``(sizes - 1)[inverse]`` (int32), computed
+    once by the caller for all draws.
     """
-    order = np.argsort(key)
-    sk = key[order]
+    order, new = _sorted_runs(key)
     sz = sizes[order]
     last = np.cumsum(sz)  # last place of each group, in sorted order
-    new = np.empty(len(sk), dtype=bool)
+    g_hi = np.empty(len(key), dtype=np.int32)
+    if new.all():  # no two groups tie in this draw: an area's group spans its size
+        g_hi[order] = last
+        hi = g_hi[inverse]
+        if less is None:
+            less = (sizes - 1)[inverse].astype(np.int32)
+        return hi - less, hi
+    # groups of equal key merge into one tie: first place of the run's first group, last of
+    # its last
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:] - 1
+    ends[-1] = len(key) - 1
+    g_lo = np.empty(len(key), dtype=np.int32)
+    g_lo[order] = (last - sz + 1)[starts][run]
+    g_hi[order] = last[ends][run]
+    return g_lo[inverse], g_hi[inverse]
+
+
+#: Keys (scores) are compared to 12 decimals: as integers ``rint(key * 1e12)``.
+_SCALE = 1e12
+
+
+def _sorted_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts ``np.round(key, 12)`` and, in that order, where a new value starts.
+
+    ``np.round(x, 12)`` is ``rint(x * 1e12) / 1e12``: the integers ``rint(x * 1e12)`` have the
+    same order and the same ties. When they and the positions fit in 63 bits together (scores
+    of magnitude below ~10 at 10^5 groups), each is packed with its position into one int64
+    and sorted as plain integers, which is faster than ``argsort`` and leaves the position in
+    the low bits; otherwise the rounded keys are argsorted.
+    """
+    m = len(key)
+    k = np.rint(key * _SCALE)
+    bits = max(int(m - 1).bit_length(), 1)
+    k_min = float(k.min()) if m else 0.0
+    span = (float(k.max()) - k_min) if m else 0.0
+    if m and np.isfinite(span) and abs(k_min) < 2.0**52 and span < 2.0 ** (62 - bits):
+        packed = ((k - k_min).astype(np.int64) << bits) | np.arange(m, dtype=np.int64)
+        packed.sort()
+        order = packed & ((1 << bits) - 1)
+        sk = packed >> bits
+    else:
+        kr = k / _SCALE
+        order = np.argsort(kr)
+        sk = kr[order]
+    new = np.empty(m, dtype=bool)
     new[:1] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
-    g_lo = np.empty(len(sk), dtype=np.int32)
-    g_hi = np.empty(len(sk), dtype=np.int32)
-    if new.all():  # no two groups tie in this draw
-        g_lo[order] = last - sz + 1
-        g_hi[order] = last
-    else:
-        starts = np.flatnonzero(new)
-        run = np.cumsum(new) - 1
-        ends = np.empty_like(starts)
-        ends[:-1] = starts[1:] - 1
-        ends[-1] = len(sk) - 1
-        g_lo[order] = (last - sz + 1)[starts][run]
-        g_hi[order] = last[ends][run]
-    return g_lo[inverse], g_hi[inverse]
+    return order, new
 
 
 def _tie_ranges(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,21 +376,31 @@ def _tie_ranges(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start[inv] + 1, start[inv] + counts[inv]
 
 
-def _row_percentiles(
-    ranks: np.ndarray, qs: tuple[int, ...], plus: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """Percentiles of each row (observed values, 'inverted_cdf'), in blocks of rows; of
-    ``ranks + plus`` when ``plus`` is given (summed block by block, in int64)."""
-    n = ranks.shape[0]
-    out = [np.empty(n, dtype=np.int64) for _ in qs]
-    block = max(1, 2_000_000 // max(ranks.shape[1], 1))
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        part = ranks[s:e] if plus is None else ranks[s:e].astype(np.int64) + plus[s:e]
-        p = np.percentile(part, qs, axis=1, method="inverted_cdf")
-        for i in range(len(qs)):
-            out[i][s:e] = p[i]
-    return out
+def _area_percentiles(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per area (column of the draws x areas places), the 5th percentile of ``lo``, the median
+    mid-place ``(lo + hi) / 2`` and the 95th percentile of ``hi`` (observed values,
+    'inverted_cdf'). Read in tiles of a few hundred areas, each turned areas x draws while it
+    is in the processor's cache (a whole transpose would miss it on every element).
+
+    An 'inverted_cdf' percentile is always one order statistic, the k-th smallest value, with
+    k what ``np.percentile`` picks for ``draws`` values (found by asking it of 0 .. draws-1):
+    one partition at k per row gives it without the percentile's other work.
+    """
+    draws, n = lo.shape
+    k05, k50, k95 = (
+        int(np.percentile(np.arange(draws), q, method="inverted_cdf")) for q in (5, 50, 95)
+    )
+    out = [np.empty(n, dtype=np.int64) for _ in range(3)]
+    tile = max(1, min(n, 2_000_000 // max(draws, 1), 512))
+    for s in range(0, n, tile):
+        e = min(n, s + tile)
+        t_lo = np.ascontiguousarray(lo[:, s:e].T)
+        t_hi = np.ascontiguousarray(hi[:, s:e].T)
+        mid = t_lo.astype(np.int64) + t_hi
+        out[0][s:e] = np.partition(t_lo, k05, axis=1)[:, k05]
+        out[2][s:e] = np.partition(t_hi, k95, axis=1)[:, k95]
+        out[1][s:e] = np.partition(mid, k50, axis=1)[:, k50]
+    return out[0], out[1] / 2.0, out[2]
 
 
 def _sweep(
