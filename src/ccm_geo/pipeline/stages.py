@@ -245,11 +245,13 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     from ccm_geo.scoring import ranking_weakness
 
     src = log.out_dir
-    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score")
-    context = state.get("context") or read_context(config, src, scored.crs.to_string())
+    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score", arrow=True)
+    context = state.get("context") or read_context(config, src, scored.crs.to_string(), arrow=True)
     tasks = state.get("tasks")
     if tasks is None and (src / "plan" / "tasks.gpkg").is_file():
-        tasks = read_gpkg(src / "plan" / "tasks.gpkg", "tasks")
+        tasks = _from_state_or_file(
+            state, "tasks", src / "plan" / "tasks.gpkg", "tasks", "prioritise", arrow=True
+        )
     areas = scored if tasks is None else _with_plan(scored, tasks)
     title = f"{config.project.name}: clearance priorities"
     log.step("drawing the interactive map")
@@ -288,12 +290,16 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
         log.step("no [[donors]] in the project: no requests written")
         return
     src = log.out_dir
-    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score")
-    tasks = _from_state_or_file(state, "tasks", src / "plan" / "tasks.gpkg", "tasks", "prioritise")
-    context = state.get("context") or read_context(config, src, scored.crs.to_string())
+    scored = _from_state_or_file(state, "scored", src / "scored.gpkg", "areas", "score", arrow=True)
+    tasks = _from_state_or_file(
+        state, "tasks", src / "plan" / "tasks.gpkg", "tasks", "prioritise", arrow=True
+    )
+    context = state.get("context") or read_context(config, src, scored.crs.to_string(), arrow=True)
     villages = state.get("settlements_access")
     if villages is None and _has_layer(src / "criteria.gpkg", "settlements"):
-        villages = read_gpkg(src / "criteria.gpkg", "settlements")
+        villages = _from_state_or_file(
+            {}, "", src / "criteria.gpkg", "settlements", "criteria", arrow=True
+        )
     if villages is not None:  # villages with their road travel time to care
         context = dataclasses.replace(context, settlements=villages)
     milestones, summary = _plan_tables(state, src / "plan")
@@ -380,9 +386,10 @@ def run_stage(
 
 
 def _from_state_or_file(
-    state: dict[str, Any], key: str, path: Path, layer: str, stage: str
+    state: dict[str, Any], key: str, path: Path, layer: str, stage: str, *, arrow: bool = False
 ) -> gpd.GeoDataFrame:
-    """A frame an earlier stage of this run made, else the file it wrote."""
+    """A frame an earlier stage of this run made, else the file it wrote (``arrow``: read
+    through Arrow, the same frame about three times faster)."""
     if state.get(key) is not None:
         return state[key]
     if not path.is_file():
@@ -391,6 +398,10 @@ def _from_state_or_file(
             f"`ccm-geo {stage}` with the same --out first, or `ccm-geo run`."
         )
         raise InputFileNotFoundError(msg)
+    if arrow:
+        import pyogrio
+
+        return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
     return read_gpkg(path, layer)
 
 

@@ -1,0 +1,95 @@
+"""What the map and request stages prepare once per run and reuse.
+
+A national road layer has hundreds of thousands of edges; joining them into lines, packing
+them for the web page and building the areas' drawing paths take seconds each. The print
+map, the web map and every donor's request maps draw the same layers, so each is prepared
+once per frame and kept while that frame lives: the pipeline's map and request stages share
+one context (``ccm-geo run``), and the request stage's donors share it among themselves.
+
+The memo is keyed on the frame's identity (and length): a frame handed to the maps is
+treated as read-only, as the pipeline's stages do. An entry goes when its frame is
+garbage-collected.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import numpy as np
+import shapely
+
+__all__ = ["memo", "road_lines", "clear"]
+
+T = TypeVar("T")
+
+_MEMO: dict[tuple, tuple[weakref.ref, Any]] = {}
+
+
+def memo(obj: Any, key: tuple[Hashable, ...], make: Callable[[], T]) -> T:
+    """``make()``, computed once per live ``obj`` and ``key``.
+
+    Parameters
+    ----------
+    obj
+        The frame the value is derived from (held by a weak reference only).
+    key
+        What else the value depends on (settings, a kind name).
+    make
+        Computes the value.
+    """
+    k = (id(obj), len(obj) if hasattr(obj, "__len__") else None, *key)
+    hit = _MEMO.get(k)
+    if hit is not None and hit[0]() is obj:
+        return hit[1]
+    value = make()
+    try:
+        ref = weakref.ref(obj, lambda _r, k=k: _MEMO.pop(k, None))
+    except TypeError:  # not weak-referenceable: not kept
+        return value
+    _MEMO[k] = (ref, value)
+    return value
+
+
+def clear() -> None:
+    """Forget every prepared value (tests; or to free memory before a long step)."""
+    _MEMO.clear()
+
+
+def road_lines(roads) -> tuple[np.ndarray, list[str | None]]:
+    """Roads joined into as few lines as possible, per road class, with each line's class.
+
+    A road network read from a graph has one feature per edge (hundreds of thousands
+    nationally); drawn one by one, each is its own polyline on the web page and its own
+    subpath in a PDF. Segments of one class that meet end to end are one line on the map
+    (``shapely.line_merge``). Classes in name order, then the roads without a class.
+    Computed once per roads frame (:func:`memo`).
+    """
+    return memo(roads, ("road_lines",), lambda: _road_lines(roads))
+
+
+def _road_lines(roads) -> tuple[np.ndarray, list[str | None]]:
+    from ccm_geo.publish.maps.encode import texts
+
+    cls = np.array(texts(roads, "road_class"), dtype=object)
+    geoms, labels = [], []
+    keys = sorted({c for c in cls if c is not None})
+    groups = [(k, cls == k) for k in keys]
+    groups.append((None, np.array([c is None for c in cls], dtype=bool)))
+    for key, sel in groups:
+        if not sel.any():
+            continue
+        lines = shapely.get_parts(np.asarray(roads.geometry.values[sel], dtype=object))
+        lines = lines[np.isin(shapely.get_type_id(lines), (1, 2))]  # LineString, LinearRing
+        lines = lines[shapely.get_num_coordinates(lines) >= 2]
+        if not len(lines):
+            continue
+        xy, idx = shapely.get_coordinates(lines, return_index=True)  # rings as lines too
+        merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(xy, indices=idx)))
+        parts = shapely.get_parts(merged)
+        geoms.append(parts)
+        labels += [key] * len(parts)
+    if not geoms:
+        return np.empty(0, dtype=object), []
+    return np.concatenate(geoms), labels
