@@ -27,8 +27,8 @@ T = TypeVar("T")
 _MEMO: dict[tuple, tuple[weakref.ref, Any]] = {}
 
 
-def memo(obj: Any, key: tuple[Hashable, ...], make: Callable[[], T]) -> T:
-    """``make()``, computed once per live ``obj`` and ``key``.
+def memo(obj: Any, key: tuple[Hashable, ...], make: Callable[[], T], *, also: tuple = ()) -> T:
+    """``make()``, computed once per live ``obj`` (and ``also``) and ``key``.
 
     Parameters
     ----------
@@ -38,18 +38,29 @@ def memo(obj: Any, key: tuple[Hashable, ...], make: Callable[[], T]) -> T:
         What else the value depends on (settings, a kind name).
     make
         Computes the value.
+    also
+        Further frames (or None) the value depends on: a kept value is used only while each is
+        the very object it was computed from.
     """
     k = (id(obj), len(obj) if hasattr(obj, "__len__") else None, *key)
     hit = _MEMO.get(k)
-    if hit is not None and hit[0]() is obj:
+    if hit is not None and hit[0]() is obj and _same(hit[2], also):
         return hit[1]
     value = make()
     try:
         ref = weakref.ref(obj, lambda _r, k=k: _MEMO.pop(k, None))
+        others = tuple(None if o is None else weakref.ref(o) for o in also)
     except TypeError:  # not weak-referenceable: not kept
         return value
-    _MEMO[k] = (ref, value)
+    _MEMO[k] = (ref, value, others)
     return value
+
+
+def _same(refs: tuple, objs: tuple) -> bool:
+    if len(refs) != len(objs):
+        return False
+    pairs = zip(refs, objs, strict=True)
+    return all((r is None and o is None) or (r is not None and r() is o) for r, o in pairs)
 
 
 def clear() -> None:
