@@ -153,3 +153,42 @@ def test_the_manifest_keeps_a_recorded_hash_while_the_file_is_unchanged(tmp_path
     p.write_text("x\n12\n", encoding="utf-8")
     os.utime(p, ns=(recorded["mtime_ns"], recorded["mtime_ns"] + 1))
     assert _output_sha256(p, False, recorded) == _sha256(p) != true  # changed: hashed again
+
+
+def test_a_prepared_text_is_kept_in_the_run_folder_by_what_it_was_made_from(tmp_path):
+    made = []
+
+    def make(text):
+        return lambda: made.append(text) or text
+
+    assert shared.cached_text("k", lambda: "a", make("A")) == "A"  # no folder: made
+    with shared.run_cache(tmp_path / ".ccm-cache") as folder:
+        assert shared.cached_text("k", lambda: "a", make("A")) == "A"
+        assert shared.cached_text("k", lambda: "a", make("X")) == "A"  # read, not made
+        assert shared.cached_text("k", lambda: "b", make("B")) == "B"  # another input
+        assert len(list(folder.glob("k-*.json"))) == 1  # the older one is gone
+        assert not list(folder.glob(".ccm-tmp-*"))
+    assert made == ["A", "A", "B"]
+
+
+def test_a_second_process_reads_the_packed_roads_instead_of_joining_them(tmp_path, monkeypatch):
+    roads = _roads()
+    ctx = Context(crs=CRS, roads=roads)
+    settings = MapSettings(context_layers=["roads"])
+    areas = _areas(20, side=200.0)
+    with shared.run_cache(tmp_path):
+        first = priority_map(areas, ctx, settings, title="t")
+    shared.clear()  # as a new process would start
+
+    def fail(_roads):
+        raise AssertionError("joined again")
+
+    monkeypatch.setattr(shared, "_road_lines", fail)
+    with shared.run_cache(tmp_path):
+        assert priority_map(areas, ctx, settings, title="t") == first
+    moved = roads.copy()
+    moved.geometry = moved.geometry.translate(10.0, 0.0)  # another input: packed anew
+    monkeypatch.undo()
+    with shared.run_cache(tmp_path):
+        other = priority_map(areas, Context(crs=CRS, roads=moved), settings, title="t")
+    assert other != first and len(list(tmp_path.glob("web-roads-*.json"))) == 1

@@ -13,14 +13,18 @@ garbage-collected.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import shapely
 
-__all__ = ["memo", "road_lines", "clear"]
+__all__ = ["memo", "road_lines", "run_cache", "cached_text", "frame_key", "clear"]
 
 T = TypeVar("T")
 
@@ -61,6 +65,74 @@ def _same(refs: tuple, objs: tuple) -> bool:
         return False
     pairs = zip(refs, objs, strict=True)
     return all((r is None and o is None) or (r is not None and r() is o) for r, o in pairs)
+
+
+#: The folder of the run's prepared files (see :func:`run_cache`); None: kept in memory only
+_FOLDER: list[Path] = []
+
+
+@contextlib.contextmanager
+def run_cache(folder: str | Path) -> Iterator[Path]:
+    """Keep what :func:`cached_text` prepares in ``folder`` as well, for the next process.
+
+    The pipeline's map and request stages run in one process (``ccm-geo run``) or each in its
+    own (``ccm-geo map``, then ``ccm-geo request``); the second then reads the packed road
+    layer the first wrote instead of joining and packing it again. Files are named by the
+    sha256 of their content's inputs, so a changed input is a new name, never a stale file.
+    """
+    folder = Path(folder)
+    _FOLDER.append(folder)
+    try:
+        yield folder
+    finally:
+        _FOLDER.pop()
+
+
+def cached_text(kind: str, key: Callable[[], str], make: Callable[[], str]) -> str:
+    """``make()``, read from the run's cache folder when it holds ``kind`` for ``key()``.
+
+    Without a :func:`run_cache` folder this is ``make()``. A file of ``kind`` with another key
+    is removed when the new one is written (one per kind is kept).
+    """
+    if not _FOLDER:
+        return make()
+    from ccm_geo import __version__
+
+    digest = hashlib.sha256(
+        f"{kind}\0{key()}\0{__version__}\0{shapely.geos_version_string}".encode()
+    ).hexdigest()
+    folder = _FOLDER[-1]
+    path = folder / f"{kind}-{digest}.json"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = make()
+    try:
+        from ccm_geo.io import write_text
+
+        write_text(text, path)  # atomic: a killed run leaves a temporary the next one removes
+        for old in folder.glob(f"{kind}-*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only folder: the run goes on without keeping it
+        pass
+    return text
+
+
+def frame_key(gdf, columns: tuple[str, ...] = ()) -> str:
+    """A sha256 of a frame's geometry (types, coordinates, their counts), CRS and
+    ``columns``: what a prepared layer depends on."""
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    h = hashlib.sha256()
+    h.update(str(gdf.crs.to_wkt() if gdf.crs is not None else None).encode())
+    h.update(np.asarray(shapely.get_type_id(geoms), dtype=np.int64).tobytes())
+    h.update(np.asarray(shapely.get_num_coordinates(geoms), dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(shapely.get_coordinates(geoms)).tobytes())
+    for col in columns:
+        values = gdf[col].tolist() if col in gdf.columns else None
+        h.update(json.dumps([col, values], default=str).encode())
+    return h.hexdigest()
 
 
 def clear() -> None:

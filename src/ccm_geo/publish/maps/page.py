@@ -39,7 +39,7 @@ from ccm_geo.publish.maps.labels import NO_ROUTE, criterion_label, indicator_lab
 from ccm_geo.publish.maps.tiles import extract_tiles, is_local_tiles
 from ccm_geo.publish.maps.views import data_bounds, to_latlng_bounds
 from ccm_geo.publish.settings import MapSettings
-from ccm_geo.publish.shared import memo, road_lines
+from ccm_geo.publish.shared import cached_text, frame_key, memo, road_lines
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -381,9 +381,24 @@ def _context_json(context: Context | None, settings: MapSettings) -> str:
     """:func:`_encode_context` as the page's JSON, each layer packed once per frame and kept
     (``publish.shared``): every donor's map and the priority map draw the same roads."""
     parts = []
+    packing = (settings.precision, settings.context_simplify_m)
     for name, gdf in _context_layers(context, settings):
-        key = ("web_context", name, settings.precision, settings.context_simplify_m)
-        text = memo(gdf, key, lambda n=name, g=gdf: _script_json(_encode_layer(n, g, settings)))
+        key = ("web_context", name, *packing)
+
+        def make(n=name, g=gdf) -> str:
+            def pack() -> str:
+                return _script_json(_encode_layer(n, g, settings))
+
+            if n != "roads":  # the others pack in well under a second
+                return pack()
+            # the road layer is joined and packed once per input too (``shared.run_cache``)
+            return cached_text(
+                "web-roads",
+                lambda: f"{frame_key(g, ('road_class',))}:{packing}",
+                pack,
+            )
+
+        text = memo(gdf, key, make)
         parts.append(f"{_script_json(name)}:{text}")
     return "{" + ",".join(parts) + "}"
 

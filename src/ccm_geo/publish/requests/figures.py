@@ -106,7 +106,11 @@ def static_map(
 
         paths = [p for p in every_path[every.index.get_indexer(g.index)] if p is not None]
         if paths:
-            ax.add_collection(PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw))
+            # a map sheet's limits are its bounds: the data limits of 100,000 paths go unused
+            ax.add_collection(
+                PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw),
+                autolim=bounds is None,
+            )
 
     if len(geoms):
         draw(geoms, "#e8e8e8", "#9a9a9a", 0.3)
