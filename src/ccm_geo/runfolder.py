@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ccm_geo.config import ProjectConfig
 
 __all__ = [
+    "RUN_CACHE",
     "STAGE_SECTIONS",
     "usable_out_dir",
     "stage_folder",
@@ -35,6 +36,11 @@ __all__ = [
     "stage_config_sha256",
     "stale_stages",
 ]
+
+#: The run folder's subfolder of prepared files one stage keeps for another run in its own
+#: process (the web maps' packed road layer; ``publish.shared.run_cache``). Not an output:
+#: files there are named by the sha256 of what they were made from, and may be deleted.
+RUN_CACHE = ".ccm-cache"
 
 #: Sections of the configuration each stage depends on, besides every earlier stage's.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {

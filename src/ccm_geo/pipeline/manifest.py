@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -165,12 +166,39 @@ def _write_json(obj: Any, path: Path) -> Path:
     return write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", path)
 
 
+#: sha256 by file identity and state (path, inode, size, mtime): a run hashes its inputs
+#: when it starts and again for the manifest, and reused outputs when it checks them
+_HASHED: dict[tuple, str] = {}
+
+
 def _sha256(path: Path) -> str:
+    """The file's sha256, read once per process while the file stays as it was."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _HASHED.get(key)
+    if hit is not None:
+        return hit
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
+
+
+def _stat(path: Path) -> dict[str, int]:
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _output_sha256(path: Path, written: bool, earlier: dict[str, Any] | None) -> str:
+    """An output's sha256: hashed when this run wrote it; else the earlier manifest's, when
+    the file has the size and modification time that manifest recorded (a stage run alone
+    does not read every other stage's outputs again)."""
+    same = earlier and {k: earlier.get(k) for k in ("size", "mtime_ns")} == _stat(path)
+    if not written and same and earlier.get("sha256"):
+        return earlier["sha256"]
+    return _sha256(path)
 
 
 def _versions() -> dict[str, str]:
@@ -251,6 +279,11 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
         old = earlier_by.get(str(p.relative_to(log.out_dir.resolve())), {})
         return {"stage": old.get("stage"), "run_id": old.get("run_id")}
 
+    def _output_record(p: Path) -> dict[str, Any]:
+        rel = str(p.relative_to(log.out_dir.resolve()))
+        sha = _output_sha256(p, p in log.written_by, earlier_by.get(rel))
+        return {"path": rel, "sha256": sha, **_stat(p), **_who(p)}
+
     manifest = {
         "tool": "ccm_geo",
         "version": __version__,
@@ -280,10 +313,7 @@ def _write_manifest(config: ProjectConfig, log: RunLog) -> Path:
             for r in log.reports
         ]
         or earlier.get("validation", []),
-        "outputs": [
-            {"path": str(p.relative_to(log.out_dir.resolve())), "sha256": _sha256(p), **_who(p)}
-            for p in outputs
-        ],
+        "outputs": [_output_record(p) for p in outputs],
         **{k: v for k, v in earlier.items() if k in ("scoring",) and k not in log.facts},
         **log.facts,
     }

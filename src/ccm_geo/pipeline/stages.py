@@ -23,6 +23,7 @@ from ccm_geo.pipeline.inputs import load_inputs, read_context
 from ccm_geo.pipeline.manifest import _write_json
 from ccm_geo.pipeline.runlog import STAGE_NAMES, RunLog
 from ccm_geo.runfolder import (
+    RUN_CACHE,
     moved_path,
     stage_folder,
 )
@@ -242,6 +243,7 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     from ccm_geo.io import write_text
     from ccm_geo.publish.maps import embed_fragment, priority_map
     from ccm_geo.publish.printmap import has_sheets, iter_sheets, save_figure, save_sheets
+    from ccm_geo.publish.shared import run_cache
     from ccm_geo.scoring import ranking_weakness
 
     src = log.out_dir
@@ -254,15 +256,16 @@ def stage_map(config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: 
     title = f"{config.project.name}: clearance priorities"
     log.step("drawing the interactive map")
     weak = ranking_weakness(scored, config.scoring)
-    html = priority_map(
-        areas,
-        context,
-        config.maps,
-        title=title,
-        tiles=state.get("tiles"),
-        no_route_min=config.criteria.remoteness.unreachable_penalty_min,
-        note=weak,
-    )
+    with run_cache(src / RUN_CACHE):  # the packed roads, for a request stage run on its own
+        html = priority_map(
+            areas,
+            context,
+            config.maps,
+            title=title,
+            tiles=state.get("tiles"),
+            no_route_min=config.criteria.remoteness.unreachable_penalty_min,
+            note=weak,
+        )
     log.wrote(write_text(html, out_dir / "priority_map.html"))
     log.wrote(write_text(embed_fragment(html, title=title), out_dir / "priority_map_embed.html"))
     log.step("drawing the print map")
@@ -283,6 +286,7 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
     from ccm_geo.io import write_csv
     from ccm_geo.publish.donors import match_donors
     from ccm_geo.publish.requests import write_requests
+    from ccm_geo.publish.shared import run_cache
 
     if not config.donors:
         log.step("no [[donors]] in the project: no requests written")
@@ -300,26 +304,27 @@ def stage_request(config: ProjectConfig, out_dir: Path, state: dict[str, Any], l
     log.step("matching tasks to donors")
     allocation = match_donors(tasks, config.donors, seed=config.project.seed)
     log.step("writing the request packages")
-    written = write_requests(
-        scored,
-        tasks,
-        milestones,
-        summary["deadline"],
-        context,
-        config.donors,
-        out_dir,
-        project_name=config.project.name,
-        map_settings=config.maps,
-        donor=state.get("donor"),
-        planning=config.planning,
-        allocation=allocation,
-        remote_min=config.criteria.remoteness.remote_threshold_min,
-        seed=config.project.seed,
-        plan_summary=summary.get("summary"),
-        mine_ban_deadline=config.project.mine_ban_deadline,
-        contact=config.project.contact,
-        programme_language=config.project.language,
-    )
+    with run_cache(src / RUN_CACHE):  # the road layer the map stage packed
+        written = write_requests(
+            scored,
+            tasks,
+            milestones,
+            summary["deadline"],
+            context,
+            config.donors,
+            out_dir,
+            project_name=config.project.name,
+            map_settings=config.maps,
+            donor=state.get("donor"),
+            planning=config.planning,
+            allocation=allocation,
+            remote_min=config.criteria.remoteness.remote_threshold_min,
+            seed=config.project.seed,
+            plan_summary=summary.get("summary"),
+            mine_ban_deadline=config.project.mine_ban_deadline,
+            contact=config.project.contact,
+            programme_language=config.project.language,
+        )
     for paths in written.values():
         for path in paths:
             log.wrote(path)

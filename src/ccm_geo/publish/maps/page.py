@@ -39,6 +39,7 @@ from ccm_geo.publish.maps.labels import NO_ROUTE, criterion_label, indicator_lab
 from ccm_geo.publish.maps.tiles import extract_tiles, is_local_tiles
 from ccm_geo.publish.maps.views import data_bounds, to_latlng_bounds
 from ccm_geo.publish.settings import MapSettings
+from ccm_geo.publish.shared import cached_text, frame_key, memo, road_lines
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -64,6 +65,8 @@ PRIORITY_CLASSES = ("high", "medium", "low")
 MAP_NAME = "map_ccm"
 #: Travel times at or above this (min) are the criteria's no-route penalty: "no road route".
 NO_ROUTE_MIN = 600.0
+#: Where the context layers' JSON goes in the page's data (see ``_render``).
+_CONTEXT_SLOT = "\x00ccm-context\x00"
 
 
 def priority_map(
@@ -162,7 +165,7 @@ def priority_map(
         "areas": _encode_areas(detailed, criteria, settings),
         "aggregate": _encode_aggregate(rest, settings) if len(rest) else None,
         "note": " ".join(t for t in (_note(len(detailed), len(rest), settings), note) if t),
-        "context": _encode_context(context, settings),
+        "context": _CONTEXT_SLOT,  # its JSON, packed once per layer, goes in here
         "contextOn": list(settings.context_on),
         "villageLabelZoom": settings.village_label_zoom,
         "showPlan": settings.show_plan and "year" in areas.columns,
@@ -192,7 +195,7 @@ def priority_map(
             )
             raise InputError(msg)
         payload["tiles"] = tiles
-    return _render(payload)
+    return _render(payload, context_json=_context_json(context, settings))
 
 
 def embed_fragment(html_doc: str, *, height: str = "600px", title: str = "Map") -> str:
@@ -349,90 +352,96 @@ def _encode_aggregate(rest: gpd.GeoDataFrame, settings: MapSettings) -> dict:
     }
 
 
-def _encode_context(context: Context | None, settings: MapSettings) -> dict:
-    """The context layers the settings ask for and the context has, packed for the page."""
-    out: dict[str, Any] = {}
+def _context_layers(context: Context | None, settings: MapSettings) -> list[tuple[str, Any]]:
+    """The context layers the settings ask for and the context has, as the context holds them."""
     if context is None:
-        return out
+        return []
+    out = []
     for name in settings.context_layers:
         gdf = getattr(context, name, None)
         if gdf is None or len(gdf) == 0:
             continue
-        gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
         if gdf.crs is None:
             msg = (
                 f"priority map: context layer '{name}' has no CRS; load it through "
                 "ccm_geo so it is in the project's metric CRS"
             )
             raise InputError(msg)
-        p = settings.precision
-        if name == "admin":
-            geoms = shapely.simplify(
-                gdf.geometry.values, settings.context_simplify_m, preserve_topology=True
-            )
-            out[name] = {
-                "g": encode_polygons(to_wgs84(geoms, gdf.crs), p),
-                "label": texts(gdf, "region"),
-            }
-        elif name == "roads":
-            geoms, labels = _merged_roads(gdf)
-            geoms = shapely.simplify(geoms, settings.context_simplify_m, preserve_topology=True)
-            out[name] = {"g": encode_lines(to_wgs84(geoms, gdf.crs), p), "label": labels}
-        else:
-            pts = to_wgs84(gdf.geometry.representative_point().values, gdf.crs)
-            x, y = encode_points(pts, p)
-            layer: dict[str, Any] = {"x": x, "y": y}
-            if name == "accidents":
-                layer.update(
-                    id=texts(gdf, "accident_id"),
-                    date=dates(gdf, "date"),
-                    killed=numbers(gdf, "killed", 0),
-                    injured=numbers(gdf, "injured", 0),
-                    device=texts(gdf, "device_type"),
-                )
-            elif name == "settlements":
-                layer.update(label=texts(gdf, "name"), pop=numbers(gdf, "population", 0))
-            else:
-                layer.update(label=texts(gdf, "name"))
-            out[name] = layer
+        out.append((name, gdf))
     return out
 
 
-def _merged_roads(roads: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str | None]]:
-    """Roads joined into as few lines as possible, per road class.
+def _encode_context(context: Context | None, settings: MapSettings) -> dict:
+    """The context layers the settings ask for and the context has, packed for the page."""
+    layers = _context_layers(context, settings)
+    return {name: _encode_layer(name, gdf, settings) for name, gdf in layers}
 
-    A road network read from a graph has one feature per edge (hundreds of thousands
-    nationally); the page would draw each as its own polyline. Segments of one class that
-    meet end to end are one line on the map (``shapely.line_merge``), with the same tooltip.
-    """
-    cls = np.array(texts(roads, "road_class"), dtype=object)
-    geoms, labels = [], []
-    keys = sorted({c for c in cls if c is not None})
-    groups = [(k, cls == k) for k in keys]
-    groups.append((None, np.array([c is None for c in cls], dtype=bool)))
-    for key, sel in groups:
-        if not sel.any():
-            continue
-        lines = shapely.get_parts(np.asarray(roads.geometry.values[sel], dtype=object))
-        lines = lines[np.isin(shapely.get_type_id(lines), (1, 2))]  # LineString, LinearRing
-        lines = lines[shapely.get_num_coordinates(lines) >= 2]
-        if not len(lines):
-            continue
-        xy, idx = shapely.get_coordinates(lines, return_index=True)  # rings as lines too
-        merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(xy, indices=idx)))
-        parts = shapely.get_parts(merged)
-        geoms.append(parts)
-        labels += [key] * len(parts)
-    if not geoms:
-        return np.empty(0, dtype=object), []
-    return np.concatenate(geoms), labels
+
+def _context_json(context: Context | None, settings: MapSettings) -> str:
+    """:func:`_encode_context` as the page's JSON, each layer packed once per frame and kept
+    (``publish.shared``): every donor's map and the priority map draw the same roads."""
+    parts = []
+    packing = (settings.precision, settings.context_simplify_m)
+    for name, gdf in _context_layers(context, settings):
+        key = ("web_context", name, *packing)
+
+        def make(n=name, g=gdf) -> str:
+            def pack() -> str:
+                return _script_json(_encode_layer(n, g, settings))
+
+            if n != "roads":  # the others pack in well under a second
+                return pack()
+            # the road layer is joined and packed once per input too (``shared.run_cache``)
+            return cached_text(
+                "web-roads",
+                lambda: f"{frame_key(g, ('road_class',))}:{packing}",
+                pack,
+            )
+
+        text = memo(gdf, key, make)
+        parts.append(f"{_script_json(name)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _encode_layer(name: str, raw: gpd.GeoDataFrame, settings: MapSettings) -> dict[str, Any]:
+    """One context layer packed for the page (rows without geometry left out)."""
+    gdf = raw[~(raw.geometry.isna() | raw.geometry.is_empty)]
+    p = settings.precision
+    if name == "admin":
+        geoms = shapely.simplify(
+            gdf.geometry.values, settings.context_simplify_m, preserve_topology=True
+        )
+        return {"g": encode_polygons(to_wgs84(geoms, gdf.crs), p), "label": texts(gdf, "region")}
+    if name == "roads":
+        geoms, labels = road_lines(raw)  # joined once per run, shared with the print map
+        geoms = shapely.simplify(geoms, settings.context_simplify_m, preserve_topology=True)
+        return {"g": encode_lines(to_wgs84(geoms, gdf.crs), p), "label": labels}
+    pts = to_wgs84(gdf.geometry.representative_point().values, gdf.crs)
+    x, y = encode_points(pts, p)
+    layer: dict[str, Any] = {"x": x, "y": y}
+    if name == "accidents":
+        layer.update(
+            id=texts(gdf, "accident_id"),
+            date=dates(gdf, "date"),
+            killed=numbers(gdf, "killed", 0),
+            injured=numbers(gdf, "injured", 0),
+            device=texts(gdf, "device_type"),
+        )
+    elif name == "settlements":
+        layer.update(label=texts(gdf, "name"), pop=numbers(gdf, "population", 0))
+    else:
+        layer.update(label=texts(gdf, "name"))
+    return layer
 
 
 # --------------------------------------------------------------------------------- the page
 
 
-def _render(payload: dict) -> str:
-    """Assemble the folium page: inlined Leaflet, our CSS and script, no CDN links."""
+def _render(payload: dict, *, context_json: str | None = None) -> str:
+    """Assemble the folium page: inlined Leaflet, our CSS and script, no CDN links.
+
+    ``context_json`` (the context layers' JSON) replaces the payload's ``context`` slot.
+    """
     import folium
     from branca.element import Element, MacroElement
     from jinja2 import Template
@@ -457,9 +466,12 @@ def _render(payload: dict) -> str:
     root.header.add_child(Element(f"<style>{_asset('map.css')}</style>"), name="ccm_css")
     root.header.add_child(Element(f"<script>{_leaflet_js()}</script>"), name="leaflet_js")
 
-    script = (
-        _asset("map.js").replace("__MAP__", m.get_name()).replace("__DATA__", _script_json(payload))
-    )
+    data = _script_json(payload)
+    if context_json is not None:
+        # a key and its quotes: inside a JSON string every quote is escaped, so this is the key
+        slot = f'"context":{_script_json(_CONTEXT_SLOT)},'
+        data = data.replace(slot, f'"context":{context_json},', 1)
+    script = _asset("map.js").replace("__MAP__", m.get_name()).replace("__DATA__", data)
     layers = MacroElement()
     layers._name = "CcmLayers"
     layers._id = "ccm"

@@ -19,6 +19,9 @@ _STATUS_STYLE = {
 _MAP_BOX = (0.02, 0.05, 0.74, 0.86)  # the map's axes, figure fraction
 _DOT_PT = 2.5  # an area narrower than this on paper (points) is drawn as a dot
 _HATCH_MAX = 3000  # more polygons than this: dashes only, no hatching (PDF/SVG size)
+#: More dots than this on a page: they are drawn as one image at the page's dpi in PDF and
+#: SVG (a national sheet holds tens of thousands, each a marker of its own otherwise)
+_RASTER_DOTS = 5000
 
 
 _STATUS_LABEL = {

@@ -13,7 +13,13 @@ from matplotlib.path import Path as MplPath
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from ccm_geo.publish import styles
-from ccm_geo.publish.printmap.common import _CLASSES, _DOT_PT, _HATCH_MAX, _STATUS_STYLE
+from ccm_geo.publish.printmap.common import (
+    _CLASSES,
+    _DOT_PT,
+    _HATCH_MAX,
+    _RASTER_DOTS,
+    _STATUS_STYLE,
+)
 from ccm_geo.publish.printmap.layers import _Layers
 from ccm_geo.publish.printmap.paths import _compound_path
 from ccm_geo.publish.settings import MapSettings
@@ -34,6 +40,9 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
     size_pt = np.maximum(x1 - x0, y1 - y0) * pt_per_m
     small = size_pt < _DOT_PT
     hatch = int((~small).sum()) <= _HATCH_MAX
+    # tens of thousands of dots (a national sheet): one image under the vector layers above
+    # them, at the page's resolution; each dot as a PDF/SVG marker costs more than the rest
+    raster = int(small.sum()) > _RASTER_DOTS
     n_dots = 0
     for z, c in enumerate(("", "low", "medium", "high")):  # the high class on top
         colour = settings.palette.get(c, styles.UNCLASSIFIED)
@@ -75,6 +84,7 @@ def _draw_areas(ax, areas, settings: MapSettings, pt_per_m: float) -> int:
                     markeredgewidth=0.3,
                     zorder=4.5 + z * 0.1,
                     gid="area_dots",
+                    rasterized=raster,
                 )
             n_dots += int(dots.sum())
     return n_dots

@@ -11,6 +11,7 @@ import shapely
 
 from ccm_geo.errors import InputError
 from ccm_geo.publish.printmap.paths import _polygon_paths
+from ccm_geo.publish.shared import road_lines as road_lines_of
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -45,12 +46,15 @@ def _layer(context, name: str, crs):
 class _Layers:
     """What every sheet of one register shares, prepared once: context layers in the areas'
     CRS (their spatial indexes built on first use and kept), the admin boundaries, the
+    roads joined into lines per class (shared with the web map: ``publish.shared``), the
     class counts and statuses of the legend, and the locator's simplified admin units."""
 
     context: Any
     admin: Any
     admin_lines: np.ndarray
     roads: Any
+    road_lines: np.ndarray | None
+    road_tree: shapely.STRtree | None
     settlements: Any
     class_counts: dict
     statuses: set
@@ -78,11 +82,19 @@ class _Layers:
             cell = max(x1 - x0, y1 - y0, 1.0) / 300
             _, first = np.unique(np.floor(pts / cell), axis=0, return_index=True)
             points = pts[np.sort(first)]
+        roads = _layer(context, "roads", areas.crs)
+        road_lines = None
+        if roads is not None:
+            raw = context.roads
+            # the context's own frame when it is in the areas' CRS: joined once per run
+            road_lines = road_lines_of(raw if raw.crs == roads.crs else roads)[0]
         return cls(
             context=context,
             admin=admin,
             admin_lines=lines,
-            roads=_layer(context, "roads", areas.crs),
+            roads=roads,
+            road_lines=road_lines,
+            road_tree=None if road_lines is None else shapely.STRtree(road_lines),
             settlements=_layer(context, "settlements", areas.crs),
             class_counts={str(k): int(v) for k, v in counts.items()},
             statuses=statuses,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -140,10 +142,10 @@ def _draw_sheet(
         handles.append(
             Line2D([], [], color=styles.CONTEXT_COLOURS["admin"], lw=0.9, label="admin boundary")
         )
-    roads = layers.roads
-    if roads is not None:
-        roads = _in_extent(roads, view)
-        _draw_lines(ax, roads.geometry.values, color=styles.CONTEXT_COLOURS["roads"], lw=0.6, z=2)
+    if layers.road_lines is not None:
+        # the roads joined into lines: a national graph's edges are each a subpath otherwise
+        near = np.sort(layers.road_tree.query(shapely.box(*view), predicate="intersects"))
+        _draw_lines(ax, layers.road_lines[near], color=styles.CONTEXT_COLOURS["roads"], lw=0.6, z=2)
         handles.append(Line2D([], [], color=styles.CONTEXT_COLOURS["roads"], lw=0.6, label="road"))
 
     n_dots = _draw_areas(ax, visible, settings, pt_per_m)

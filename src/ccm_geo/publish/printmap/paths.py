@@ -48,6 +48,29 @@ def _polygon_paths(geoms) -> list[MplPath]:
     return out
 
 
+def _row_paths(geoms) -> np.ndarray:
+    """One matplotlib path per geometry (as :func:`_polygon_paths` draws it), or None where a
+    geometry has no polygon: an object array aligned with ``geoms``."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.full(len(geoms), None, dtype=object)
+    if not len(geoms):
+        return out
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, owner = parts[keep], owner[keep]
+    if not len(parts):
+        return out
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    coords, codes, starts, counts = _ring_codes(rings)
+    geom_of_ring = owner[ring_owner]
+    first = np.r_[0, np.flatnonzero(np.diff(geom_of_ring)) + 1]
+    last = np.r_[first[1:], len(rings)] - 1
+    ends = starts[last] + counts[last]
+    for i, a, b in zip(geom_of_ring[first], starts[first], ends, strict=True):
+        out[i] = MplPath(coords[a:b], codes[a:b])
+    return out
+
+
 def _ring_codes(rings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates of closed rings and their path codes (a MOVETO, LINETOs, a CLOSEPOLY each),
     with each ring's first coordinate and its count."""

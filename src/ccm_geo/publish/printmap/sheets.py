@@ -60,6 +60,9 @@ def iter_sheets(
     together cost time in proportion to the register.
     """
     _check(areas)
+    # what the pages draw, without the other columns: each sheet selects rows of it
+    keep = [c for c in ("hazard_id", "rank", "priority_class", "status", "region") if c in areas]
+    areas = areas[[*keep, areas.geometry.name]]
     layers = _Layers.of(areas, context)
     yield "overview", _draw_sheet(areas, layers, settings, title=title)
     if not has_sheets(areas, settings):

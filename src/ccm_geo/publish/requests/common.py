@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 
@@ -67,3 +68,18 @@ def _population_column(areas: pd.DataFrame) -> str | None:
         return math.inf if r is None else abs(r - 5.0)
 
     return sorted(cols, key=lambda c: (radius(c), c))[0]
+
+
+def split_codes(text) -> frozenset[str]:
+    """:func:`ccm_geo.model.split_contamination`, each distinct text worked out once (a
+    national register repeats a handful of texts over 100,000 rows)."""
+    from ccm_geo.model import split_contamination
+
+    return _split_text(text) if isinstance(text, str) else split_contamination(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_text(text: str) -> frozenset[str]:
+    from ccm_geo.model import split_contamination
+
+    return split_contamination(text)

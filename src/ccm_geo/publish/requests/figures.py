@@ -7,12 +7,14 @@ import io
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from ccm_geo.errors import InputError
 from ccm_geo.publish.requests.content import RequestContent
 from ccm_geo.publish.requests.words import translations
 from ccm_geo.publish.settings import DonorProfile, MapSettings
+from ccm_geo.publish.shared import memo
 from ccm_geo.publish.styles import DONOR_PALETTE, UNCLASSIFIED
 
 if TYPE_CHECKING:
@@ -90,8 +92,8 @@ def static_map(
 
     if areas.crs is None or not len(areas):
         return None
-    geoms = areas.set_index(areas["hazard_id"].astype(str)).geometry
-    geoms = geoms[~geoms.index.duplicated()]
+    every, every_path = _drawable(areas)
+    geoms = every
     if bounds is not None:
         geoms = geoms.cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
     fig = Figure(figsize=size)
@@ -102,11 +104,13 @@ def static_map(
         # national scale for the grey background)
         from matplotlib.collections import PathCollection
 
-        from ccm_geo.publish.printmap import _polygon_paths
-
-        paths = _polygon_paths(g.to_numpy())
+        paths = [p for p in every_path[every.index.get_indexer(g.index)] if p is not None]
         if paths:
-            ax.add_collection(PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw))
+            # a map sheet's limits are its bounds: the data limits of 100,000 paths go unused
+            ax.add_collection(
+                PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw),
+                autolim=bounds is None,
+            )
 
     if len(geoms):
         draw(geoms, "#e8e8e8", "#9a9a9a", 0.3)
@@ -181,6 +185,20 @@ def static_map(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     return buf.getvalue()
+
+
+def _drawable(areas: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, np.ndarray]:
+    """The areas' geometry by hazard id (the first of duplicates) and each one's drawing path,
+    prepared once per areas frame: every static map of every donor draws from them."""
+
+    def make():
+        from ccm_geo.publish.printmap.paths import _row_paths
+
+        geoms = areas.set_index(areas["hazard_id"].astype(str)).geometry
+        geoms = geoms[~geoms.index.duplicated()]
+        return geoms, _row_paths(geoms.to_numpy())
+
+    return memo(areas, ("static_map_paths",), make)
 
 
 def needs_map(
