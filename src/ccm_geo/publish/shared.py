@@ -28,7 +28,7 @@ __all__ = ["memo", "road_lines", "run_cache", "cached_text", "frame_key", "clear
 
 T = TypeVar("T")
 
-_MEMO: dict[tuple, tuple[weakref.ref, Any]] = {}
+_MEMO: dict[tuple, tuple[weakref.ref, Any, tuple]] = {}
 
 
 def memo(obj: Any, key: tuple[Hashable, ...], make: Callable[[], T], *, also: tuple = ()) -> T:
