@@ -271,41 +271,44 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
     """Area by region and status, CMR separated from mines (Article 7 Form F style).
 
     An area holding both CMR and mines counts in both ``cmr_*`` and ``mine_*`` columns (and in
-    ``mixed_*``); ``total_*`` counts it once. Areas in m² and ha.
+    ``mixed_*``); ``total_*`` counts it once. Areas in m² and ha. Rows: each region and
+    status, then each region's ``all``, then ``all``/``all``.
     """
+    import numpy as np
     import pandas as pd
 
-    codes = hazards["contamination"].map(split_contamination)
+    # a register repeats a handful of contamination texts: each is split once
+    text_codes, uniq = pd.factorize(hazards["contamination"], use_na_sentinel=False)
+    sets = [split_contamination(t) for t in uniq]
+    cmr = np.array([bool(c & CMR_TYPES) for c in sets], dtype=bool)[text_codes]
+    mine = np.array([bool(c & MINE_TYPES) for c in sets], dtype=bool)[text_codes]
+    area = hazards["area_m2"].to_numpy(dtype=float)
     frame = pd.DataFrame(
         {
             "region": hazards["region"].to_numpy(),
             "status": hazards["status"].to_numpy(),
-            "area_m2": hazards["area_m2"].to_numpy(),
-            "is_cmr": codes.map(lambda c: bool(c & CMR_TYPES)).to_numpy(),
-            "is_mine": codes.map(lambda c: bool(c & MINE_TYPES)).to_numpy(),
+            "areas": np.ones(len(area), dtype=np.int64),
+            "total_m2": area,
         }
     )
-    frame["is_other"] = ~frame["is_cmr"] & ~frame["is_mine"]
-    frame["is_mixed"] = frame["is_cmr"] & frame["is_mine"]
-    rows = []
-    for keys, g in [
-        *frame.groupby(["region", "status"], sort=True),
-        *(((r, "all"), g) for r, g in frame.groupby("region", sort=True)),
-        (("all", "all"), frame),
-    ]:
-        row = {
-            "region": keys[0],
-            "status": keys[1],
-            "areas": len(g),
-            "total_m2": g["area_m2"].sum(),
-        }
-        for kind in ("cmr", "mine", "mixed", "other"):
-            sel = g[f"is_{kind}"]
-            row[f"{kind}_areas"] = int(sel.sum())
-            row[f"{kind}_m2"] = float(g.loc[sel, "area_m2"].sum())
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    for kind, sel in (("cmr", cmr), ("mine", mine), ("mixed", cmr & mine), ("other", ~cmr & ~mine)):
+        frame[f"{kind}_areas"] = sel.astype(np.int64)
+        frame[f"{kind}_m2"] = np.where(sel, area, 0.0)  # + 0.0 leaves a sum as it was
+    cols = [c for c in frame.columns if c not in ("region", "status")]
+    by_status = frame.groupby(["region", "status"], sort=True)[cols].sum().reset_index()
+    by_region = frame.groupby("region", sort=True)[cols].sum().reset_index()
+    by_region.insert(1, "status", "all")
+    whole = frame[cols].sum().to_frame().T
+    whole.insert(0, "status", "all")
+    whole.insert(0, "region", "all")
+    out = pd.concat([by_status, by_region, whole], ignore_index=True)
+    order = ["region", "status", "areas", "total_m2"]
+    for kind in ("cmr", "mine", "mixed", "other"):
+        order += [f"{kind}_areas", f"{kind}_m2"]
+    out = out[order]
+    for col in [c for c in out.columns if c.endswith("_areas") or c == "areas"]:
+        out[col] = out[col].astype(np.int64)
     for col in [c for c in out.columns if c.endswith("_m2")]:
-        out[col] = out[col].round(1)
+        out[col] = out[col].astype(float).round(1)
         out[col.replace("_m2", "_ha")] = (out[col] / 10_000).round(2)
     return out

@@ -12,7 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from pyproj import CRS
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ccm_geo.criteria._common import (
@@ -185,6 +185,7 @@ def area_travel(
     node_xy = graph.xy[node]
     fastest = _fastest_edge(graph)  # m per minute: no road route is quicker than this
     longest = _longest_edge(csr)  # minutes, per node
+    part = connected_components(csr, directed=False)[1]  # the road network's parts, per node
     cache: dict[int, tuple[np.ndarray, float]] = {}  # node -> distances, the limit searched
     max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
 
@@ -241,12 +242,21 @@ def area_travel(
         when the quickest it finds is below that, no destination it did not reach can be as
         quick, and its answer is the full search's. A far destination (a team moving to
         another region) thus costs a search about as far as it, not one of the whole graph.
+        Destinations no road route can reach within the limit (another part of the network,
+        or a lower bound of the road time above it) are the walk, with no search.
         """
         i, js = index(from_id), indices(to_ids)
         on_foot = walking(i, js)
+        linked = part[node[js]] == part[node[i]]  # some road route joins them
+        if not linked.any():  # none: every search would give the walk
+            k = int(np.argmin(on_foot))
+            return k, float(on_foot[k])
         bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
         if fastest > 0:
-            lower = float(np.hypot(*(node_xy[js] - node_xy[i]).T).min()) / fastest
+            lower = float(np.hypot(*(node_xy[js[linked]] - node_xy[i]).T).min()) / fastest
+            if lower * (1 - 1e-9) > bound:  # no route within the bound: likewise the walk
+                k = int(np.argmin(on_foot))
+                return k, float(on_foot[k])
             if len(js) == 1:
                 reach = meet(int(node[i]), int(node[js[0]]), lower, bound)
                 if reach == 0.0:  # no route of at most `bound` minutes: the walk
