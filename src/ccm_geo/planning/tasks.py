@@ -225,29 +225,7 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
 
 
 #: Columns of a task row as ``make_tasks`` collects them (``_row``: the area's row).
-_ROW_COLUMNS = [
-    "task_id",
-    "hazard_id",
-    "step",
-    "method",
-    "kind",
-    "team_type",
-    "area_m2",
-    "released_m2",
-    "expected_clear_m2",
-    "cmr_m2",
-    "mine_m2",
-    "cost_usd",
-    "team_days",
-    "benefit",
-    "predecessor",
-    "region",
-    "score",
-    "rank",
-    "contamination",
-    "assumptions",
-    "_row",
-]
+_ROW_COLUMNS = [*TASK_COLUMNS, "_row"]
 
 
 def _checked(areas: gpd.GeoDataFrame) -> pd.DataFrame:
