@@ -35,8 +35,13 @@ def network():
     return hazards, build_road_graph(roads)
 
 
+@pytest.mark.parametrize("landmarks", [False, True])
 @pytest.mark.parametrize("limit_min", [60.0, 480.0])
-def test_nearest_is_the_plain_search_to_the_last_bit(network, limit_min):
+def test_nearest_is_the_plain_search_to_the_last_bit(network, limit_min, landmarks, monkeypatch):
+    """With landmarks (the lower bounds a national network gets) and without."""
+    from ccm_geo.criteria import roads
+
+    monkeypatch.setattr(roads._Landmarks, "MIN_NODES", 0 if landmarks else 10**12)
     hazards, graph = network
     ids = hazards["hazard_id"].to_numpy()
     # two instances: the plain one's cache must not serve the deepened searches
@@ -63,3 +68,24 @@ def test_nearest_to_the_same_place_and_to_a_detached_road(network):
     assert travel.nearest("H3", ["H3"]) == (0, 0.0)
     k, minutes = travel.nearest("H100", ["H1"])  # on the detached road: walked
     assert minutes == travel("H100", ["H1"])[0]
+
+
+def test_landmark_bounds_never_exceed_the_road_minutes(network):
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
+    from ccm_geo.criteria.roads import _int32_graph, _Landmarks
+
+    _, graph = network
+    csr = _int32_graph(graph.csr)
+    part = connected_components(csr, directed=False)[1]
+    marks = _Landmarks(csr, graph.xy, part)
+    rng = np.random.default_rng(3)
+    a = rng.integers(graph.n_nodes, size=40)
+    exact = dijkstra(csr, directed=True, indices=a)
+    tight = 0
+    for k, u in enumerate(a):
+        for v in rng.integers(graph.n_nodes, size=50):
+            low = marks.lower(int(u), int(v))
+            assert low <= exact[k, v] * (1 + 1e-12) + 1e-12  # inf across parts: any bound
+            tight += np.isfinite(exact[k, v]) and low >= 0.5 * exact[k, v]
+    assert tight > 1000  # and mostly a useful one

@@ -186,6 +186,7 @@ def area_travel(
     fastest = _fastest_edge(graph)  # m per minute: no road route is quicker than this
     longest = _longest_edge(csr)  # minutes, per node
     part = connected_components(csr, directed=False)[1]  # the road network's parts, per node
+    landmarks = _Landmarks(csr, graph.xy, part)  # lower bounds for long moves, made when asked
     cache: dict[int, tuple[np.ndarray, float]] = {}  # node -> distances, the limit searched
     max_cached = max(8, int(2e8 // (8 * graph.n_nodes)))  # about 200 MB of distances at most
 
@@ -243,7 +244,10 @@ def area_travel(
         quick, and its answer is the full search's. A far destination (a team moving to
         another region) thus costs a search about as far as it, not one of the whole graph.
         Destinations no road route can reach within the limit (another part of the network,
-        or a lower bound of the road time above it) are the walk, with no search.
+        or a lower bound of the road time above it) are the walk, with no search; on a large
+        network a single destination's lower bound also comes from landmarks (see
+        :class:`_Landmarks`), which both skips the searches of a move with no route within the
+        bound and starts the two-ended search nearer the route.
         """
         i, js = index(from_id), indices(to_ids)
         on_foot = walking(i, js)
@@ -258,7 +262,12 @@ def area_travel(
                 k = int(np.argmin(on_foot))
                 return k, float(on_foot[k])
             if len(js) == 1:
-                reach = meet(int(node[i]), int(node[js[0]]), lower, bound)
+                a, b = int(node[i]), int(node[js[0]])
+                if landmarks.useful:  # a large network: the landmarks' bound is tighter
+                    lower = max(lower, landmarks.lower(a, b))
+                    if lower * (1 - 1e-9) - 1e-9 > bound:  # no route within the bound
+                        return 0, float(on_foot[0])
+                reach = meet(a, b, lower, bound)
                 if reach == 0.0:  # no route of at most `bound` minutes: the walk
                     return 0, float(on_foot[0])
                 t = minutes(i, js, reach, on_foot)
@@ -545,6 +554,42 @@ def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarra
         return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
     return pos, sorted_values[pos] == values
+
+
+class _Landmarks:
+    """Lower bounds of road minutes between two nodes, from a few landmark nodes.
+
+    With ``d_L`` the road minutes from landmark ``L`` to every node, the triangle inequality
+    gives ``d(a, b) >= |d_L(a) - d_L(b)|`` on a symmetric network (the "ALT" bound of
+    Goldberg and Harrelson, 2005). Landmarks at the rim of the largest part of the network
+    (the nodes furthest in eight compass directions) bound long moves far more tightly than
+    the straight line at the fastest edge's speed, which a single fast road makes weak. The
+    searches from the landmarks (one full Dijkstra each) run at the first call, and only on
+    a network of at least ``MIN_NODES`` nodes (``useful``): below that a search costs little.
+    """
+
+    MIN_NODES = 50_000
+    DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+    def __init__(self, csr: sp.csr_array, xy: np.ndarray, part: np.ndarray):
+        self.csr, self.xy, self.part = csr, xy, part
+        self.useful = csr.shape[0] >= self.MIN_NODES
+        self.dist: np.ndarray | None = None
+
+    def _prepare(self) -> np.ndarray:
+        big = np.flatnonzero(self.part == np.bincount(self.part).argmax())
+        xy = self.xy[big]
+        picks = {int(big[np.argmax(xy @ np.array(d, dtype=float))]) for d in self.DIRECTIONS}
+        return dijkstra(self.csr, directed=True, indices=sorted(picks))
+
+    def lower(self, a: int, b: int) -> float:
+        """A lower bound of the road minutes between nodes ``a`` and ``b`` (0 when the
+        landmarks know neither)."""
+        if self.dist is None:
+            self.dist = self._prepare()
+        da, db = self.dist[:, a], self.dist[:, b]
+        ok = np.isfinite(da) & np.isfinite(db)
+        return float(np.abs(da[ok] - db[ok]).max()) if ok.any() else 0.0
 
 
 def _longest_edge(csr: sp.csr_array) -> np.ndarray:
