@@ -107,7 +107,7 @@ def test_no_cmr_and_no_years():
 
 @pytest.mark.parametrize("seed", [1, 2, 8])
 def test_the_plan_is_spread_to_need_fewer_teams_within_the_budget(seed):
-    from ccm_geo.planning.funding import _team_day_cost, _teams
+    from ccm_geo.planning.funding.spread import _team_day_cost, _teams
 
     tasks = _register(80, seed)
     years = [2027, 2028, 2029]
