@@ -809,7 +809,7 @@ def test_a_note_under_the_title_is_escaped(areas):
 def test_a_road_graph_is_drawn_as_a_few_lines():
     """A road graph's edges (one feature per edge) are joined per class: a 400-edge chain
     of one class is one line on the page, a crossing road of another class its own."""
-    from ccm_geo.publish.maps.page import _encode_context
+    from ccm_geo.publish.maps.page import _encode_layer
 
     xs = X0 + np.arange(401) * 50.0
     edges = [LineString([(xs[i], Y0), (xs[i + 1], Y0)]) for i in range(400)]
@@ -820,7 +820,7 @@ def test_a_road_graph_is_drawn_as_a_few_lines():
         geometry=edges + cross,
         crs=CRS,
     )
-    page = _encode_context(Context(crs=CRS, roads=roads), MapSettings(context_layers=["roads"]))
+    page = {"roads": _encode_layer("roads", roads, MapSettings(context_layers=["roads"]))}
     assert sorted(page["roads"]["label"]) == ["primary", "track"]
     track = page["roads"]["g"][page["roads"]["label"].index("track")]
     assert len(track) == 1  # one line, its vertices collinear: simplified to its two ends

@@ -16,7 +16,12 @@ from shapely.geometry import LineString, MultiPolygon, Point, box
 from ccm_geo.model import Context
 from ccm_geo.publish import shared
 from ccm_geo.publish.maps import priority_map
-from ccm_geo.publish.maps.page import _context_json, _encode_context, _script_json
+from ccm_geo.publish.maps.page import (
+    _context_json,
+    _context_layers,
+    _encode_layer,
+    _script_json,
+)
 from ccm_geo.publish.printmap import print_map, save_figure
 from ccm_geo.publish.printmap.common import _RASTER_DOTS
 from ccm_geo.publish.printmap.paths import _polygon_paths, _row_paths
@@ -87,7 +92,8 @@ def test_the_page_holds_the_context_as_packed_layer_by_layer():
     ctx = Context(crs=CRS, roads=roads, admin=admin, settlements=villages)
     settings = MapSettings(context_layers=["admin", "roads", "settlements"])
     text = _context_json(ctx, settings)
-    assert text == _script_json(_encode_context(ctx, settings))
+    packed = {n: _encode_layer(n, g, settings) for n, g in _context_layers(ctx, settings)}
+    assert text == _script_json(packed)
     assert json.loads(text).keys() == {"admin", "roads", "settlements"}
     # the page is the same whether the layers were packed before or not
     areas = _areas(20, side=200.0)
@@ -150,7 +156,8 @@ def test_the_manifest_keeps_a_recorded_hash_while_the_file_is_unchanged(tmp_path
     recorded = {"sha256": "recorded", **_stat(p)}
     assert _output_sha256(p, False, recorded) == "recorded"  # another run wrote it
     assert _output_sha256(p, True, recorded) == true  # this run wrote it: hashed
-    p.write_text("x\n12\n", encoding="utf-8")
+    p.write_text("x\n2\n", encoding="utf-8")  # the same size: only the mtime tells
+    assert _stat(p)["size"] == recorded["size"]
     os.utime(p, ns=(recorded["mtime_ns"], recorded["mtime_ns"] + 1))
     assert _output_sha256(p, False, recorded) == _sha256(p) != true  # changed: hashed again
 

@@ -83,7 +83,7 @@ def compute_criteria(
         :func:`criteria_columns` in that order. See docs/criteria.md for each indicator.
     """
     settings = settings or CriteriaSettings()
-    check_hazards(hazards, context.crs)
+    ids = check_hazards(hazards, context.crs)
     step = progress or (lambda _name: None)
     step("contamination")
     if register_wide is not None and settings.contamination.share_casualties:
@@ -96,7 +96,6 @@ def compute_criteria(
     step("landuse")
     parts.append(landuse_indicators(hazards, context, settings))
     if register_wide is not None:
-        ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
         rows = _onto_areas(register_wide, ids, "the register-wide indicators given")
         parts.append(rows[remoteness_columns(settings) + risk_columns(settings)])
     else:

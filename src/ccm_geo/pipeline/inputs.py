@@ -62,6 +62,8 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
     """The context layers as the load stage wrote them into ``out_dir/context.gpkg``."""
     import pyogrio
 
+    from ccm_geo.io import read_gpkg
+
     path = Path(out_dir) / "context.gpkg"
     present = {name for name, _ in pyogrio.list_layers(path)} if path.is_file() else set()
     layers = {}
@@ -69,7 +71,7 @@ def read_context(config: ProjectConfig, out_dir: Path, crs: str) -> Context:
         if name not in present:
             layers[name] = None
             continue
-        gdf = pyogrio.read_dataframe(path, layer=name, use_arrow=True)  # as io.read_gpkg
+        gdf = read_gpkg(path, name)
         for col, kind in cols.items():
             if kind.startswith("datetime"):
                 gdf[col] = pd.to_datetime(gdf[col]).astype("datetime64[ns]")

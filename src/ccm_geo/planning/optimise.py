@@ -36,7 +36,7 @@ from ccm_geo._highs import solve_in_worker
 from ccm_geo.errors import ConfigError, InputError, SolverError
 from ccm_geo.planning.heuristics import greedy_plan, priced_plan, prune, repair
 from ccm_geo.planning.relax import Relaxation
-from ccm_geo.planning.status import _describe, _gap, _infeasibility_reason
+from ccm_geo.planning.status import _describe, _gap, _infeasibility_reason, stopped_steps
 
 __all__ = ["Problem", "CompiledModel", "Solution", "discount_factors"]
 
@@ -545,8 +545,7 @@ class Problem:
         year_index = prune(self, year_index)
         bound = max(bound, objective)  # rounding: a bound is never below a feasible plan
         g = _gap(objective, bound)
-        stopped = milp is not None and milp.stopped_by_clock
-        if stopped:
+        if milp is not None and milp.stopped_by_clock:
             clock_stops.append("HiGHS")
         if g <= 1e-7:
             status = "optimal"
@@ -562,7 +561,7 @@ class Problem:
                 "planning: the time limit (%g s) stopped %s; the plan may differ run to "
                 "run (raise time_limit_s)",
                 time_limit_s,
-                " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops),
+                stopped_steps(clock_stops),
             )
         binding = self.binding(year_index, lam=dual.lam, relaxation=relaxation)
         details["bound_source"] = bound_source
@@ -581,9 +580,7 @@ class Problem:
                 method,
                 g,
                 gap,
-                seconds,
                 time_limit_s,
-                stopped,
                 binding,
                 clock_stops=tuple(clock_stops),
                 milp_ran=milp is not None,

@@ -381,7 +381,7 @@ class Relaxation:
         trail = tuple(c for c in centers[-5:][::-1] if not np.array_equal(c, best[1]))[:4]
         return self._result(best, it, t0, trail, clock=clock)
 
-    def _sample_start(self, seconds: float) -> np.ndarray | None:
+    def _sample_start(self, seconds: float) -> tuple[np.ndarray | None, bool]:
         """Dual prices from a random sample of the trees, with budget and capacity scaled down.
 
         A few thousand areas price the rows almost as the whole register does, at a fraction

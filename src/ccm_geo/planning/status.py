@@ -33,14 +33,17 @@ _METHOD_WORDS = {
 }
 
 
+def stopped_steps(clock_stops) -> str:
+    """The steps the wall clock stopped, in words: "the bound search and HiGHS"."""
+    return " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops)
+
+
 def _describe(
     status: str,
     method: str,
     gap: float,
     asked: float,
-    seconds: float,
     time_limit_s: float,
-    stopped: bool,
     binding: tuple[str, ...],
     *,
     clock_stops: tuple[str, ...] = (),
@@ -52,7 +55,7 @@ def _describe(
     HiGHS): said whatever the status, since such a plan can differ run to run.
     """
     how = _METHOD_WORDS.get(method, method)
-    steps = " and ".join(s if s == "HiGHS" else f"the {s}" for s in clock_stops)
+    steps = stopped_steps(clock_stops)
     if status == "optimal":
         text = f"optimal: proven the best possible plan (by {how})"
     elif status == "within_gap":
@@ -65,12 +68,11 @@ def _describe(
         )
     else:
         head = "greedy" if method == "greedy" else f"plan by {how}"
-        if stopped and clock_stops == ("HiGHS",):
+        # status time_limit means the clock stopped a step (optimise.Problem.solve)
+        if clock_stops == ("HiGHS",):
             why = "solver stopped at the time limit"
-        elif clock_stops:
-            why = f"the time limit stopped {steps}"
         else:
-            why = "time limit reached"
+            why = f"the time limit stopped {steps}"
         text = (
             f"{head}, {why} ({time_limit_s:g} s); within {_pct(gap)} of the best possible "
             f"(asked for {_pct(asked)})"

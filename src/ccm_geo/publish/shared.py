@@ -96,11 +96,13 @@ def cached_text(kind: str, key: Callable[[], str], make: Callable[[], str]) -> s
     """
     if not _FOLDER:
         return make()
+    import pyproj
+
     from ccm_geo import __version__
 
-    digest = hashlib.sha256(
-        f"{kind}\0{key()}\0{__version__}\0{shapely.geos_version_string}".encode()
-    ).hexdigest()
+    # what packs the text beyond its key: the tool (its packing code), GEOS and PROJ
+    versions = f"{__version__}\0{shapely.geos_version_string}\0{pyproj.__version__}"
+    digest = hashlib.sha256(f"{kind}\0{key()}\0{versions}".encode()).hexdigest()
     folder = _FOLDER[-1]
     path = folder / f"{kind}-{digest}.json"
     try:

@@ -301,7 +301,7 @@ def _mc_ranks(
     return lo, hi, rho, same, p_top / draws
 
 
-def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, less=None):
+def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, less: np.ndarray):
     """First and last place of every area in one draw (1 = best, i.e. lowest ``key``).
 
     ``key`` has one value per group of identical areas (``sizes`` areas each; ``inverse``
@@ -317,8 +317,6 @@ def _draw_places(key: np.ndarray, sizes: np.ndarray, inverse: np.ndarray, less=N
     if new.all():  # no two groups tie in this draw: an area's group spans its size
         g_hi[order] = last
         hi = g_hi[inverse]
-        if less is None:
-            less = (sizes - 1)[inverse].astype(np.int32)
         return hi - less, hi
     # groups of equal key merge into one tie: first place of the run's first group, last of
     # its last

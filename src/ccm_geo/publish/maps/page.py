@@ -12,6 +12,7 @@ becomes visible. Text from input data is escaped before it reaches the page's HT
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -371,36 +372,35 @@ def _context_layers(context: Context | None, settings: MapSettings) -> list[tupl
     return out
 
 
-def _encode_context(context: Context | None, settings: MapSettings) -> dict:
-    """The context layers the settings ask for and the context has, packed for the page."""
-    layers = _context_layers(context, settings)
-    return {name: _encode_layer(name, gdf, settings) for name, gdf in layers}
-
-
 def _context_json(context: Context | None, settings: MapSettings) -> str:
-    """:func:`_encode_context` as the page's JSON, each layer packed once per frame and kept
-    (``publish.shared``): every donor's map and the priority map draw the same roads."""
-    parts = []
+    """The context layers the settings ask for and the context has, packed as the page's
+    JSON, each layer once per frame and kept (``publish.shared``): every donor's map and the
+    priority map draw the same roads."""
     packing = (settings.precision, settings.context_simplify_m)
+    parts = []
     for name, gdf in _context_layers(context, settings):
-        key = ("web_context", name, *packing)
-
-        def make(n=name, g=gdf) -> str:
-            def pack() -> str:
-                return _script_json(_encode_layer(n, g, settings))
-
-            if n != "roads":  # the others pack in well under a second
-                return pack()
-            # the road layer is joined and packed once per input too (``shared.run_cache``)
-            return cached_text(
-                "web-roads",
-                lambda: f"{frame_key(g, ('road_class',))}:{packing}",
-                pack,
-            )
-
-        text = memo(gdf, key, make)
+        make = functools.partial(_packed_layer, name, gdf, settings, packing)
+        text = memo(gdf, ("web_context", name, *packing), make)
         parts.append(f"{_script_json(name)}:{text}")
     return "{" + ",".join(parts) + "}"
+
+
+#: Raise when the packing of the road layer (``_encode_layer``, ``encode_lines``) changes
+#: without a new tool version: files kept in a run's ``.ccm-cache`` are then made again.
+_ROADS_FORMAT = 1
+
+
+def _packed_layer(name: str, gdf: gpd.GeoDataFrame, settings: MapSettings, packing) -> str:
+    """One layer's JSON; the road layer also kept in the run's cache folder
+    (``shared.run_cache``), as it takes seconds nationally (the others well under one)."""
+
+    def pack() -> str:
+        return _script_json(_encode_layer(name, gdf, settings))
+
+    if name != "roads":
+        return pack()
+    key = lambda: f"{frame_key(gdf, ('road_class',))}:{packing}:{_ROADS_FORMAT}"  # noqa: E731
+    return cached_text("web-roads", key, pack)
 
 
 def _encode_layer(name: str, raw: gpd.GeoDataFrame, settings: MapSettings) -> dict[str, Any]:

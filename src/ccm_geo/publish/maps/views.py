@@ -132,10 +132,8 @@ def data_bounds(areas: gpd.GeoDataFrame, context: Context | None) -> list[list[f
         src = context.admin if context.admin is not None else areas
     if len(src) == 0 or src.geometry.is_empty.all():
         return None
-    import geopandas as gpd
-
     # the geometry alone: reprojecting the frame would copy every column too
-    w, s, e, n = gpd.GeoSeries(src.geometry.values, crs=src.crs).to_crs(4326).total_bounds
+    w, s, e, n = src.geometry.to_crs(4326).total_bounds
     if not all(math.isfinite(v) for v in (w, s, e, n)):
         return None
     return [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]

@@ -21,36 +21,18 @@ def _compound_path(geoms) -> MplPath | None:
     if not len(parts):
         return None
     rings = shapely.get_rings(parts)
-    coords, codes, starts, counts = _ring_codes(rings)
+    coords, codes, _, _ = _ring_codes(rings)
     return MplPath(coords, codes)
 
 
 def _polygon_paths(geoms) -> list[MplPath]:
-    """Matplotlib paths (holes included) of polygonal geometries, from one ragged array."""
-    geoms = np.asarray(geoms, dtype=object)
-    if not len(geoms):
-        return []
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == 3
-    parts, owner = parts[keep], owner[keep]
-    if not len(parts):
-        return []
-    rings, ring_owner = shapely.get_rings(parts, return_index=True)
-    coords, codes, starts, counts = _ring_codes(rings)
-    geom_of_ring = owner[ring_owner]
-    bounds = np.flatnonzero(np.diff(geom_of_ring)) + 1
-    ring_groups = np.split(np.arange(len(rings)), bounds)
-    out = []
-    for grp in ring_groups:
-        a = starts[grp[0]]
-        b = starts[grp[-1]] + counts[grp[-1]]
-        out.append(MplPath(coords[a:b], codes[a:b]))
-    return out
+    """Matplotlib paths (holes included) of the polygonal ones among ``geoms``, in order."""
+    return [p for p in _row_paths(geoms) if p is not None]
 
 
 def _row_paths(geoms) -> np.ndarray:
-    """One matplotlib path per geometry (as :func:`_polygon_paths` draws it), or None where a
-    geometry has no polygon: an object array aligned with ``geoms``."""
+    """One matplotlib path per geometry (its polygons, holes included, from one ragged
+    array), or None where a geometry has no polygon: an object array aligned with ``geoms``."""
     geoms = np.asarray(geoms, dtype=object)
     out = np.full(len(geoms), None, dtype=object)
     if not len(geoms):
