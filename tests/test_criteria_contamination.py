@@ -302,6 +302,19 @@ def test_register_wide_rows_missing_for_some_areas_are_said_not_silent(monkeypat
                             "areas belong to")  # fmt: skip
     assert out.loc[["H0", "H2"], "accident_risk"].isna().all()
     assert out.loc["H1", "accident_risk"] == wide.loc["H1", "accident_risk"]
+    # the same on a Dask cluster (in-process here): said, not silently NaN
+    from distributed import Client
+
+    from ccm_geo.engine.criteria import partitioned_criteria
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as c:
+        part, msgs = said(
+            lambda: partitioned_criteria(
+                hz, ctx, reference_date=REF, client=c, register_wide=wide.loc[["H1"]]
+            )
+        )
+    assert sum("lack 2 of the 3 areas" in m for m in msgs) == 1
+    assert part.loc[["H0", "H2"], "accident_risk"].isna().all()
     # a family that returns fewer rows than areas: NaN for those, with the count and ids
     real = criteria.risk_indicators
     monkeypatch.setattr(criteria, "risk_indicators", lambda h, *a, **k: real(h, *a, **k).iloc[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -253,6 +254,13 @@ class ValidationReport:
             tail = f" [{where}]" if where else ""
             lines.append(f"  {i.level.upper():8s} {i.code}: {i.message}{tail}")
         return "\n".join(lines)
+
+
+def population_reach(pop_col: str | None) -> tuple[float, str] | None:
+    """The reach of a ``population_within_<R>km`` or ``population_within_<T>min`` column as
+    ``(number, "km" or "min")`` (``2_5`` is 2.5, as the criteria name their columns), else None."""
+    m = re.fullmatch(r"population_within_(\d+(?:[_.]\d+)?)(km|min)", pop_col or "")
+    return (float(m.group(1).replace("_", ".")), m.group(2)) if m else None
 
 
 def split_contamination(text: str | None) -> frozenset[str]:

@@ -187,10 +187,11 @@ def partitioned_criteria(
     columns = criteria_columns(context, settings)
     if context.landcover_path is not None:
         check_workers_read(client, context.landcover_path)
-    if register_wide is not None:
-        from ccm_geo.criteria import remoteness_columns, risk_columns
+    if register_wide is not None:  # onto the areas: those it lacks are said, as in one process
+        from ccm_geo.criteria import _onto_areas, remoteness_columns, risk_columns
 
-        remote = register_wide[remoteness_columns(settings) + risk_columns(settings)]
+        wanted = register_wide[remoteness_columns(settings) + risk_columns(settings)]
+        remote = _onto_areas(wanted, ids, "the register-wide indicators given")
     else:  # once, on the whole register; the partitions carry their rows
         from ccm_geo.criteria import register_wide_indicators
 

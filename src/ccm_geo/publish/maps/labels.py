@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ccm_geo.publish.requests.common import population_reach
+from ccm_geo.model import population_reach
 
 __all__ = ["indicator_label", "criterion_label", "NO_ROUTE"]
 
@@ -29,7 +29,7 @@ def indicator_label(column: str) -> dict:
     ``travel`` is True for travel times (minutes), whose no-route penalty the page shows as
     "no road route". ``population_within_<R>km`` and ``population_within_<T>min`` (``2_5``
     is 2.5) are head counts within a distance or a travel time, read by the one parser the
-    requests use (:func:`ccm_geo.publish.requests.common.population_reach`). Unknown columns
+    requests use (:func:`ccm_geo.model.population_reach`). Unknown columns
     get their name in words and the unit of their suffix (``_min``: min, ``_m2``: m², ``_ha``:
     ha, ``_km``: km, ``_usd``: US$, ``_frac``: %).
 

@@ -52,7 +52,6 @@ class _Layers:
     context: Any
     admin: Any
     admin_lines: np.ndarray
-    roads: Any
     road_lines: np.ndarray | None
     road_tree: shapely.STRtree | None
     settlements: Any
@@ -82,17 +81,17 @@ class _Layers:
             cell = max(x1 - x0, y1 - y0, 1.0) / 300
             _, first = np.unique(np.floor(pts / cell), axis=0, return_index=True)
             points = pts[np.sort(first)]
-        roads = _layer(context, "roads", areas.crs)
+        raw = getattr(context, "roads", None) if context is not None else None
         road_lines = None
-        if roads is not None:
-            raw = context.roads
+        if raw is not None and len(raw):
             # the context's own frame when it is in the areas' CRS: joined once per run
-            road_lines = road_lines_of(raw if raw.crs == roads.crs else roads)[0]
+            same = raw.crs is None or areas.crs is None or raw.crs == areas.crs
+            road_lines = road_lines_of(raw if same else raw.to_crs(areas.crs))[0]
+            road_lines = road_lines if len(road_lines) else None
         return cls(
             context=context,
             admin=admin,
             admin_lines=lines,
-            roads=roads,
             road_lines=road_lines,
             road_tree=None if road_lines is None else shapely.STRtree(road_lines),
             settlements=_layer(context, "settlements", areas.crs),

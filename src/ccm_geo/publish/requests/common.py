@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import re
 
 import numpy as np
 import pandas as pd
+
+from ccm_geo.model import population_reach
 
 #: Working days of a team per year when the planning settings are not given (Lao PDR planning
 #: figure, DOMAIN.md); a team-month is a twelfth of it.
@@ -40,13 +41,6 @@ def _as_date(v) -> dt.date | None:
         return dt.date.fromisoformat(str(v)[:10])
     except ValueError:
         return None
-
-
-def population_reach(pop_col: str | None) -> tuple[float, str] | None:
-    """The reach of a ``population_within_<R>km`` or ``population_within_<T>min`` column as
-    ``(number, "km" or "min")`` (``2_5`` is 2.5, as the criteria name it), else None."""
-    m = re.fullmatch(r"population_within_(\d+(?:[_.]\d+)?)(km|min)", pop_col or "")
-    return (float(m.group(1).replace("_", ".")), m.group(2)) if m else None
 
 
 def population_radius_km(pop_col: str | None) -> float | None:
