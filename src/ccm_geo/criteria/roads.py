@@ -234,7 +234,9 @@ def area_travel(
         """Position in ``to_ids`` of the quickest to reach, and its minutes.
 
         The same answer as ``argmin(travel(from_id, to_ids))`` (first of ties, the same
-        minutes to the last bit), from searches of increasing limit: the first limit is
+        minutes to the last bit; for a single destination the two-ended search's minutes,
+        which may differ from them in the last bits), from searches of increasing limit:
+        the first limit is
         ``_DEEPEN_START`` times a lower bound of the road time to the closest destination
         (straight distance between road nodes at the fastest edge's speed), each next one
         ``_DEEPEN_STEP`` times the last, up to the shortest straight walk (minus the walk to
@@ -247,7 +249,9 @@ def area_travel(
         or a lower bound of the road time above it) are the walk, with no search; on a large
         network a single destination's lower bound also comes from landmarks (see
         :class:`_Landmarks`), which both skips the searches of a move with no route within the
-        bound and starts the two-ended search nearer the route.
+        bound and starts the two-ended search nearer the route. A single destination's
+        minutes come from the two-ended search itself (:func:`meet`), with no final search
+        from one end of twice its radius.
         """
         i, js = index(from_id), indices(to_ids)
         on_foot = walking(i, js)
@@ -267,12 +271,10 @@ def area_travel(
                     lower = max(lower, landmarks.lower(a, b))
                     if lower * (1 - 1e-9) - 1e-9 > bound:  # no route within the bound
                         return 0, float(on_foot[0])
-                reach = meet(a, b, lower, bound)
-                if reach == 0.0:  # no route of at most `bound` minutes: the walk
+                route = meet(a, b, lower, bound)
+                if route > bound:  # no route of at most `bound` minutes: the walk
                     return 0, float(on_foot[0])
-                t = minutes(i, js, reach, on_foot)
-                if np.isfinite(distances(i, reach)[node[js[0]]]):  # else: rounding, search on
-                    return 0, float(t[0])
+                return 0, float(np.fmin(off[i] + route + off[js[0]], on_foot[0]))
             else:
                 reach = max(lower * _DEEPEN_START, _DEEPEN_MIN)
                 while reach < bound:
@@ -286,15 +288,15 @@ def area_travel(
         return k, float(t[k])
 
     def meet(a: int, b: int, lower: float, bound: float) -> float:
-        """The search limit that reaches node b from node a, from searches from both ends.
+        """Road minutes from node a to node b, from searches from both ends; inf when no
+        route of at most ``bound`` minutes exists.
 
         Searches of radius ``r`` from ``a`` and (the graph is symmetric) from ``b`` know every
         road time up to ``2 r``: the shortest route either has a node within ``r`` of both
         ends or crosses an edge from one ball to the other. Radii grow by ``_DEEPEN_STEP``
         from half the lower bound; each costs two searches of about a quarter of the area
-        one search of ``2 r`` covers. Returns a limit (at most ``bound``) with which the
-        search from ``a`` reaches ``b`` (the route's minutes with a margin for rounding), 0
-        when no route of at most ``bound`` minutes exists.
+        one search of ``2 r`` covers. The minutes are the shortest route's, summed from both
+        ends (equal to a one-ended search's up to rounding in the last bits).
         """
         r = max(0.5 * lower * _DEEPEN_START, _DEEPEN_MIN)
         top = 0.5 * bound * (1 + 1e-9) + 1e-9  # both balls together cover the bound
@@ -302,9 +304,9 @@ def area_travel(
             r = min(r, top)
             route = _meeting(csr, longest, *from_node(a, r), from_node(b, r)[0])
             if route <= 2 * r:
-                return min(bound, route * (1 + 1e-9) + 1e-9)
+                return route
             if r >= top:
-                return 0.0
+                return float("inf")
             r *= _DEEPEN_STEP
 
     travel.nearest = nearest
