@@ -921,3 +921,47 @@ def test_methods_table_gives_the_all_in_cost_per_m2(written):
             assert per_m2 > 0, (folder.name, cells)
             checked += 1
     assert checked > 0
+
+
+def test_static_map_draws_specks_as_squares_with_the_same_ink_and_extent(monkeypatch):
+    """A national map's areas are specks: drawn as squares of their own area, the map keeps
+    its extent (to the pixel) and about the same grey; the coloured areas are untouched."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from ccm_geo.publish.requests import figures
+    from ccm_geo.publish.settings import MapSettings
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 400_000, (3_000, 2))
+    # irregular 20-gons of 100-400 m: far below a pixel (~450 m) of a 400 km map
+    angles = np.linspace(0, 2 * np.pi, 21)[:-1]
+    polys = []
+    for (x, y), r in zip(xy, rng.uniform(50, 200, len(xy)), strict=True):
+        radius = r * rng.uniform(0.6, 1.0, len(angles))
+        polys.append(
+            gpd.GeoSeries.from_xy(x + radius * np.cos(angles), y + radius * np.sin(angles))
+            .union_all()
+            .convex_hull
+        )
+    areas = gpd.GeoDataFrame(
+        {"hazard_id": [f"H{i}" for i in range(len(polys))]}, geometry=polys, crs="EPSG:32648"
+    )
+    rows = pd.DataFrame({"hazard_id": ["H1", "H2", "H3"], "year": [2027, 2027, 2028]})
+
+    def image(speck_px: float) -> np.ndarray:
+        monkeypatch.setattr(figures, "_SPECK_PX", speck_px)
+        png = figures.static_map(rows, areas.copy(), MapSettings(), title="t", labels=False)
+        return np.asarray(Image.open(BytesIO(png)).convert("L")).astype(float)
+
+    squares, outlines = image(1.0), image(0.0)
+
+    def extent(img):
+        ys, xs = np.nonzero(img[80:] < 250)  # below the title
+        return xs.min(), xs.max(), ys.min(), ys.max()
+
+    assert np.abs(np.subtract(extent(squares), extent(outlines))).max() <= 1
+    ink_squares, ink_outlines = (255 - squares).sum(), (255 - outlines).sum()
+    assert ink_squares == pytest.approx(ink_outlines, rel=0.15)
+    assert (np.abs(squares - outlines) > 30).mean() < 0.02
