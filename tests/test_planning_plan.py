@@ -242,3 +242,51 @@ def test_without_dog_or_machine_teams_the_rules_fall_back():
     tasks = make_tasks(_areas(), s)
     assert not set(tasks["team_type"]) & {"dog", "mechanical"}
     assert tasks.set_index("task_id").loc["H3-ts", "method"] == "ts"
+
+
+def test_milestones_of_many_regions_equal_each_region_summed_on_its_own():
+    """600 regions, unplanned tasks, missing areas, a year without work: every row equals the
+    region's own sums (a plain loop), the cumulated figures and the totals too."""
+    from ccm_geo.planning.milestones import milestones
+
+    rng = np.random.default_rng(8)
+    n = 12_000
+    tasks = pd.DataFrame(
+        {
+            "year": rng.choice([2027.0, 2028.0, 2030.0, np.nan], n),
+            "region": rng.choice([f"R{i:03d}" for i in range(600)], n),
+            "kind": rng.choice(["nts", "ts", "clearance"], n),
+            "released_m2": rng.uniform(0, 5e4, n),
+            "cmr_m2": rng.uniform(0, 5e4, n),
+            "mine_m2": rng.uniform(0, 5e4, n),
+            "cost_usd": rng.uniform(0, 1e5, n),
+        }
+    )
+    tasks.loc[rng.choice(n, 300, replace=False), "released_m2"] = np.nan
+    years = [2027, 2028, 2029, 2030]
+    got = milestones(tasks, years).set_index(["region", "year"])
+    assert list(got.index.get_level_values("region").unique()) == [
+        *sorted(tasks["region"].unique()),
+        "all",
+    ]
+    for region in [*rng.choice(tasks["region"].unique(), 25, replace=False), "all"]:
+        part = tasks if region == "all" else tasks[tasks["region"] == region]
+        cum = cum_cmr = 0.0
+        for year in years:
+            done = part[part["year"] == year]
+            row = got.loc[(region, year)]
+            released = done["released_m2"].fillna(0).to_numpy()
+            cleared = done.loc[done["kind"] == "clearance", "released_m2"].fillna(0).to_numpy()
+            cum += released.sum()
+            cum_cmr += done["cmr_m2"].sum()
+            assert row["released_m2"] == pytest.approx(released.sum(), rel=1e-12)
+            assert row["cleared_m2"] == pytest.approx(cleared.sum(), rel=1e-12)
+            assert row["tasks_completed"] == len(done)
+            assert row["cost_usd"] == pytest.approx(done["cost_usd"].sum(), rel=1e-12)
+            assert row["cum_released_m2"] == pytest.approx(cum, rel=1e-12)
+            total = part["released_m2"].sum()
+            assert row["total_m2"] == pytest.approx(total, rel=1e-12)
+            assert row["progress_share"] == pytest.approx(cum / total, rel=1e-12)
+            cmr_left = part["cmr_m2"].sum() - cum_cmr
+            assert row["cmr_remaining_m2"] == pytest.approx(max(cmr_left, 0.0), abs=1e-6)
+    assert (got.loc[(slice(None), 2029), "tasks_completed"] == 0).all()  # no work that year

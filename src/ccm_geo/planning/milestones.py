@@ -66,41 +66,58 @@ def milestones(tasks: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     for kind, col in (("nts", "cancelled_m2"), ("ts", "reduced_m2"), ("clearance", "cleared_m2")):
         t[col] = np.where(t["kind"] == kind, t["released_m2"], 0.0)
     t["tasks_completed"] = 1
+    sums_of = [
+        "released_m2",
+        "cancelled_m2",
+        "reduced_m2",
+        "cleared_m2",
+        "cmr_m2",
+        "mine_m2",
+        "tasks_completed",
+        "cost_usd",
+    ]
+    # every region at once (a national register has hundreds): its rows summed by year as
+    # its own grouping would, up to rounding in the last bits
+    done = t.dropna(subset=["year"])
     regions = sorted(t["region"].unique().tolist())
-    frames = []
-    for name, part in [(r, t[t["region"] == r]) for r in regions] + [("all", t)]:
-        done = part.dropna(subset=["year"])
-        sums = (
-            done.groupby("year")[
-                [
-                    "released_m2",
-                    "cancelled_m2",
-                    "reduced_m2",
-                    "cleared_m2",
-                    "cmr_m2",
-                    "mine_m2",
-                    "tasks_completed",
-                    "cost_usd",
-                ]
-            ]
-            .sum()
-            .reindex(years, fill_value=0)
-        )
-        sums.index.name = "year"
-        sums = sums.reset_index()
-        sums.insert(1, "region", name)
-        sums["cum_released_m2"] = sums["released_m2"].cumsum()
-        sums["total_m2"] = part["released_m2"].sum()
-        sums["progress_share"] = np.where(
-            sums["total_m2"] > 0,
-            sums["cum_released_m2"] / sums["total_m2"].where(sums["total_m2"] > 0, 1.0),
-            1.0,
-        )
-        sums["cum_cmr_m2"] = sums["cmr_m2"].cumsum()
-        sums["cmr_total_m2"] = part["cmr_m2"].sum()
-        sums["cmr_remaining_m2"] = (sums["cmr_total_m2"] - sums["cum_cmr_m2"]).clip(lower=0.0)
-        frames.append(sums)
+    every = pd.MultiIndex.from_product([regions, years], names=["region", "year"])
+    by_region = (
+        done.groupby(["region", done["year"].astype(np.int64)], sort=True)[sums_of]
+        .sum()
+        .reindex(every, fill_value=0)
+    )
+    totals = t.groupby("region", sort=True)[["released_m2", "cmr_m2"]].sum()
+    region = by_region.index.get_level_values("region")
+    per_region = _cumulated(
+        by_region.reset_index(),
+        totals["released_m2"].reindex(region).to_numpy(),
+        totals["cmr_m2"].reindex(region).to_numpy(),
+        by=region,
+    )
+    every_year = done.groupby("year")[sums_of].sum().reindex(years, fill_value=0)
+    every_year.index.name = "year"
+    every_year = every_year.reset_index()
+    every_year.insert(1, "region", "all")
+    whole = _cumulated(every_year, t["released_m2"].sum(), t["cmr_m2"].sum())
+    frames = [per_region, whole] if regions else [whole]
     out = pd.concat(frames, ignore_index=True)[MILESTONE_COLUMNS]
     out["year"] = out["year"].astype(int)
     out["tasks_completed"] = out["tasks_completed"].astype(int)
     return out
+
+
+def _cumulated(sums: pd.DataFrame, total, cmr_total, by: pd.Index | None = None) -> pd.DataFrame:
+    """Rows of sums by year (of one region, or of each region ``by``), cumulated, against the
+    totals (one number, or one per row)."""
+    cum = sums.groupby(np.asarray(by), sort=False) if by is not None else sums
+    sums["cum_released_m2"] = cum["released_m2"].cumsum()
+    sums["total_m2"] = total
+    sums["progress_share"] = np.where(
+        sums["total_m2"] > 0,
+        sums["cum_released_m2"] / sums["total_m2"].where(sums["total_m2"] > 0, 1.0),
+        1.0,
+    )
+    sums["cum_cmr_m2"] = cum["cmr_m2"].cumsum()
+    sums["cmr_total_m2"] = cmr_total
+    sums["cmr_remaining_m2"] = (sums["cmr_total_m2"] - sums["cum_cmr_m2"]).clip(lower=0.0)
+    return sums
