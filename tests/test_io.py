@@ -247,7 +247,18 @@ def test_fast_csv_and_gpkg_writers_give_the_bytes_of_the_plain_ones(tmp_path):
 
     rng = np.random.default_rng(0)
     n = 3000  # more than one of pandas' blocks of rows (100,000 cells)
-    odd = ["plain", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "", " sp ", "ñandú", None]
+    odd = [
+        "plain",
+        "a,b",
+        'say "hi"',
+        'both, "q"',
+        "line\nbreak",
+        "cr\rhere",
+        "",
+        " sp ",
+        "ñandú",
+        None,
+    ]
     df = pd.DataFrame(
         {
             "f": rng.normal(size=n) * 10.0 ** rng.integers(-9, 18, n),

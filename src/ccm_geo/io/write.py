@@ -177,8 +177,19 @@ def _write_csv_rows(df: pd.DataFrame, path: Path) -> bool:
             cells = [v if type(v) is str else "" if v is None else str(v) for v in values]
         joined = "".join(cells)
         if any(ch in joined for ch in _CSV_SPECIAL):
-            cells = [quoted(c) if any(ch in c for ch in _CSV_SPECIAL) else c for c in cells]
+            cells = [
+                quote(c) if "," in c or '"' in c or "\n" in c or "\r" in c or "\x00" in c else c
+                for c in cells
+            ]
         return cells
+
+    def quote(cell: str) -> str:
+        # a "," or '"' only: the csv module's own quoting (wrapped, quotes doubled) at once;
+        # line breaks and NUL through the module itself (a plan's assumption texts all hold
+        # a ",": 230,000 cells at national scale)
+        if "\n" in cell or "\r" in cell or "\x00" in cell:
+            return quoted(cell)
+        return '"' + cell.replace('"', '""') + '"'
 
     rows = (chunk_cells // len(labels)) or 1  # pandas' blocks: a cell's text may depend on them
     number_format = {
