@@ -20,6 +20,7 @@ task before it in the chain; ``benefit`` is the value of the land it releases (s
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -113,15 +114,28 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         else np.zeros(len(frame), dtype=bool)
     )
 
-    columns: dict[str, list] = {c: [] for c in _ROW_COLUMNS}
-    # only the columns read below: itertuples converts every column it is given
+    rows_out: list[tuple] = []  # one tuple per task (``_ROW_COLUMNS``), columns at the end
+    ts_why = {
+        has: f"TS since the area to clear is >= {rules.ts_min_area_m2:,.0f} m²"
+        + ("; mines present" if has else "")
+        for has in (False, True)
+    }
+    # only the columns read below, as Python lists (a national register: 100,000 rows)
     fields = ["status", "contamination", "evidence", "score", "area_m2", "hazard_id", "region"]
-    for i, area in enumerate(frame[[*fields, "rank"]].itertuples(index=False)):
+    rows = zip(*(frame[c].tolist() for c in [*fields, "rank"]), strict=True)
+    kinds: dict = {}  # contamination text -> (has CMR, has mines): a register has a few dozen
+    texts = _AssumptionTexts(rules.mixed_split)
+    for i, row in enumerate(rows):
+        area = _Area(*row)
         if area.status == "released":
             continue
-        codes = split_contamination(area.contamination)
-        has_cmr = bool(codes & CMR_TYPES)
-        has_mine = bool(codes & MINE_TYPES)
+        has = kinds.get(area.contamination)
+        if has is None:
+            codes = split_contamination(area.contamination)
+            has = kinds.setdefault(
+                area.contamination, (bool(codes & CMR_TYPES), bool(codes & MINE_TYPES))
+            )
+        has_cmr, has_mine = has
         cmr_factor, mine_factor = _convention_factors(has_cmr, has_mine, rules.mixed_split)
         weight = rules.benefit_floor + (1.0 - rules.benefit_floor) * float(area.score)
         left = float(area.area_m2)
@@ -148,9 +162,7 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
             )
             m = methods[name]
             released = left * m.reduce_share
-            why = f"TS since the area to clear is >= {rules.ts_min_area_m2:,.0f} m²" + (
-                "; mines present" if has_mine else ""
-            )
+            why = ts_why[has_mine]
             chain.append((name, m, left, released, why))
             left -= released
         if left >= _MIN_TASK_M2:
@@ -189,7 +201,7 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
                 float(area.score),
                 area.rank,
                 area.contamination,
-                _assumptions(
+                texts(
                     name,
                     m,
                     worked,
@@ -200,17 +212,16 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
                     float(area.score),
                     weight,
                     why,
-                    rules.mixed_split,
                     has_cmr,
                     has_mine,
                 ),
                 i,
             )
-            for column, value in zip(columns.values(), row, strict=True):
-                column.append(value)
+            rows_out.append(row)
             pred = task_id
-    if columns["task_id"]:
-        table = pd.DataFrame(columns)
+    if rows_out:
+        cells = map(list, zip(*rows_out, strict=True))  # rows to columns
+        table = pd.DataFrame(dict(zip(_ROW_COLUMNS, cells, strict=True)))
         geometry = frame.geometry.to_numpy()[table.pop("_row").to_numpy()]
     else:
         table = pd.DataFrame({c: pd.Series(dtype=object) for c in TASK_COLUMNS})
@@ -317,43 +328,72 @@ def _clearance_method(
     return rules.manual_method, why
 
 
-def _assumptions(
-    name: str,
-    m: MethodSpec,
-    worked: float,
-    released: float,
-    team_days: float,
-    cost: float,
-    total: float,
-    score: float,
-    weight: float,
-    why: str,
-    split: str,
-    has_cmr: bool,
-    has_mine: bool,
-) -> str:
-    if m.kind == "nts":
-        release = f"cancels {m.cancel_share:.0%} = {released:,.0f} m²"
-    elif m.kind == "ts":
-        release = f"reduces {m.reduce_share:.1%} = {released:,.0f} m²"
-    else:
-        release = f"clears {released:,.0f} m²"
-    conv = (
-        "CMR and mines: counted in full under each convention"
-        if has_cmr and has_mine and split == "full"
-        else "CMR and mines: split half and half"
-        if has_cmr and has_mine
-        else "CMR"
-        if has_cmr
-        else "mines"
-        if has_mine
-        else "other ordnance"
-    )
-    return (
-        f"{name} ({why}) of {worked:,.0f} m² of {total:,.0f} m² suspected; "
-        f"{m.productivity_m2_per_team_day:,.0f} m²/team-day -> {team_days:,.2f} team-days; "
-        f"US${m.cost_usd_per_m2:g}/m² + US${m.cost_usd_per_team_day:,.0f}/team-day -> "
-        f"US${cost:,.0f}; {release}; {conv}; benefit = released x "
-        f"(floor + (1-floor) x score {score:.3f}) = {released:,.0f} x {weight:.3f}; "
-        f"source: {m.source}"
-    )
+class _Area(NamedTuple):
+    status: str
+    contamination: str | None
+    evidence: str
+    score: float
+    area_m2: float
+    hazard_id: str
+    region: str
+    rank: float
+
+
+class _AssumptionTexts:
+    """A task's ``assumptions`` text; the parts that depend only on the method (its rates,
+    source) or on the contamination (the convention it counts under) written once."""
+
+    def __init__(self, split: str):
+        self.split = split
+        self._method: dict[str, tuple[str, str]] = {}
+
+    def _of(self, m: MethodSpec) -> tuple[str, str]:
+        key = id(m)
+        hit = self._method.get(key)
+        if hit is None:
+            hit = self._method[key] = (
+                f"{m.productivity_m2_per_team_day:,.0f} m²/team-day -> ",
+                f"US${m.cost_usd_per_m2:g}/m² + US${m.cost_usd_per_team_day:,.0f}/team-day -> ",
+            )
+        return hit
+
+    def __call__(
+        self,
+        name: str,
+        m: MethodSpec,
+        worked: float,
+        released: float,
+        team_days: float,
+        cost: float,
+        total: float,
+        score: float,
+        weight: float,
+        why: str,
+        has_cmr: bool,
+        has_mine: bool,
+    ) -> str:
+        rate, price = self._of(m)
+        if m.kind == "nts":
+            release = f"cancels {m.cancel_share:.0%} = {released:,.0f} m²"
+        elif m.kind == "ts":
+            release = f"reduces {m.reduce_share:.1%} = {released:,.0f} m²"
+        else:
+            release = f"clears {released:,.0f} m²"
+        conv = (
+            "CMR and mines: counted in full under each convention"
+            if has_cmr and has_mine and self.split == "full"
+            else "CMR and mines: split half and half"
+            if has_cmr and has_mine
+            else "CMR"
+            if has_cmr
+            else "mines"
+            if has_mine
+            else "other ordnance"
+        )
+        return (
+            f"{name} ({why}) of {worked:,.0f} m² of {total:,.0f} m² suspected; "
+            f"{rate}{team_days:,.2f} team-days; "
+            f"{price}US${cost:,.0f}; {release}; {conv}; benefit = released x "
+            f"(floor + (1-floor) x score {score:.3f}) = {released:,.0f} x {weight:.3f}; "
+            f"source: {m.source}"
+        )
