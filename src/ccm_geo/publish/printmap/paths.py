@@ -33,24 +33,52 @@ def _polygon_paths(geoms) -> list[MplPath]:
 def _row_paths(geoms) -> np.ndarray:
     """One matplotlib path per geometry (its polygons, holes included, from one ragged
     array), or None where a geometry has no polygon: an object array aligned with ``geoms``."""
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.full(len(geoms), None, dtype=object)
-    if not len(geoms):
-        return out
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == 3
-    parts, owner = parts[keep], owner[keep]
-    if not len(parts):
-        return out
-    rings, ring_owner = shapely.get_rings(parts, return_index=True)
-    coords, codes, starts, counts = _ring_codes(rings)
-    geom_of_ring = owner[ring_owner]
-    first = np.r_[0, np.flatnonzero(np.diff(geom_of_ring)) + 1]
-    last = np.r_[first[1:], len(rings)] - 1
-    ends = starts[last] + counts[last]
-    for i, a, b in zip(geom_of_ring[first], starts[first], ends, strict=True):
-        out[i] = MplPath(coords[a:b], codes[a:b])
-    return out
+    rows = _RowPaths(geoms)
+    return rows.paths(np.arange(len(rows.lo)))
+
+
+class _RowPaths:
+    """Each geometry's polygons (holes included) as one ragged array of path vertices and
+    codes; a geometry's path made when first asked (``paths``), then kept.
+
+    ``lo[i]:hi[i]`` are geometry i's vertices (``lo == hi``: no polygon).
+    """
+
+    def __init__(self, geoms):
+        geoms = np.asarray(geoms, dtype=object)
+        self.lo = np.zeros(len(geoms), dtype=np.int64)
+        self.hi = np.zeros(len(geoms), dtype=np.int64)
+        self._made = np.full(len(geoms), None, dtype=object)
+        self.coords = np.empty((0, 2))
+        self.codes = np.empty(0, dtype=MplPath.code_type)
+        if not len(geoms):
+            return
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        keep = shapely.get_type_id(parts) == 3
+        parts, owner = parts[keep], owner[keep]
+        if not len(parts):
+            return
+        rings, ring_owner = shapely.get_rings(parts, return_index=True)
+        self.coords, self.codes, starts, counts = _ring_codes(rings)
+        geom_of_ring = owner[ring_owner]
+        first = np.r_[0, np.flatnonzero(np.diff(geom_of_ring)) + 1]
+        last = np.r_[first[1:], len(rings)] - 1
+        self.lo[geom_of_ring[first]] = starts[first]
+        self.hi[geom_of_ring[first]] = starts[last] + counts[last]
+
+    def has(self, at: np.ndarray) -> np.ndarray:
+        """Whether each geometry ``at`` has a polygon."""
+        return self.hi[at] > self.lo[at]
+
+    def paths(self, at: np.ndarray) -> np.ndarray:
+        """The paths of geometries ``at`` (None where no polygon), an object array."""
+        at = np.asarray(at, dtype=np.int64)
+        todo = at[np.equal(self._made[at], None) & self.has(at)]
+        for i, a, b in zip(
+            todo.tolist(), self.lo[todo].tolist(), self.hi[todo].tolist(), strict=True
+        ):
+            self._made[i] = MplPath(self.coords[a:b], self.codes[a:b])
+        return self._made[at]
 
 
 def _ring_codes(rings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

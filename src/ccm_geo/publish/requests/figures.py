@@ -93,7 +93,7 @@ def static_map(
     if areas.crs is None or not len(areas):
         return None
     drawable = _drawable(areas)
-    every, every_path = drawable.geoms, drawable.paths
+    every = drawable.geoms
     geoms = every
     if bounds is not None:
         geoms = geoms.cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
@@ -107,13 +107,13 @@ def static_map(
         from matplotlib.collections import PathCollection
 
         at = every.index.get_indexer(g.index)
-        at = at[np.not_equal(every_path[at], None)]  # the polygonal ones
+        at = at[drawable.rows.has(at)]  # the polygonal ones
         if not len(at):
             return
         # an area within one pixel is drawn as a square of its own area at its centroid:
         # the same ink in that pixel, from 5 vertices instead of its outline's tens
         tiny = drawable.size[at] < speck
-        paths = list(every_path[at[~tiny]])
+        paths = list(drawable.rows.paths(at[~tiny]))
         if tiny.any():
             paths.append(drawable.squares(at[tiny]))
         if bounds is None:  # the map's extent: the areas' own (their paths'), not the squares'
@@ -212,19 +212,19 @@ _SPECK_PX = 1.0
 
 
 class _Drawable:
-    """The areas' geometry by hazard id (the first of duplicates), each one's drawing path,
-    its size (the longer side of its bounds) and, for areas drawn as specks, its centroid and
-    the side of a square of its area."""
+    """The areas' geometry by hazard id (the first of duplicates), their outlines as paths
+    (each made when first drawn), sizes (the longer side of the bounds) and, for areas drawn
+    as specks, centroids and the sides of squares of their areas."""
 
     def __init__(self, areas: gpd.GeoDataFrame):
         import shapely
 
-        from ccm_geo.publish.printmap.paths import _row_paths
+        from ccm_geo.publish.printmap.paths import _RowPaths
 
         geoms = areas.set_index(areas["hazard_id"].astype(str)).geometry
         self.geoms = geoms[~geoms.index.duplicated()]
         values = self.geoms.to_numpy()
-        self.paths = _row_paths(values)
+        self.rows = _RowPaths(values)  # paths made for the areas drawn as outlines only
         self.bounds = shapely.bounds(values)
         x0, y0, x1, y1 = self.bounds.T
         self.size = np.nan_to_num(np.fmax(x1 - x0, y1 - y0), nan=np.inf)  # empty: not a speck
