@@ -497,6 +497,45 @@ def test_a_second_run_writes_identical_files(inputs, written, tmp_path):
     con.close()
 
 
+def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
+    inputs, written, tmp_path, monkeypatch
+):
+    """A national-scale run prints the PDFs in a worker process (here forced by a threshold of
+    0 tasks): every donor's PDF is the one printed in the process itself, and a print that
+    fails raises its error from the stage and leaves no PDF."""
+    from ccm_geo.publish.requests import printer
+
+    out, paths, alloc = written
+    areas, tasks, milestones, deadline, context, donors = inputs
+    monkeypatch.setattr(printer, "PARALLEL_MIN_TASKS", 0)
+    with printer.Printer.for_plan(len(tasks), 3) as p:
+        assert p._pool is not None  # the worker is used
+    got = write_requests(
+        areas,
+        tasks,
+        milestones,
+        deadline,
+        context,
+        donors,
+        tmp_path,
+        project_name="Province & <Test>",
+        allocation=alloc,
+    )
+    pdfs = [q for key in got if key != "programme" for q in got[key] if q.suffix == ".pdf"]
+    assert len(pdfs) == 3
+    for pdf in pdfs:
+        same = out / "requests" / pdf.parent.name / "request.pdf"
+        assert pdf.read_bytes() == same.read_bytes(), pdf.parent.name
+    # a print that fails in the worker: its error, raised when the printer closes
+    bad = tmp_path / "bad" / "request.pdf"
+    bad.parent.mkdir()
+    html = '<html><body><img src="ccm:img/missing"></body></html>'
+    # WeasyPrint says it with an error that is not an Exception (it must stop the layout)
+    with pytest.raises(BaseException, match="ccm:img/missing"), printer.Printer(True) as p:
+        p.submit(html, {}, bad)
+    assert not list(bad.parent.iterdir())  # no PDF, no temporary file
+
+
 def test_victim_assistance_needs():
     va = victim_assistance_needs(make_context(), remote_min=60.0, speed_kmh=20.0)
     assert list(va["settlement_id"]) == ["S1", "S2"]  # most survivors first; None dropped
@@ -965,3 +1004,61 @@ def test_static_map_draws_specks_as_squares_with_the_same_ink_and_extent(monkeyp
     ink_squares, ink_outlines = (255 - squares).sum(), (255 - outlines).sum()
     assert ink_squares == pytest.approx(ink_outlines, rel=0.15)
     assert (np.abs(squares - outlines) > 30).mean() < 0.02
+
+
+def test_risk_education_with_unknown_people_is_no_data_not_zero(inputs, tmp_path):
+    """No population anywhere: risk education is not costed (no data, a DataWarning), left
+    out of the ask, and every output says so instead of US$0 or 0 people."""
+    import openpyxl
+
+    from ccm_geo.errors import DataWarning
+    from ccm_geo.publish.requests.workbook import write_request_xlsx
+
+    areas, tasks, milestones, deadline, context, donors = inputs
+    areas = areas.drop(columns=["population_within_5km"])
+    context = Context(
+        crs=CRS,
+        accidents=context.accidents,
+        settlements=context.settlements.drop(columns=["population"]),
+        health=context.health,
+    )
+    d = donors[2]  # victim assistance and risk education
+    alloc = match_donors(tasks, donors, seed=1)
+    with pytest.warns(DataWarning, match="risk education is not costed"):
+        content = request_content(
+            d, alloc, areas, tasks, milestones, deadline, context, project_name="P"
+        )
+    re_pkg = next(p for p in content.packages if p["key"] == "risk_education")
+    va_pkg = next(p for p in content.packages if p["key"] == "victim_assistance")
+    assert np.isnan(re_pkg["cost_usd"]) and np.isnan(re_pkg["people"])
+    # the ask: victim assistance (6 survivors at US$400) and indirect costs, no RE
+    assert content.ask_usd == pytest.approx(va_pkg["cost_usd"] * (1 + d.indirect_cost_share))
+    text = render_request_html(content)
+    assert "Risk education is not costed in this request" in text
+    assert "US$0" not in text and "NaN" not in text and ">nan<" not in text
+    path = write_request_xlsx(content, tmp_path / "re.xlsx")
+    wb = openpyxl.load_workbook(path)
+    cells = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert "no data" in cells
+    assert not any(isinstance(v, str) and v.startswith("=0.0*") for v in cells)
+
+
+def test_context_regions_say_no_data_where_no_village_has_a_population():
+    """Villages near a region's areas but none with a population: no data, not 0 people; a
+    region with no village within the radius: 0 people."""
+    from ccm_geo.publish.requests.regions import _context_regions
+
+    areas = make_areas()
+    ctx = make_context()
+    donor = DonorProfile(name="All", thematic=["risk_education"], budget_usd=1)
+    known = _context_regions(areas, ctx, donor, areas.iloc[:0], "population_within_5km")
+    known = known.set_index("region")["people"]
+    # S1 (500) and S3 (200) are within 5 km of the areas; S2 is 30 km away
+    assert known["North"] == 700 and known["East"] == 700 and known["South"] == 700
+    ctx.settlements["population"] = np.nan
+    unknown = _context_regions(areas.copy(), ctx, donor, areas.iloc[:0], "population_within_5km")
+    assert unknown["people"].isna().all()
+    far = make_context()
+    far.settlements["geometry"] = far.settlements.geometry.translate(200_000, 0)
+    nobody = _context_regions(areas.copy(), far, donor, areas.iloc[:0], "population_within_5km")
+    assert (nobody["people"] == 0).all()

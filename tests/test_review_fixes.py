@@ -230,7 +230,7 @@ def test_without_settings_every_cost_per_m2_is_no_data():
     assert all(math.isnan(v) for v in m["cost_usd_per_m2"])
 
 
-def _workbook(tmp_path, *, planning=None, missing_cmr=False):
+def _workbook(tmp_path, *, planning=None, missing_cmr=False, missing_released=False):
     import dataclasses
 
     import numpy as np
@@ -256,10 +256,11 @@ def _workbook(tmp_path, *, planning=None, missing_cmr=False):
         project_name="P",
         planning=planning,
     )
-    if missing_cmr:
-        t = content.tasks.copy()
-        t.loc[t.index[0], "cmr_m2"] = np.nan
-        content = dataclasses.replace(content, tasks=t)
+    for missing, column in ((missing_cmr, "cmr_m2"), (missing_released, "released_m2")):
+        if missing:
+            t = content.tasks.copy()
+            t.loc[t.index[0], column] = np.nan
+            content = dataclasses.replace(content, tasks=t)
     path = write_request_xlsx(content, tmp_path / "tasks.xlsx")
     return content, load_workbook(path), load_workbook(path, data_only=True)
 
@@ -328,6 +329,22 @@ def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
     assert t.cell(total_row, 8).value == pytest.approx(content.tasks["released_m2"].sum())
     for r in range(2, len(content.tasks) + 2):  # the cost without a per-m² cost: recomputed
         assert t.cell(r, 12).value == pytest.approx(content.tasks["cost_usd"].iloc[r - 2], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_recalculated_by_libreoffice_the_summary_says_no_data_not_an_error(tmp_path):
+    from openpyxl import load_workbook
+
+    import pdfcheck
+
+    if pdfcheck.SOFFICE is None:
+        pytest.skip("LibreOffice (soffice) not installed")
+    content, _wb, _values = _workbook(tmp_path, missing_released=True)
+    again = load_workbook(pdfcheck.recalculated(tmp_path / "tasks.xlsx", tmp_path), data_only=True)
+    summary = {r[0]: r[1] for r in again["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Land released, ha"] == "no data"  # was #VALUE! from "no data" / 10000
+    assert summary["Amount requested"] == pytest.approx(content.ask_usd, abs=0.01)
+    assert summary["Cluster munitions, m²"] == pytest.approx(content.totals["cmr_m2"], abs=0.01)
 
 
 # --------------------------------------------------------------------------------------------

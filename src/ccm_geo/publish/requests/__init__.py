@@ -14,7 +14,8 @@ planned tasks; :func:`write_requests` writes, into ``<out>/requests/<donor-key>/
 - ``tasks.gpkg``: the task areas for the donor's GIS staff;
 
 and ``<out>/requests/programme.html``: the whole plan, the allocation per donor, the remaining
-funding gap and Article 7 Form F-style area figures (``programme``).
+funding gap and Article 7 Form F-style area figures (``programme``). At national scale the PDFs
+print in a worker process while the next donor's package is made (``printer``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ from ccm_geo.publish.requests.needs import (
     _unique_beneficiaries,
     victim_assistance_needs,
 )
+from ccm_geo.publish.requests.printer import Printer
 from ccm_geo.publish.requests.programme import render_programme_html
 from ccm_geo.publish.requests.render import (
     pdf_engine_available,
     render_request_documents,
     render_request_html,
+    request_resources,
     write_request_pdf,
 )
 from ccm_geo.publish.requests.workbook import write_request_xlsx
@@ -181,58 +184,85 @@ def write_requests(
     if pdf_missing:
         warnings.warn(f"request PDFs not written: {pdf_missing}", DataWarning, stacklevel=2)
     written: dict[str, list[Path]] = {}
-    for d in chosen:
-        content = request_content(
-            d,
-            allocation,
+    printing = bool(pdf and not pdf_missing)
+    with Printer.for_plan(len(tasks), len(chosen) if printing else 0) as printer:
+        for d in chosen:
+            written[d.key] = _write_request(
+                d,
+                allocation,
+                areas,
+                tasks,
+                milestones,
+                deadline,
+                context,
+                out / d.key,
+                settings=settings,
+                printer=printer if printing else None,
+                interactive_map=interactive_map,
+                project_name=project_name,
+                planning=planning,
+                plan_summary=plan_summary,
+                mine_ban_deadline=mine_ban_deadline,
+                contact=contact,
+                remote_min=remote_min,
+            )
+        programme = render_programme_html(
             areas,
-            tasks,
+            allocation,
             milestones,
             deadline,
-            context,
             project_name=project_name,
-            planning=planning,
-            plan_summary=plan_summary,
-            mine_ban_deadline=mine_ban_deadline,
-            contact=contact,
-            remote_min=remote_min,
+            map_settings=settings,
+            language=programme_language,
         )
-        png = (
-            static_map(content.tasks, areas, settings, title=d.name, bounds=package_bounds(content))
-            if len(content.tasks)
-            else needs_map(content, areas, context, settings)
-        )
-        content = dataclasses.replace(
-            content, static_map_png=png, region_maps=region_maps(content, areas, settings)
-        )
-        fragment = None
-        if interactive_map and len(content.tasks):
-            fragment, note = request_map_fragment(d, content, areas, context, settings)
-            if note:
-                content = _with_note(content, note)
-        folder = out / d.key
-        html, printed = render_request_documents(
-            content, map_fragment=fragment, prints=bool(pdf and not pdf_missing)
-        )
-        paths = [write_text(html, folder / "request.html")]
-        if printed is not None:
-            # the same document (the interactive map is for screens: print CSS hides it),
-            # with its images and fonts handed to the printer from memory
-            paths.append(write_request_pdf(content, folder / "request.pdf", html=printed))
-        paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
-        paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
-        written[d.key] = paths
-    programme = render_programme_html(
-        areas,
-        allocation,
-        milestones,
-        deadline,
-        project_name=project_name,
-        map_settings=settings,
-        language=programme_language,
-    )
-    written["programme"] = [write_text(programme, out / "programme.html")]
+        written["programme"] = [write_text(programme, out / "programme.html")]
     return written
+
+
+def _write_request(
+    d: DonorProfile,
+    allocation: Allocation,
+    areas: gpd.GeoDataFrame,
+    tasks: gpd.GeoDataFrame,
+    milestones: pd.DataFrame,
+    deadline: Mapping[str, Any] | None,
+    context: Context | None,
+    folder: Path,
+    *,
+    settings: MapSettings,
+    printer: Printer | None,
+    interactive_map: bool,
+    **content_options: Any,
+) -> list[Path]:
+    """One donor's package: the HTML, the PDF (handed to ``printer``; None: no PDF), the
+    workbook and the GeoPackage, in that order."""
+    content = request_content(
+        d, allocation, areas, tasks, milestones, deadline, context, **content_options
+    )
+    png = (
+        static_map(content.tasks, areas, settings, title=d.name, bounds=package_bounds(content))
+        if len(content.tasks)
+        else needs_map(content, areas, context, settings)
+    )
+    content = dataclasses.replace(
+        content, static_map_png=png, region_maps=region_maps(content, areas, settings)
+    )
+    fragment = None
+    if interactive_map and len(content.tasks):
+        fragment, note = request_map_fragment(d, content, areas, context, settings)
+        if note:
+            content = _with_note(content, note)
+    html, printed = render_request_documents(
+        content, map_fragment=fragment, prints=printer is not None
+    )
+    paths = [write_text(html, folder / "request.html")]
+    if printer is not None and printed is not None:
+        # the same document (the interactive map is for screens: print CSS hides it),
+        # with its images and fonts handed to the printer from memory
+        paths.append(printer.submit(printed, request_resources(content), folder / "request.pdf"))
+    paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
+    paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
+    return paths
 
 
 def _gpkg_frame(c: RequestContent) -> gpd.GeoDataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -226,18 +227,19 @@ def request_content(
     if "risk_education" in donor.thematic:
         ra = _risk_education(areas, tasks, allocation, donor, pop_col, context)
     packages = _costed_packages(donor, va, ra)
-    direct = totals["cost_usd"] + sum(p["cost_usd"] for p in packages)
+    costed = [p for p in packages if math.isfinite(p["cost_usd"])]  # unknown cost: no data
+    direct = totals["cost_usd"] + sum(p["cost_usd"] for p in costed)
     envelope = donor.envelope()
     env_total = float(sum(envelope.values())) if isinstance(envelope, dict) else float(envelope)
     room = env_total / (1 + donor.indirect_cost_share) - totals["cost_usd"]
-    if packages and direct > totals["cost_usd"] + room:
+    if costed and direct > totals["cost_usd"] + room:
         # needs beyond the envelope: survivors first, then risk education with what is left
-        for p in packages:
+        for p in costed:
             share = min(1.0, max(room, 0.0) / p["cost_usd"]) if p["cost_usd"] > 0 else 1.0
             p["share_funded"] = share
             p["cost_usd"] *= share
             room -= p["cost_usd"]
-        direct = totals["cost_usd"] + sum(p["cost_usd"] for p in packages)
+        direct = totals["cost_usd"] + sum(p["cost_usd"] for p in costed)
     indirect = direct * donor.indirect_cost_share
     return RequestContent(
         donor=donor,

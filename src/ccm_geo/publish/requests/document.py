@@ -46,7 +46,7 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
                 f"{pk['key']}_people",
                 _pkg_label(pk["key"], _),
                 pk["people"] * pk["share_funded"],
-                n.int(pk["people"] * pk["share_funded"]),
+                n.int(pk["people"] * pk["share_funded"]) if _finite(pk["people"]) else _("no data"),
             )
             for pk in c.packages
         ]
@@ -74,7 +74,11 @@ def _document(c: RequestContent, gettext: Callable[[str], str], n: Numbers) -> d
         )
     for pk in c.packages:
         budget_rows.append(
-            [_pkg_label(pk["key"], _), *([""] * len(budget_years)), n.usd(pk["cost_usd"])]
+            [
+                _pkg_label(pk["key"], _),
+                *([""] * len(budget_years)),
+                n.usd(pk["cost_usd"]) if _finite(pk["cost_usd"]) else _("no data"),
+            ]
         )
     direct = c.ask_usd - c.indirect_usd
     by_year = c.budget.sum() if len(c.budget) else pd.Series(dtype=float)

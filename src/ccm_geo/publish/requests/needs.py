@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ccm_geo.errors import DataWarning
 from ccm_geo.model import CMR_TYPES
 from ccm_geo.publish.donors import Allocation
 from ccm_geo.publish.requests.common import population_radius_km, split_codes
@@ -294,7 +296,12 @@ def _settlement_travel(context: Context, speed_kmh: float) -> pd.DataFrame:
 def _costed_packages(
     donor: DonorProfile, va: pd.DataFrame | None, ra: pd.DataFrame | None
 ) -> list[dict[str, Any]]:
-    """Victim assistance and risk education packages: people reached × unit cost (US$)."""
+    """Victim assistance and risk education packages: people reached × unit cost (US$).
+
+    Risk education whose people are unknown (no population anywhere in its regions) costs
+    no data (NaN), with a :class:`DataWarning`: the request leaves it out of its sums and
+    says "no data" where its cost would be.
+    """
     out: list[dict[str, Any]] = []
     if va is not None:
         people = float(pd.to_numeric(va["survivors"], errors="coerce").fillna(0).sum())
@@ -316,6 +323,15 @@ def _costed_packages(
         pop = pd.to_numeric(ra["population_nearby"], errors="coerce")
         people = float(pop.sum()) if pop.notna().any() else float("nan")
         unit = donor.risk_education_usd_per_person
+        if not math.isfinite(people) and len(ra):
+            warnings.warn(
+                f"request for {donor.name}: risk education is not costed (no data, not "
+                f"US$0): the population near the areas of {len(ra)} region(s) is unknown; "
+                "give the settlements register a 'population' column (or the areas a "
+                "population column)",
+                DataWarning,
+                stacklevel=2,
+            )
         out.append(
             {
                 "key": "risk_education",
@@ -324,7 +340,8 @@ def _costed_packages(
                 "places": int(pd.to_numeric(ra["areas"], errors="coerce").fillna(0).sum()),
                 "remote_places": 0,
                 "unit_usd": unit,
-                "cost_usd": people * unit if math.isfinite(people) else 0.0,
+                # unknown people: no data (NaN), left out of the sums and said so; never 0
+                "cost_usd": people * unit if math.isfinite(people) else float("nan"),
                 "share_funded": 1.0,
             }
         )

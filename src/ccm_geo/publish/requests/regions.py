@@ -57,7 +57,10 @@ def _context_regions(
     out["people"] = np.nan
     if pairs is not None:
         people = pairs.groupby("region")["population"].sum(min_count=1)
-        out["people"] = people.reindex(out.index).fillna(0.0).to_numpy()
+        # no village within the radius: 0 people; villages there, none with a population:
+        # no data (NaN), never 0
+        near = out.index.isin(people.index)
+        out["people"] = np.where(near, people.reindex(out.index).to_numpy(), 0.0)
     return out.reset_index()
 
 

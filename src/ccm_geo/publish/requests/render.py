@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ __all__ = [
     "render_request_html",
     "render_request_documents",
     "write_request_pdf",
+    "print_pdf",
+    "request_resources",
     "translations",
     "Numbers",
     "LANGUAGES",
@@ -142,13 +144,24 @@ def write_request_pdf(
         ``path``. Identical inputs give identical bytes (no creation date; fonts embedded as
         subsets named from their content).
     """
-    import weasyprint
-
     if html is None:
         html = render_request_html(content, for_print=True)
+    return print_pdf(html, request_resources(content), path)
+
+
+def request_resources(content: RequestContent) -> dict[str, bytes]:
+    """The images a request's printable HTML refers to (``ccm:img/...``), by URL."""
     resources = {"ccm:img/map": content.static_map_png or b""}
     for i, png in enumerate(content.region_maps.values()):
         resources[f"ccm:img/sheet-{i}"] = png
+    return resources
+
+
+def print_pdf(html: str, resources: Mapping[str, bytes], path: str | Path) -> Path:
+    """Print a request's HTML to PDF with WeasyPrint, atomically: its images from
+    ``resources`` (``ccm:img/...`` URL -> PNG bytes), its fonts from the package, nothing
+    else. Takes and returns plain values, so it runs in a worker process as well."""
+    import weasyprint
 
     def resource(url: str) -> tuple[bytes, str]:
         if url.startswith("ccm:font/"):

@@ -340,10 +340,13 @@ def _budget_sheet(ws, f, c: RequestContent, refs, tasks_ref, _) -> dict[str, Any
     for pk in c.packages:
         ws.write_string(row, 0, _pkg(pk["key"], _), f["text"])
         share = pk.get("share_funded", 1.0)
-        people = pk["people"] * share if _finite(pk["people"]) else 0.0
-        ws.write_formula(
-            row, tot_col, f"={people!r}*{refs[pk['key']]}", f["money"], float(pk["cost_usd"])
-        )
+        if _finite(pk["people"]):
+            people = pk["people"] * share
+            ws.write_formula(
+                row, tot_col, f"={people!r}*{refs[pk['key']]}", f["money"], float(pk["cost_usd"])
+            )
+        else:  # people unknown: not costed (SUM skips the text), never a 0
+            ws.write_string(row, tot_col, _("no data"), f["text"])
         direct_rows.append(row + 1)
         row += 1
     # direct, indirect, total
@@ -420,12 +423,17 @@ def _summary_sheet(ws, f, c: RequestContent, refs, tasks_ref, budget_ref, _) -> 
     ]
     if t["beneficiaries"] is not None and t["beneficiaries"] == t["beneficiaries"]:  # not NaN
         rows.append((_("People living nearby"), None, t["beneficiaries"], f["int"]))
+    no_data = _("no data").replace('"', '""')
     for i, (label, formula, value, fmt) in enumerate(rows, start=1):
         ws.write_string(i, 0, label, f["text"])
         if formula is None:
             _number_or_no_data(ws, f, i, 1, value, fmt, _)
         elif isinstance(formula, str) and formula.startswith("="):
-            ws.write_formula(i, 1, formula, fmt, _cached(value))
+            # a total that is "no data" (a task's value missing) gives "no data" here too
+            # after recalculation, not #VALUE! from the arithmetic on it
+            ws.write_formula(
+                i, 1, f'=IFERROR({formula[1:]},"{no_data}")', fmt, _cached_or_no_data(value, _)
+            )
         elif isinstance(formula, str):
             ws.write_string(i, 1, formula, fmt)
         else:
@@ -525,6 +533,12 @@ def _num(v) -> float:
 
 def _missing(v) -> bool:
     return not math.isfinite(_num(v))
+
+
+def _cached_or_no_data(v, _) -> float | str:
+    """The value stored with a summary formula: the number, or the words "no data"."""
+    x = _num(v)
+    return x if math.isfinite(x) else _("no data")
 
 
 def _cached(v) -> float | str:
