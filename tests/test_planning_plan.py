@@ -290,3 +290,40 @@ def test_milestones_of_many_regions_equal_each_region_summed_on_its_own():
             cmr_left = part["cmr_m2"].sum() - cum_cmr
             assert row["cmr_remaining_m2"] == pytest.approx(max(cmr_left, 0.0), abs=1e-6)
     assert (got.loc[(slice(None), 2029), "tasks_completed"] == 0).all()  # no work that year
+
+
+def test_budget_curve_drawn_in_a_worker_process_is_the_same_plan(monkeypatch):
+    """At national scale the budget curve is drawn in a worker process beside the schedule
+    (forced here with a threshold of 0 tasks): the plan, its curve, milestones and deadline
+    answer are those of one process."""
+    from ccm_geo import background
+
+    s = PlanningSettings(budget_usd=30_000, years=3)
+    deadline = dt.date(2029, 8, 1)
+    alone = make_plan(_areas(), s, start_date=START, deadline=deadline)
+    used = []
+    real = background.Background.__init__
+
+    def spy(self, enabled):
+        real(self, enabled)
+        used.append(self.parallel)
+
+    monkeypatch.setattr(background, "PARALLEL_MIN_TASKS", 0)
+    monkeypatch.setattr(background.Background, "__init__", spy)
+    beside = make_plan(_areas(), s, start_date=START, deadline=deadline)
+    assert used == [True]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(alone.tasks.drop(columns="geometry")),
+        pd.DataFrame(beside.tasks.drop(columns="geometry")),
+    )
+    pd.testing.assert_frame_equal(alone.budget_curve, beside.budget_curve)
+    pd.testing.assert_frame_equal(alone.milestones, beside.milestones)
+    assert alone.deadline == beside.deadline
+    assert list(beside.summary["timings_s"]) == [
+        "tasks",
+        "optimise",
+        "schedule",
+        "milestones",
+        "deadline",
+        "budget curve",
+    ]

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 
 from ccm_geo.errors import ConfigError
 from ccm_geo.io import read_gpkg
@@ -503,13 +503,20 @@ def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
     """A national-scale run prints the PDFs in a worker process (here forced by a threshold of
     0 tasks): every donor's PDF is the one printed in the process itself, and a print that
     fails raises its error from the stage and leaves no PDF."""
-    from ccm_geo.publish.requests import printer
+    from ccm_geo import background
+    from ccm_geo.publish.requests.render import print_pdf
 
     out, paths, alloc = written
     areas, tasks, milestones, deadline, context, donors = inputs
-    monkeypatch.setattr(printer, "PARALLEL_MIN_TASKS", 0)
-    with printer.Printer.for_plan(len(tasks), 3) as p:
-        assert p._pool is not None  # the worker is used
+    monkeypatch.setattr(background, "PARALLEL_MIN_TASKS", 0)
+    used = []
+    real = background.Background.__init__
+
+    def spy(self, enabled):
+        real(self, enabled)
+        used.append(self.parallel)
+
+    monkeypatch.setattr(background.Background, "__init__", spy)
     got = write_requests(
         areas,
         tasks,
@@ -522,7 +529,7 @@ def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
         allocation=alloc,
     )
     pdfs = [q for key in got if key != "programme" for q in got[key] if q.suffix == ".pdf"]
-    assert len(pdfs) == 3
+    assert len(pdfs) == 3 and used == [True]  # the worker printed them
     for pdf in pdfs:
         same = out / "requests" / pdf.parent.name / "request.pdf"
         assert pdf.read_bytes() == same.read_bytes(), pdf.parent.name
@@ -531,8 +538,8 @@ def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
     bad.parent.mkdir()
     html = '<html><body><img src="ccm:img/missing"></body></html>'
     # WeasyPrint says it with an error that is not an Exception (it must stop the layout)
-    with pytest.raises(BaseException, match="ccm:img/missing"), printer.Printer(True) as p:
-        p.submit(html, {}, bad)
+    with pytest.raises(BaseException, match="ccm:img/missing"), background.Background(True) as p:
+        p.submit(print_pdf, html, {}, bad)
     assert not list(bad.parent.iterdir())  # no PDF, no temporary file
 
 
@@ -984,10 +991,12 @@ def test_static_map_draws_specks_as_squares_with_the_same_ink_and_extent(monkeyp
             .union_all()
             .convex_hull
         )
+    # a register's odd rows first: no geometry, an empty one (they must not shift the others)
+    polys = [None, Polygon(), *polys]
     areas = gpd.GeoDataFrame(
         {"hazard_id": [f"H{i}" for i in range(len(polys))]}, geometry=polys, crs="EPSG:32648"
     )
-    rows = pd.DataFrame({"hazard_id": ["H1", "H2", "H3"], "year": [2027, 2027, 2028]})
+    rows = pd.DataFrame({"hazard_id": ["H0", "H3", "H4"], "year": [2027, 2027, 2028]})
 
     def image(speck_px: float) -> np.ndarray:
         monkeypatch.setattr(figures, "_SPECK_PX", speck_px)

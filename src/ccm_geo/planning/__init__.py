@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ccm_geo import background
 from ccm_geo.planning.funding import (
     budget_curve,
     budget_curve_figure,
@@ -210,51 +211,27 @@ def make_plan(
     tasks["selected"] = year.notna().to_numpy()
     done("optimise", t0)
 
-    t0 = time.perf_counter()
-    sched = schedule_tasks(
-        tasks, settings, years=years, start_date=start_date, travel_minutes=travel_minutes
-    )
-    for col in ("team", "start", "end", "travel_min"):
-        tasks[col] = sched[col].to_numpy()
-    done("schedule", t0)
-
-    t0 = time.perf_counter()
-    table = milestones(tasks, years)
-    done("milestones", t0)
-
-    t0 = time.perf_counter()
-    per_team = {
-        k: work_days_until(settings, k, years, start_date, deadline)
-        * (1.0 - settings.travel_allowance_share)
-        for k in settings.teams
-    }
-    answer = deadline_answer(
-        tasks,
-        deadline=deadline,
-        years=years,
-        budgets=budgets,
-        team_days_per_team=per_team,
-        team_counts={k: v.count for k, v in settings.teams.items()},
-        discount_rate=settings.discount_rate,
-    )
-    done("deadline", t0)
-
-    t0 = time.perf_counter()
-    unlocked = build_problem(tasks, settings, years=years, start_date=start_date, locks=False)
-    curve = budget_curve(
-        unlocked,
-        curve_levels(budgets, float(tasks["cost_usd"].sum()) / len(years), settings.curve_levels),
-        released_m2=tasks["released_m2"].to_numpy(float),
-        cmr_m2=tasks["cmr_m2"].to_numpy(float),
-        gap=settings.gap,
-        time_limit_s=settings.curve_time_limit_s,
-        random_seed=settings.random_seed,
-        team_factors=settings.curve_team_factors,
-        team_counts={k: v.count for k, v in settings.teams.items()},
-        max_tasks=settings.curve_max_tasks,
-        seed=settings.random_seed,
-    )
-    done("budget curve", t0)
+    # the budget curve needs the tasks, not their schedule: at national scale it is drawn in
+    # a worker process while the teams are scheduled here (the same curve either way)
+    side = background.Background(len(tasks) >= background.PARALLEL_MIN_TASKS)
+    with side:
+        curve_job = side.submit(
+            _budget_curve, tasks[list(_CURVE_COLUMNS)], settings, years, budgets, start_date
+        )
+        t0 = time.perf_counter()
+        sched = schedule_tasks(
+            tasks, settings, years=years, start_date=start_date, travel_minutes=travel_minutes
+        )
+        for col in ("team", "start", "end", "travel_min"):
+            tasks[col] = sched[col].to_numpy()
+        done("schedule", t0)
+        answer, table = _schedule_answers(
+            tasks, settings, years, budgets, start_date, deadline, done
+        )
+        curve, curve_s = curve_job.result()
+    timings["budget curve"] = curve_s
+    if progress is not None:
+        progress("budget curve", 1.0)
 
     tasks = gpd.GeoDataFrame(tasks[[*PLAN_COLUMNS, "geometry"]], geometry="geometry", crs=tasks.crs)
     sel = tasks["selected"].to_numpy()
@@ -296,6 +273,70 @@ def make_plan(
         budget_curve=curve,
         summary=summary,
     )
+
+
+#: The task columns the budget curve reads (``Problem.from_tasks`` and the released areas)
+_CURVE_COLUMNS = (
+    "task_id",
+    "predecessor",
+    "benefit",
+    "cost_usd",
+    "team_days",
+    "team_type",
+    "released_m2",
+    "cmr_m2",
+)
+
+
+def _schedule_answers(tasks, settings, years, budgets, start_date, deadline, done):
+    """What needs the schedule: the milestones and the deadline answer."""
+    t0 = time.perf_counter()
+    table = milestones(tasks, years)
+    done("milestones", t0)
+    t0 = time.perf_counter()
+    per_team = {
+        k: work_days_until(settings, k, years, start_date, deadline)
+        * (1.0 - settings.travel_allowance_share)
+        for k in settings.teams
+    }
+    answer = deadline_answer(
+        tasks,
+        deadline=deadline,
+        years=years,
+        budgets=budgets,
+        team_days_per_team=per_team,
+        team_counts={k: v.count for k, v in settings.teams.items()},
+        discount_rate=settings.discount_rate,
+    )
+    done("deadline", t0)
+    return answer, table
+
+
+def _budget_curve(
+    tasks: pd.DataFrame,
+    settings: PlanningSettings,
+    years: list[int],
+    budgets: list[float],
+    start_date: dt.date,
+) -> tuple[pd.DataFrame, float]:
+    """The budget curve of the unlocked plan, and its seconds (runs in a worker process at
+    national scale: plain values in, plain values out)."""
+    t0 = time.perf_counter()
+    unlocked = build_problem(tasks, settings, years=years, start_date=start_date, locks=False)
+    curve = budget_curve(
+        unlocked,
+        curve_levels(budgets, float(tasks["cost_usd"].sum()) / len(years), settings.curve_levels),
+        released_m2=tasks["released_m2"].to_numpy(float),
+        cmr_m2=tasks["cmr_m2"].to_numpy(float),
+        gap=settings.gap,
+        time_limit_s=settings.curve_time_limit_s,
+        random_seed=settings.random_seed,
+        team_factors=settings.curve_team_factors,
+        team_counts={k: v.count for k, v in settings.teams.items()},
+        max_tasks=settings.curve_max_tasks,
+        seed=settings.random_seed,
+    )
+    return curve, round(time.perf_counter() - t0, 3)
 
 
 def _late_tasks(year: pd.Series, end: pd.Series) -> int:

@@ -129,12 +129,11 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         area = _Area(*row)
         if area.status == "released":
             continue
-        has = kinds.get(area.contamination)
+        key = area.contamination if isinstance(area.contamination, str) else None  # NaN: None
+        has = kinds.get(key)
         if has is None:
-            codes = split_contamination(area.contamination)
-            has = kinds.setdefault(
-                area.contamination, (bool(codes & CMR_TYPES), bool(codes & MINE_TYPES))
-            )
+            codes = split_contamination(key)
+            has = kinds.setdefault(key, (bool(codes & CMR_TYPES), bool(codes & MINE_TYPES)))
         has_cmr, has_mine = has
         cmr_factor, mine_factor = _convention_factors(has_cmr, has_mine, rules.mixed_split)
         weight = rules.benefit_floor + (1.0 - rules.benefit_floor) * float(area.score)
@@ -340,12 +339,24 @@ class _Area(NamedTuple):
 
 
 class _AssumptionTexts:
-    """A task's ``assumptions`` text; the parts that depend only on the method (its rates,
-    source) or on the contamination (the convention it counts under) written once."""
+    """A task's ``assumptions`` text; the parts that depend only on the method (its rates)
+    or on the contamination (the convention it counts under) written once."""
 
     def __init__(self, split: str):
-        self.split = split
-        self._method: dict[str, tuple[str, str]] = {}
+        self._method: dict[int, tuple[str, str]] = {}
+        self._conv = {
+            (cmr, mine): "CMR and mines: counted in full under each convention"
+            if cmr and mine and split == "full"
+            else "CMR and mines: split half and half"
+            if cmr and mine
+            else "CMR"
+            if cmr
+            else "mines"
+            if mine
+            else "other ordnance"
+            for cmr in (False, True)
+            for mine in (False, True)
+        }
 
     def _of(self, m: MethodSpec) -> tuple[str, str]:
         key = id(m)
@@ -379,17 +390,7 @@ class _AssumptionTexts:
             release = f"reduces {m.reduce_share:.1%} = {released:,.0f} m²"
         else:
             release = f"clears {released:,.0f} m²"
-        conv = (
-            "CMR and mines: counted in full under each convention"
-            if has_cmr and has_mine and self.split == "full"
-            else "CMR and mines: split half and half"
-            if has_cmr and has_mine
-            else "CMR"
-            if has_cmr
-            else "mines"
-            if has_mine
-            else "other ordnance"
-        )
+        conv = self._conv[has_cmr, has_mine]
         return (
             f"{name} ({why}) of {worked:,.0f} m² of {total:,.0f} m² suspected; "
             f"{rate}{team_days:,.2f} team-days; "

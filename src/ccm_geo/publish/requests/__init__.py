@@ -15,7 +15,7 @@ planned tasks; :func:`write_requests` writes, into ``<out>/requests/<donor-key>/
 
 and ``<out>/requests/programme.html``: the whole plan, the allocation per donor, the remaining
 funding gap and Article 7 Form F-style area figures (``programme``). At national scale the PDFs
-print in a worker process while the next donor's package is made (``printer``).
+print in a worker process while the next donor's package is made (:mod:`ccm_geo.background`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ccm_geo import background
 from ccm_geo.errors import DataWarning
 from ccm_geo.io import write_gpkg, write_text
 from ccm_geo.publish.donors import DEFAULT_CHANNEL, Allocation, match_donors
@@ -52,10 +53,10 @@ from ccm_geo.publish.requests.needs import (
     _unique_beneficiaries,
     victim_assistance_needs,
 )
-from ccm_geo.publish.requests.printer import Printer
 from ccm_geo.publish.requests.programme import render_programme_html
 from ccm_geo.publish.requests.render import (
     pdf_engine_available,
+    print_pdf,
     render_request_documents,
     render_request_html,
     request_resources,
@@ -185,7 +186,9 @@ def write_requests(
         warnings.warn(f"request PDFs not written: {pdf_missing}", DataWarning, stacklevel=2)
     written: dict[str, list[Path]] = {}
     printing = bool(pdf and not pdf_missing)
-    with Printer.for_plan(len(tasks), len(chosen) if printing else 0) as printer:
+    # a national plan's PDFs print in a worker while the next donor's package is made
+    parallel = printing and len(chosen) >= 2 and len(tasks) >= background.PARALLEL_MIN_TASKS
+    with background.Background(parallel) as printer:
         for d in chosen:
             written[d.key] = _write_request(
                 d,
@@ -230,7 +233,7 @@ def _write_request(
     folder: Path,
     *,
     settings: MapSettings,
-    printer: Printer | None,
+    printer: background.Background | None,
     interactive_map: bool,
     **content_options: Any,
 ) -> list[Path]:
@@ -259,7 +262,8 @@ def _write_request(
     if printer is not None and printed is not None:
         # the same document (the interactive map is for screens: print CSS hides it),
         # with its images and fonts handed to the printer from memory
-        paths.append(printer.submit(printed, request_resources(content), folder / "request.pdf"))
+        printer.submit(print_pdf, printed, request_resources(content), folder / "request.pdf")
+        paths.append(folder / "request.pdf")
     paths.append(write_request_xlsx(content, folder / "tasks.xlsx"))
     paths.append(write_gpkg({"tasks": _gpkg_frame(content)}, folder / "tasks.gpkg"))
     return paths

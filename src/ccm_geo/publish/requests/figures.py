@@ -228,7 +228,10 @@ class _Drawable:
         self.bounds = shapely.bounds(values)
         x0, y0, x1, y1 = self.bounds.T
         self.size = np.nan_to_num(np.fmax(x1 - x0, y1 - y0), nan=np.inf)  # empty: not a speck
-        self.centre = shapely.get_coordinates(shapely.centroid(values), include_z=False)
+        # None or empty: NaN (the rows stay aligned)
+        xy, at = shapely.get_coordinates(shapely.centroid(values), return_index=True)
+        self.centre = np.full((len(values), 2), np.nan)
+        self.centre[at] = xy
         self.side = np.sqrt(shapely.area(values))
 
     def squares(self, at: np.ndarray):
