@@ -66,16 +66,7 @@ def milestones(tasks: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     for kind, col in (("nts", "cancelled_m2"), ("ts", "reduced_m2"), ("clearance", "cleared_m2")):
         t[col] = np.where(t["kind"] == kind, t["released_m2"], 0.0)
     t["tasks_completed"] = 1
-    sums_of = [
-        "released_m2",
-        "cancelled_m2",
-        "reduced_m2",
-        "cleared_m2",
-        "cmr_m2",
-        "mine_m2",
-        "tasks_completed",
-        "cost_usd",
-    ]
+    sums_of = MILESTONE_COLUMNS[2:10]  # released_m2 ... cost_usd: summed by year
     # every region at once (a national register has hundreds): its rows summed by year as
     # its own grouping would, up to rounding in the last bits
     done = t.dropna(subset=["year"])
