@@ -39,3 +39,21 @@ def test_an_error_in_the_function_is_raised_to_the_caller(enabled):
     if enabled:  # raised when the jobs are collected as the block ends, too
         with pytest.raises(ValueError, match="row 7"), Background(enabled) as side:
             side.submit(_fails)
+
+
+def _in_a_daemon(queue) -> None:
+    with Background(True) as side:
+        queue.put((side.parallel, side.submit(pow, 3, 2).result()))
+
+
+def test_a_daemonic_process_works_in_itself():
+    """A Dask worker's process is daemonic and may not start children: no worker, same value."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_in_a_daemon, args=(queue,), daemon=True)
+    proc.start()
+    parallel, value = queue.get(timeout=60)
+    proc.join(30)
+    assert (parallel, value) == (False, 9)

@@ -1,14 +1,16 @@
 """Work beside the caller: one worker process for the parts of a stage that do not depend on
-each other (the plan's funding answers while its teams are scheduled; the requests' PDFs while
+each other (the plan's budget curve while its teams are scheduled; the requests' PDFs while
 the next donor's package is made).
 
 A machine of two or more cores runs them at once; :class:`Background` starts one worker
 process (``spawn``: the caller may hold threads) only when asked to (``enabled``: a run large
-enough to gain more than the worker's start-up of a few seconds) and when there are two cores,
-else it calls the functions at once, in the caller. Either way the results are the same: the
-same functions on the same values. What the functions say is not lost in the worker: its
-warnings are raised again in the caller and its log records handed to the caller's loggers,
-when the result is collected; an error raised in the worker is raised by :meth:`Job.result`.
+enough to gain more than the worker's start-up of a few seconds), when there are two cores and
+when the caller may start processes (not a daemonic one, such as a Dask worker's); else, or
+when the worker cannot start, it calls the functions at once, in the caller. Either way the
+results are the same: the same functions on the same values. What the functions say is not
+lost in the worker: its warnings are raised again in the caller and its log records handed to
+the caller's loggers, when the result is collected; an error raised in the worker is raised
+by :meth:`Job.result`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 __all__ = ["Background", "Job", "PARALLEL_MIN_TASKS"]
+
+logger = logging.getLogger(__name__)
 
 #: A stage uses the worker from this many tasks on (a national register's size; the demo's
 #: parts take a second or two each, about what the worker takes to start)
@@ -54,11 +58,12 @@ class Background:
     module's notes); a context manager that waits for every job and stops the worker."""
 
     def __init__(self, enabled: bool):
+        import multiprocessing
+
         self._pool: ProcessPoolExecutor | None = None
         self._jobs: list[Job] = []
-        if enabled and (os.cpu_count() or 1) >= 2:
-            import multiprocessing
-
+        # a daemonic process (a Dask worker's, a pool's) may not start children: at once there
+        if enabled and (os.cpu_count() or 1) >= 2 and not multiprocessing.current_process().daemon:
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
@@ -71,10 +76,15 @@ class Background:
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
         """``fn(*args, **kwargs)``: in the worker (``fn`` and its arguments must pickle), or at
         once."""
-        if self._pool is None:
+        job = None
+        if self._pool is not None:
+            try:
+                job = Job(self._pool.submit(_said, fn, args, kwargs))
+            except (OSError, RuntimeError, AssertionError) as exc:  # the worker cannot start
+                logger.info("background: no worker process (%s); working in this one", exc)
+                self._stop()
+        if job is None:
             job = Job(value=fn(*args, **kwargs))
-        else:
-            job = Job(self._pool.submit(_said, fn, args, kwargs))
         self._jobs.append(job)
         return job
 
