@@ -62,6 +62,13 @@ MAPPING = {
 }
 
 
+#: ``MAPPING`` as project-file lines, to follow ``path = ...`` under ``[inputs.hazards]``
+MAPPING_TOML = (
+    'codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }\n\n[inputs.hazards.columns]\n'
+    + "".join(f'{k} = "{v}"\n' for k, v in MAPPING["columns"].items())
+)
+
+
 def hazard_spec(path: Path, **extra):
     from ccm_geo.config import HazardInput
 

@@ -228,12 +228,7 @@ def written(inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     alloc = match_donors(tasks, donors, seed=1)
     paths = write_requests(
-        areas,
-        tasks,
-        milestones,
-        deadline,
-        context,
-        donors,
+        *inputs,  # areas, tasks, milestones, deadline, context, donors
         out,
         project_name="Province & <Test>",
         allocation=alloc,
@@ -438,12 +433,7 @@ def test_one_donor_only_still_matches_all(inputs, written, tmp_path):
     areas, tasks, milestones, deadline, context, donors = inputs
     out, paths, alloc = written
     got = write_requests(
-        areas,
-        tasks,
-        milestones,
-        deadline,
-        context,
-        donors,
+        *inputs,  # areas, tasks, milestones, deadline, context, donors
         tmp_path,
         project_name="P",
         donor="Mine Action NGO Trust",
@@ -457,12 +447,7 @@ def test_one_donor_only_still_matches_all(inputs, written, tmp_path):
     assert sorted(gpkg["task_id"]) == sorted(alloc.package("mine-action-ngo-trust")["task_id"])
     with pytest.raises(ConfigError, match="not in the project's"):
         write_requests(
-            areas,
-            tasks,
-            milestones,
-            deadline,
-            context,
-            donors,
+            *inputs,  # areas, tasks, milestones, deadline, context, donors
             tmp_path,
             project_name="P",
             donor="Nobody",
@@ -473,14 +458,8 @@ def test_a_second_run_writes_identical_files(inputs, written, tmp_path):
     out, paths, alloc = written
     pdf = next(p for p in paths["northern-clearance-fund"] if p.suffix == ".pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.read_bytes().rstrip().endswith(b"%%EOF")
-    areas, tasks, milestones, deadline, context, donors = inputs
     write_requests(
-        areas,
-        tasks,
-        milestones,
-        deadline,
-        context,
-        donors,
+        *inputs,  # areas, tasks, milestones, deadline, context, donors
         tmp_path,
         project_name="Province & <Test>",
         allocation=alloc,
@@ -507,7 +486,6 @@ def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
     from ccm_geo.publish.requests.render import print_pdf
 
     out, paths, alloc = written
-    areas, tasks, milestones, deadline, context, donors = inputs
     monkeypatch.setattr(background, "PARALLEL_MIN_TASKS", 0)
     used = []
     real = background.Background.__init__
@@ -518,12 +496,7 @@ def test_pdfs_printed_by_a_worker_process_are_the_same_bytes(
 
     monkeypatch.setattr(background.Background, "__init__", spy)
     got = write_requests(
-        areas,
-        tasks,
-        milestones,
-        deadline,
-        context,
-        donors,
+        *inputs,  # areas, tasks, milestones, deadline, context, donors
         tmp_path,
         project_name="Province & <Test>",
         allocation=alloc,

@@ -8,42 +8,20 @@ import pytest
 from ccm_geo.batch import run_batch
 from ccm_geo.config import load_config
 from ccm_geo.errors import DataWarning
-from conftest import register
+from conftest import MAPPING_TOML, register
 
-_COLUMNS = """
-[inputs.hazards.columns]
-hazard_id = "HAZ_ID"
-status = "STATUS"
-contamination = "CONTAM"
-evidence = "EVIDENCE"
-devices_found = "DEVICES"
-region = "DISTRICT"
-"""
-
-_FILE_PROJECT = (
-    """
+_HEAD = """
 [project]
 name = "p"
 crs = "EPSG:32648"
 
 [inputs.hazards]
-path = "hazards.gpkg"
-codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }
 """
-    + _COLUMNS
-)
-
+_FILE_PROJECT = _HEAD + 'path = "hazards.gpkg"\n' + MAPPING_TOML
 _POSTGIS_PROJECT = (
-    """
-[project]
-name = "p"
-crs = "EPSG:32648"
-
-[inputs.hazards]
-postgis = { url = "postgresql://planner@127.0.0.1:5999/ccm", table = "public.hazards" }
-codes = { status = { Confirmed = "CHA", Suspected = "SHA" } }
-"""
-    + _COLUMNS
+    _HEAD
+    + 'postgis = { url = "postgresql://planner@127.0.0.1:5999/ccm", table = "public.hazards" }\n'
+    + MAPPING_TOML
 )
 
 
@@ -313,16 +291,22 @@ def test_workbook_numbers_never_turn_missing_into_zero():
     assert _num("12.5") == 12.5 and _cached(3) == 3.0
 
 
-@pytest.mark.slow
-def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
+def _recalculated(tmp_path, **missing):
+    """The request workbook with a value missing, recalculated by LibreOffice (values only)."""
     from openpyxl import load_workbook
 
     import pdfcheck
 
     if pdfcheck.SOFFICE is None:
         pytest.skip("LibreOffice (soffice) not installed")
-    content, wb, _ = _workbook(tmp_path, missing_cmr=True)
-    again = load_workbook(pdfcheck.recalculated(tmp_path / "tasks.xlsx", tmp_path), data_only=True)
+    content, _wb, _values = _workbook(tmp_path, **missing)
+    path = pdfcheck.recalculated(tmp_path / "tasks.xlsx", tmp_path)
+    return content, load_workbook(path, data_only=True)
+
+
+@pytest.mark.slow
+def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
+    content, again = _recalculated(tmp_path, missing_cmr=True)
     t = again["Tasks"]
     total_row = len(content.tasks) + 2
     assert t.cell(total_row, 9).value == "no data"
@@ -333,14 +317,7 @@ def test_recalculated_by_libreoffice_a_missing_value_stays_no_data(tmp_path):
 
 @pytest.mark.slow
 def test_recalculated_by_libreoffice_the_summary_says_no_data_not_an_error(tmp_path):
-    from openpyxl import load_workbook
-
-    import pdfcheck
-
-    if pdfcheck.SOFFICE is None:
-        pytest.skip("LibreOffice (soffice) not installed")
-    content, _wb, _values = _workbook(tmp_path, missing_released=True)
-    again = load_workbook(pdfcheck.recalculated(tmp_path / "tasks.xlsx", tmp_path), data_only=True)
+    content, again = _recalculated(tmp_path, missing_released=True)
     summary = {r[0]: r[1] for r in again["Summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["Land released, ha"] == "no data"  # was #VALUE! from "no data" / 10000
     assert summary["Amount requested"] == pytest.approx(content.ask_usd, abs=0.01)

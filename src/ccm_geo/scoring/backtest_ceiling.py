@@ -63,6 +63,13 @@ class Ceiling:
         return self.best >= self.bound
 
 
+def _sets_by(key: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct keys and, for each, its members in ascending order."""
+    order = np.lexsort((member, key))
+    keys, starts = np.unique(key[order], return_index=True)
+    return keys, np.split(member[order], starts[1:])
+
+
 def _reduce(acc_idx: np.ndarray, area_idx: np.ndarray):
     """Distinct accident rows (weighted by how many accidents share the same set of areas)
     and distinct areas (areas near the same set of accidents are interchangeable: one is kept).
@@ -77,10 +84,7 @@ def _reduce(acc_idx: np.ndarray, area_idx: np.ndarray):
     pairs = np.unique(np.column_stack([acc_idx, area_idx]), axis=0)
     a, z = pairs[:, 0], pairs[:, 1]
     # areas: identical sets of accidents -> one column
-    order = np.lexsort((a, z))
-    a_by, z_by = a[order], z[order]
-    areas, starts = np.unique(z_by, return_index=True)
-    sets = np.split(a_by, starts[1:])
+    areas, sets = _sets_by(z, a)
     keys = {}
     col_of_area = {}
     for area, s in zip(areas.tolist(), sets, strict=True):
@@ -89,10 +93,7 @@ def _reduce(acc_idx: np.ndarray, area_idx: np.ndarray):
     pairs = np.unique(np.column_stack([a, keep_area]), axis=0)
     a, c = pairs[:, 0], pairs[:, 1]
     # accidents: identical sets of columns -> one weighted row
-    order = np.lexsort((c, a))
-    a_by, c_by = a[order], c[order]
-    accs, starts = np.unique(a_by, return_index=True)
-    sets = np.split(c_by, starts[1:])
+    _, sets = _sets_by(a, c)
     rows: dict[bytes, int] = {}
     weight: list[float] = []
     row_pairs_r, row_pairs_c = [], []
