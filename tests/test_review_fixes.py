@@ -378,19 +378,38 @@ def test_unknown_codes_keep_their_score_and_are_named_once_with_counts():
     assert issubclass(UnknownCodeWarning, DataWarning)
 
 
+def test_scoring_again_says_the_unknown_codes_again():
+    """A frame scored already (it carries value_<key>) and scored again: the codes are said
+    again (its readers, the scenarios, still say them once per run)."""
+    import warnings
+
+    import pandas as pd
+
+    from ccm_geo.scoring import compare_scenarios, score_areas
+    from ccm_geo.scoring.values import UnknownCodeWarning
+
+    cfg = _landuse_settings()
+    frame = pd.DataFrame({"hazard_id": ["a", "b"], "landuse": ["crop", "Paddy"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        once = score_areas(frame, cfg)
+        compare_scenarios(once, cfg)
+        score_areas(once, cfg)
+    said = [w for w in caught if issubclass(w.category, UnknownCodeWarning)]
+    assert len(said) == 2  # the first scoring and the second, not the scenarios
+
+
 def test_known_codes_only_say_nothing():
     import warnings
 
     import pandas as pd
 
     from ccm_geo.scoring import score_areas
-    from ccm_geo.scoring.values import _value_matrix
 
     frame = pd.DataFrame({"hazard_id": ["a", "b"], "landuse": ["crop", "forest;crop"]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         score_areas(frame, _landuse_settings())
-    assert _value_matrix(frame, _landuse_settings(), warn=False).unknown == {}
 
 
 _CATEGORICAL_SCORING = """

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ccm_geo.scoring.score import _hazard_ids, _hid_order, _ranks
 from ccm_geo.scoring.settings import ScoringSettings
-from ccm_geo.scoring.values import _value_matrix
+from ccm_geo.scoring.values import _value_matrix, scored
 from ccm_geo.scoring.weights import resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ def scenario_ranks(
     """
     settings = settings if settings is not None else ScoringSettings()
     hid = _hazard_ids(areas)
-    vals = _value_matrix(areas, settings, warn=True)
+    # scored areas: scoring said their unknown codes already
+    vals = _value_matrix(areas, settings, warn=True, codes=not scored(areas, settings))
     order = _hid_order(hid)
     out = pd.DataFrame(index=areas.index)
     out["hazard_id"] = hid.to_numpy()

@@ -108,7 +108,7 @@ def sensitivity(
     keys = list(weights.index)
     vals = _stored_values(areas, keys)
     if vals is None:
-        vals = _value_matrix(areas, settings, warn=True).values
+        vals = _value_matrix(areas, settings, warn=True).values  # not scored: say the codes
     w = weights.to_numpy()
     order = _hid_order(hid)
     base_score = (vals * w).sum(axis=1)

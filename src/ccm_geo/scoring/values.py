@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -230,15 +230,15 @@ class _Values:
     raw: list[np.ndarray]
     missing: np.ndarray
     specs: list[CriterionSpec]
-    #: Per categorical criterion, the codes its map does not list -> areas holding each.
-    unknown: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool) -> _Values:
-    """Every criterion's values. With ``warn``: a :class:`MinMaxWarning` per minmax criterion
-    and an :class:`UnknownCodeWarning` per categorical criterion with codes its map does not
-    list; the latter once per scoring, so not again for areas that already carry the
-    criterion's ``value_<key>`` (scored areas, as the scenarios and sensitivity read them)."""
+def _value_matrix(
+    areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool, codes: bool | None = None
+) -> _Values:
+    """Every criterion's values. With ``warn``: a :class:`MinMaxWarning` per minmax criterion;
+    with ``codes`` (default: ``warn``) an :class:`UnknownCodeWarning` per categorical criterion
+    with codes its map does not list. Scoring says the codes; the readers of scored areas (the
+    scenarios, sensitivity) pass ``codes=not scored(areas, settings)``, so a run says them once."""
     absent = [
         (key, col)
         for key, spec in settings.criteria.items()
@@ -262,7 +262,7 @@ def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool)
     values = np.empty((n, len(keys)))
     missing = np.zeros((n, len(keys)), dtype=bool)
     raws = []
-    unknown: dict[str, dict[str, int]] = {}
+    codes = warn if codes is None else codes
     for j, (key, spec) in enumerate(settings.criteria.items()):
         raw = _indicator(areas, key, spec)
         v = _apply_value_function(raw, key, spec, warn=warn)
@@ -270,13 +270,14 @@ def _value_matrix(areas: pd.DataFrame, settings: ScoringSettings, *, warn: bool)
         values[:, j] = np.where(miss, spec.missing, v)
         missing[:, j] = miss
         raws.append(raw)
-        if spec.kind == "categorical":
-            codes = _unknown_codes(raw, spec)
-            if codes:
-                unknown[key] = codes
-                if warn and f"value_{key}" not in areas.columns:
-                    warnings.warn(_unknown_message(key, spec, codes), UnknownCodeWarning, 3)
-    return _Values(keys, values, raws, missing, list(settings.criteria.values()), unknown)
+        if codes and spec.kind == "categorical" and (unknown := _unknown_codes(raw, spec)):
+            warnings.warn(_unknown_message(key, spec, unknown), UnknownCodeWarning, 3)
+    return _Values(keys, values, raws, missing, list(settings.criteria.values()))
+
+
+def scored(areas: pd.DataFrame, settings: ScoringSettings) -> bool:
+    """Whether the areas carry every criterion's ``value_<key>`` (scored already)."""
+    return all(f"value_{key}" in areas.columns for key in settings.criteria)
 
 
 def _stored_values(areas: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
