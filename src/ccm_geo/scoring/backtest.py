@@ -87,6 +87,13 @@ class BacktestSettings(Frozen):
         (0.1, 0.2, 0.3),
         description="Shares of areas (top p of the ranking) reported in backtest.csv.",
     )
+    ceiling_time_limit_s: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds allowed to each exact ceiling (one integer programme per share "
+        "and ceiling, two ceilings per cut-off); when they run out, the best choice found and "
+        "the solver's proven bound are reported (bound_top<P>).",
+    )
     learned: bool = Field(
         False,
         description="Also back-test a logistic regression on the criteria values, trained at "
@@ -544,7 +551,7 @@ def _ceiling_row(i_acc, i_area, n, n_reach, share_ks, grid, s, name=CEILING, eli
         i_acc, i_area = i_acc[keep], i_area[keep]
     cols = _share_columns(s)
     denom = n_reach or math.nan
-    best = max_coverage(i_acc, i_area, n, share_ks)
+    best = max_coverage(i_acc, i_area, n, share_ks, time_limit=s.ceiling_time_limit_s)
     row: dict[str, Any] = {"method": name, "tied_share": math.nan}
     row.update(dict(zip(cols, best.best / denom, strict=True)))
     row.update(

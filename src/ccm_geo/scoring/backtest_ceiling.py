@@ -197,6 +197,24 @@ def max_coverage(
     held = np.sort(np.bincount(c, weights=w[r], minlength=n_cols))[::-1]
     top = np.concatenate([[0.0], np.cumsum(held)])
     bound = np.minimum(bound, top[np.minimum(ks_arr, n_cols)])
+    # variables: x (n_cols areas, binary), then y (n_rows accident rows, 0-1); maximise w.y
+    # subject to y_j <= sum_{i near j} x_i and sum x <= k: only k changes between shares
+    nv = n_cols + n_rows
+    cover = sparse.csr_matrix(
+        (
+            np.concatenate([-np.ones(len(r)), np.ones(n_rows)]),
+            (
+                np.concatenate([r, np.arange(n_rows)]),
+                np.concatenate([c, n_cols + np.arange(n_rows)]),
+            ),
+        ),
+        shape=(n_rows, nv),
+    )
+    budget = sparse.csr_matrix(
+        (np.ones(n_cols), (np.zeros(n_cols, dtype=np.int64), np.arange(n_cols))), shape=(1, nv)
+    )
+    objective = np.concatenate([np.zeros(n_cols), -w])
+    integrality = np.concatenate([np.ones(n_cols), np.zeros(n_rows)])
     for t, k in enumerate(ks_arr):
         if best[t] >= total or k == 0:
             bound[t] = best[t]
@@ -204,25 +222,9 @@ def max_coverage(
         if k >= n_cols:  # every distinct useful area can be taken
             best[t] = bound[t] = total
             continue
-        # variables: x (n_cols areas, binary), then y (n_rows accident rows, 0-1)
-        # maximise w.y subject to y_j <= sum_{i near j} x_i and sum x <= k
-        nv = n_cols + n_rows
-        cover = sparse.csr_matrix(
-            (
-                np.concatenate([-np.ones(len(r)), np.ones(n_rows)]),
-                (
-                    np.concatenate([r, np.arange(n_rows)]),
-                    np.concatenate([c, n_cols + np.arange(n_rows)]),
-                ),
-            ),
-            shape=(n_rows, nv),
-        )
-        budget = sparse.csr_matrix(
-            (np.ones(n_cols), (np.zeros(n_cols, dtype=np.int64), np.arange(n_cols))), shape=(1, nv)
-        )
         res = milp(
-            np.concatenate([np.zeros(n_cols), -w]),
-            integrality=np.concatenate([np.ones(n_cols), np.zeros(n_rows)]),
+            objective,
+            integrality=integrality,
             bounds=Bounds(0, 1),
             constraints=[
                 LinearConstraint(cover, -np.inf, 0.0),
