@@ -123,9 +123,8 @@ def register_wide_indicators(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``hazard_id`` in the input's row order, one row per area: an area that
-        either family left out gets NaN (no data) in its columns, with a DataWarning naming
-        how many and which, never silently.
+        Indexed by ``hazard_id`` in the input's row order, one row per area (both families
+        index their rows by the ids ``check_hazards`` returns).
     """
     if graph is None and context.roads is not None:
         step("road graph")
@@ -136,14 +135,7 @@ def register_wide_indicators(
     )
     step("risk")
     risk = risk_indicators(hazards, context, settings, reference_date=reference_date)
-    ids = pd.Index(hazards["hazard_id"].astype(str), name="hazard_id")
-    return pd.concat(
-        [
-            _onto_areas(remote, ids, "the remoteness indicators"),
-            _onto_areas(risk, ids, "the risk indicators"),
-        ],
-        axis=1,
-    )
+    return pd.concat([remote, risk], axis=1)  # both indexed by the areas' ids, in order
 
 
 def _onto_areas(frame: pd.DataFrame, ids: pd.Index, what: str) -> pd.DataFrame:

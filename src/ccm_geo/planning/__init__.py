@@ -182,8 +182,8 @@ def make_plan(
     timings: dict[str, float] = {}
     steps = ["tasks", "optimise", "schedule", "milestones", "deadline", "budget curve"]
 
-    def done(step: str, t0: float) -> None:
-        timings[step] = round(time.perf_counter() - t0, 3)
+    def done(step: str, t0: float, seconds: float | None = None) -> None:
+        timings[step] = round(time.perf_counter() - t0, 3) if seconds is None else seconds
         if progress is not None:
             progress(step, (steps.index(step) + 1) / len(steps))
 
@@ -229,9 +229,7 @@ def make_plan(
             tasks, settings, years, budgets, start_date, deadline, done
         )
         curve, curve_s = curve_job.result()
-    timings["budget curve"] = curve_s
-    if progress is not None:
-        progress("budget curve", 1.0)
+    done("budget curve", t0, seconds=curve_s)  # its own seconds, in the worker or here
 
     tasks = gpd.GeoDataFrame(tasks[[*PLAN_COLUMNS, "geometry"]], geometry="geometry", crs=tasks.crs)
     sel = tasks["selected"].to_numpy()

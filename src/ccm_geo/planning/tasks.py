@@ -121,8 +121,7 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
         for has in (False, True)
     }
     # only the columns read below, as Python lists (a national register: 100,000 rows)
-    fields = ["status", "contamination", "evidence", "score", "area_m2", "hazard_id", "region"]
-    rows = zip(*(frame[c].tolist() for c in [*fields, "rank"]), strict=True)
+    rows = zip(*(frame[c].tolist() for c in _Area._fields), strict=True)
     kinds: dict = {}  # contamination text -> (has CMR, has mines): a register has a few dozen
     texts = _AssumptionTexts(rules.mixed_split)
     for i, row in enumerate(rows):
