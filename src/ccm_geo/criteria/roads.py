@@ -145,7 +145,8 @@ def build_road_graph(
     node_of_vertex = np.cumsum(is_node) - 1
     u, v = node_of_vertex[vertex[a]], node_of_vertex[vertex[b]]
     n = int(is_node.sum())
-    csr = _symmetric_csr(u, v, minutes, n)
+    # scipy's Dijkstra takes 32-bit indices: cast once here, not a copy per search
+    csr = _int32_graph(_symmetric_csr(u, v, minutes, n))
     xy = vertex_xy[is_node]
     return RoadGraph(csr, xy, cKDTree(xy), crs)
 
@@ -180,8 +181,7 @@ def area_travel(
         msg = "area_travel: the road graph has no nodes; give roads with usable lines"
         raise InputError(msg)
     pos = {h: i for i, h in enumerate(ids)}
-    # scipy's Dijkstra takes 32-bit indices: cast once, not a copy of the graph per search
-    csr = _int32_graph(graph.csr)
+    csr = graph.csr
     node_xy = graph.xy[node]
     fastest = _fastest_edge(graph)  # m per minute: no road route is quicker than this
     longest = _longest_edge(csr)  # minutes, per node
@@ -487,11 +487,12 @@ def _within_travel(
         sub = graph.csr[nodes][:, nodes]
         m, k = len(nodes), len(srcs)
         at, linked = _positions(nodes, src_node[srcs])
-        indptr = np.concatenate([sub.indptr, sub.indptr[-1] + np.cumsum(linked)])
+        idx = sub.indices.dtype  # the graph's (32-bit): no copy per search
+        indptr = np.concatenate([sub.indptr, sub.indptr[-1] + np.cumsum(linked)]).astype(idx)
         aug = sp.csr_array(
             (
                 np.concatenate([sub.data, np.maximum(src_off[srcs][linked], _EPS_MIN)]),
-                np.concatenate([sub.indices, at[linked]]).astype(np.int64),
+                np.concatenate([sub.indices, at[linked]]).astype(idx),
                 indptr,
             ),
             shape=(m + k, m + k),
