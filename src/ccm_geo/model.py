@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -264,10 +265,18 @@ def population_reach(pop_col: str | None) -> tuple[float, str] | None:
 
 
 def split_contamination(text: str | None) -> frozenset[str]:
-    """``"CMR;AP"`` -> ``{"AP", "CMR"}``; empty or None -> empty set."""
+    """``"CMR;AP"`` -> ``{"AP", "CMR"}``; empty or None -> empty set. Each distinct text is
+    split once (a national register repeats a handful of texts over 100,000 rows)."""
+    if isinstance(text, str):
+        return _split_text(text)
     if text is None or text != text:  # None or NaN
         return frozenset()
-    return frozenset(p.strip() for p in str(text).split(";") if p.strip())
+    return _split_text(str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_text(text: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in text.split(";") if p.strip())
 
 
 def join_contamination(codes) -> str:

@@ -122,18 +122,13 @@ def make_tasks(areas: gpd.GeoDataFrame, settings: PlanningSettings) -> gpd.GeoDa
     }
     # only the columns read below, as Python lists (a national register: 100,000 rows)
     rows = zip(*(frame[c].tolist() for c in _Area._fields), strict=True)
-    kinds: dict = {}  # contamination text -> (has CMR, has mines): a register has a few dozen
     texts = _AssumptionTexts(rules.mixed_split)
     for i, row in enumerate(rows):
         area = _Area(*row)
         if area.status == "released":
             continue
-        key = area.contamination if isinstance(area.contamination, str) else None  # NaN: None
-        has = kinds.get(key)
-        if has is None:
-            codes = split_contamination(key)
-            has = kinds.setdefault(key, (bool(codes & CMR_TYPES), bool(codes & MINE_TYPES)))
-        has_cmr, has_mine = has
+        codes = split_contamination(area.contamination)  # each distinct text split once
+        has_cmr, has_mine = bool(codes & CMR_TYPES), bool(codes & MINE_TYPES)
         cmr_factor, mine_factor = _convention_factors(has_cmr, has_mine, rules.mixed_split)
         weight = rules.benefit_floor + (1.0 - rules.benefit_floor) * float(area.score)
         left = float(area.area_m2)

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 
 import numpy as np
 import pandas as pd
 
-from ccm_geo.model import population_reach
+from ccm_geo.model import population_reach, split_contamination
 
 #: Working days of a team per year when the planning settings are not given (Lao PDR planning
 #: figure, DOMAIN.md); a team-month is a twelfth of it.
@@ -64,16 +63,5 @@ def _population_column(areas: pd.DataFrame) -> str | None:
     return sorted(cols, key=lambda c: (radius(c), c))[0]
 
 
-def split_codes(text) -> frozenset[str]:
-    """:func:`ccm_geo.model.split_contamination`, each distinct text worked out once (a
-    national register repeats a handful of texts over 100,000 rows)."""
-    from ccm_geo.model import split_contamination
-
-    return _split_text(text) if isinstance(text, str) else split_contamination(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _split_text(text: str) -> frozenset[str]:
-    from ccm_geo.model import split_contamination
-
-    return split_contamination(text)
+#: :func:`ccm_geo.model.split_contamination` (each distinct text split once)
+split_codes = split_contamination
