@@ -207,3 +207,35 @@ def test_budget_curve_of_a_large_register_is_drawn_on_a_sample_and_scaled_back()
     # a sample of a third of the areas draws the same curve within a few points
     np.testing.assert_allclose(sample["benefit_share"], whole["benefit_share"], atol=0.05)
     assert sample["benefit_share"].is_monotonic_increasing
+
+
+def test_clock_stops_of_the_budget_curve_are_said_once(monkeypatch, caplog):
+    """A curve of three points whose solves the clock stopped (as on a busy machine): one
+    warning for the curve, with the count, not one per point."""
+    import logging
+
+    from ccm_geo.planning import budget_curve
+    from ccm_geo.planning.optimise import Problem
+
+    solve = Problem.solve
+
+    def stopped(self, **kw):
+        assert kw["say_clock_stops"] is False  # the curve says it
+        s = solve(self, **kw)
+        s.details["stopped_by_clock"] = ("bound search",)
+        return s
+
+    monkeypatch.setattr(Problem, "solve", stopped)
+    p = _national_like(500)
+    with caplog.at_level(logging.WARNING, logger="ccm_geo"):
+        budget_curve(
+            p,
+            [2e5, 4e5, 8e5],
+            released_m2=np.ones(p.n_tasks),
+            cmr_m2=np.ones(p.n_tasks),
+            gap=0.01,
+            time_limit_s=2.0,
+            random_seed=0,
+        )
+    said = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
+    assert len(said) == 1 and "of 3 of its 3 points" in said[0], said

@@ -395,6 +395,7 @@ class Problem:
         milp_step: bool = True,
         dual_iterations: int = 100,
         roundings: int = 5,
+        say_clock_stops: bool = True,
     ) -> Solution:
         """The best plan found within ``time_limit_s`` wall-clock seconds, with a valid bound.
 
@@ -438,6 +439,9 @@ class Problem:
             ``time_limit_s`` for the bound, the limit for the rounding); when the clock is
             what stopped a step, ``details["stopped_by_clock"]`` names it, ``message`` says
             it and ``status`` is ``time_limit`` unless the plan is within ``gap``.
+        say_clock_stops
+            Log a warning when the clock stopped a step (False: the caller says it, once for
+            many solves, as the budget curve does).
 
         Returns
         -------
@@ -556,7 +560,7 @@ class Problem:
         else:  # no branch and bound asked for (the budget curve's points), or not closed
             status = "above_gap"
         details["stopped_by_clock"] = tuple(clock_stops)
-        if clock_stops:
+        if clock_stops and say_clock_stops:
             logger.warning(
                 "planning: the time limit (%g s) stopped %s; the plan may differ run to "
                 "run (raise time_limit_s)",

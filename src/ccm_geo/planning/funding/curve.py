@@ -84,6 +84,7 @@ def budget_curve(
     total_benefit = float(problem.benefit.sum())
     relaxation = Relaxation(problem)
     rows = []
+    stopped = 0  # points whose solve the clock stopped a step of
     for factor in team_factors:
         base = problem
         if problem.capacity is not None and factor != 1.0:
@@ -109,7 +110,9 @@ def budget_curve(
                 milp_step=False,
                 dual_iterations=_CURVE_ITERATIONS,
                 roundings=_CURVE_ROUNDINGS,
+                say_clock_stops=False,  # said once for the curve, below
             )
+            stopped += bool(s.details.get("stopped_by_clock"))
             lam = s.details.get("lam")
             sel = s.year_index >= 0
             gsel = s.details.get("greedy_selected", sel)
@@ -131,6 +134,15 @@ def budget_curve(
                     "sample_share": share,
                 }
             )
+    if stopped:
+        logger.warning(
+            "budget curve: the time limit (%g s per point) stopped a step of %d of its %d "
+            "points; those points may differ run to run (their status says time_limit unless "
+            "within the gap)",
+            time_limit_s,
+            stopped,
+            len(rows),
+        )
     return pd.DataFrame(rows)
 
 

@@ -174,9 +174,10 @@ def needed_budget(
     relaxation = Relaxation(base.add_budget([lower] * Y))
     lam: np.ndarray | None = None
     proofs: list[float] = []
+    clock_stops = 0  # bound searches the time cap stopped: said once, after the bisection
 
     def proves_impossible(b: float) -> bool:
-        nonlocal lam
+        nonlocal lam, clock_stops
         relaxation.set_rhs(np.full(Y, b), None)
         short = total * (1 - 1e-9) - 1e-6  # a bound below this: not every task fits
         # one US$ is worth one unit of benefit: the prices that prove a short budget, tried
@@ -188,12 +189,7 @@ def needed_budget(
             return True
         start = lam if lam is not None and len(lam) == relaxation.R else certificate
         dual = relaxation.dual(lam0=start, seconds=dual_s, rel_tol=1e-9)
-        if dual.stopped_by_clock:
-            logger.warning(
-                "deadline: the time cap (%g s) stopped a bound search; the budget needed "
-                "may differ run to run",
-                dual_s,
-            )
+        clock_stops += bool(dual.stopped_by_clock)
         lam = dual.lam
         if dual.bound < short:
             proofs.append(float(b))
@@ -225,6 +221,14 @@ def needed_budget(
             hi, best, how = mid, yi, "greedy"
         else:
             lo = mid
+    if clock_stops:
+        logger.warning(
+            "deadline: the time cap (%g s) stopped the bound search of %d of %d steps; the "
+            "budget needed may differ run to run",
+            dual_s,
+            clock_stops,
+            steps,
+        )
     best = _balance(base, relaxation, best)
     hi = min(hi, float(_spent(base, best).max()))
     need = math.ceil(hi / 1_000.0) * 1_000.0
