@@ -224,7 +224,7 @@ def inputs():
 
 @pytest.fixture(scope="module")
 def written(inputs, tmp_path_factory):
-    areas, tasks, milestones, deadline, context, donors = inputs
+    _areas, tasks, _milestones, _deadline, _context, donors = inputs
     out = tmp_path_factory.mktemp("out")
     alloc = match_donors(tasks, donors, seed=1)
     paths = write_requests(
@@ -430,8 +430,7 @@ def test_donor_constraints_respected(written):
 
 
 def test_one_donor_only_still_matches_all(inputs, written, tmp_path):
-    areas, tasks, milestones, deadline, context, donors = inputs
-    out, paths, alloc = written
+    _out, _paths, alloc = written
     got = write_requests(
         *inputs,  # areas, tasks, milestones, deadline, context, donors
         tmp_path,

@@ -418,9 +418,11 @@ def _map_codes(
     def spread(col: str, index: np.ndarray, texts: list, table: dict[str, str]) -> np.ndarray:
         """Each row's mapped code (None where unknown, noted in ``places``)."""
         mapped = [table.get(t.strip().lower()) for t in texts]
+        at = None  # each text's rows, found once when a text is unknown
         for k, (t, m) in enumerate(zip(texts, mapped, strict=True)):
             if m is None:
-                places.setdefault((col, t), []).append(np.flatnonzero(index == k))
+                at = _rows_by_code(index, len(texts)) if at is None else at
+                places.setdefault((col, t), []).append(at[k])
         return np.array([*mapped, None], dtype=object)[index]  # -1: the trailing None
 
     s_index, s_texts = distinct("status")
@@ -436,14 +438,14 @@ def _map_codes(
     ]
     c_index, c_texts = distinct("contamination")
     c_codes = []
+    c_at = None  # each text's rows, found once when a part is unknown
     for k, text in enumerate(c_texts):
         codes = []
         for part in _contamination_parts(text, contam_map):
             code = contam_map.get(str(part).strip().lower())
             if code is None:
-                places.setdefault(("contamination", str(part)), []).append(
-                    np.flatnonzero(c_index == k)
-                )
+                c_at = _rows_by_code(c_index, len(c_texts)) if c_at is None else c_at
+                places.setdefault(("contamination", str(part)), []).append(c_at[k])
             codes.append(code)
         # a code may map onto several types ("Suspected Minefield" = "AP;AT")
         c_codes.append(join_contamination(p for c in codes if c for p in c.split(";") if p))
@@ -624,6 +626,14 @@ def str_cells(cells: np.ndarray, dtype) -> np.ndarray:
     if isinstance(dtype, pd.StringDtype):
         return cells
     return np.array([str(v) for v in cells], dtype=object)
+
+
+def _rows_by_code(index: np.ndarray, size: int) -> list[np.ndarray]:
+    """The rows (ascending) of each code ``0 .. size - 1`` in ``index`` (-1: none), in one sort:
+    a register whose column is free text has as many codes as rows."""
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(size + 1))
+    return [order[bounds[k] : bounds[k + 1]] for k in range(size)]
 
 
 def _distinct_texts(values: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]]:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ccm_geo.model import population_reach, split_contamination
+from ccm_geo.model import population_reach
 
 #: Working days of a team per year when the planning settings are not given (Lao PDR planning
 #: figure, DOMAIN.md); a team-month is a twelfth of it.
@@ -61,7 +61,3 @@ def _population_column(areas: pd.DataFrame) -> str | None:
         return math.inf if r is None else abs(r - 5.0)
 
     return sorted(cols, key=lambda c: (radius(c), c))[0]
-
-
-#: :func:`ccm_geo.model.split_contamination` (each distinct text split once)
-split_codes = split_contamination

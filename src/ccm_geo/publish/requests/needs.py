@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.errors import DataWarning
-from ccm_geo.model import CMR_TYPES
+from ccm_geo.model import CMR_TYPES, split_contamination
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.common import population_radius_km, split_codes
+from ccm_geo.publish.requests.common import population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def _risk_education(
     if donor.regions:
         a = a[a["region"].astype(str).isin(donor.regions)]
     a = a.assign(
-        cmr=a.get("contamination", "").map(lambda s: bool(split_codes(s) & CMR_TYPES)),
+        cmr=a.get("contamination", "").map(lambda s: bool(split_contamination(s) & CMR_TYPES)),
         area_m2=pd.to_numeric(a.get("area_m2", 0.0), errors="coerce"),
         population=pd.to_numeric(a[pop_col], errors="coerce") if pop_col else np.nan,
     )

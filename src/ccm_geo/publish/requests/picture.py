@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ccm_geo.model import CMR_TYPES, MINE_TYPES, area_summary
+from ccm_geo.model import CMR_TYPES, MINE_TYPES, area_summary, split_contamination
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.common import _as_date, _finite, split_codes
+from ccm_geo.publish.requests.common import _as_date, _finite
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _treaties(
     a = pd.DataFrame(areas.drop(columns=areas.geometry.name, errors="ignore"))
     if "status" in a:
         a = a[a["status"].astype(str) != "released"]
-    codes = a.get("contamination", pd.Series("", index=a.index)).map(split_codes)
+    codes = a.get("contamination", pd.Series("", index=a.index)).map(split_contamination)
     area = pd.to_numeric(a.get("area_m2", 0.0), errors="coerce").fillna(0.0)
     has_cmr = codes.map(lambda c: bool(c & CMR_TYPES))
     has_mine = codes.map(lambda c: bool(c & MINE_TYPES))

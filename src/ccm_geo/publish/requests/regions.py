@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ccm_geo.model import CMR_TYPES, MINE_TYPES
-from ccm_geo.publish.requests.common import population_radius_km, split_codes
+from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
+from ccm_geo.publish.requests.common import population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 from ccm_geo.publish.shared import memo
 
@@ -71,7 +71,7 @@ def _region_facts(areas: pd.DataFrame, acc, s, radius_km: float | None):
     keep = a["status"].astype(str) != "released" if "status" in a else np.ones(len(a), bool)
     g_areas = areas[np.asarray(keep)]
     a = a[np.asarray(keep)]
-    codes = a.get("contamination", pd.Series("", index=a.index)).map(split_codes)
+    codes = a.get("contamination", pd.Series("", index=a.index)).map(split_contamination)
     area = pd.to_numeric(a.get("area_m2", 0.0), errors="coerce").fillna(0.0)
     frame = pd.DataFrame(
         {
