@@ -142,3 +142,51 @@ def test_chunked_evidence_pairs_give_the_same_evidence_nearby():
             _evidence_nearby(hz, rs.kernel_sigma_m, limit, rs, chunk=chunk), whole, rtol=1e-12
         )
     assert (whole > 0).sum() > 10
+
+
+def _dwithin_pairs(tree_geoms, geoms, limit):
+    """The reference: the tree's dwithin predicate, then the exact distance rule."""
+    import shapely
+
+    i, j = shapely.STRtree(tree_geoms).query(
+        geoms, predicate="dwithin", distance=limit * 1.000000001
+    )
+    d = shapely.distance(geoms[i], tree_geoms[j])
+    ok = d <= limit
+    return i[ok], j[ok], d[ok]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_near_pairs_equal_the_dwithin_query_in_order(seed):
+    """Envelope candidates and one distance each give the dwithin query's pairs, in its
+    order, with its distances: polygons of many vertices, points, a missing and an empty
+    geometry, coincident copies, pairs exactly at the limit."""
+    import shapely
+
+    from ccm_geo.criteria._common import near_pairs
+
+    rng = np.random.default_rng(seed)
+    n = 1500
+    centres = rng.uniform(0, 20_000, (n, 2))
+    radii = rng.uniform(5, 400, n)
+    polys = shapely.buffer(shapely.points(centres), radii, quad_segs=int(rng.integers(2, 16)))
+    polys[::97] = polys[1::97][: len(polys[::97])]  # coincident records
+    polys[5], polys[6] = None, shapely.Polygon()
+    polys[7] = shapely.box(0, 0, 100, 100)
+    polys[8] = shapely.box(1600, 0, 1700, 100)  # exactly 1,500 m from polys[7]
+    pts = shapely.points(rng.uniform(0, 20_000, (800, 2)))
+    pts[3] = None
+    tree = shapely.STRtree(polys)
+    for geoms, limit in ((polys, 1500.0), (pts, 1500.0), (polys, 50.0), (pts, 0.0)):
+        got = near_pairs(tree, polys, geoms, limit)
+        if limit > 0:
+            want = _dwithin_pairs(polys, geoms, limit)
+        else:
+            i, j = tree.query(geoms, predicate="intersects")
+            want = (i, j, np.zeros(len(i)))
+        assert len(got[0]) > 0
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    i, j, d = near_pairs(tree, polys, polys, 1500.0)
+    assert ((i == 7) & (j == 8) & (d == 1500.0)).sum() == 1
+    assert not np.isin([5, 6], i).any() and not np.isin([5, 6], j).any()

@@ -115,20 +115,39 @@ def accident_records(acc: gpd.GeoDataFrame):
     return ids, dates, no_date, no_geom
 
 
+def near_pairs(tree, tree_geoms: np.ndarray, geoms: np.ndarray, limit_m: float):
+    """Pairs ``(i, j)`` of ``geoms[i]`` and ``tree_geoms[j]`` (the geometries ``tree`` was
+    built on) at distance ``<= limit_m`` (0 when they touch), and those distances.
+
+    The same pairs, in the same order, as ``tree.query(geoms, predicate="dwithin",
+    distance=limit_m * (1 + 1e-9))`` kept where the exact distance is ``<= limit_m``, but each
+    distance is computed once: the candidates are the tree's geometries whose envelopes meet
+    each query's envelope grown by that distance (what the predicate itself looks at first,
+    in the same tree order), and the predicate, which would compute a distance per candidate
+    before the kernel computes it again, is not asked. Missing or empty geometries have no
+    pairs. With ``limit_m <= 0``, the pairs that intersect (distance 0).
+    """
+    if len(geoms) == 0 or len(tree_geoms) == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0)
+    if limit_m <= 0:
+        i, j = tree.query(geoms, predicate="intersects")
+        return i, j, np.zeros(len(i))
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    keep = np.flatnonzero(ok)
+    grow = limit_m * (1 + 1e-9)
+    x0, y0, x1, y1 = shapely.bounds(geoms[keep]).T
+    i, j = tree.query(shapely.box(x0 - grow, y0 - grow, x1 + grow, y1 + grow))
+    i = keep[i]
+    d = shapely.distance(geoms[i], tree_geoms[j])
+    within = d <= limit_m
+    return i[within], j[within], d[within]
+
+
 def pairs_within(points: np.ndarray, polygons: np.ndarray, limit_m: float):
     """Index pairs (point, polygon) with distance <= ``limit_m`` (0 when inside)."""
-    if len(points) == 0 or len(polygons) == 0:
-        empty = np.zeros(0, dtype=np.intp)
-        return empty, empty
-    tree = shapely.STRtree(polygons)
-    if limit_m > 0:
-        # query slightly wider, then apply the exact rule (distance <= limit) ourselves
-        i_pt, i_poly = tree.query(points, predicate="dwithin", distance=limit_m * (1 + 1e-9))
-    else:
-        i_pt, i_poly = tree.query(points, predicate="intersects")
-    d = shapely.distance(points[i_pt], polygons[i_poly])
-    ok = d <= limit_m
-    return i_pt[ok], i_poly[ok]
+    i_pt, i_poly, _ = near_pairs(shapely.STRtree(polygons), polygons, points, limit_m)
+    return i_pt, i_poly
 
 
 #: Points (accidents) per chunk when pairs with the areas are processed in chunks: bounds the
@@ -148,14 +167,8 @@ def pair_chunks(points: np.ndarray, polygons: np.ndarray, limit_m: float, chunk:
         return
     tree = shapely.STRtree(polygons)
     for start in range(0, len(points), max(int(chunk), 1)):
-        pts = points[start : start + chunk]
-        if limit_m > 0:
-            i_pt, i_poly = tree.query(pts, predicate="dwithin", distance=limit_m * (1 + 1e-9))
-        else:
-            i_pt, i_poly = tree.query(pts, predicate="intersects")
-        d = shapely.distance(pts[i_pt], polygons[i_poly])
-        ok = d <= limit_m
-        yield i_pt[ok] + start, i_poly[ok], d[ok]
+        i_pt, i_poly, d = near_pairs(tree, polygons, points[start : start + chunk], limit_m)
+        yield i_pt + start, i_poly, d
 
 
 def gaussian_kernel(d: np.ndarray, sigma: float) -> np.ndarray:

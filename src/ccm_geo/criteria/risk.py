@@ -30,6 +30,7 @@ from ccm_geo.criteria._common import (
     id_list,
     kernel_shares,
     layer_in_crs,
+    near_pairs,
     pair_chunks,
     warn,
 )
@@ -183,13 +184,9 @@ def _evidence_nearby(
     # Places b in chunks: all the neighbours a of a place are in its chunk, so M_b is complete
     # there and the chunk adds its exact terms to the areas a; memory grows with the chunk.
     for start in range(0, m, chunk):
-        b, a = tree.query(
-            uniq[start : start + chunk], predicate="dwithin", distance=limit * (1 + 1e-9)
-        )
+        b, a, d = near_pairs(tree, uniq, uniq[start : start + chunk], limit)
         b = b + start
-        d = np.where(a == b, 0.0, shapely.distance(uniq[a], uniq[b]))
-        ok = d <= limit
-        a, b, k = a[ok], b[ok], gaussian_kernel(d[ok], sigma)
+        k = gaussian_kernel(d, sigma)
         size = min(chunk, m - start)
         local = np.bincount(b - start, weights=k * count[a], minlength=size)
         mass[start : start + size] = np.maximum(local - 1.0, 1.0)
