@@ -1024,9 +1024,9 @@ def test_risk_education_with_unknown_people_is_no_data_not_zero(inputs, tmp_path
     assert not any(isinstance(v, str) and v.startswith("=0.0*") for v in cells)
 
 
-def test_context_regions_say_no_data_where_no_village_has_a_population():
-    """Villages near a region's areas but none with a population: no data, not 0 people; a
-    region with no village within the radius: 0 people."""
+def test_context_regions_say_no_data_where_a_village_has_no_population():
+    """Villages near a region's areas, one or all without a population: no data, not 0
+    people nor the others' sum; a region with no village within the radius: 0 people."""
     from ccm_geo.publish.requests.regions import _context_regions
 
     areas = make_areas()
@@ -1036,6 +1036,10 @@ def test_context_regions_say_no_data_where_no_village_has_a_population():
     known = known.set_index("region")["people"]
     # S1 (500) and S3 (200) are within 5 km of the areas; S2 is 30 km away
     assert known["North"] == 700 and known["East"] == 700 and known["South"] == 700
+    # one of the two nearby villages without a population: no data, not the other's 500
+    ctx.settlements.loc[ctx.settlements["population"] == 200, "population"] = np.nan
+    partial = _context_regions(areas.copy(), ctx, donor, areas.iloc[:0], "population_within_5km")
+    assert partial["people"].isna().all()
     ctx.settlements["population"] = np.nan
     unknown = _context_regions(areas.copy(), ctx, donor, areas.iloc[:0], "population_within_5km")
     assert unknown["people"].isna().all()
@@ -1043,3 +1047,35 @@ def test_context_regions_say_no_data_where_no_village_has_a_population():
     far.settlements["geometry"] = far.settlements.geometry.translate(200_000, 0)
     nobody = _context_regions(areas.copy(), far, donor, areas.iloc[:0], "population_within_5km")
     assert (nobody["people"] == 0).all()
+
+
+def test_risk_education_costs_the_known_regions_and_says_which_are_left_out(inputs):
+    """Some regions' people unknown: risk education is costed for the others (never their
+    0 people), a DataWarning names the regions left out, and the document says how many."""
+    from ccm_geo.errors import DataWarning
+    from ccm_geo.publish.requests.needs import _costed_packages
+
+    donor = DonorProfile(name="D", thematic=["risk_education"], budget_usd=1)
+    ra = pd.DataFrame(
+        {
+            "region": ["North", "South", "East"],
+            "areas": [3, 2, 4],
+            "population_nearby": [1000.0, np.nan, 500.0],
+        }
+    )
+    with pytest.warns(DataWarning, match=r"2 of 3 region\(s\).*unknown and not costed \(South\)"):
+        (pkg,) = _costed_packages(donor, None, ra)
+    assert pkg["people"] == 1500.0 and pkg["unknown_regions"] == 1
+    assert pkg["cost_usd"] == pytest.approx(1500.0 * donor.risk_education_usd_per_person)
+
+    areas, tasks, milestones, deadline, context, donors = inputs
+    alloc = match_donors(tasks, donors, seed=1)
+    content = request_content(
+        donors[2], alloc, areas, tasks, milestones, deadline, context, project_name="P"
+    )
+    re_pkg = next(p for p in content.packages if p["key"] == "risk_education")
+    assert re_pkg["unknown_regions"] == 0
+    sentence = "region(s) are not counted: their population is unknown"
+    assert sentence not in render_request_html(content)
+    re_pkg["unknown_regions"] = 2
+    assert f"The people near the areas of 2 {sentence}." in render_request_html(content)

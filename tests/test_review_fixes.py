@@ -439,3 +439,32 @@ def test_a_run_records_the_unknown_codes_once_in_its_warnings(tmp_path):
     said = [w for w in manifest["warnings"] if w["category"] == "UnknownCodeWarning"]
     assert len(said) == 1 and said[0]["stage"] == "score"
     assert "'South' (3 areas)" in said[0]["message"]
+
+
+# --------------------------------------------------------------------------------------------
+# A warning said once per donor (or scenario) is recorded once per stage, with its count
+
+
+def test_a_stage_records_the_same_warning_once_with_its_count(tmp_path, monkeypatch):
+    import warnings
+
+    from ccm_geo.pipeline import stages
+    from ccm_geo.pipeline.runlog import RunLog
+
+    def stage(config, out, state, log):
+        for donor in ("A", "B", "C"):
+            warnings.warn("method 'x' is not in the settings", DataWarning, stacklevel=1)
+            warnings.warn(f"donor {donor}: no data", DataWarning, stacklevel=1)
+        warnings.warn("method 'x' is not in the settings", UserWarning, stacklevel=1)
+
+    monkeypatch.setitem(stages.STAGES, "request", stage)
+    log = RunLog(out_dir=tmp_path)
+    stages.run_stage("request", None, tmp_path, {}, log)
+    said = [(w["category"], w["message"]) for w in log.warnings]
+    assert said == [
+        ("DataWarning", "method 'x' is not in the settings (said 3 times in this stage)"),
+        ("DataWarning", "donor A: no data"),
+        ("DataWarning", "donor B: no data"),
+        ("DataWarning", "donor C: no data"),
+        ("UserWarning", "method 'x' is not in the settings"),
+    ]

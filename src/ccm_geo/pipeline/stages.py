@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -355,7 +356,8 @@ assert tuple(STAGES) == STAGE_NAMES
 def run_stage(
     name: str, config: ProjectConfig, out_dir: Path, state: dict[str, Any], log: RunLog
 ) -> None:
-    """Run one stage, timing it and recording its warnings in ``log``.
+    """Run one stage, timing it and recording its warnings in ``log`` (identical ones once,
+    with how many times they were said).
 
     The stage writes into a temporary folder inside ``out_dir``; when it has finished, its
     files are moved into place, so a failure (or a kill) leaves the earlier outputs as they
@@ -374,10 +376,14 @@ def run_stage(
     for p in log.outputs[first:]:
         log.written_by[Path(p).resolve()] = name
     log.timings_s[name] = round(time.perf_counter() - start, 3)
-    for w in caught:
-        log.warnings.append(
-            {"stage": name, "category": w.category.__name__, "message": str(w.message)}
-        )
+    # the same words said several times (once per donor, per scenario...) are one warning
+    # with their count: a long list of copies hides the others
+    said = Counter((w.category.__name__, str(w.message)) for w in caught)
+    for category, message in said:
+        times = said[category, message]
+        if times > 1:
+            message = f"{message} (said {times} times in this stage)"
+        log.warnings.append({"stage": name, "category": category, "message": message})
 
 
 # --------------------------------------------------------------------------------------------

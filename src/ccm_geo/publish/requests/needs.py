@@ -300,7 +300,9 @@ def _costed_packages(
 
     Risk education whose people are unknown (no population anywhere in its regions) costs
     no data (NaN), with a :class:`DataWarning`: the request leaves it out of its sums and
-    says "no data" where its cost would be.
+    says "no data" where its cost would be. Where only some regions' people are unknown, it is
+    costed for the others, with a warning naming the regions left out; the document says how
+    many (``unknown_regions``).
     """
     out: list[dict[str, Any]] = []
     if va is not None:
@@ -323,6 +325,19 @@ def _costed_packages(
         pop = pd.to_numeric(ra["population_nearby"], errors="coerce")
         people = float(pop.sum()) if pop.notna().any() else float("nan")
         unit = donor.risk_education_usd_per_person
+        unknown = ra.loc[pop.isna().to_numpy(), "region"].astype(str).tolist()
+        if math.isfinite(people) and unknown:
+            listed = ", ".join(unknown[:10]) + (
+                f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            )
+            warnings.warn(
+                f"request for {donor.name}: risk education is costed for the people of "
+                f"{len(ra) - len(unknown)} of {len(ra)} region(s); the population near the "
+                f"areas of {len(unknown)} region(s) is unknown and not costed ({listed}); "
+                "give their villages a 'population' in the settlements register",
+                DataWarning,
+                stacklevel=2,
+            )
         if not math.isfinite(people) and len(ra):
             warnings.warn(
                 f"request for {donor.name}: risk education is not costed (no data, not "
@@ -343,6 +358,8 @@ def _costed_packages(
                 # unknown people: no data (NaN), left out of the sums and said so; never 0
                 "cost_usd": people * unit if math.isfinite(people) else float("nan"),
                 "share_funded": 1.0,
+                # regions left out of a costed package because their people are unknown
+                "unknown_regions": len(unknown) if math.isfinite(people) else 0,
             }
         )
     return out

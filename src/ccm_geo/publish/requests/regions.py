@@ -28,7 +28,8 @@ def _context_regions(
 
     The regions are the package's (the donor's, or all, without tasks). Accidents are placed
     in the region of the nearest hazardous area; people are the villagers within the
-    population radius of any of the region's areas, each village counted once.
+    population radius of any of the region's areas, each village counted once: no data (NaN)
+    where one of those villages has no population, 0 where no village is within the radius.
     """
     acc = None if context is None else context.accidents
     s = None if context is None else context.settlements
@@ -56,9 +57,11 @@ def _context_regions(
         out["casualties"] = by.sum().reindex(out.index).fillna(0).to_numpy()
     out["people"] = np.nan
     if pairs is not None:
-        people = pairs.groupby("region")["population"].sum(min_count=1)
-        # no village within the radius: 0 people; villages there, none with a population:
-        # no data (NaN), never 0
+        people = pairs.groupby("region")["population"].sum()
+        # no village within the radius: 0 people; a village there without a population: no
+        # data (NaN), never 0 nor the sum of the others (a lower bound read as a count; the
+        # same rule as the packages' people and the tables' totals)
+        people[pairs["population"].isna().groupby(pairs["region"]).any()] = np.nan
         near = out.index.isin(people.index)
         out["people"] = np.where(near, people.reindex(out.index).to_numpy(), 0.0)
     return out.reset_index()
