@@ -327,3 +327,23 @@ def test_budget_curve_drawn_in_a_worker_process_is_the_same_plan(monkeypatch):
         "deadline",
         "budget curve",
     ]
+
+
+def test_dual_iterations_setting_is_the_bound_searchs_work_budget(monkeypatch):
+    """``[planning] dual_iterations`` reaches the solver: the bound's search stops there."""
+    from ccm_geo.planning.optimise import Problem
+
+    seen = []
+    solve = Problem.solve
+
+    def spy(self, **kwargs):
+        seen.append(kwargs.get("dual_iterations"))
+        return solve(self, **kwargs)
+
+    monkeypatch.setattr(Problem, "solve", spy)
+    s = PlanningSettings(budget_usd=3_000, years=2, dual_iterations=3)
+    plan = make_plan(_areas(), s, start_date=START, deadline=None)
+    assert seen[0] == 3
+    assert plan.solution.details["dual_iterations"] <= 3
+    with pytest.raises(ValueError, match="dual_iterations"):
+        PlanningSettings(dual_iterations=0)

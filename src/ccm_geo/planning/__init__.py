@@ -197,7 +197,10 @@ def make_plan(
     problem = build_problem(tasks, settings, years=years, start_date=start_date)
     greedy = problem.greedy()
     solution = problem.solve(
-        gap=settings.gap, time_limit_s=settings.time_limit_s, random_seed=settings.random_seed
+        gap=settings.gap,
+        time_limit_s=settings.time_limit_s,
+        random_seed=settings.random_seed,
+        dual_iterations=settings.dual_iterations,
     )
     logger.info(
         "plan: %s (objective %.1f, greedy %.1f)",
