@@ -256,36 +256,43 @@ def area_travel(
         i, js = index(from_id), indices(to_ids)
         on_foot = walking(i, js)
         linked = part[node[js]] == part[node[i]]  # some road route joins them
-        if not linked.any():  # none: every search would give the walk
+        bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
+        lower = 0.0
+        if linked.any() and fastest > 0:
+            lower = float(np.hypot(*(node_xy[js[linked]] - node_xy[i]).T).min()) / fastest
+        if not linked.any() or lower * (1 - 1e-9) > bound:
+            # no road route, or none within the bound: every search would give the walk
             k = int(np.argmin(on_foot))
             return k, float(on_foot[k])
-        bound = min(limit_min, max(float(on_foot.min()) - off[i], _EPS_MIN))
-        if fastest > 0:
-            lower = float(np.hypot(*(node_xy[js[linked]] - node_xy[i]).T).min()) / fastest
-            if lower * (1 - 1e-9) > bound:  # no route within the bound: likewise the walk
-                k = int(np.argmin(on_foot))
-                return k, float(on_foot[k])
-            if len(js) == 1:
-                a, b = int(node[i]), int(node[js[0]])
-                if landmarks.useful:  # a large network: the landmarks' bound is tighter
-                    lower = max(lower, landmarks.lower(a, b))
-                    if lower * (1 - 1e-9) - 1e-9 > bound:  # no route within the bound
-                        return 0, float(on_foot[0])
-                route = meet(a, b, lower, bound)
-                if route > bound:  # no route of at most `bound` minutes: the walk
-                    return 0, float(on_foot[0])
-                return 0, float(np.fmin(off[i] + route + off[js[0]], on_foot[0]))
-            else:
-                reach = max(lower * _DEEPEN_START, _DEEPEN_MIN)
-                while reach < bound:
-                    t = minutes(i, js, reach, on_foot)
-                    k = int(np.argmin(t))
-                    if t[k] < off[i] + reach:  # every destination not reached is slower
-                        return k, float(t[k])
-                    reach *= _DEEPEN_STEP
-        t = minutes(i, js, bound, on_foot)
+        if fastest <= 0:  # no speed to bound the search by: one search of the whole bound
+            return quickest(i, js, bound, on_foot)
+        if len(js) == 1:
+            return 0, one(i, int(js[0]), lower, bound, float(on_foot[0]))
+        reach = max(lower * _DEEPEN_START, _DEEPEN_MIN)
+        while reach < bound:
+            k, t = quickest(i, js, reach, on_foot)
+            if t < off[i] + reach:  # every destination not reached is slower
+                return k, t
+            reach *= _DEEPEN_STEP
+        return quickest(i, js, bound, on_foot)
+
+    def quickest(i: int, js: np.ndarray, limit: float, on_foot: np.ndarray) -> tuple[int, float]:
+        """Position and minutes of the quickest of ``js`` by a search of ``limit``."""
+        t = minutes(i, js, limit, on_foot)
         k = int(np.argmin(t))
         return k, float(t[k])
+
+    def one(i: int, j: int, lower: float, bound: float, on_foot: float) -> float:
+        """Minutes from area i to area j: the two-ended search's route, else the walk."""
+        a, b = int(node[i]), int(node[j])
+        if landmarks.useful:  # a large network: the landmarks' bound is tighter
+            lower = max(lower, landmarks.lower(a, b))
+            if lower * (1 - 1e-9) - 1e-9 > bound:  # no route within the bound
+                return on_foot
+        route = meet(a, b, lower, bound)
+        if route > bound:  # no route of at most `bound` minutes: the walk
+            return on_foot
+        return float(np.fmin(off[i] + route + off[j], on_foot))
 
     def meet(a: int, b: int, lower: float, bound: float) -> float:
         """Road minutes from node a to node b, from searches from both ends; inf when no
