@@ -82,6 +82,22 @@ def test_the_dry_run_of_a_file_project_still_promises_the_reuse_the_run_does(tmp
     assert "load" in again.log.reused and "load" not in again.log.timings_s
 
 
+def test_the_dry_run_without_reuse_reads_no_input_for_its_sha256(tmp_path, monkeypatch):
+    """Hashing every input (gigabytes of rasters) only judges reuse: without it, not done."""
+    import ccm_geo.pipeline
+
+    files, _ = _projects(tmp_path)
+    out = tmp_path / "file-run"
+    assert run_batch([files], out, stages=["load"], reuse=True)[0].status == "ok"
+    hashed = []
+    real = ccm_geo.pipeline.input_sha256
+    monkeypatch.setattr(ccm_geo.pipeline, "input_sha256", lambda c: hashed.append(1) or real(c))
+    plan = run_batch([files], out, stages=["load"], reuse=False, dry_run=True)[0].plan
+    assert "load       run    hazards.gpkg" in plan and not hashed, plan
+    plan = run_batch([files], out, stages=["load"], reuse=True, dry_run=True)[0].plan
+    assert "load       reuse  (unchanged since the last run)" in plan and hashed == [1], plan
+
+
 # --------------------------------------------------------------------------------------------
 # 2. map labels: population within a distance (2_5 is 2.5 km) or a travel time (minutes)
 

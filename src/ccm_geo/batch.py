@@ -364,7 +364,6 @@ def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) ->
         warnings.simplefilter("ignore")
         hazards, _context, reports = load_inputs(config, progress=progress)
     names = list(STAGES) if not stages else [s for s in STAGES if s in stages]
-    inputs = input_sha256(config)
     lines = [
         f"{result.label}: inputs valid ({len(hazards):,} areas); would write into {result.out}/:"
     ]
@@ -373,17 +372,21 @@ def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) ->
         lines.append(f"  {why_not}")
         reuse = False
     earlier = _read_manifest(result.out) if reuse else {}
-    fresh = False
+    # the inputs are read for their sha256 only to judge reuse (as the run does)
+    inputs = input_sha256(config) if reuse else None
+    fresh = not reuse
     for name in names:
-        key = stage_key(
-            config,
-            name,
-            inputs,
-            tiles=options.get("tiles"),
-            donor=options.get("donor"),
-            scenario=result.scenario,
-        )
-        kept = None if fresh or not reuse else reusable_outputs(name, key, earlier, result.out)
+        kept = None
+        if not fresh:
+            key = stage_key(
+                config,
+                name,
+                inputs,
+                tiles=options.get("tiles"),
+                donor=options.get("donor"),
+                scenario=result.scenario,
+            )
+            kept = reusable_outputs(name, key, earlier, result.out)
         if kept is None:
             fresh = True
             if name == "request" and not config.donors:
