@@ -82,14 +82,9 @@ def write_gpkg(
     path = Path(path)
     with atomic_output(path) as tmp, _fixed_gpkg_time():
         for name, gdf in layers.items():
-            out = _for_file(gdf)
+            out, arrow = _for_file(gdf)
             pyogrio.write_dataframe(
-                out,
-                tmp,
-                layer=name,
-                driver="GPKG",
-                SPATIAL_INDEX="YES",
-                use_arrow=_arrow_ready(out),
+                out, tmp, layer=name, driver="GPKG", SPATIAL_INDEX="YES", use_arrow=arrow
             )
         if default_styles:  # every layer opens styled and labelled in QGIS
             from ccm_geo.publish.styles import default_styles as _defaults
@@ -323,51 +318,50 @@ def _fixed_gpkg_time() -> Iterator[None]:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
 
 
-def _for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A copy fit for a file: categoricals and objects that are not text/numbers as text."""
+def _for_file(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
+    """A copy fit for a file (categoricals, and objects that are not text or numbers, as
+    text), and whether GDAL can take it through Arrow (several times faster for 10^5 rows,
+    and the same file byte for byte): every attribute column a number, a boolean, a
+    datetime, or text (object columns only of text and None); others go row by row. Each
+    column is looked at once."""
     out = gdf.copy()
+    arrow = True
     for col in out.columns:
         if col == out.geometry.name:
             continue
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            out[col] = s.astype(str)
-        elif s.dtype == object and not _plain_text(s, nan_ok=True):
-            out[col] = s.map(
-                lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
-            )
-    return out
+            out[col] = s.astype(str)  # text only
+        elif s.dtype == object:
+            kind = _text_kind(s)
+            if kind == "other":
+                out[col] = s.map(
+                    lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
+                )
+                kind = _text_kind(out[col])
+            arrow = arrow and kind == "text"
+        elif not (
+            pd.api.types.is_string_dtype(s.dtype)
+            or pd.api.types.is_bool_dtype(s.dtype)
+            or pd.api.types.is_numeric_dtype(s.dtype)
+            or pd.api.types.is_datetime64_dtype(s.dtype)
+        ):
+            arrow = False
+    return out, arrow
 
 
-def _plain_text(s: pd.Series, *, nan_ok: bool) -> bool:
-    """True when an object column holds only text and None (and float NaN if ``nan_ok``):
-    the cells :func:`_for_file` keeps as they are, checked without a Python call per cell."""
+def _text_kind(s: pd.Series) -> str:
+    """What an object column holds, checked without a Python call per cell: ``"text"`` (text
+    and None only), ``"text_nan"`` (text, None and float NaN: kept as they are, but not for
+    Arrow) or ``"other"``."""
     values = s.to_numpy()
     missing = pd.isna(values)
     if pd.api.types.infer_dtype(values[~missing], skipna=False) not in ("string", "empty"):
-        return False
-    return all(v is None or (nan_ok and isinstance(v, float)) for v in values[missing])
-
-
-def _arrow_ready(gdf: gpd.GeoDataFrame) -> bool:
-    """True when GDAL can take the frame through Arrow (several times faster for 10^5 rows,
-    and the same file byte for byte): every attribute column is a number, a boolean, a
-    datetime, or text (object columns only of text and None). Others go row by row."""
-    for col in gdf.columns:
-        if col == gdf.geometry.name:
-            continue
-        dtype = gdf[col].dtype
-        if gdf[col].dtype == object:
-            if not _plain_text(gdf[col], nan_ok=False):
-                return False
-        elif not (
-            pd.api.types.is_string_dtype(dtype)
-            or pd.api.types.is_bool_dtype(dtype)
-            or pd.api.types.is_numeric_dtype(dtype)
-            or pd.api.types.is_datetime64_dtype(dtype)
-        ):
-            return False
-    return True
+        return "other"
+    rest = values[missing]
+    if all(v is None for v in rest):
+        return "text"
+    return "text_nan" if all(v is None or isinstance(v, float) for v in rest) else "other"
 
 
 def _write_layer_styles(

@@ -432,7 +432,7 @@ def _summary_sheet(ws, f, c: RequestContent, refs, tasks_ref, budget_ref, _) -> 
             # a total that is "no data" (a task's value missing) gives "no data" here too
             # after recalculation, not #VALUE! from the arithmetic on it
             ws.write_formula(
-                i, 1, f'=IFERROR({formula[1:]},"{no_data}")', fmt, _cached_or_no_data(value, _)
+                i, 1, f'=IFERROR({formula[1:]},"{no_data}")', fmt, _cached(value, _("no data"))
             )
         elif isinstance(formula, str):
             ws.write_string(i, 1, formula, fmt)
@@ -535,14 +535,9 @@ def _missing(v) -> bool:
     return not math.isfinite(_num(v))
 
 
-def _cached_or_no_data(v, _) -> float | str:
-    """The value stored with a summary formula: the number, or the words "no data"."""
+def _cached(v, missing: str = "") -> float | str:
+    """The value stored with a formula: the number, or ``missing`` where it is not one (none
+    by default, so a reader that does not recalculate shows an empty cell rather than a 0;
+    the summary's totals store the words "no data")."""
     x = _num(v)
-    return x if math.isfinite(x) else _("no data")
-
-
-def _cached(v) -> float | str:
-    """The value stored with a formula: the number, or none ("") where it is missing, so a
-    reader that does not recalculate shows an empty cell rather than a 0."""
-    x = _num(v)
-    return x if math.isfinite(x) else ""
+    return x if math.isfinite(x) else missing
