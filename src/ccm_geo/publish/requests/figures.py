@@ -124,10 +124,12 @@ def static_map(
             PathCollection(paths, facecolor=colour, edgecolor=edge, linewidth=lw), autolim=False
         )
 
+    # the map's extent: the sheet's bounds, else the areas' own
+    extent = bounds if bounds is not None else geoms.total_bounds
     if len(geoms):
         # one pixel in map units: the map's extent over the axes' pixels at 110 dpi (the
         # equal aspect fits the longer side)
-        gx0, gy0, gx1, gy1 = bounds if bounds is not None else geoms.total_bounds
+        gx0, gy0, gx1, gy1 = extent
         pixel = max(
             (gx1 - gx0) / (size[0] * box[2] * _DPI), (gy1 - gy0) / (size[1] * box[3] * _DPI)
         )
@@ -139,7 +141,7 @@ def static_map(
         palette = list(settings.plan_palette) if by == "year" else list(DONOR_PALETTE)
         # an area narrower than about 1/250 of the map is a speck on the page: mark it with a
         # dot of its colour as well, as the print map does
-        x0, y0, x1, y1 = bounds if bounds is not None else geoms.total_bounds
+        x0, y0, x1, y1 = extent
         speck = max(x1 - x0, y1 - y0) / 250.0
         for i, k in enumerate(keys):
             colour = UNCLASSIFIED if k == "unfunded" else palette[i % len(palette)]
@@ -147,8 +149,7 @@ def static_map(
             g = geoms.reindex(ids).dropna()
             if len(g):
                 draw(g, colour, "#333333", 0.5)
-                b = g.bounds
-                small = g[((b["maxx"] - b["minx"]).clip(lower=b["maxy"] - b["miny"]) < speck)]
+                small = g[drawable.size[every.index.get_indexer(g.index)] < speck]
                 if len(small):
                     p = small.representative_point()
                     ax.scatter(p.x, p.y, s=9, c=colour, edgecolors="#333333", linewidths=0.3)
