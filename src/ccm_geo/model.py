@@ -315,17 +315,14 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
     by_status = frame.groupby(["region", "status"], sort=True)[cols].sum().reset_index()
     by_region = frame.groupby("region", sort=True)[cols].sum().reset_index()
     by_region.insert(1, "status", "all")
-    whole = frame[cols].sum().to_frame().T
-    whole.insert(0, "status", "all")
-    whole.insert(0, "region", "all")
-    out = pd.concat([by_status, by_region, whole], ignore_index=True)
+    # the whole register by the same grouping (one group): counts stay whole numbers
+    whole = frame.assign(region="all", status="all").groupby(["region", "status"])[cols].sum()
+    out = pd.concat([by_status, by_region, whole.reset_index()], ignore_index=True)
     order = ["region", "status", "areas", "total_m2"]
     for kind in ("cmr", "mine", "mixed", "other"):
         order += [f"{kind}_areas", f"{kind}_m2"]
     out = out[order]
-    for col in [c for c in out.columns if c.endswith("_areas") or c == "areas"]:
-        out[col] = out[col].astype(np.int64)
     for col in [c for c in out.columns if c.endswith("_m2")]:
-        out[col] = out[col].astype(float).round(1)
+        out[col] = out[col].round(1)
         out[col.replace("_m2", "_ha")] = (out[col] / 10_000).round(2)
     return out
