@@ -181,12 +181,14 @@ def test_near_pairs_equal_the_dwithin_query_in_order(seed):
         got = near_pairs(tree, polys, geoms, limit)
         if limit > 0:
             want = _dwithin_pairs(polys, geoms, limit)
-        else:
+        else:  # the rule before: the pairs that intersect, kept where the distance is 0
             i, j = tree.query(geoms, predicate="intersects")
-            want = (i, j, np.zeros(len(i)))
+            d = shapely.distance(geoms[i], polys[j])
+            want = (i[d <= 0], j[d <= 0], d[d <= 0])
         assert len(got[0]) > 0
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
+    assert all(len(x) == 0 for x in near_pairs(tree, polys, pts, -1.0))
     i, j, d = near_pairs(tree, polys, polys, 1500.0)
     assert ((i == 7) & (j == 8) & (d == 1500.0)).sum() == 1
     assert not np.isin([5, 6], i).any() and not np.isin([5, 6], j).any()

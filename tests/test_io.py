@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 
@@ -294,6 +295,11 @@ def test_fast_csv_and_gpkg_writers_give_the_bytes_of_the_plain_ones(tmp_path):
     kept, arrow = _for_file(gdf.assign(s=text_nan))
     assert not arrow and kept["s"].equals(text_nan)
     assert _for_file(gdf.assign(s=df["s"].fillna("").astype("category")))[1]
+    # objects that become numbers (whole numbers and None, dates) are judged by their new dtype
+    ints = pd.Series([1, None] * (n // 2) + [1] * (n % 2), dtype=object)
+    assert _for_file(gdf.assign(s=ints))[1]
+    days = pd.Series([dt.date(2020, 1, 1), None] * (n // 2) + [None] * (n % 2), dtype=object)
+    assert _for_file(gdf.assign(s=days))[1]
     digests = []
     for arrow in (False, True):
         path = tmp_path / f"{arrow}.gpkg"
@@ -466,3 +472,20 @@ def test_register_in_two_far_apart_clusters_asks_for_a_crs(tmp_path):
         ValidationError, match=r"6 of 6 rows lie more than 15 degrees.*project\.crs"
     ):
         load_hazards(hazard_spec(path))
+
+
+def test_area_summary_of_an_empty_register_has_its_row_of_zeros():
+    from ccm_geo.model import area_summary
+
+    empty = pd.DataFrame(
+        {
+            "region": pd.Series([], dtype=object),
+            "status": pd.Series([], dtype=object),
+            "contamination": pd.Series([], dtype=object),
+            "area_m2": pd.Series([], dtype=float),
+        }
+    )
+    out = area_summary(empty)
+    assert len(out) == 1 and out.iloc[0]["region"] == "all" and out.iloc[0]["status"] == "all"
+    assert out["areas"].dtype == np.int64 and out.iloc[0]["areas"] == 0
+    assert out.iloc[0]["total_ha"] == 0.0

@@ -372,7 +372,7 @@ def _dry_run(config, result: BatchResult, stages, reuse, progress, **options) ->
         lines.append(f"  {why_not}")
         reuse = False
     earlier = _read_manifest(result.out) if reuse else {}
-    # the inputs are read for their sha256 only to judge reuse (as the run does)
+    # a dry run writes no manifest: the inputs are read for their sha256 only to judge reuse
     inputs = input_sha256(config) if reuse else None
     fresh = not reuse
     for name in names:

@@ -315,9 +315,16 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
     by_status = frame.groupby(["region", "status"], sort=True)[cols].sum().reset_index()
     by_region = frame.groupby("region", sort=True)[cols].sum().reset_index()
     by_region.insert(1, "status", "all")
-    # the whole register by the same grouping (one group): counts stay whole numbers
+    # the whole register by the same grouping (one group): counts stay whole numbers; an
+    # empty register still has its row of zeros
     whole = frame.assign(region="all", status="all").groupby(["region", "status"])[cols].sum()
-    out = pd.concat([by_status, by_region, whole.reset_index()], ignore_index=True)
+    whole = whole.reset_index()
+    if whole.empty:
+        whole = pd.DataFrame(
+            {"region": ["all"], "status": ["all"]}
+            | {c: np.zeros(1, dtype=frame[c].dtype) for c in cols}
+        )
+    out = pd.concat([by_status, by_region, whole], ignore_index=True)
     order = ["region", "status", "areas", "total_m2"]
     for kind in ("cmr", "mine", "mixed", "other"):
         order += [f"{kind}_areas", f"{kind}_m2"]

@@ -125,12 +125,12 @@ def near_pairs(tree, tree_geoms: np.ndarray, geoms: np.ndarray, limit_m: float):
     each query's envelope grown by that distance (what the predicate itself looks at first,
     in the same tree order), and the predicate, which would compute a distance per candidate
     before the kernel computes it again, is not asked. Missing or empty geometries have no
-    pairs. With ``limit_m <= 0``, the pairs that intersect (distance 0).
+    pairs. With ``limit_m == 0``, the pairs that intersect (distance 0); below 0, none.
     """
-    if len(geoms) == 0 or len(tree_geoms) == 0:
+    if len(geoms) == 0 or len(tree_geoms) == 0 or limit_m < 0:  # no distance is below 0
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty, np.zeros(0)
-    if limit_m <= 0:
+    if limit_m == 0:
         i, j = tree.query(geoms, predicate="intersects")
         return i, j, np.zeros(len(i))
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))

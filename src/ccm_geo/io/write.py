@@ -322,8 +322,8 @@ def _for_file(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
     """A copy fit for a file (categoricals, and objects that are not text or numbers, as
     text), and whether GDAL can take it through Arrow (several times faster for 10^5 rows,
     and the same file byte for byte): every attribute column a number, a boolean, a
-    datetime, or text (object columns only of text and None); others go row by row. Each
-    column is looked at once."""
+    datetime, or text (object columns only of text and None); others go row by row. A column
+    is looked at once, a converted one again."""
     out = gdf.copy()
     arrow = True
     for col in out.columns:
@@ -331,23 +331,32 @@ def _for_file(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
             continue
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            out[col] = s.astype(str)  # text only
-        elif s.dtype == object:
+            out[col] = s.astype(str)  # text only: Arrow takes it
+            continue
+        if s.dtype == object:
             kind = _text_kind(s)
             if kind == "other":
-                out[col] = s.map(
+                s = out[col] = s.map(
                     lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
                 )
-                kind = _text_kind(out[col])
-            arrow = arrow and kind == "text"
-        elif not (
-            pd.api.types.is_string_dtype(s.dtype)
-            or pd.api.types.is_bool_dtype(s.dtype)
-            or pd.api.types.is_numeric_dtype(s.dtype)
-            or pd.api.types.is_datetime64_dtype(s.dtype)
-        ):
+                # the converted column may be numbers now: judged by its dtype below
+                kind = _text_kind(s) if s.dtype == object else None
+            if kind is not None:
+                arrow = arrow and kind == "text"
+                continue
+        if not _arrow_dtype(s.dtype):
             arrow = False
     return out, arrow
+
+
+def _arrow_dtype(dtype) -> bool:
+    """A non-object column GDAL takes through Arrow: text, boolean, number or datetime."""
+    return (
+        pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_datetime64_dtype(dtype)
+    )
 
 
 def _text_kind(s: pd.Series) -> str:

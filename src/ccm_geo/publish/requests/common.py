@@ -1,4 +1,5 @@
-"""Small helpers the request's parts share: numbers that may be missing, dates, the radius.
+"""Small helpers the request's parts share: numbers that may be missing, dates, the radius,
+people by group.
 
 ``WORKING_DAYS_PER_YEAR`` is the team-year used when the planning settings are not given.
 """
@@ -61,3 +62,13 @@ def _population_column(areas: pd.DataFrame) -> str | None:
         return math.inf if r is None else abs(r - 5.0)
 
     return sorted(cols, key=lambda c: (radius(c), c))[0]
+
+
+def people_by(pairs: pd.DataFrame, key: str) -> pd.Series:
+    """People per ``key`` from (village, ``key``) pairs, each village once per group, with its
+    ``population``: the sum, or NaN where one of the group's villages has no population
+    (unknown is neither 0 people nor the other villages' sum). A group without villages is
+    absent."""
+    out = pairs.groupby(key)["population"].sum()
+    out[pairs["population"].isna().groupby(pairs[key]).any()] = np.nan
+    return out

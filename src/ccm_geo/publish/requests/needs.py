@@ -14,7 +14,7 @@ import pandas as pd
 from ccm_geo.errors import DataWarning
 from ccm_geo.model import CMR_TYPES, split_contamination
 from ccm_geo.publish.donors import Allocation
-from ccm_geo.publish.requests.common import population_radius_km
+from ccm_geo.publish.requests.common import people_by, population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 
 if TYPE_CHECKING:
@@ -164,10 +164,7 @@ def _people_by_group(
     pairs = pd.DataFrame({"village": village, "group": groups[ok][hit]}).drop_duplicates()
     pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(dtype=float)
     pairs["population"] = pop[pairs["village"].to_numpy()]
-    by = pairs.groupby("group")["population"]
-    out = by.sum()
-    out[pairs["population"].isna().groupby(pairs["group"]).any()] = np.nan
-    return out
+    return people_by(pairs, "group")
 
 
 def _risk_education(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ccm_geo.model import CMR_TYPES, MINE_TYPES, split_contamination
-from ccm_geo.publish.requests.common import population_radius_km
+from ccm_geo.publish.requests.common import people_by, population_radius_km
 from ccm_geo.publish.settings import DonorProfile
 from ccm_geo.publish.shared import memo
 
@@ -57,11 +57,9 @@ def _context_regions(
         out["casualties"] = by.sum().reindex(out.index).fillna(0).to_numpy()
     out["people"] = np.nan
     if pairs is not None:
-        people = pairs.groupby("region")["population"].sum()
         # no village within the radius: 0 people; a village there without a population: no
-        # data (NaN), never 0 nor the sum of the others (a lower bound read as a count; the
-        # same rule as the packages' people and the tables' totals)
-        people[pairs["population"].isna().groupby(pairs["region"]).any()] = np.nan
+        # data (NaN), never 0 nor the sum of the others (the packages' rule too)
+        people = people_by(pairs, "region")
         near = out.index.isin(people.index)
         out["people"] = np.where(near, people.reindex(out.index).to_numpy(), 0.0)
     return out.reset_index()
