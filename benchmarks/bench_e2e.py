@@ -5,7 +5,8 @@ Registers from the demo generator (``ccm_geo.demo``; ``scale`` 55 gives ~25,000 
 in its own process (``ccm-geo <stage>``), so that its peak resident memory is its own. The
 growth exponent of a stage between the two sizes is ``log(t2 / t1) / log(n2 / n1)``; the
 target is at most ~1.2 for every stage and at most 3 minutes for load → requests at 100,000
-areas.
+areas. A fixed workload timed before and after the stages (:func:`machine_floor`) gives the
+total in floors too, which compares across days on a machine whose speed moves.
 
 Run alone with ``python -m benchmarks.run --only e2e`` (about 10 minutes at scale 1 on a
 2-core machine, generation included), or ``python -m benchmarks.bench_e2e DIR --scale 55``
@@ -42,6 +43,43 @@ def register(folder: Path, scale: float) -> Path:
         text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("regions = "))
         project.write_text(text + "\n", encoding="utf-8")
     return project
+
+
+def machine_floor(repeat: int = 3) -> list[float]:
+    """Seconds of one fixed workload of the kinds the stages do, ``repeat`` times: sorting and
+    grouping 2 million numbers, buffering 50,000 points and querying their tree, and bounded
+    shortest-path searches on a 160,000-node grid.
+
+    The same machine ran the same code at 1.6 times the speed on one day as on another (see
+    results.md); stage seconds over this floor, measured in the same run, compare across days.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    import shapely
+    from scipy.sparse.csgraph import dijkstra
+
+    rng = np.random.default_rng(0)
+    x = rng.random(2_000_000)
+    xy = rng.random((50_000, 2)) * 20_000.0
+    side = 400
+    node = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
+    b = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
+    w = rng.uniform(0.5, 2.0, len(a))
+    grid = sp.csr_array(
+        (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(side * side, side * side),
+    )
+    sources = rng.choice(side * side, 40, replace=False)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.unique(np.round(np.sort(x), 4), return_counts=True)
+        polys = shapely.buffer(shapely.points(xy), 25.0, quad_segs=8)
+        shapely.STRtree(polys).query(polys, predicate="intersects")
+        dijkstra(grid, directed=False, indices=sources, limit=150.0)
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def run_stages(project: Path, out: Path, stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
@@ -90,6 +128,7 @@ def bench(
     if work is None:
         tmp = tempfile.TemporaryDirectory(prefix="ccm_e2e_")
         work = Path(tmp.name)
+    floors = machine_floor()
     try:
         runs = {}
         for scale in scales:
@@ -103,11 +142,16 @@ def bench(
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return table(runs, stages)
+    floors += machine_floor()
+    return table(runs, stages, floor=sorted(floors)[len(floors) // 2])
 
 
-def table(runs: dict, stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
-    """One row per stage: time and peak at each size, the exponent between the extremes."""
+def table(
+    runs: dict, stages: tuple[str, ...] = tuple(STAGES), floor: float | None = None
+) -> list[dict]:
+    """One row per stage: time and peak at each size, the exponent between the extremes; with
+    ``floor`` (seconds of :func:`machine_floor`, measured before and after the stages), two
+    rows more: the floor, and the total over it."""
     scales = sorted(runs)
     rows = []
     total = f"all ({stages[0]} → {stages[-1]})"
@@ -128,6 +172,15 @@ def table(runs: dict, stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
             (n1, t1), (n2, t2) = times[0], times[-1]
             row["exponent"] = math.log(t2 / t1) / math.log(n2 / n1)
         rows.append(row)
+    if floor:
+        sizes = [runs[s][0] for s in scales]
+        rows.append(
+            {"stage": "machine floor (median of 6)"} | {f"s at {n:,}": floor for n in sizes}
+        )
+        rows.append(
+            {"stage": f"{total} / floor"}
+            | {f"s at {n:,}": rows[len(stages)][f"s at {n:,}"] / floor for n in sizes}
+        )
     return rows
 
 
