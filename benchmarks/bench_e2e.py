@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,7 +144,7 @@ def bench(
         if tmp is not None:
             tmp.cleanup()
     floors += machine_floor()
-    return table(runs, stages, floor=sorted(floors)[len(floors) // 2])
+    return table(runs, stages, floor=statistics.median(floors))
 
 
 def table(

@@ -315,15 +315,10 @@ def area_summary(hazards: gpd.GeoDataFrame) -> pd.DataFrame:
     by_status = frame.groupby(["region", "status"], sort=True)[cols].sum().reset_index()
     by_region = frame.groupby("region", sort=True)[cols].sum().reset_index()
     by_region.insert(1, "status", "all")
-    # the whole register by the same grouping (one group): counts stay whole numbers; an
-    # empty register still has its row of zeros
-    whole = frame.assign(region="all", status="all").groupby(["region", "status"])[cols].sum()
-    whole = whole.reset_index()
-    if whole.empty:
-        whole = pd.DataFrame(
-            {"region": ["all"], "status": ["all"]}
-            | {c: np.zeros(1, dtype=frame[c].dtype) for c in cols}
-        )
+    # the whole register (zeros when empty), each column in its own type: counts stay integers
+    whole = frame[cols].sum().to_frame().T.astype(frame[cols].dtypes.to_dict())
+    whole.insert(0, "status", "all")
+    whole.insert(0, "region", "all")
     out = pd.concat([by_status, by_region, whole], ignore_index=True)
     order = ["region", "status", "areas", "total_m2"]
     for kind in ("cmr", "mine", "mixed", "other"):

@@ -333,18 +333,15 @@ def _for_file(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, bool]:
         if isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)  # text only: Arrow takes it
             continue
-        if s.dtype == object:
-            kind = _text_kind(s)
-            if kind == "other":
-                s = out[col] = s.map(
-                    lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
-                )
-                # the converted column may be numbers now: judged by its dtype below
-                kind = _text_kind(s) if s.dtype == object else None
-            if kind is not None:
-                arrow = arrow and kind == "text"
-                continue
-        if not _arrow_dtype(s.dtype):
+        kind = _text_kind(s) if s.dtype == object else None
+        if kind == "other":
+            s = out[col] = s.map(
+                lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
+            )
+            kind = _text_kind(s) if s.dtype == object else None  # may be numbers now
+        if kind is not None:
+            arrow = arrow and kind == "text"
+        elif not _arrow_dtype(s.dtype):
             arrow = False
     return out, arrow
 

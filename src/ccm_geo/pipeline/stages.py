@@ -379,8 +379,7 @@ def run_stage(
     # the same words said several times (once per donor, per scenario...) are one warning
     # with their count: a long list of copies hides the others
     said = Counter((w.category.__name__, str(w.message)) for w in caught)
-    for category, message in said:
-        times = said[category, message]
+    for (category, message), times in said.items():
         if times > 1:
             message = f"{message} (said {times} times in this stage)"
         log.warnings.append({"stage": name, "category": category, "message": message})

@@ -237,8 +237,9 @@ def _value_matrix(
 ) -> _Values:
     """Every criterion's values. With ``warn``: a :class:`MinMaxWarning` per minmax criterion;
     with ``codes`` (default: ``warn``) an :class:`UnknownCodeWarning` per categorical criterion
-    with codes its map does not list. Scoring says the codes; the readers of scored areas (the
-    scenarios, sensitivity) pass ``codes=not scored(areas, settings)``, so a run says them once."""
+    with codes its map does not list. Scoring says the codes; the scenarios, which read scored
+    areas, pass ``codes=not scored(areas, settings)``, and the sensitivity asks for the matrix
+    only of areas not scored, so a run says them once."""
     absent = [
         (key, col)
         for key, spec in settings.criteria.items()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ccm_geo.criteria._common import id_list
 from ccm_geo.errors import DataWarning
 from ccm_geo.model import CMR_TYPES, split_contamination
 from ccm_geo.publish.donors import Allocation
@@ -324,13 +325,11 @@ def _costed_packages(
         unit = donor.risk_education_usd_per_person
         unknown = ra.loc[pop.isna().to_numpy(), "region"].astype(str).tolist()
         if math.isfinite(people) and unknown:
-            listed = ", ".join(unknown[:10]) + (
-                f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            )
             warnings.warn(
                 f"request for {donor.name}: risk education is costed for the people of "
                 f"{len(ra) - len(unknown)} of {len(ra)} region(s); the population near the "
-                f"areas of {len(unknown)} region(s) is unknown and not costed ({listed}); "
+                f"areas of {len(unknown)} region(s) is unknown and not costed "
+                f"({id_list(unknown)}); "
                 "give their villages a 'population' in the settlements register",
                 DataWarning,
                 stacklevel=2,
